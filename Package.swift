@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "pipe",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "pipe", targets: ["pipe"]),
+        .library(name: "PipeKit", targets: ["PipeKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System-library shims (pkg-config).
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CXXHash", path: "Sources/CXXHash", pkgConfig: "libxxhash",
+                       providers: [.apt(["libxxhash-dev"])]),
+
+        // The plugin SDK: everything a stage may import.
+        .target(name: "PipeKit"),
+
+        // Manifests, graph, keys, content-addressed store, scheduler, plugin runner.
+        .target(name: "PipeEngine",
+                dependencies: ["PipeKit", "CZstd", "CXXHash", .product(name: "Yams", package: "Yams")]),
+
+        // Built-in stage kinds, one folder each under stages/.
+        // STAGES
+
+        // The command-line tool.
+        .executableTarget(name: "pipe",
+                          dependencies: ["PipeEngine",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).
+        .executableTarget(name: "pipe-bench", dependencies: ["PipeEngine"], path: "bench/pipe-bench"),
+
+        .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
+        .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
+        .testTarget(name: "EndToEndTests", dependencies: []),
+    ]
+)

@@ -1,0 +1,320 @@
+import Foundation
+import PipeKit
+
+/// Reads, interpolates and validates a manifest, reporting every problem at once.
+public struct ManifestLoader {
+    public var registry: StageRegistry
+    public var workspace: URL
+
+    public init(registry: StageRegistry, workspace: URL) {
+        self.registry = registry
+        self.workspace = workspace
+    }
+
+    static let topLevelFields: Set<String> = ["version", "name", "params", "stages", "cache", "description", "executor"]
+    static let stageFields: Set<String> = ["uses", "inputs", "with", "needs", "timeout", "publish", "resources", "description"]
+    static let resourceSpecs: [ParamSpec] = [
+        ParamSpec("cpus", .int, default: .null, doc: "CPU cores"),
+        ParamSpec("mem", .string, default: .null, doc: "memory, e.g. 8G"),
+        ParamSpec("time", .string, default: .null, doc: "wall time limit, e.g. 02:00:00"),
+        ParamSpec("partition", .string, default: .null, doc: "Slurm partition"),
+        ParamSpec("nodes", .int, default: .null, doc: "nodes"),
+        ParamSpec("tasks", .int, default: .null, doc: "tasks (MPI ranks)"),
+        ParamSpec("gpus", .int, default: .null, doc: "GPUs"),
+    ]
+
+    /// Loads `url`. `overrides` are `--set name=value` pairs applied to `params:`.
+    public func load(_ url: URL, displayPath: String, overrides: [(String, String)] = []) throws -> Manifest {
+        let root = try YAMLLoader.load(file: url, displayPath: displayPath)
+        var sink = DiagnosticSink()
+        guard let entries = root.entries else {
+            throw ManifestError([Diagnostic(root.location, "a manifest must be a map with version, name and stages")])
+        }
+        for e in entries where !Self.topLevelFields.contains(e.key) {
+            sink.error(e.keyLocation, "unknown top-level field '\(e.key)'" + Suggestion.hint(for: e.key, in: Self.topLevelFields))
+        }
+        switch root["version"]?.scalar {
+        case .int(1)?: break
+        case nil: sink.error(root.location, "missing 'version: 1'")
+        default: sink.error(root["version"]!.location, "unsupported manifest version \(root["version"]!.json.canonicalJSON); this pipe reads version 1")
+        }
+        let name = root["name"]?.string ?? ""
+        if root["name"] == nil { sink.error(root.location, "missing 'name'") }
+        else if name.isEmpty { sink.error(root["name"]!.location, "'name' must be a non-empty string") }
+        var cache: String?
+        if let c = root["cache"] {
+            if let s = c.string { cache = s } else { sink.error(c.location, "'cache' must be a path") }
+        }
+
+        let params = loadParams(root["params"], overrides: overrides, sink: &sink)
+
+        var stages: [ManifestStage] = []
+        if let stagesNode = root["stages"] {
+            if let stageEntries = stagesNode.entries {
+                if stageEntries.isEmpty { sink.error(stagesNode.location, "'stages' is empty") }
+                let interpolator = Interpolator(params: params)
+                var parsed: [(YAMLNode.Entry, YAMLNode)] = []
+                for entry in stageEntries {
+                    parsed.append((entry, interpolator.apply(entry.value, sink: &sink)))
+                }
+                stages = parsed.compactMap { entry, node in loadStage(entry, node, sink: &sink) }
+                let known = Dictionary(stages.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+                stages = stages.map { stage in
+                    checkWiring(stage, node: parsed.first { $0.0.key == stage.name }!.1, known: known, sink: &sink)
+                }
+                if sink.isEmpty { checkCycles(stages, sink: &sink) }
+            } else {
+                sink.error(stagesNode.location, "'stages' must be a map of stage name to definition")
+            }
+        } else {
+            sink.error(root.location, "missing 'stages'")
+        }
+        try sink.throwIfAny()
+        return Manifest(url: url, displayPath: displayPath, workspace: workspace, name: name, params: params,
+                        cache: cache, stages: stages)
+    }
+
+    // MARK: - Params
+
+    private func loadParams(_ node: YAMLNode?, overrides: [(String, String)], sink: inout DiagnosticSink) -> [String: JSONValue] {
+        var params: [String: JSONValue] = [:]
+        if let node {
+            if let entries = node.entries {
+                for e in entries { params[e.key] = e.value.json }
+            } else {
+                sink.error(node.location, "'params' must be a map")
+            }
+        }
+        for (key, text) in overrides {
+            guard params[key] != nil else {
+                sink.error(nil, "--set \(key)=\(text): the manifest has no parameter '\(key)'" + Suggestion.hint(for: key, in: params.keys))
+                continue
+            }
+            do {
+                params[key] = try YAMLLoader.parse(Data(text.utf8), displayPath: "--set \(key)").json
+            } catch {
+                sink.error(nil, "--set \(key)=\(text): not a valid value")
+            }
+        }
+        return params
+    }
+
+    // MARK: - Stages
+
+    private func loadStage(_ entry: YAMLNode.Entry, _ node: YAMLNode, sink: inout DiagnosticSink) -> ManifestStage? {
+        let name = entry.key
+        if !Self.isValidStageName(name) {
+            sink.error(entry.keyLocation, "stage name '\(name)' must start with a letter or digit and contain only letters, digits, '-' and '_'")
+        }
+        guard let fields = node.entries else {
+            sink.error(node.location, "stage '\(name)' must be a map with at least 'uses'")
+            return nil
+        }
+        for f in fields where !Self.stageFields.contains(f.key) {
+            sink.error(f.keyLocation, "unknown field '\(f.key)' in stage '\(name)'" + Suggestion.hint(for: f.key, in: Self.stageFields))
+        }
+        guard let usesNode = node["uses"] else {
+            sink.error(entry.keyLocation, "stage '\(name)' needs 'uses' (a stage kind or ./path/to/plugin)")
+            return nil
+        }
+        guard let uses = usesNode.string, !uses.isEmpty else {
+            sink.error(usesNode.location, "'uses' must be a stage kind name or a plugin path")
+            return nil
+        }
+        let descriptor: StageDescriptor
+        if uses.hasPrefix("./") || uses.hasPrefix("../") || uses.hasPrefix("/") {
+            guard let plugin = PluginLoader.load(reference: uses, workspace: workspace, at: usesNode.location, sink: &sink) else {
+                return nil
+            }
+            descriptor = plugin.descriptor
+        } else if let builtin = registry.builtins[uses] {
+            descriptor = builtin
+        } else {
+            sink.error(usesNode.location, "unknown stage kind '\(uses)'" + Suggestion.hint(for: uses, in: registry.names)
+                + (Suggestion.closest(to: uses, in: registry.names) == nil ? " (known: \(registry.names.joined(separator: ", ")))" : ""))
+            return nil
+        }
+
+        var validator = ParamValidator(sink: sink)
+        let params = validator.validateFields(node["with"], specs: descriptor.parameters, path: [],
+                                              owner: "stage '\(name)' (\(descriptor.name))", fallback: entry.keyLocation)
+        sink = validator.sink
+        if validator.sink.items.count == sink.items.count {
+            for problem in descriptor.validate(params) {
+                let location = locate(problem.path, in: validator.locations, fallback: node["with"]?.location ?? entry.keyLocation)
+                let prefix = problem.path.isEmpty ? "" : "parameter '\(dotted(problem.path))': "
+                sink.error(location, prefix + problem.message)
+            }
+        }
+
+        var resources: JSONValue = .object([:])
+        if let r = node["resources"] {
+            var rv = ParamValidator(sink: sink)
+            resources = rv.validateFields(r, specs: Self.resourceSpecs, path: [], owner: "resources of stage '\(name)'",
+                                          fallback: r.location)
+            sink = rv.sink
+        }
+
+        return ManifestStage(name: name, location: entry.keyLocation, uses: uses, descriptor: descriptor, params: params,
+                             inputs: [:], needs: [], timeout: parseTimeout(node["timeout"], sink: &sink),
+                             publish: [:], resources: resources)
+    }
+
+    private func locate(_ path: [String], in locations: [[String]: SourceLocation], fallback: SourceLocation) -> SourceLocation {
+        var p = path
+        while !p.isEmpty {
+            if let l = locations[p] { return l }
+            p.removeLast()
+        }
+        return fallback
+    }
+
+    static func isValidStageName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first.properties.isAlphabetic || ("0"..."9").contains(first) else { return false }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_") }
+    }
+
+    private func parseTimeout(_ node: YAMLNode?, sink: inout DiagnosticSink) -> Double? {
+        guard let node else { return nil }
+        if let seconds = node.scalar?.doubleValue, seconds > 0 { return seconds }
+        if let text = node.string, let seconds = Duration.parse(text) { return seconds }
+        sink.error(node.location, "'timeout' must be a duration such as 90s, 15m, 2h or 1h30m")
+        return nil
+    }
+
+    // MARK: - Wiring
+
+    private func checkWiring(_ stage: ManifestStage, node: YAMLNode, known: [String: ManifestStage],
+                             sink: inout DiagnosticSink) -> ManifestStage {
+        var stage = stage
+        let d = stage.descriptor
+        if let inputsNode = node["inputs"] {
+            if let entries = inputsNode.entries {
+                for e in entries {
+                    guard let port = d.input(e.key) else {
+                        sink.error(e.keyLocation, "stage '\(stage.name)' (\(d.name)) has no input '\(e.key)'"
+                            + Suggestion.hint(for: e.key, in: d.inputs.map(\.name))
+                            + (d.inputs.isEmpty ? " (it takes no inputs)" : ""))
+                        continue
+                    }
+                    guard let text = e.value.string, let dot = text.firstIndex(of: "."), dot != text.startIndex,
+                          text.index(after: dot) != text.endIndex else {
+                        sink.error(e.value.location, "input '\(e.key)' must be written stage.output, e.g. clean.documents")
+                        continue
+                    }
+                    let ref = OutputRef(stage: String(text[..<dot]), output: String(text[text.index(after: dot)...]))
+                    guard let upstream = known[ref.stage] else {
+                        sink.error(e.value.location, "input '\(e.key)' names unknown stage '\(ref.stage)'"
+                            + Suggestion.hint(for: ref.stage, in: known.keys))
+                        continue
+                    }
+                    guard let output = upstream.descriptor.output(ref.output) else {
+                        sink.error(e.value.location, "stage '\(ref.stage)' (\(upstream.descriptor.name)) has no output '\(ref.output)'"
+                            + Suggestion.hint(for: ref.output, in: upstream.descriptor.outputs.map(\.name))
+                            + " (outputs: \(upstream.descriptor.outputs.map(\.name).joined(separator: ", ")))")
+                        continue
+                    }
+                    if !port.kind.accepts(output.kind) {
+                        sink.error(e.value.location, "input '\(e.key)' of stage '\(stage.name)' takes \(port.kind), but \(ref) is \(output.kind)")
+                        continue
+                    }
+                    stage.inputs[e.key] = ref
+                }
+            } else {
+                sink.error(inputsNode.location, "'inputs' must be a map of port to stage.output")
+            }
+        }
+        for port in d.inputs where !port.optional && stage.inputs[port.name] == nil && !(node["inputs"]?.entries?.contains { $0.key == port.name } ?? false) {
+            sink.error(node["inputs"]?.location ?? stage.location,
+                       "stage '\(stage.name)' (\(d.name)) needs input '\(port.name)' (\(port.kind))")
+        }
+        if let needsNode = node["needs"] {
+            let items = needsNode.items ?? [needsNode]
+            for item in items {
+                guard let need = item.string else {
+                    sink.error(item.location, "'needs' must list stage names")
+                    continue
+                }
+                if known[need] == nil {
+                    sink.error(item.location, "'needs' names unknown stage '\(need)'" + Suggestion.hint(for: need, in: known.keys))
+                } else {
+                    stage.needs.append(need)
+                }
+            }
+        }
+        if let publishNode = node["publish"] {
+            if let entries = publishNode.entries {
+                for e in entries {
+                    if d.output(e.key) == nil {
+                        sink.error(e.keyLocation, "stage '\(stage.name)' has no output '\(e.key)' to publish"
+                            + Suggestion.hint(for: e.key, in: d.outputs.map(\.name)))
+                        continue
+                    }
+                    guard let path = e.value.string, !path.isEmpty else {
+                        sink.error(e.value.location, "publish target for '\(e.key)' must be a path")
+                        continue
+                    }
+                    if !WorkspacePath.isInside(path, workspace: workspace) {
+                        sink.error(e.value.location, "publish path '\(path)' is outside the workspace")
+                        continue
+                    }
+                    stage.publish[e.key] = path
+                }
+            } else {
+                sink.error(publishNode.location, "'publish' must be a map of output to workspace path")
+            }
+        }
+        return stage
+    }
+
+    // MARK: - Cycles
+
+    private func checkCycles(_ stages: [ManifestStage], sink: inout DiagnosticSink) {
+        let byName = Dictionary(stages.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        if let cycle = Graph.findCycle(stages.map(\.name), edges: { byName[$0]?.dependencies ?? [] }) {
+            let start = byName[cycle[0]]!
+            sink.error(start.location, "dependency cycle: " + (cycle + [cycle[0]]).joined(separator: " -> "))
+        }
+    }
+}
+
+/// Parses durations such as `90`, `90s`, `15m`, `2h`, `1h30m`.
+enum Duration {
+    static func parse(_ text: String) -> Double? {
+        var total = 0.0, number = "", sawUnit = false
+        for ch in text {
+            if ch.isNumber || ch == "." { number.append(ch); continue }
+            guard let n = Double(number) else { return nil }
+            switch ch {
+            case "s": total += n
+            case "m": total += n * 60
+            case "h": total += n * 3600
+            case "d": total += n * 86400
+            default: return nil
+            }
+            number = ""
+            sawUnit = true
+        }
+        if !number.isEmpty {
+            guard let n = Double(number), !sawUnit else { return nil }
+            total += n
+        }
+        return total > 0 ? total : nil
+    }
+}
+
+/// Checks that a relative path stays inside the workspace.
+enum WorkspacePath {
+    static func isInside(_ path: String, workspace: URL) -> Bool {
+        if path.hasPrefix("/") {
+            let standardized = URL(fileURLWithPath: path).standardizedFileURL.path
+            return standardized.hasPrefix(workspace.standardizedFileURL.path + "/")
+        }
+        var depth = 0
+        for component in path.split(separator: "/") {
+            if component == ".." { depth -= 1 } else if component != "." { depth += 1 }
+            if depth < 0 { return false }
+        }
+        return depth > 0
+    }
+}

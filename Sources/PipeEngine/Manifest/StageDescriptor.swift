@@ -1,0 +1,77 @@
+import Foundation
+import PipeKit
+
+/// Everything the engine knows about a stage kind, whether built in or an external plugin.
+public struct StageDescriptor: Sendable {
+    /// Where the stage's code comes from.
+    public enum Origin: Sendable {
+        case builtin(BuiltinStage)
+        case plugin(PluginDefinition)
+    }
+
+    public var name: String
+    public var summary: String
+    public var inputs: [StagePort]
+    public var outputs: [StagePort]
+    public var parameters: [ParamSpec]
+    public var origin: Origin
+
+    public func input(_ name: String) -> StagePort? { inputs.first { $0.name == name } }
+    public func output(_ name: String) -> StagePort? { outputs.first { $0.name == name } }
+
+    /// Checks beyond declared types, by the stage's own rules.
+    func validate(_ params: JSONValue) -> [ParamProblem] {
+        if case .builtin(let stage) = origin { return stage.validate(params) }
+        return []
+    }
+
+    /// External files the stage reads for these parameters.
+    func externalInputs(_ params: JSONValue) -> [ExternalInput] {
+        if case .builtin(let stage) = origin { return stage.externalInputs(params) }
+        return []
+    }
+}
+
+/// A built-in `Stage` type with its parameters erased to JSON.
+public struct BuiltinStage: Sendable {
+    public let version: Int
+    let validate: @Sendable (JSONValue) -> [ParamProblem]
+    let externalInputs: @Sendable (JSONValue) -> [ExternalInput]
+    let run: @Sendable (JSONValue, StageContext) async throws -> Void
+
+    public init<S: Stage>(_ type: S.Type) {
+        version = S.version
+        validate = { json in
+            do { return S.validate(try json.decode(S.Params.self)) } catch {
+                return [ParamProblem([], "parameters do not decode: \(error)")]
+            }
+        }
+        externalInputs = { json in
+            (try? json.decode(S.Params.self)).map(S.externalInputs) ?? []
+        }
+        run = { json, context in
+            try await S().run(try json.decode(S.Params.self), context)
+        }
+    }
+}
+
+extension StageDescriptor {
+    /// The descriptor of a built-in stage type.
+    public init<S: Stage>(builtin type: S.Type) {
+        self.init(name: S.name, summary: S.summary, inputs: S.inputs, outputs: S.outputs,
+                  parameters: S.parameters, origin: .builtin(BuiltinStage(S.self)))
+    }
+}
+
+/// Finds stage kinds by the name a manifest gives in `uses:`.
+public struct StageRegistry: Sendable {
+    public private(set) var builtins: [String: StageDescriptor] = [:]
+
+    public init(_ builtins: [StageDescriptor]) {
+        for d in builtins { self.builtins[d.name] = d }
+    }
+
+    public var names: [String] { builtins.keys.sorted() }
+
+    public func contains(_ name: String) -> Bool { builtins[name] != nil }
+}

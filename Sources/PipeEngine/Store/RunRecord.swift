@@ -1,0 +1,63 @@
+import Foundation
+import PipeKit
+
+/// What a finished stage run produced: written last, so its presence means the run completed.
+public struct RunRecord: Sendable, Codable {
+    public var format: Int
+    public var key: String
+    public var stage: String
+    public var uses: String
+    public var parts: KeyParts
+    public var outputs: [String: ArtifactTree]
+    public var metrics: [String: Double]
+    /// The blob holding the stage's whole log.
+    public var log: String?
+    public var logTail: [String]
+    public var started: Date
+    public var seconds: Double
+
+    /// Whether every output object is in the store.
+    public func isComplete(in store: ObjectStore) -> Bool {
+        outputs.values.allSatisfy { $0.isPresent(in: store) }
+    }
+}
+
+/// Run records by key: `runs/<key>.json`.
+public struct RunStore: Sendable {
+    public let root: URL
+
+    public init(cacheRoot: URL) { root = cacheRoot.appendingPathComponent("runs") }
+
+    func url(_ key: String) -> URL { root.appendingPathComponent(key + ".json") }
+
+    public func record(_ key: String) -> RunRecord? {
+        guard let data = try? Data(contentsOf: url(key)) else { return nil }
+        return try? Self.decoder.decode(RunRecord.self, from: data)
+    }
+
+    public func save(_ record: RunRecord) throws {
+        try FileSystem.writeAtomically(try Self.encoder.encode(record), to: url(record.key))
+    }
+
+    public func remove(_ key: String) { try? FileManager.default.removeItem(at: url(key)) }
+
+    public func allKeys() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? [])
+            .filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }
+            .map { String($0.dropLast(5)) }
+            .sorted()
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted]
+        e.dateEncodingStrategy = .iso8601
+        return e
+    }()
+
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }()
+}

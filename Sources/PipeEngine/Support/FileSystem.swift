@@ -1,0 +1,132 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed system call, with the path it concerned and the reason.
+public struct SystemError: Error, CustomStringConvertible {
+    public var call: String
+    public var path: String
+    public var code: Int32
+    public var description: String { "\(call) \(path): \(String(cString: strerror(code)))" }
+}
+
+/// File operations the cache relies on: atomic writes, chunked reads, tree removal.
+enum FileSystem {
+    /// Retries a system call interrupted by a signal.
+    @discardableResult
+    static func call(_ name: String, _ path: String, _ body: () -> Int32) throws -> Int32 {
+        while true {
+            let r = body()
+            if r >= 0 { return r }
+            if errno == EINTR { continue }
+            throw SystemError(call: name, path: path, code: errno)
+        }
+    }
+
+    /// Writes every byte of `bytes` to `fd`.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(call: "write", path: path, code: errno)
+            }
+            offset += n
+        }
+    }
+
+    /// Writes `data` to a temporary file beside `url`, fsyncs it and renames it into place.
+    static func writeAtomically(_ data: Data, to url: URL) throws {
+        let dir = url.deletingLastPathComponent()
+        try makeDirectory(dir)
+        let temp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
+        let fd = try call("open", temp.path) { open(temp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        do {
+            try data.withUnsafeBytes { try writeAll(fd, $0, path: temp.path) }
+            try call("fsync", temp.path) { fsync(fd) }
+            close(fd)
+            try call("rename", url.path) { rename(temp.path, url.path) }
+        } catch {
+            close(fd)
+            unlink(temp.path)
+            throw error
+        }
+    }
+
+    /// Reads a file in chunks of up to `chunkSize` bytes.
+    static func readChunks(_ path: String, chunkSize: Int = 1 << 20,
+                           _ body: (UnsafeRawBufferPointer) throws -> Void) throws
+    {
+        let fd = try call("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer.baseAddress, chunkSize)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(call: "read", path: path, code: errno)
+            }
+            if n == 0 { return }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+    }
+
+    static func makeDirectory(_ url: URL) throws {
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    /// Removes a tree, even one whose folders were made read-only.
+    static func removeTree(_ url: URL) {
+        guard FileManager.default.fileExists(atPath: url.path) else { return }
+        if let walker = FileManager.default.enumerator(atPath: url.path) {
+            chmod(url.path, 0o755)
+            while let relative = walker.nextObject() as? String {
+                let path = url.path + "/" + relative
+                var st = stat()
+                if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { chmod(path, 0o755) }
+            }
+        }
+        try? FileManager.default.removeItem(at: url)
+    }
+
+    /// The size of a file, or nil when it does not exist.
+    static func size(_ path: String) -> Int64? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int64(st.st_size)
+    }
+
+    /// Whether `path` is a regular file (symlinks followed).
+    static func isRegularFile(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// Whether `path` is a folder.
+    static func isDirectory(_ path: String, followingLinks: Bool = true) -> Bool {
+        var st = stat()
+        let r = followingLinks ? stat(path, &st) : lstat(path, &st)
+        return r == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Regular files under `folder`, relative and sorted; symlinks and special files are reported.
+    static func regularFiles(in folder: URL) throws -> [String] {
+        var result: [String] = []
+        guard let walker = FileManager.default.enumerator(atPath: folder.path) else { return [] }
+        while let relative = walker.nextObject() as? String {
+            let path = folder.path + "/" + relative
+            var st = stat()
+            guard lstat(path, &st) == 0 else { continue }
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: result.append(relative)
+            case S_IFDIR: continue
+            default:
+                throw StoreError.unsupportedFile(path)
+            }
+        }
+        return result.sorted()
+    }
+}
