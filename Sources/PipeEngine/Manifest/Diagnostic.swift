@@ -57,8 +57,8 @@ struct DiagnosticSink {
 }
 
 /// Suggests the closest known name to a mistyped one ("did you mean 'lr'?").
-enum Suggestion {
-    static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
+public enum Suggestion {
+    public static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
         var best: (String, Int)?
         for candidate in candidates {
             let d = distance(word.lowercased(), candidate.lowercased())
@@ -69,7 +69,7 @@ enum Suggestion {
     }
 
     /// `; did you mean 'x'?` or an empty string.
-    static func hint(for word: String, in candidates: some Sequence<String>) -> String {
+    public static func hint(for word: String, in candidates: some Sequence<String>) -> String {
         closest(to: word, in: candidates).map { "; did you mean '\($0)'?" } ?? ""
     }
 

@@ -27,8 +27,10 @@ public struct StageDescriptor: Sendable {
 
     /// External files the stage reads for these parameters.
     func externalInputs(_ params: JSONValue) -> [ExternalInput] {
-        if case .builtin(let stage) = origin { return stage.externalInputs(params) }
-        return []
+        switch origin {
+        case .builtin(let stage): return stage.externalInputs(params)
+        case .plugin(let plugin): return plugin.externalInputs(params)
+        }
     }
 }
 

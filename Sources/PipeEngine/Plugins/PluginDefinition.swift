@@ -17,6 +17,19 @@ public struct PluginDefinition: Sendable {
     public var parameters: [ParamSpec]
     /// Commands whose output describes the environment the plugin runs on (`[python3, --version]`).
     public var probes: [[String]]
+    /// Parameters whose values are paths the plugin reads outside the cache (hashed into the key).
+    public var external: [String]
+
+    /// The external inputs named by the `external:` parameters.
+    func externalInputs(_ params: JSONValue) -> [ExternalInput] {
+        external.flatMap { name -> [ExternalInput] in
+            switch params[name] {
+            case .string(let path)?: return [ExternalInput(path: path)]
+            case .array(let items)?: return items.compactMap(\.stringValue).map { ExternalInput(path: $0) }
+            default: return []
+            }
+        }
+    }
 
     public var descriptor: StageDescriptor {
         StageDescriptor(name: name, summary: description, inputs: inputs, outputs: outputs,
@@ -70,7 +83,7 @@ public enum PluginLoader {
     }
 
     private static let fields: Set<String> = ["name", "version", "description", "run", "inputs", "outputs",
-                                              "params", "probes"]
+                                              "params", "probes", "external"]
 
     private static func parse(_ root: YAMLNode, folder: URL, reference: String,
                               sink: inout DiagnosticSink) -> PluginDefinition?
@@ -102,11 +115,16 @@ public enum PluginLoader {
                 probes = items.map { stringList($0, field: "probes", sink: &sink) }
             } else { sink.error(p.location, "'probes' must be a list of commands") }
         }
+        let external = stringList(root["external"], field: "external", sink: &sink)
+        for name in external where !parameters.contains(where: { $0.name == name }) {
+            sink.error(root["external"]!.location, "'external' names '\(name)', which is not a declared parameter")
+        }
         checkSymlinks(folder, reference: reference, at: root.location, sink: &sink)
         guard sink.items.count == before, let name else { return nil }
         return PluginDefinition(folder: folder, reference: reference, name: name, version: version,
                                 description: root["description"]?.string ?? "", run: run, inputs: inputs,
-                                outputs: outputs, parameters: parameters, probes: probes)
+                                outputs: outputs, parameters: parameters, probes: probes,
+                                external: external)
     }
 
     private static func stringList(_ node: YAMLNode?, field: String, sink: inout DiagnosticSink) -> [String] {

@@ -1,0 +1,148 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A thread-safe flag set when a run is interrupted.
+final class CancellationFlag: @unchecked Sendable {
+    private let mutex = NSLock()
+    private var value = false
+    var isSet: Bool { mutex.withLock { value } }
+    func set() { mutex.withLock { value = true } }
+}
+
+/// Runs a command in its own process group, streaming its output line by line.
+///
+/// Stdout and stderr share one pipe; stdin is `/dev/null`. A timeout or cancellation sends
+/// SIGTERM to the whole group, then SIGKILL after a grace period.
+enum ChildProcess {
+    enum Ending: Equatable {
+        case exited(Int32)
+        case signalled(Int32)
+        case timedOut
+        case cancelled
+    }
+
+    static let maxLineBytes = 64 << 10
+
+    static func run(_ argv: [String], in directory: URL, environment: [String: String], timeout: Double?,
+                    cancel: CancellationFlag, onLine: (String) -> Void) throws -> Ending
+    {
+        var pipeEnds: [Int32] = [0, 0]
+        guard pipe(&pipeEnds) == 0 else { throw SystemError(call: "pipe", path: argv.first ?? "", code: errno) }
+        let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])
+        fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
+        posix_spawn_file_actions_addclose(&actions, writeEnd)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var defaultSignals = sigset_t()
+        sigemptyset(&defaultSignals)
+        sigaddset(&defaultSignals, SIGINT)
+        sigaddset(&defaultSignals, SIGTERM)
+        sigaddset(&defaultSignals, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        // Change folder through the shell: glibc's addchdir is not visible to Swift.
+        let argv = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory.path] + argv
+        let env = environment.map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let spawnResult = withCStrings(argv) { cargv in
+            withCStrings(env) { cenv in
+                posix_spawnp(&pid, argv[0], &actions, &attributes, cargv, cenv)
+            }
+        }
+        close(writeEnd)
+        guard spawnResult == 0 else {
+            close(readEnd)
+            throw SystemError(call: "spawn", path: argv[0], code: spawnResult)
+        }
+
+        let started = DispatchTime.now().uptimeNanoseconds
+        var pending = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var status: Int32 = 0
+        var exited = false, eof = false
+        var ending: Ending?
+        var killDeadline: UInt64?
+        var drainDeadline: UInt64?
+
+        func flushLines(final: Bool) {
+            var start = 0
+            for i in 0..<pending.count where pending[i] == 0x0A {
+                onLine(String(decoding: pending[start..<i], as: UTF8.self))
+                start = i + 1
+            }
+            pending.removeFirst(start)
+            if pending.count > maxLineBytes || (final && !pending.isEmpty) {
+                onLine(String(decoding: pending, as: UTF8.self))
+                pending.removeAll()
+            }
+        }
+
+        while !(exited && (eof || (drainDeadline.map { DispatchTime.now().uptimeNanoseconds > $0 } ?? false))) {
+            if !eof {
+                var pfd = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&pfd, 1, 100)
+                if ready > 0 {
+                    let n = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
+                    if n > 0 {
+                        pending.append(contentsOf: buffer[0..<n])
+                        flushLines(final: false)
+                    } else if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) {
+                        eof = true
+                    }
+                }
+            } else {
+                usleep(20_000)
+            }
+            if !exited {
+                let r = waitpid(pid, &status, WNOHANG)
+                if r == pid {
+                    exited = true
+                    drainDeadline = DispatchTime.now().uptimeNanoseconds + 2_000_000_000
+                }
+            }
+            let now = DispatchTime.now().uptimeNanoseconds
+            if ending == nil, !exited {
+                if cancel.isSet { ending = .cancelled }
+                else if let timeout, Double(now - started) / 1e9 > timeout { ending = .timedOut }
+                if ending != nil {
+                    kill(-pid, SIGTERM)
+                    killDeadline = now + 5_000_000_000
+                }
+            }
+            if let deadline = killDeadline, now > deadline, !exited {
+                kill(-pid, SIGKILL)
+                killDeadline = nil
+            }
+        }
+        close(readEnd)
+        flushLines(final: true)
+        // Leave no stragglers of the group behind.
+        kill(-pid, SIGKILL)
+        if let ending { return ending }
+        if (status & 0x7f) == 0 { return .exited((status >> 8) & 0xff) }
+        return .signalled(status & 0x7f)
+    }
+
+    private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { pointers.forEach { free($0) } }
+        return body(pointers)
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import PipeKit
+
+/// One stage run to perform: the stage, its key, and its input artifacts.
+public struct StageJob: Sendable {
+    public var stage: ManifestStage
+    public var parts: KeyParts
+    public var key: String
+    public var inputs: [String: ArtifactTree]
+    public var threads: Int
+}
+
+/// What a successful stage run produced.
+struct StageProduct: Sendable {
+    var outputs: [String: ArtifactTree]
+}
+
+/// Runs stages on this machine: built-ins in this process, plugins as child processes.
+struct LocalExecutor: Sendable {
+    let cache: Cache
+    let workspace: URL
+
+    func execute(_ job: StageJob, events: StageEvents, cancel: CancellationFlag) async throws -> StageProduct {
+        let temp = try cache.makeTempFolder("run-\(job.stage.name)")
+        defer { temp.remove() }
+        let scratch = temp.url.appendingPathComponent("scratch")
+        let outputRoot = temp.url.appendingPathComponent("out")
+        let work = cache.workFolder(job.key)
+        try FileSystem.makeDirectory(scratch)
+        try FileSystem.makeDirectory(work)
+        var outputs: [String: URL] = [:]
+        for port in job.stage.descriptor.outputs {
+            let folder = outputRoot.appendingPathComponent(port.name)
+            try FileSystem.makeDirectory(folder)
+            outputs[port.name] = folder
+        }
+
+        switch job.stage.descriptor.origin {
+        case .builtin(let builtin):
+            let readers = job.inputs.mapValues { StoredArtifact(tree: $0, store: cache.objects) as any ArtifactReading }
+            let context = StageContext(stageName: job.stage.name, workspace: workspace, inputs: readers, outputs: outputs,
+                                       scratch: scratch, work: work, threads: job.threads, events: events)
+            try await withTimeout(job.stage.timeout, stage: job.stage.name) {
+                try await builtin.run(job.stage.params, context)
+            }
+        case .plugin(let plugin):
+            var inputFolders: [String: URL] = [:]
+            for (port, tree) in job.inputs {
+                let folder = temp.url.appendingPathComponent("in/\(port)")
+                try tree.materialize(into: folder, store: cache.objects, readOnly: true)
+                chmod(folder.path, 0o555)
+                inputFolders[port] = folder
+            }
+            let runner = PluginRunner(plugin: plugin)
+            try await Blocking.run { [inputFolders, outputs] in
+                try runner.run(stage: job.stage.name, params: job.stage.params, inputs: inputFolders, outputs: outputs,
+                               scratch: scratch, work: work, workspace: workspace, threads: job.threads,
+                               timeout: job.stage.timeout, cancel: cancel, events: events)
+            }
+        }
+        try Task.checkCancellation()
+
+        var trees: [String: ArtifactTree] = [:]
+        for port in job.stage.descriptor.outputs {
+            let folder = outputs[port.name]!
+            let tree = try await Blocking.run { [cache] in
+                try ArtifactTree.ingest(folder: folder, store: cache.objects, threads: job.threads)
+            }
+            if tree.files.isEmpty && !port.optional {
+                throw StageError("stage '\(job.stage.name)' left its output '\(port.name)' empty")
+            }
+            trees[port.name] = tree
+        }
+        return StageProduct(outputs: trees)
+    }
+
+    /// Runs `body`, failing with a clear message when it outlives `seconds`.
+    private func withTimeout(_ seconds: Double?, stage: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        guard let seconds else { return try await body() }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { try await body(); return true }
+            group.addTask {
+                try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+                return false
+            }
+            let finished = try await group.next()!
+            group.cancelAll()
+            if !finished { throw StageError("stage '\(stage)' exceeded its timeout of \(Int(seconds)) s and was stopped") }
+        }
+    }
+}
+
+/// Moves blocking work (file I/O, child processes, lock waits) off Swift's cooperative threads.
+enum Blocking {
+    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try body() })
+            }
+        }
+    }
+}

@@ -1,0 +1,282 @@
+import Foundation
+import PipeKit
+
+/// Options of `pipe run`.
+public struct RunOptions: Sendable {
+    /// Stages to bring up to date (with what they need); empty means all.
+    public var targets: [String] = []
+    /// Stages to run even when fresh.
+    public var force: Set<String> = []
+    /// Keep running independent branches after a failure.
+    public var keepGoing = false
+    /// Stages running at once.
+    public var jobs = ProcessInfo.processInfo.activeProcessorCount
+    /// Threads shared by the running stages.
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    public init() {}
+}
+
+/// A stage's state before running: fresh, or stale with the reasons.
+public struct StageStatus: Sendable {
+    public enum State: String, Sendable { case fresh, stale, neverRun = "never run" }
+    public var stage: String
+    public var state: State
+    public var reasons: [StaleReason]
+    public var key: String?
+}
+
+/// One stage's line in the closing summary.
+public struct StageReport: Sendable {
+    public var stage: String
+    public var outcome: StageOutcome
+    public var seconds: Double
+    public var key: String?
+}
+
+/// The result of `pipe run`.
+public struct RunSummary: Sendable {
+    public var reports: [StageReport]
+    public var interrupted: Bool
+    public var failed: Bool { reports.contains { if case .failed = $0.outcome { return true } else { return false } } }
+    public var ranCount: Int { reports.filter { if case .ran = $0.outcome { return true } else { return false } }.count }
+}
+
+/// Brings a manifest's stages up to date: plans the graph, computes keys as upstream outputs
+/// become known, reuses cached runs, and runs what is stale, several at once where the graph
+/// allows.
+public final class PipelineRunner: @unchecked Sendable {
+    public let manifest: Manifest
+    public let cache: Cache
+    let observer: any RunObserver
+    let options: RunOptions
+    let keys: KeyBuilder
+    let executor: LocalExecutor
+    let lockWriter: LockFileWriter
+    let cancelFlag = CancellationFlag()
+
+    public init(manifest: Manifest, cache: Cache, observer: any RunObserver, options: RunOptions) {
+        self.manifest = manifest
+        self.cache = cache
+        self.observer = observer
+        self.options = options
+        keys = KeyBuilder(cache: cache, workspace: manifest.workspace)
+        executor = LocalExecutor(cache: cache, workspace: manifest.workspace)
+        lockWriter = LockFileWriter(url: manifest.lockURL, cache: cache)
+    }
+
+    /// Asks running stages to stop (Ctrl-C); nothing partial is cached.
+    public func cancel() { cancelFlag.set() }
+
+    var plannedOrder: [String] {
+        let all = manifest.stages.map(\.name)
+        let targets = options.targets.isEmpty ? all : options.targets
+        return Graph.closure(of: targets, order: all) { self.manifest.stage($0)?.dependencies ?? [] }
+    }
+
+    // MARK: - Status
+
+    /// Each planned stage's state, computing keys as far as fresh upstream runs make them known.
+    public func status() -> [StageStatus] {
+        let lock = lockWriter.snapshot
+        var outputs: [String: [String: ArtifactTree]] = [:]
+        var result: [StageStatus] = []
+        for name in plannedOrder {
+            let stage = manifest.stage(name)!
+            let entry = lock.stages[name]
+            if let stale = stage.inputs.values.first(where: { outputs[$0.stage] == nil }) {
+                var reasons = [StaleReason.upstreamWillRun(stale.stage)]
+                if let entry {
+                    reasons += StaleReason.differences(from: entry.parts, to: partsIgnoringInputs(stage, entry.parts))
+                }
+                result.append(StageStatus(stage: name, state: entry == nil ? .neverRun : .stale, reasons: reasons, key: nil))
+                continue
+            }
+            let inputs = stage.inputs.mapValues { outputs[$0.stage]![$0.output]! }
+            guard let parts = try? keys.parts(for: stage, inputs: inputs) else {
+                result.append(StageStatus(stage: name, state: .stale, reasons: [.externalChanged("(unreadable)")], key: nil))
+                continue
+            }
+            let key = parts.key
+            let forced = options.force.contains(name)
+            if !forced, let record = cache.runs.record(key), record.isComplete(in: cache.objects) {
+                outputs[name] = record.outputs
+                result.append(StageStatus(stage: name, state: .fresh, reasons: [], key: key))
+                continue
+            }
+            var reasons: [StaleReason] = forced ? [.forced] : []
+            if let entry {
+                let differences = StaleReason.differences(from: entry.parts, to: parts)
+                reasons += differences.isEmpty && !forced ? [.outputsMissing] : differences
+            } else if !forced {
+                reasons.append(cache.runs.record(key) == nil ? .neverRun : .outputsMissing)
+            }
+            let state: StageStatus.State = entry == nil && cache.runs.record(key) == nil ? .neverRun : .stale
+            result.append(StageStatus(stage: name, state: state, reasons: reasons, key: key))
+        }
+        cache.stats.save()
+        return result
+    }
+
+    /// The current parts with the input ids of the last run, to show non-input differences.
+    private func partsIgnoringInputs(_ stage: ManifestStage, _ old: KeyParts) -> KeyParts {
+        guard var parts = try? keys.parts(for: stage, inputs: [:]) else { return old }
+        parts.inputs = old.inputs
+        return parts
+    }
+
+    // MARK: - Run
+
+    public func run() async -> RunSummary {
+        cache.removeOrphans()
+        let order = plannedOrder
+        var outputs: [String: [String: ArtifactTree]] = [:]
+        var finished: [String: StageReport] = [:]
+        var running = Set<String>()
+        var stopLaunching = false
+
+        await withTaskGroup(of: StageReport.self) { group in
+            func launchReady() {
+                for name in order where finished[name] == nil && !running.contains(name) {
+                    guard running.count < max(1, options.jobs) else { return }
+                    let stage = manifest.stage(name)!
+                    let deps = stage.dependencies
+                    guard deps.allSatisfy({ finished[$0] != nil }) else { continue }
+                    if let blocker = deps.first(where: { dep in
+                        switch finished[dep]!.outcome { case .failed, .skipped: return true; default: return false }
+                    }) {
+                        let report = StageReport(stage: name, outcome: .skipped(because: "\(blocker) did not succeed"),
+                                                 seconds: 0, key: nil)
+                        finished[name] = report
+                        observer.finished(name, report.outcome)
+                        launchReady()
+                        return
+                    }
+                    if stopLaunching || cancelFlag.isSet {
+                        let report = StageReport(stage: name, outcome: .skipped(because: cancelFlag.isSet ? "interrupted" : "an earlier stage failed"),
+                                                 seconds: 0, key: nil)
+                        finished[name] = report
+                        observer.finished(name, report.outcome)
+                        continue
+                    }
+                    let inputs = stage.inputs.mapValues { outputs[$0.stage]![$0.output]! }
+                    running.insert(name)
+                    let threads = max(1, options.threads / running.count)
+                    group.addTask { await self.process(stage, inputs: inputs, threads: threads) }
+                }
+            }
+            launchReady()
+            while let report = await group.next() {
+                running.remove(report.stage)
+                finished[report.stage] = report
+                if case .failed = report.outcome, !options.keepGoing { stopLaunching = true }
+                if let key = report.key, let record = cache.runs.record(key) { outputs[report.stage] = record.outputs }
+                launchReady()
+            }
+        }
+        cache.stats.save()
+        let reports = order.compactMap { finished[$0] }
+        return RunSummary(reports: reports, interrupted: cancelFlag.isSet)
+    }
+
+    /// Brings one stage up to date.
+    private func process(_ stage: ManifestStage, inputs: [String: ArtifactTree], threads: Int) async -> StageReport {
+        let started = Date()
+        func report(_ outcome: StageOutcome, _ key: String?) -> StageReport {
+            observer.finished(stage.name, outcome)
+            return StageReport(stage: stage.name, outcome: outcome, seconds: Date().timeIntervalSince(started), key: key)
+        }
+        let parts: KeyParts
+        do {
+            parts = try await Blocking.run { [keys] in try keys.parts(for: stage, inputs: inputs) }
+        } catch {
+            return report(.failed(message: "cannot compute the stage key: \(error)", logTail: []), nil)
+        }
+        let key = parts.key
+        let forced = options.force.contains(stage.name)
+        if !forced, let record = cache.runs.record(key), record.isComplete(in: cache.objects) {
+            return finishCached(stage, record: record, report: report)
+        }
+        let reasons = staleReasons(stage, parts: parts, forced: forced)
+
+        // One process computes a key at a time; a second waits, then reuses its result.
+        let keyLock: FileLock
+        do {
+            keyLock = try cache.keyLock(key)
+            try await Blocking.run { keyLock.lock() }
+        } catch {
+            return report(.failed(message: "cannot lock the cache: \(error)", logTail: []), key)
+        }
+        defer { keyLock.unlock() }
+        if !forced, let record = cache.runs.record(key), record.isComplete(in: cache.objects) {
+            return finishCached(stage, record: record, report: report)
+        }
+
+        observer.started(stage.name, reasons: reasons)
+        let events = StageEvents(stage: stage.name, observer: observer)
+        let job = StageJob(stage: stage, parts: parts, key: key, inputs: inputs, threads: threads)
+        do {
+            let product = try await executor.execute(job, events: events, cancel: cancelFlag)
+            let seconds = Date().timeIntervalSince(started)
+            let logBlob = try storeLog(events.logText)
+            let record = RunRecord(format: 1, key: key, stage: stage.name, uses: stage.uses, parts: parts,
+                                   outputs: product.outputs, metrics: events.metrics, log: logBlob, logTail: events.logTail,
+                                   started: started, seconds: seconds)
+            try cache.runs.save(record)
+            FileSystem.removeTree(cache.workFolder(key))
+            try recordInLock(stage, record: record)
+            return report(.ran(seconds: seconds), key)
+        } catch is CancellationError {
+            return report(.skipped(because: "interrupted"), nil)
+        } catch {
+            if cancelFlag.isSet { return report(.skipped(because: "interrupted"), nil) }
+            return report(.failed(message: "\(error)", logTail: events.logTail), nil)
+        }
+    }
+
+    private func finishCached(_ stage: ManifestStage, record: RunRecord,
+                              report: (StageOutcome, String?) -> StageReport) -> StageReport
+    {
+        do {
+            try recordInLock(stage, record: record)
+        } catch {
+            return report(.failed(message: "publishing failed: \(error)", logTail: []), record.key)
+        }
+        return report(.cached, record.key)
+    }
+
+    private func staleReasons(_ stage: ManifestStage, parts: KeyParts, forced: Bool) -> [StaleReason] {
+        if forced { return [.forced] }
+        guard let entry = lockWriter.snapshot.stages[stage.name] else {
+            return [cache.runs.record(parts.key) == nil ? .neverRun : .outputsMissing]
+        }
+        let differences = StaleReason.differences(from: entry.parts, to: parts)
+        return differences.isEmpty ? [.outputsMissing] : differences
+    }
+
+    /// Writes the stage's entry in the lock file and publishes its outputs where asked.
+    private func recordInLock(_ stage: ManifestStage, record: RunRecord) throws {
+        let publisher = Publisher(cache: cache, workspace: manifest.workspace)
+        let previous = lockWriter.snapshot.stages[stage.name]?.published ?? [:]
+        var published: [String: PipelineLock.Published] = [:]
+        for (output, path) in stage.publish.sorted(by: { $0.key < $1.key }) {
+            guard let tree = record.outputs[output] else { continue }
+            published[path] = try publisher.publish(tree, to: path, previous: previous[path])
+        }
+        let unchanged = lockWriter.snapshot.stages[stage.name].map {
+            $0.key == record.key && ($0.published ?? [:]) == published
+        } ?? false
+        if unchanged { return }
+        lockWriter.update(stage.name) { entry in
+            entry = PipelineLock.Entry(key: record.key, parts: record.parts, outputs: record.outputs.mapValues(\.id),
+                                       published: published.isEmpty ? nil : published)
+        }
+    }
+
+    private func storeLog(_ text: String) throws -> String? {
+        guard !text.isEmpty else { return nil }
+        let file = cache.root.appendingPathComponent("tmp/log-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileSystem.writeAtomically(Data(text.utf8), to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        return try cache.objects.put(file: file).blob
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import PipeKit
+
+/// How a stage ended in a run.
+public enum StageOutcome: Sendable {
+    case ran(seconds: Double)
+    case cached
+    case failed(message: String, logTail: [String])
+    case skipped(because: String)
+
+    public var label: String {
+        switch self {
+        case .ran: return "ran"
+        case .cached: return "cached"
+        case .failed: return "failed"
+        case .skipped: return "skipped"
+        }
+    }
+}
+
+/// Receives the events of a run, to show them (terminal, plain log, JSON).
+public protocol RunObserver: Sendable {
+    func started(_ stage: String, reasons: [StaleReason])
+    func progress(_ stage: String, fraction: Double?, message: String)
+    func log(_ stage: String, _ line: String)
+    func finished(_ stage: String, _ outcome: StageOutcome)
+    func note(_ message: String)
+}
+
+/// Collects one running stage's log, metrics and progress.
+///
+/// The log is capped: a plugin that prints gigabytes keeps its first and last lines and a
+/// count of what was dropped.
+final class StageEvents: StageEventSink, @unchecked Sendable {
+    static let maxLogBytes = 8 << 20
+    static let tailLines = 40
+
+    private let stage: String
+    private let observer: any RunObserver
+    private let mutex = NSLock()
+    private var logBytes = 0
+    private var droppedBytes = 0
+    private var logHead: [String] = []
+    private var tail: [String] = []
+    private(set) var metrics: [String: Double] = [:]
+
+    init(stage: String, observer: any RunObserver) {
+        self.stage = stage
+        self.observer = observer
+    }
+
+    func progress(fraction: Double?, message: String) {
+        observer.progress(stage, fraction: fraction.map { min(1, max(0, $0)) }, message: message)
+    }
+
+    func log(_ line: String) {
+        let line = line.count > 4096 ? String(line.prefix(4096)) + "…" : line
+        mutex.withLock {
+            if logBytes + line.utf8.count < Self.maxLogBytes {
+                logBytes += line.utf8.count + 1
+                logHead.append(line)
+            } else {
+                droppedBytes += line.utf8.count + 1
+            }
+            tail.append(line)
+            if tail.count > Self.tailLines { tail.removeFirst(tail.count - Self.tailLines) }
+        }
+        observer.log(stage, line)
+    }
+
+    func metric(name: String, value: Double) {
+        mutex.withLock { metrics[name] = value }
+    }
+
+    var logTail: [String] { mutex.withLock { tail } }
+
+    /// The whole log as text (with a note where it was cut).
+    var logText: String {
+        mutex.withLock {
+            var text = logHead.joined(separator: "\n")
+            if droppedBytes > 0 {
+                text += "\n[pipe: \(droppedBytes) bytes of log dropped; last lines follow]\n" + tail.joined(separator: "\n")
+            }
+            return text.isEmpty ? text : text + "\n"
+        }
+    }
+}

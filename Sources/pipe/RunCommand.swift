@@ -1,0 +1,168 @@
+import ArgumentParser
+import Foundation
+import PipeEngine
+import PipeKit
+
+/// `pipe run MANIFEST [STAGE...]`: brings stages up to date.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the stale stages of a pipeline (all, or the named ones and what they need).")
+
+    @OptionGroup var options: ManifestOptions
+
+    @Argument(help: "Stages to bring up to date, with what they need (default: all).")
+    var stages: [String] = []
+
+    @Option(help: "Run this stage even if it is fresh (repeatable).")
+    var force: [String] = []
+
+    @Flag(help: "Show what would run and why, without running anything.")
+    var dryRun = false
+
+    @Flag(help: "After a failure, keep running the branches that do not depend on it.")
+    var keepGoing = false
+
+    @Option(name: .shortAndLong, help: "Stages to run at once (default: number of cores).")
+    var jobs: Int?
+
+    @Flag(name: .shortAndLong, help: "Show the stages' log lines and cached stages too.")
+    var verbose = false
+
+    @Flag(help: "Print a machine-readable summary on standard output.")
+    var json = false
+
+    func run() async throws {
+        let (manifest, cache) = try options.load()
+        for name in stages + force where manifest.stage(name) == nil {
+            throw UsageError("no stage named '\(name)' in \(manifest.displayPath)"
+                + Suggestion.hint(for: name, in: manifest.stages.map(\.name)))
+        }
+        if let jobs, jobs < 1 { throw UsageError("--jobs must be at least 1") }
+        var runOptions = RunOptions()
+        runOptions.targets = stages
+        runOptions.force = Set(force)
+        runOptions.keepGoing = keepGoing
+        if let jobs { runOptions.jobs = jobs }
+
+        if dryRun { return try showPlan(PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: runOptions)) }
+        let reporter = RunReporter(quiet: json, verbose: verbose)
+        let runner = PipelineRunner(manifest: manifest, cache: cache, observer: reporter, options: runOptions)
+        let started = Date()
+        let task = Task { await runner.run() }
+        let interrupts = InterruptHandler {
+            runner.cancel()
+            task.cancel()
+        }
+        let summary = await task.value
+        interrupts.disarm()
+        reporter.stop()
+        let seconds = Date().timeIntervalSince(started)
+
+        if json {
+            printJSON(summaryJSON(summary, manifest: manifest, seconds: seconds))
+        } else {
+            printSummary(summary, seconds: seconds)
+        }
+        if summary.interrupted { throw ExitCode(ExitStatus.interrupted) }
+        if summary.failed { throw ExitCode(ExitStatus.stageFailed) }
+    }
+
+    /// `--dry-run`: what would run and why, without running anything.
+    private func showPlan(_ runner: PipelineRunner) throws {
+        let statuses = runner.status()
+        let stale = statuses.filter { $0.state != .fresh }
+        if json {
+            printJSON(.object(["would_run": .array(stale.map { s in
+                .object(["stage": .string(s.stage), "reasons": .array(s.reasons.map { .string($0.description) })])
+            })]))
+            return
+        }
+        for s in stale {
+            print("would run \(Terminal.bold(s.stage)): \(s.reasons.map(\.description).joined(separator: "; "))")
+        }
+        print(stale.isEmpty ? "Nothing would run: all \(statuses.count) stages are up to date."
+            : "\(stale.count) of \(statuses.count) stages would run.")
+    }
+
+    private func printSummary(_ summary: RunSummary, seconds: Double) {
+        let counts = Dictionary(grouping: summary.reports, by: { $0.outcome.label }).mapValues(\.count)
+        if summary.ranCount == 0 && !summary.failed && !summary.interrupted {
+            Terminal.error("Nothing to do: all \(summary.reports.count) stages are up to date (0 ran, \(counts["cached"] ?? 0) cached) in \(Terminal.duration(seconds)).")
+            return
+        }
+        let rows = summary.reports.map { r -> [String] in
+            let status: String
+            switch r.outcome {
+            case .ran: status = Terminal.color("ran", 32)
+            case .cached: status = Terminal.dim("cached")
+            case .failed: status = Terminal.color("failed", 31)
+            case .skipped(let because): status = Terminal.color("skipped", 33) + " (\(because))"
+            }
+            let time: String = { if case .ran = r.outcome { return Terminal.duration(r.seconds) } else { return "-" } }()
+            return [r.stage, time, status]
+        }
+        Terminal.error("\n" + Terminal.table(["stage", "time", "status"], rows))
+        Terminal.error("\n\(summary.ranCount) ran, \(counts["cached"] ?? 0) cached, \(counts["failed"] ?? 0) failed, "
+            + "\(counts["skipped"] ?? 0) skipped in \(Terminal.duration(seconds))")
+        for r in summary.reports {
+            guard case .failed(let message, let tail) = r.outcome else { continue }
+            Terminal.error("\n\(Terminal.color("✗", 31)) \(Terminal.bold(r.stage)) failed: \(message)")
+            if !tail.isEmpty {
+                Terminal.error(Terminal.dim("  last lines of its log:"))
+                Terminal.error(tail.map { "  | " + $0 }.joined(separator: "\n"))
+            }
+        }
+    }
+
+    private func summaryJSON(_ summary: RunSummary, manifest: Manifest, seconds: Double) -> JSONValue {
+        .object([
+            "manifest": .string(manifest.displayPath),
+            "seconds": .double(seconds),
+            "interrupted": .bool(summary.interrupted),
+            "ran": .int(Int64(summary.ranCount)),
+            "stages": .array(summary.reports.map { r in
+                var fields: [String: JSONValue] = [
+                    "stage": .string(r.stage), "status": .string(r.outcome.label), "seconds": .double(r.seconds),
+                ]
+                if let key = r.key { fields["key"] = .string(key) }
+                switch r.outcome {
+                case .failed(let message, let tail):
+                    fields["error"] = .string(message)
+                    fields["log_tail"] = .array(tail.map(JSONValue.string))
+                case .skipped(let because): fields["reason"] = .string(because)
+                default: break
+                }
+                return .object(fields)
+            }),
+        ])
+    }
+}
+
+/// Turns the first Ctrl-C (or SIGTERM) into a clean stop; a second one exits at once.
+final class InterruptHandler: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+    private var count = 0
+
+    init(_ onInterrupt: @escaping @Sendable () -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                self.count += 1
+                if self.count > 1 { exit(ExitStatus.interrupted) }
+                Terminal.error("\ninterrupted: stopping running stages; nothing partial is cached (Ctrl-C again to quit now)")
+                onInterrupt()
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func disarm() {
+        sources.forEach { $0.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}
