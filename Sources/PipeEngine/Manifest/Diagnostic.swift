@@ -60,12 +60,27 @@ struct DiagnosticSink {
 public enum Suggestion {
     public static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
         var best: (String, Int)?
+        let candidates = Array(candidates)
         for candidate in candidates {
             let d = distance(word.lowercased(), candidate.lowercased())
             let limit = max(2, candidate.count / 3)
             if d <= limit, best == nil || d < best!.1 { best = (candidate, d) }
         }
-        return best?.0
+        if let best { return best.0 }
+        // Abbreviations: `docs` for `documents`.
+        let abbreviated = candidates.filter { isAbbreviation(word.lowercased(), of: $0.lowercased()) }
+        return abbreviated.count == 1 ? abbreviated[0] : nil
+    }
+
+    /// Whether `word` keeps the first letter of `candidate` and the rest of its letters in order.
+    static func isAbbreviation(_ word: String, of candidate: String) -> Bool {
+        guard word.count >= 3, word.first == candidate.first else { return false }
+        var rest = candidate[...]
+        for ch in word {
+            guard let i = rest.firstIndex(of: ch) else { return false }
+            rest = rest[rest.index(after: i)...]
+        }
+        return true
     }
 
     /// `; did you mean 'x'?` or an empty string.

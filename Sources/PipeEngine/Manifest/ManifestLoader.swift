@@ -54,10 +54,16 @@ public struct ManifestLoader {
                 if stageEntries.isEmpty { sink.error(stagesNode.location, "'stages' is empty") }
                 let interpolator = Interpolator(params: params)
                 var parsed: [(YAMLNode.Entry, YAMLNode)] = []
+                var failedInterpolation = Set<String>()
                 for entry in stageEntries {
+                    let before = sink.items.count
                     parsed.append((entry, interpolator.apply(entry.value, sink: &sink)))
+                    if sink.items.count > before { failedInterpolation.insert(entry.key) }
                 }
-                stages = parsed.compactMap { entry, node in loadStage(entry, node, sink: &sink) }
+                stages = parsed.compactMap { entry, node in
+                    // A failed reference already has its message; checking its placeholder would repeat it.
+                    loadStage(entry, node, checkParams: !failedInterpolation.contains(entry.key), sink: &sink)
+                }
                 let known = Dictionary(stages.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
                 stages = stages.map { stage in
                     checkWiring(stage, node: parsed.first { $0.0.key == stage.name }!.1, known: known, sink: &sink)
@@ -101,7 +107,8 @@ public struct ManifestLoader {
 
     // MARK: - Stages
 
-    private func loadStage(_ entry: YAMLNode.Entry, _ node: YAMLNode, sink: inout DiagnosticSink) -> ManifestStage? {
+    private func loadStage(_ entry: YAMLNode.Entry, _ node: YAMLNode, checkParams: Bool,
+                           sink: inout DiagnosticSink) -> ManifestStage? {
         let name = entry.key
         if !Self.isValidStageName(name) {
             sink.error(entry.keyLocation, "stage name '\(name)' must start with a letter or digit and contain only letters, digits, '-' and '_'")
@@ -130,16 +137,18 @@ public struct ManifestLoader {
         } else if let builtin = registry.builtins[uses] {
             descriptor = builtin
         } else {
-            sink.error(usesNode.location, "unknown stage kind '\(uses)'" + Suggestion.hint(for: uses, in: registry.names)
-                + (Suggestion.closest(to: uses, in: registry.names) == nil ? " (known: \(registry.names.joined(separator: ", ")))" : ""))
+            let known = registry.names.isEmpty ? "none are built in" : "known: " + registry.names.joined(separator: ", ")
+            sink.error(usesNode.location, "unknown stage kind '\(uses)'" + (Suggestion.closest(to: uses, in: registry.names)
+                .map { "; did you mean '\($0)'?" } ?? " (\(known); a plugin is used as ./path/to/folder)"))
             return nil
         }
 
-        var validator = ParamValidator(sink: sink)
+        var validator = ParamValidator(sink: checkParams ? sink : DiagnosticSink())
         let params = validator.validateFields(node["with"], specs: descriptor.parameters, path: [],
                                               owner: "stage '\(name)' (\(descriptor.name))", fallback: entry.keyLocation)
-        sink = validator.sink
-        if validator.sink.items.count == sink.items.count {
+        let paramsValid = validator.sink.items.count == (checkParams ? sink.items.count : 0)
+        if checkParams { sink = validator.sink }
+        if paramsValid && checkParams {
             for problem in descriptor.validate(params) {
                 let location = locate(problem.path, in: validator.locations, fallback: node["with"]?.location ?? entry.keyLocation)
                 let prefix = problem.path.isEmpty ? "" : "parameter '\(dotted(problem.path))': "

@@ -43,7 +43,7 @@ public enum YAMLLoader {
         do {
             root = try Parser(yaml: text, resolver: .basic, constructor: .default, encoding: .utf8).singleRoot()
         } catch let error as YamlError {
-            throw ManifestError([describe(error, displayPath)])
+            throw ManifestError([describe(error, displayPath, text: text)])
         }
         guard let root else {
             return YAMLNode(value: .map([]), location: SourceLocation(file: displayPath, line: 1, column: 1))
@@ -73,9 +73,14 @@ public enum YAMLLoader {
         return SourceLocation(file: file, line: line, column: column)
     }
 
-    private static func describe(_ error: YamlError, _ file: String) -> Diagnostic {
+    private static func describe(_ error: YamlError, _ file: String, text: String) -> Diagnostic {
         func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
         switch error {
+        case .duplicatedKeysInMapping(let keys, let context):
+            let key = keys.first ?? ""
+            let first = context.mark
+            let second = secondOccurrence(of: key, after: first, in: text) ?? (first.line, first.column)
+            return Diagnostic(SourceLocation(file: file, line: second.line, column: second.column), "duplicate key '\(key)' (first defined at \(first.line):\(first.column))")
         case .scanner(let context, let problem, let mark, _),
              .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
@@ -86,6 +91,20 @@ public enum YAMLLoader {
         default:
             return Diagnostic(SourceLocation(file: file, line: 1, column: 1), "invalid YAML: \(error)")
         }
+    }
+
+    /// Where `key:` appears again at the same column below its first occurrence.
+    private static func secondOccurrence(of key: String, after first: Mark, in text: String) -> (line: Int, column: Int)? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard first.line <= lines.count else { return nil }
+        for n in first.line..<lines.count {
+            let line = lines[n]
+            let indent = line.prefix { $0 == " " }.count
+            if indent == first.column - 1, line.dropFirst(indent).hasPrefix(key + ":") {
+                return (n + 1, first.column)
+            }
+        }
+        return nil
     }
 
     /// Walks a Yams tree once, typing scalars and counting nodes.

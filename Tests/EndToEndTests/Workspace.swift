@@ -1,0 +1,83 @@
+import Foundation
+import XCTest
+
+/// A throwaway workspace with the example plugins, driven through the built `pipe` binary.
+struct Workspace {
+    let root: URL
+
+    /// The repository root (two folders above this file's folder).
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary under test: `PIPE_BIN`, else the debug build.
+    static let binary: URL = {
+        if let path = ProcessInfo.processInfo.environment["PIPE_BIN"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        return repository.appendingPathComponent(".build/debug/pipe")
+    }()
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("stages"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Self.repository.appendingPathComponent("stages/examples"),
+                                         to: root.appendingPathComponent("stages/examples"))
+    }
+
+    func remove() {
+        _ = try? run(["gc", "--dry-run"])  // keeps nothing alive; harmless
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    @discardableResult
+    func write(_ relative: String, _ text: String) throws -> URL {
+        let url = root.appendingPathComponent(relative)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+        return url
+    }
+
+    func read(_ relative: String) throws -> String {
+        try String(contentsOf: root.appendingPathComponent(relative), encoding: .utf8)
+    }
+
+    /// What a finished `pipe` process printed and returned.
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) }
+    }
+
+    /// Runs `pipe` in the workspace.
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = root
+        var env = ProcessInfo.processInfo.environment
+        env["PIPE_CACHE"] = nil
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+                      stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+
+    /// `pipe run --json` and the status of each stage.
+    func runStages(_ manifest: String, _ extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> [String: String] {
+        let output = try run(["run", manifest, "--json"] + extra)
+        XCTAssertEqual(output.status, 0, "pipe run failed: \(output.stderr)\n\(output.stdout)", file: file, line: line)
+        guard let summary = output.json as? [String: Any], let stages = summary["stages"] as? [[String: Any]] else {
+            XCTFail("no JSON summary: \(output.stdout)", file: file, line: line)
+            return [:]
+        }
+        var result: [String: String] = [:]
+        for s in stages { result[s["stage"] as! String] = s["status"] as? String }
+        return result
+    }
+}
