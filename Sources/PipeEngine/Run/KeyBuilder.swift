@@ -36,6 +36,27 @@ final class KeyBuilder: @unchecked Sendable {
                         external: external, environment: environment)
     }
 
+    /// Runs every environment probe of `stages` at once, so a run waits for the slowest probe
+    /// rather than for their sum.
+    func prefetchProbes(_ stages: [ManifestStage]) {
+        var pending: [([String], URL)] = []
+        for stage in stages {
+            guard case .plugin(let plugin) = stage.descriptor.origin else { continue }
+            for probe in plugin.probes where !pending.contains(where: { $0.0 == probe && $0.1 == plugin.folder }) {
+                pending.append((probe, plugin.folder))
+            }
+        }
+        let group = DispatchGroup()
+        for (probe, folder) in pending {
+            group.enter()
+            Thread.detachNewThread {
+                _ = self.probeDigest(probe, folder: folder)
+                group.leave()
+            }
+        }
+        group.wait()
+    }
+
     private func pluginDigest(_ plugin: PluginDefinition) throws -> String {
         if let known = mutex.withLock({ pluginDigests[plugin.folder.path] }) { return known }
         let digest = try PluginFolderHash.digest(plugin.folder, stats: cache.stats)

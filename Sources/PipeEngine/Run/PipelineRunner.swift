@@ -80,6 +80,7 @@ public final class PipelineRunner: @unchecked Sendable {
         let lock = lockWriter.snapshot
         var outputs: [String: [String: ArtifactTree]] = [:]
         var result: [StageStatus] = []
+        keys.prefetchProbes(plannedOrder.compactMap(manifest.stage))
         for name in plannedOrder {
             let stage = manifest.stage(name)!
             let entry = lock.stages[name]
@@ -129,6 +130,7 @@ public final class PipelineRunner: @unchecked Sendable {
     public func run() async -> RunSummary {
         cache.removeOrphans()
         let order = plannedOrder
+        keys.prefetchProbes(order.compactMap(manifest.stage))
         var outputs: [String: [String: ArtifactTree]] = [:]
         var finished: [String: StageReport] = [:]
         var running = Set<String>()
