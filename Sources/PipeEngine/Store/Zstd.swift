@@ -64,7 +64,9 @@ final class ZstdDecompressor {
             }
             if ZSTD_isError(hint) != 0 { throw ZstdError(hint) }
             if produced > 0 { try output.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) } }
+            // 0 means a frame ended and was fully flushed; calling again would start a new frame.
             frameDone = hint == 0
+            if frameDone && inBuffer.pos == inBuffer.size { break }
             // A full output buffer may hide more output; otherwise stop once the input is used up.
             if produced < output.count && inBuffer.pos == inBuffer.size { break }
         }
