@@ -18,7 +18,7 @@ struct CacheOptions: ParsableArguments {
         let workspace = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).standardizedFileURL
         let root = Cache.resolveRoot(flag: cache, environment: ProcessInfo.processInfo.environment, manifestField: nil,
                                      workspace: workspace)
-        return (workspace, Cache(root: root))
+        return (workspace, Cache(root: root, compressionLevel: compressionLevel()))
     }
 }
 

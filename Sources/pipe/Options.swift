@@ -40,11 +40,16 @@ struct ManifestOptions: ParsableArguments {
         let loaded = try loader.load(url, displayPath: manifest, overrides: pairs)
         let root = Cache.resolveRoot(flag: cache, environment: ProcessInfo.processInfo.environment,
                                      manifestField: loaded.cache, workspace: workspace)
-        return (loaded, Cache(root: root))
+        return (loaded, Cache(root: root, compressionLevel: compressionLevel()))
     }
 }
 
 /// Writes JSON to standard output.
 func printJSON(_ value: JSONValue) {
     print(value.prettyJSON, terminator: "")
+}
+
+/// zstd level for new cache objects: `PIPE_ZSTD_LEVEL`, else the store's default.
+func compressionLevel() -> Int32 {
+    ProcessInfo.processInfo.environment["PIPE_ZSTD_LEVEL"].flatMap { Int32($0) } ?? ObjectStore.defaultLevel
 }

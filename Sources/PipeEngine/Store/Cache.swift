@@ -12,9 +12,10 @@ public final class Cache: Sendable {
     public let runs: RunStore
     public let stats: StatCache
 
-    public init(root: URL) {
+    /// `compressionLevel` is zstd's level for new objects (`PIPE_ZSTD_LEVEL` sets it for the CLI).
+    public init(root: URL, compressionLevel: Int32 = ObjectStore.defaultLevel) {
         self.root = root.standardizedFileURL
-        objects = ObjectStore(cacheRoot: self.root)
+        objects = ObjectStore(cacheRoot: self.root, level: compressionLevel)
         runs = RunStore(cacheRoot: self.root)
         stats = StatCache(cacheRoot: self.root)
     }
