@@ -27,11 +27,11 @@ let package = Package(
                 dependencies: ["PipeKit", "CZstd", "CXXHash", .product(name: "Yams", package: "Yams")]),
 
         // Built-in stage kinds, one folder each under stages/.
-        // STAGES
+        .target(name: "ObjectiveStage", dependencies: ["PipeKit"], path: "stages/objective"),
 
         // The command-line tool.
         .executableTarget(name: "pipe",
-                          dependencies: ["PipeEngine",
+                          dependencies: ["PipeEngine", "ObjectiveStage",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).
@@ -39,6 +39,7 @@ let package = Package(
 
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
+        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]
 )

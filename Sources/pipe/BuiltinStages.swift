@@ -1,6 +1,9 @@
+import ObjectiveStage
 import PipeEngine
 
 /// The stage kinds compiled into pipe, each from its own module under `stages/`.
 enum BuiltinStages {
-    static let registry = StageRegistry([])
+    static let registry = StageRegistry([
+        StageDescriptor(builtin: ObjectiveStage.self),
+    ])
 }

@@ -70,6 +70,9 @@ struct GCCommand: AsyncParsableCommand {
     @Flag(help: "Only report what would be removed.")
     var dryRun = false
 
+    @Option(help: "Keep anything written in the last SECONDS (a run in progress may still need it).")
+    var grace: Double = 3600
+
     @Flag(help: "Print machine-readable output.")
     var json = false
 
@@ -78,7 +81,7 @@ struct GCCommand: AsyncParsableCommand {
         let locks = try lockFiles(workspace)
         var keep = Set<String>()
         for lock in locks { PipelineLock.load(lock).stages.values.forEach { keep.insert($0.key) } }
-        let report = Maintenance.collect(cache, keep: keep, dryRun: dryRun)
+        let report = Maintenance.collect(cache, keep: keep, dryRun: dryRun, grace: grace)
         if json {
             printJSON(.object([
                 "dry_run": .bool(dryRun), "runs_removed": .int(Int64(report.runsRemoved)),

@@ -1,0 +1,48 @@
+/// The metric naming contract shared by stages that produce metrics and the objective that
+/// sets targets on them: `<split>.<metric>`, `task.<name>.<metric>`, `train.<metric>`.
+public enum MetricName {
+    public static let splits = ["val", "test"]
+    public static let splitMetrics = ["loss", "perplexity", "bits_per_byte", "top1", "top5"]
+    public static let taskMetrics = ["accuracy", "rougeL", "bleu"]
+    public static let trainMetrics = ["loss", "tokens_per_second", "seconds", "peak_memory_bytes", "parameters"]
+
+    /// Every fixed name (task names are free).
+    public static var fixedNames: [String] {
+        splits.flatMap { s in splitMetrics.map { "\(s).\($0)" } } + trainMetrics.map { "train.\($0)" }
+    }
+
+    /// Nil when `name` follows the contract, else why not.
+    public static func problem(with name: String) -> String? {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 3, parts[0] == "task" {
+            guard !parts[1].isEmpty else { return "task metrics are named task.<name>.<metric>" }
+            return taskMetrics.contains(parts[2]) ? nil
+                : "unknown task metric '\(parts[2])' (known: \(taskMetrics.joined(separator: ", ")))"
+        }
+        if parts.count == 2, parts[0] == "train" {
+            return trainMetrics.contains(parts[1]) ? nil
+                : "unknown training metric '\(parts[1])' (known: \(trainMetrics.joined(separator: ", ")))"
+        }
+        if parts.count == 2, splits.contains(parts[0]) {
+            return splitMetrics.contains(parts[1]) ? nil
+                : "unknown metric '\(parts[1])' (known: \(splitMetrics.joined(separator: ", ")))"
+        }
+        return "metric names are <split>.<metric> (split: \(splits.joined(separator: ", "))), task.<name>.<metric> or train.<metric>"
+    }
+
+    /// Whether lower values are better (losses, perplexity, time, memory).
+    public static func lowerIsBetter(_ name: String) -> Bool {
+        let metric = name.split(separator: ".").last.map(String.init) ?? name
+        return ["loss", "perplexity", "bits_per_byte", "seconds", "peak_memory_bytes", "parameters"].contains(metric)
+    }
+
+    /// The range a metric's values can take, for spotting impossible targets.
+    public static func range(of name: String) -> ClosedRange<Double> {
+        switch name.split(separator: ".").last.map(String.init) ?? name {
+        case "perplexity": return 1...Double.infinity
+        case "top1", "top5", "accuracy", "rougeL": return 0...1
+        case "bleu": return 0...100
+        default: return 0...Double.infinity
+        }
+    }
+}
