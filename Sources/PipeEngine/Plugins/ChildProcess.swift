@@ -80,16 +80,22 @@ enum ChildProcess {
         var killDeadline: UInt64?
         var drainDeadline: UInt64?
 
+        /// Hands every complete line in `pending` to `onLine`; a line longer than the cap is cut.
         func flushLines(final: Bool) {
             var start = 0
-            for i in 0..<pending.count where pending[i] == 0x0A {
-                onLine(String(decoding: pending[start..<i], as: UTF8.self))
-                start = i + 1
+            pending.withUnsafeBytes { raw in
+                let base = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                while start < raw.count,
+                      let hit = memchr(base + start, 0x0A, raw.count - start)?.assumingMemoryBound(to: UInt8.self) {
+                    let end = UnsafePointer(hit) - base
+                    onLine(String(decoding: UnsafeBufferPointer(start: base + start, count: end - start), as: UTF8.self))
+                    start = end + 1
+                }
             }
-            pending.removeFirst(start)
+            if start > 0 { pending.removeFirst(start) }
             if pending.count > maxLineBytes || (final && !pending.isEmpty) {
                 onLine(String(decoding: pending, as: UTF8.self))
-                pending.removeAll()
+                pending.removeAll(keepingCapacity: true)
             }
         }
 

@@ -54,7 +54,7 @@ final class StageEvents: StageEventSink, @unchecked Sendable {
     }
 
     func log(_ line: String) {
-        let line = line.count > 4096 ? String(line.prefix(4096)) + "…" : line
+        let line = line.utf8.count > 4096 ? String(decoding: line.utf8.prefix(4096), as: UTF8.self) + "…" : line
         mutex.withLock {
             if logBytes + line.utf8.count < Self.maxLogBytes {
                 logBytes += line.utf8.count + 1

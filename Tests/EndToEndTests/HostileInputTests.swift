@@ -1,0 +1,77 @@
+import Foundation
+import XCTest
+
+/// Hostile manifests and plugins get a clear error or a bounded, safe result.
+final class HostileInputTests: XCTestCase {
+    var ws: Workspace!
+
+    override func setUpWithError() throws { ws = try Workspace() }
+    override func tearDown() { ws.remove() }
+
+    func assertRefused(_ text: Data, containing expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        try text.write(to: ws.root.appendingPathComponent("m.yaml"))
+        let started = Date()
+        let output = try ws.run(["run", "m.yaml"])
+        XCTAssertEqual(output.status, 2, output.stderr, file: file, line: line)
+        XCTAssertTrue(output.stderr.contains(expected), output.stderr, file: file, line: line)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "refused quickly", file: file, line: line)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.root.appendingPathComponent("cache").path), file: file, line: line)
+    }
+
+    func testAliasBomb() throws {
+        var text = "version: 1\nname: bomb\nparams:\n  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        for i in 1...9 { text += "  a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 9).joined(separator: ", ") + "]\n" }
+        text += "stages:\n  o:\n    uses: objective\n"
+        try assertRefused(Data(text.utf8), containing: "an alias bomb?")
+    }
+
+    func testHundredMegabyteManifest() throws {
+        var text = "version: 1\nname: big\nparams:\n"
+        let line = "  p\(String(repeating: "x", count: 90)): 1\n"
+        text.reserveCapacity(100 << 20)
+        while text.utf8.count < 100 << 20 { text += line }
+        try assertRefused(Data(text.utf8), containing: "YAML files over 4194304 bytes are refused")
+    }
+
+    func testDeeplyNestedParameters() throws {
+        let nested = String(repeating: "{a: ", count: 100) + "1" + String(repeating: "}", count: 100)
+        try assertRefused(Data("version: 1\nname: deep\nparams:\n  x: \(nested)\nstages:\n  o:\n    uses: objective\n".utf8),
+                          containing: "m.yaml:4:")
+        XCTAssertTrue(try ws.run(["run", "m.yaml"]).stderr.contains("nesting deeper than 64 levels"))
+    }
+
+    func testNonUTF8Manifest() throws {
+        var data = Data("version: 1\nname: latin\n# caf".utf8)
+        data.append(0xE9)  // é in Latin-1
+        data.append(contentsOf: Array("\nstages: {}\n".utf8))
+        try assertRefused(data, containing: "m.yaml:3:6: error: file is not valid UTF-8")
+    }
+
+    func testPublishPathEscapingThroughASymlinkIsRefusedAtRunTime() throws {
+        try FileManager.default.createSymbolicLink(atPath: ws.root.appendingPathComponent("out").path, withDestinationPath: "/tmp")
+        try ws.write("m.yaml", "version: 1\nname: p\nstages:\n  o:\n    uses: objective\n    publish: {objective: out/objective.json}\n")
+        let output = try ws.run(["run", "m.yaml"])
+        XCTAssertEqual(output.status, 1)
+        XCTAssertTrue(output.stderr.contains("publish path 'out/objective.json' leads outside the workspace"), output.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/objective.json"))
+    }
+
+    func testPluginPrintingAGigabyteKeepsABoundedLogAndMemory() throws {
+        try ws.write("stages/noisy/stage.yaml", "name: noisy\nversion: 1\nrun: [sh, run.sh]\noutputs:\n  documents: {kind: documents}\n")
+        // 1 GiB of 1 KiB lines on stdout, then a real output.
+        try ws.write("stages/noisy/run.sh", """
+        head -c 1073741824 /dev/zero | tr '\\0' 'x' | fold -w 1023
+        echo '{"id":"1","text":"done"}' > "$PIPE_OUTPUT_DOCUMENTS/part-00000.jsonl"
+
+        """)
+        try ws.write("m.yaml", "version: 1\nname: n\nstages:\n  n:\n    uses: ./stages/noisy\n")
+        let output = try ws.run(["run", "m.yaml"])
+        XCTAssertEqual(output.status, 0, output.stderr)
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        XCTAssertLessThan(usage.ru_maxrss, 300 * 1024, "peak RSS of pipe (KiB)")
+        let log = try ws.run(["show", "m.yaml", "n", "--log"])
+        XCTAssertLessThan(log.stdout.utf8.count, 10 << 20)
+        XCTAssertTrue(log.stdout.contains("bytes of log dropped; last lines follow"))
+    }
+}
