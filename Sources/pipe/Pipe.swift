@@ -10,7 +10,7 @@ struct Pipe: AsyncParsableCommand {
         abstract: "Run ML pipelines declared in YAML: only stale stages run, everything is cached by content.",
         version: PipeVersion.current,
         subcommands: [RunCommand.self, StatusCommand.self, DagCommand.self, ShowCommand.self, StagesCommand.self,
-                      VerifyCommand.self, GCCommand.self]
+                      VerifyCommand.self, GCCommand.self, NewStageCommand.self]
     )
 
     /// Parses and runs, mapping errors to pipe's exit codes: 2 for usage or manifest errors.

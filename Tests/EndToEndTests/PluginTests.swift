@@ -161,3 +161,51 @@ final class PluginTests: XCTestCase {
         XCTAssertTrue(output.stderr.contains("'secret' is a symlink to '/etc/hostname', outside the plugin folder"), output.stderr)
     }
 }
+
+/// `pipe new-stage` scaffolds plugins that work as generated, in all three languages.
+final class NewStageTests: XCTestCase {
+    func testScaffoldedPluginsRunInAPipeline() throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        try ws.write("corpus/a.txt", "tiny\n")
+        try ws.write("corpus/b.txt", "a much longer document about more things\n")
+        for lang in ["python", "shell", "swift"] {
+            let made = try ws.run(["new-stage", "my-\(lang)", "--lang", lang])
+            XCTAssertEqual(made.status, 0, made.stderr)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: ws.root.appendingPathComponent("stages/my-\(lang)/README.md").path))
+        }
+        XCTAssertEqual(try ws.run(["new-stage", "my-python"]).status, 2, "an existing folder is never overwritten")
+        try ws.write("p.yaml", """
+        version: 1
+        name: scaffolds
+        stages:
+          source:
+            uses: ./stages/examples/read-text
+            with: {path: corpus}
+          py:
+            uses: ./stages/my-python
+            inputs: {documents: source.documents}
+            with: {min_chars: 10}
+          sh:
+            uses: ./stages/my-shell
+            inputs: {documents: source.documents}
+            with: {pattern: "tiny"}
+          sw:
+            uses: ./stages/my-swift
+            inputs: {documents: source.documents}
+            with: {min_chars: 10}
+
+        """)
+        let output = try ws.run(["run", "p.yaml", "--json"])
+        XCTAssertEqual(output.status, 0, output.stdout + output.stderr)
+        func metrics(_ stage: String) throws -> [String: Double] {
+            let show = try ws.run(["show", "p.yaml", stage, "--json"])
+            return ((show.json as? [String: Any])?["metrics"] as? [String: Double]) ?? [:]
+        }
+        XCTAssertEqual(try metrics("py")["documents.kept"], 1)
+        XCTAssertEqual(try metrics("sh")["documents.kept"], 1)
+        XCTAssertEqual(try metrics("sw")["documents.kept"], 1)
+        let listing = try ws.run(["stages"])
+        XCTAssertTrue(listing.stdout.contains("my-swift  plugin ./stages/my-swift"), listing.stdout)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// One document of a `documents` artifact: a line of a JSONL shard.
+public struct Document: Codable, Sendable, Equatable {
+    public var id: String
+    public var text: String
+    public var source: String?
+    public var meta: JSONValue?
+
+    public init(id: String, text: String, source: String? = nil, meta: JSONValue? = nil) {
+        self.id = id
+        self.text = text
+        self.source = source
+        self.meta = meta
+    }
+}
+
+/// Reads the documents of a folder of shards `part-*.jsonl`, in shard order, one line at a time.
+public struct DocumentsReader: Sequence {
+    public let shards: [URL]
+
+    public init(folder: URL) throws {
+        shards = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+            .filter { $0.lastPathComponent.hasPrefix("part-") && $0.pathExtension == "jsonl" }
+            .sorted { $0.lastPathComponent < $1.lastPathComponent }
+    }
+
+    public func makeIterator() -> AnyIterator<Document> {
+        var shardIndex = 0
+        var lines: [Substring] = []
+        var lineIndex = 0
+        let decoder = JSONDecoder()
+        return AnyIterator {
+            while true {
+                while lineIndex < lines.count {
+                    let line = lines[lineIndex]
+                    lineIndex += 1
+                    if line.isEmpty { continue }
+                    if let doc = try? decoder.decode(Document.self, from: Data(line.utf8)) { return doc }
+                }
+                guard shardIndex < shards.count,
+                      let text = try? String(contentsOf: shards[shardIndex], encoding: .utf8) else { return nil }
+                shardIndex += 1
+                lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+                lineIndex = 0
+            }
+        }
+    }
+}
+
+/// Writes documents into numbered JSONL shards, starting a new shard after `shardBytes`.
+public final class DocumentsWriter {
+    private let folder: URL
+    private let shardBytes: Int
+    private var handle: FileHandle?
+    private var written = 0
+    private var shard = 0
+    private let encoder: JSONEncoder
+    public private(set) var count = 0
+
+    public init(folder: URL, shardBytes: Int = 64 << 20) {
+        self.folder = folder
+        self.shardBytes = shardBytes
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    }
+
+    public func write(_ document: Document) throws {
+        if handle == nil || written >= shardBytes {
+            try handle?.close()
+            let url = folder.appendingPathComponent(String(format: "part-%05d.jsonl", shard))
+            guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+                throw StageError("cannot create \(url.path)")
+            }
+            handle = try FileHandle(forWritingTo: url)
+            shard += 1
+            written = 0
+        }
+        var line = try encoder.encode(document)
+        line.append(0x0A)
+        try handle!.write(contentsOf: line)
+        written += line.count
+        count += 1
+    }
+
+    public func close() throws {
+        try handle?.close()
+        handle = nil
+    }
+}
