@@ -41,12 +41,3 @@ struct StatusCommand: AsyncParsableCommand {
         print(stale == 0 ? "\nAll \(statuses.count) stages are up to date." : "\n\(stale) of \(statuses.count) stages would run.")
     }
 }
-
-/// Ignores run events (for commands that only plan).
-struct SilentObserver: RunObserver {
-    func started(_ stage: String, reasons: [StaleReason]) {}
-    func progress(_ stage: String, fraction: Double?, message: String) {}
-    func log(_ stage: String, _ line: String) {}
-    func finished(_ stage: String, _ outcome: StageOutcome) {}
-    func note(_ message: String) {}
-}

@@ -52,7 +52,7 @@ final class ObjectiveStageTests: XCTestCase {
         let cache = Cache(root: folder.appendingPathComponent("cache"))
         func run(_ with: String) async throws -> RunRecord {
             let m = try manifest(with)
-            let summary = await PipelineRunner(manifest: m, cache: cache, observer: Quiet(), options: RunOptions()).run()
+            let summary = await PipelineRunner(manifest: m, cache: cache, observer: SilentObserver(), options: RunOptions()).run()
             return try XCTUnwrap(cache.runs.record(XCTUnwrap(summary.reports[0].key)))
         }
         let a = try await run("      targets: {test.bits_per_byte: {max: 2.5}}\n      budget: {max_parameters: 3000000}\n")
@@ -65,12 +65,4 @@ final class ObjectiveStageTests: XCTestCase {
         XCTAssertEqual(parsed["gate"], .string("fail"))
         XCTAssertEqual(parsed["targets"]?["test.bits_per_byte"]?["max"]?.doubleValue, 2)
     }
-}
-
-struct Quiet: RunObserver {
-    func started(_ stage: String, reasons: [StaleReason]) {}
-    func progress(_ stage: String, fraction: Double?, message: String) {}
-    func log(_ stage: String, _ line: String) {}
-    func finished(_ stage: String, _ outcome: StageOutcome) {}
-    func note(_ message: String) {}
 }

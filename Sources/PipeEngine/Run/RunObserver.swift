@@ -27,6 +27,16 @@ public protocol RunObserver: Sendable {
     func note(_ message: String)
 }
 
+/// Ignores run events (for planning commands and tests).
+public struct SilentObserver: RunObserver {
+    public init() {}
+    public func started(_ stage: String, reasons: [StaleReason]) {}
+    public func progress(_ stage: String, fraction: Double?, message: String) {}
+    public func log(_ stage: String, _ line: String) {}
+    public func finished(_ stage: String, _ outcome: StageOutcome) {}
+    public func note(_ message: String) {}
+}
+
 /// Collects one running stage's log, metrics and progress.
 ///
 /// The log is capped: a plugin that prints gigabytes keeps its first and last lines and a
