@@ -1,3 +1,4 @@
+import BPETokenizeStage
 import ObjectiveStage
 import PipeEngine
 
@@ -5,5 +6,6 @@ import PipeEngine
 enum BuiltinStages {
     static let registry = StageRegistry([
         StageDescriptor(builtin: ObjectiveStage.self),
+        StageDescriptor(builtin: BPETokenizeStage.self),
     ])
 }

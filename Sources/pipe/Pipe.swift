@@ -10,7 +10,8 @@ struct Pipe: AsyncParsableCommand {
         abstract: "Run ML pipelines declared in YAML: only stale stages run, everything is cached by content.",
         version: PipeVersion.current,
         subcommands: [RunCommand.self, StatusCommand.self, DagCommand.self, ShowCommand.self, StagesCommand.self,
-                      VerifyCommand.self, GCCommand.self, NewStageCommand.self]
+                      VerifyCommand.self, GCCommand.self, NewStageCommand.self,
+                      EncodeCommand.self, DecodeCommand.self]
     )
 
     /// Parses and runs, mapping errors to pipe's exit codes: 2 for usage or manifest errors.

@@ -1,0 +1,68 @@
+import ArgumentParser
+import BPETokenizeStage
+import Foundation
+import PipeKit
+
+/// `pipe encode`: text to token ids with a `tokenizer.json`.
+struct EncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encode", abstract: "Encode text (an argument, or standard input) into token ids.")
+
+    @Option(name: .shortAndLong, help: "A tokenizer.json, or a folder holding one (e.g. out/model-hf/).")
+    var tokenizer: String
+
+    @Argument(help: "The text (default: standard input).")
+    var text: String?
+
+    @Flag(help: "Show each token's piece beside its id.")
+    var pieces = false
+
+    @Flag(help: "Print JSON: {\"ids\": […], \"pieces\": […]}.")
+    var json = false
+
+    func run() throws {
+        let loaded = try loadTokenizer(tokenizer)
+        let input = text ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        let ids = loaded.encode(input)
+        if json {
+            printJSON(.object(["ids": .array(ids.map { .int(Int64($0)) }), "pieces": .array(ids.map { .string(loaded.piece($0)) })]))
+        } else if pieces {
+            for id in ids { print("\(id)\t\(JSONValue.string(loaded.piece(id)).canonicalJSON)") }
+        } else {
+            print(ids.map(String.init).joined(separator: " "))
+        }
+    }
+}
+
+/// `pipe decode`: token ids back to text.
+struct DecodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode", abstract: "Decode token ids (arguments, or whitespace-separated on standard input) into text.")
+
+    @Option(name: .shortAndLong, help: "A tokenizer.json, or a folder holding one.")
+    var tokenizer: String
+
+    @Argument(help: "Token ids (default: standard input).")
+    var ids: [String] = []
+
+    func run() throws {
+        let loaded = try loadTokenizer(tokenizer)
+        let words = ids.isEmpty
+            ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).split(whereSeparator: { $0.isWhitespace }).map(String.init)
+            : ids
+        let parsed = try words.map { word -> Int32 in
+            guard let id = Int32(word) else { throw UsageError("'\(word)' is not a token id") }
+            return id
+        }
+        print(try loaded.decode(parsed), terminator: "")
+    }
+}
+
+func loadTokenizer(_ path: String) throws -> Tokenizer {
+    guard FileManager.default.fileExists(atPath: path) else { throw UsageError("no tokenizer at '\(path)'") }
+    do {
+        return try Tokenizer(contentsOf: URL(fileURLWithPath: path))
+    } catch {
+        throw UsageError("\(path): \(error)")
+    }
+}

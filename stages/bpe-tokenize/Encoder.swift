@@ -1,0 +1,77 @@
+import Foundation
+
+/// Turns text into token ids with a BPE model, caching each distinct pre-token's ids.
+///
+/// One encoder per thread: the cache is not shared. Special tokens in the text are matched
+/// first (as Hugging Face's added vocabulary does), then each stretch between them is
+/// pre-tokenized and every pre-token looked up in the cache or merged.
+final class Encoder {
+    let model: BPEModel
+    private var cache = WordTable()
+    private var cachedIds: [Int32] = []
+    private var cachedStarts: [Int] = [0]
+    private var scratch: [Int32] = []
+    private let specialPatterns: [(bytes: [UInt8], id: Int32)]
+    private let startsSpecial: [Bool]
+    private let cacheLimit: Int
+
+    init(model: BPEModel, cacheLimit: Int = 1 << 20) {
+        self.model = model
+        self.cacheLimit = cacheLimit
+        specialPatterns = model.specials.map { (Array($0.text.utf8), $0.id) }.sorted { $0.bytes.count > $1.bytes.count }
+        var starts = [Bool](repeating: false, count: 256)
+        for p in specialPatterns where !p.bytes.isEmpty { starts[Int(p.bytes[0])] = true }
+        startsSpecial = starts
+    }
+
+    /// Appends the ids of `text` to `out`.
+    func encode(_ text: String, into out: inout [Int32]) {
+        var text = text
+        text.withUTF8 { encode(bytes: $0, into: &out) }
+    }
+
+    func encode(bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+        guard !specialPatterns.isEmpty else { return encodeOrdinary(bytes, into: &out) }
+        var start = 0, i = 0
+        let n = bytes.count
+        while i < n {
+            if startsSpecial[Int(bytes[i])] {
+                if let match = specialPatterns.first(where: { p in
+                    p.bytes.count <= n - i && memcmp(bytes.baseAddress! + i, p.bytes, p.bytes.count) == 0
+                }) {
+                    encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start..<i]), into: &out)
+                    out.append(match.id)
+                    i += match.bytes.count
+                    start = i
+                    continue
+                }
+            }
+            i += 1
+        }
+        encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[start..<n]), into: &out)
+    }
+
+    private func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+        guard !bytes.isEmpty else { return }
+        PreTokenizer.split(bytes) { start, end in
+            let word = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            if word.count == 1 {
+                out.append(model.byteIds[Int(word[0])])
+                return
+            }
+            let h = WordTable.hash(word)
+            if let index = cache.find(word, hash: h) {
+                out.append(contentsOf: cachedIds[cachedStarts[index]..<cachedStarts[index + 1]])
+                return
+            }
+            scratch.removeAll(keepingCapacity: true)
+            model.encodeWord(word, into: &scratch)
+            out.append(contentsOf: scratch)
+            if cache.count < cacheLimit {
+                _ = cache.insert(word, hash: h)
+                cachedIds.append(contentsOf: scratch)
+                cachedStarts.append(cachedIds.count)
+            }
+        }
+    }
+}

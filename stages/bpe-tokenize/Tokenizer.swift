@@ -1,0 +1,42 @@
+import Foundation
+
+/// A byte-level BPE tokenizer loaded from a Hugging Face `tokenizer.json`, for `pipe encode`
+/// and `pipe decode` and for stages that need one.
+public final class Tokenizer {
+    let model: BPEModel
+    private let encoder: Encoder
+
+    /// Loads `tokenizer.json` (or the file of that name inside a folder).
+    public init(contentsOf url: URL) throws {
+        var file = url
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            file = url.appendingPathComponent("tokenizer.json")
+        }
+        model = try TokenizerFile.read(file)
+        encoder = Encoder(model: model)
+    }
+
+    init(model: BPEModel) {
+        self.model = model
+        encoder = Encoder(model: model)
+    }
+
+    public var vocabularySize: Int { model.vocabularySize }
+
+    /// Token ids of `text`; special tokens written in the text become their ids.
+    public func encode(_ text: String) -> [Int32] {
+        var ids: [Int32] = []
+        encoder.encode(text, into: &ids)
+        return ids
+    }
+
+    /// The text of `ids`.
+    public func decode(_ ids: [Int32]) throws -> String { try model.decode(ids) }
+
+    /// How a token reads (its byte-level string, or a special token's text).
+    public func piece(_ id: Int32) -> String {
+        if let special = model.specials.first(where: { $0.id == id }) { return special.text }
+        return ByteLevel.encode(model.tokens[Int(id)])
+    }
+}
