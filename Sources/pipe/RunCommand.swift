@@ -26,6 +26,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Stages to run at once (default: number of cores).")
     var jobs: Int?
 
+    @Option(help: "Threads shared by the running stages (default: number of cores).")
+    var threads: Int?
+
     @Flag(name: .shortAndLong, help: "Show the stages' log lines and cached stages too.")
     var verbose = false
 
@@ -44,6 +47,10 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.force = Set(force)
         runOptions.keepGoing = keepGoing
         if let jobs { runOptions.jobs = jobs }
+        if let threads {
+            guard threads >= 1 else { throw UsageError("--threads must be at least 1") }
+            runOptions.threads = threads
+        }
 
         if dryRun { return try showPlan(PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: runOptions)) }
         let reporter = RunReporter(quiet: json, verbose: verbose)
