@@ -4,7 +4,7 @@ hard cases of byte-level BPE: CJK, emoji with joiners and skin tones, combining 
 \\r\\n line ends, long white-space runs, Unicode spaces, digits, contractions in any case, and
 invalid bytes repaired to U+FFFD.
 
-usage: make_tokenizer_corpus.py OUT.jsonl [--hard-only]
+usage: make_tokenizer_corpus.py OUT.jsonl [--hard-only] [--megabytes N]
 """
 import glob
 import json
@@ -13,6 +13,7 @@ import sys
 import sysconfig
 
 out_path = sys.argv[1]
+limit = int(sys.argv[sys.argv.index("--megabytes") + 1]) * 1_000_000 if "--megabytes" in sys.argv else 11_000_000
 rng = random.Random(1234)
 
 def pick(lo, hi, n):
@@ -42,7 +43,7 @@ if "--hard-only" not in sys.argv:
     stdlib = sysconfig.get_paths()["stdlib"]
     size = 0
     for path in sorted(glob.glob(stdlib + "/**/*.py", recursive=True)):
-        if "-packages/" in path or size > 11_000_000:
+        if "-packages/" in path or size > limit:
             continue
         with open(path, "rb") as f:
             docs.append(f.read().decode("utf-8", errors="replace"))

@@ -13,8 +13,8 @@ struct BPEModel: Sendable {
     var merges: [(left: Int32, right: Int32, result: Int32)]
     /// The id of each single byte.
     var byteIds: [Int32]
-    /// (left << 32 | right) -> (rank, result id).
-    var mergeTable: [UInt64: (rank: Int32, id: Int32)]
+    /// (left << 32 | right) -> rank << 32 | result id.
+    var mergeTable: PairMap<UInt64>
 
     init(tokens: [[UInt8]], specials: [(id: Int32, text: String)], merges: [(left: Int32, right: Int32, result: Int32)]) throws {
         self.tokens = tokens
@@ -29,10 +29,11 @@ struct BPEModel: Sendable {
             throw TokenizerError("the vocabulary has no token for byte \(missing); byte-level BPE needs all 256")
         }
         self.byteIds = byteIds
-        var table: [UInt64: (rank: Int32, id: Int32)] = [:]
-        table.reserveCapacity(merges.count)
-        for (rank, m) in merges.enumerated() where table[Self.key(m.left, m.right)] == nil {
-            table[Self.key(m.left, m.right)] = (Int32(rank), m.result)
+        var table = PairMap<UInt64>(capacity: merges.count, fill: .max)
+        for (rank, m) in merges.enumerated() {
+            table.update(Self.key(m.left, m.right)) { entry in
+                if entry == .max { entry = UInt64(rank) << 32 | UInt64(UInt32(bitPattern: m.result)) }
+            }
         }
         mergeTable = table
     }
@@ -43,26 +44,42 @@ struct BPEModel: Sendable {
     var vocabularySize: Int { tokens.count }
 
     /// Applies merges to one pre-token: repeatedly the lowest-ranked pair, leftmost first.
+    ///
+    /// Each symbol keeps the rank of the pair it starts; a merge rescans ranks (integers, no
+    /// hashing) and looks up only the two pairs it changed.
     func encodeWord(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
-        if bytes.count == 1 {
+        let n = bytes.count
+        if n == 1 {
             out.append(byteIds[Int(bytes[0])])
             return
         }
-        var symbols = bytes.map { byteIds[Int($0)] }
-        while symbols.count > 1 {
-            var bestRank = Int32.max, bestAt = -1, bestId: Int32 = 0
-            for i in 0..<(symbols.count - 1) {
-                if let m = mergeTable[Self.key(symbols[i], symbols[i + 1])], m.rank < bestRank {
-                    bestRank = m.rank
-                    bestAt = i
-                    bestId = m.id
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { symbols in
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { ranks in
+                for i in 0..<n { symbols[i] = byteIds[Int(bytes[i])] }
+                @inline(__always) func rank(_ i: Int, _ count: Int) -> UInt64 {
+                    i + 1 < count ? (mergeTable.get(Self.key(symbols[i], symbols[i + 1])) ?? .max) : .max
                 }
+                var count = n
+                for i in 0..<count { ranks[i] = rank(i, count) }
+                while count > 1 {
+                    var best = UInt64.max, at = -1
+                    for i in 0..<(count - 1) where ranks[i] < best {
+                        best = ranks[i]
+                        at = i
+                    }
+                    if at < 0 { break }
+                    symbols[at] = Int32(truncatingIfNeeded: best & 0xFFFF_FFFF)
+                    for i in (at + 1)..<(count - 1) {
+                        symbols[i] = symbols[i + 1]
+                        ranks[i] = ranks[i + 1]
+                    }
+                    count -= 1
+                    ranks[at] = rank(at, count)
+                    if at > 0 { ranks[at - 1] = rank(at - 1, count) }
+                }
+                out.append(contentsOf: UnsafeBufferPointer(start: symbols.baseAddress, count: count))
             }
-            if bestAt < 0 { break }
-            symbols[bestAt] = bestId
-            symbols.remove(at: bestAt + 1)
         }
-        out.append(contentsOf: symbols)
     }
 
     /// The text of a sequence of ids (invalid UTF-8 from partial tokens becomes U+FFFD).

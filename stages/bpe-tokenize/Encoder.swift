@@ -7,12 +7,11 @@ import Foundation
 /// pre-tokenized and every pre-token looked up in the cache or merged.
 final class Encoder {
     let model: BPEModel
-    private var cache = WordTable()
-    private var cachedIds: [Int32] = []
-    private var cachedStarts: [Int] = [0]
-    private var scratch: [Int32] = []
+    private var memo: Memo? = Memo()
     private let specialPatterns: [(bytes: [UInt8], id: Int32)]
     private let startsSpecial: [Bool]
+    /// The first byte every special token shares, if they share one (`<` for `<|…|>`).
+    private let commonLead: UInt8?
     private let cacheLimit: Int
 
     init(model: BPEModel, cacheLimit: Int = 1 << 20) {
@@ -22,6 +21,8 @@ final class Encoder {
         var starts = [Bool](repeating: false, count: 256)
         for p in specialPatterns where !p.bytes.isEmpty { starts[Int(p.bytes[0])] = true }
         startsSpecial = starts
+        let leads = Set(specialPatterns.compactMap(\.bytes.first))
+        commonLead = leads.count == 1 ? leads.first : nil
     }
 
     /// Appends the ids of `text` to `out`.
@@ -35,6 +36,11 @@ final class Encoder {
         var start = 0, i = 0
         let n = bytes.count
         while i < n {
+            if let lead = commonLead {
+                // Jump to the next byte that can start a special token.
+                guard let hit = memchr(bytes.baseAddress! + i, Int32(lead), n - i) else { break }
+                i = UnsafePointer(hit.assumingMemoryBound(to: UInt8.self)) - bytes.baseAddress!
+            }
             if startsSpecial[Int(bytes[i])] {
                 if let match = specialPatterns.first(where: { p in
                     p.bytes.count <= n - i && memcmp(bytes.baseAddress! + i, p.bytes, p.bytes.count) == 0
@@ -53,6 +59,21 @@ final class Encoder {
 
     private func encodeOrdinary(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
         guard !bytes.isEmpty else { return }
+        // Work on a local copy (moved, not copied) so the hot loop has no exclusivity checks.
+        var memo = self.memo.take()!
+        defer { self.memo = memo }
+        memo.encode(bytes, model: model, cacheLimit: cacheLimit, into: &out)
+    }
+}
+
+/// The per-encoder cache of pre-token -> ids.
+private struct Memo {
+    var cache = WordTable()
+    var cachedIds: [Int32] = []
+    var cachedStarts: [Int] = [0]
+    var scratch: [Int32] = []
+
+    mutating func encode(_ bytes: UnsafeBufferPointer<UInt8>, model: BPEModel, cacheLimit: Int, into out: inout [Int32]) {
         PreTokenizer.split(bytes) { start, end in
             let word = UnsafeBufferPointer(rebasing: bytes[start..<end])
             if word.count == 1 {

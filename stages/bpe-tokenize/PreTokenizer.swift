@@ -7,16 +7,20 @@
 struct PreTokenizer {
     enum Class: UInt8 { case other = 0, letter, number, space }
 
-    private static let ascii: [Class] = (0..<128).map { b in
+    /// Class tables in plain memory (read through pointers: no lazy-global check per byte).
+    nonisolated(unsafe) private static let tables: UnsafePointer<Class> = {
+        let table = UnsafeMutablePointer<Class>.allocate(capacity: 0x10000)
+        for v in 0..<0x10000 { table[v] = v < 128 ? asciiClasses[v] : classify(UInt32(v)) }
+        return UnsafePointer(table)
+    }()
+
+    private static let asciiClasses: [Class] = (0..<128).map { b in
         let s = Unicode.Scalar(UInt8(b))
         if s.properties.isWhitespace { return .space }
         if (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) { return .letter }
         if (0x30...0x39).contains(b) { return .number }
         return .other
     }
-
-    /// Classes of the Basic Multilingual Plane, computed once.
-    private static let bmp: [Class] = (0..<0x10000).map { classify(UInt32($0)) }
 
     static func classify(_ value: UInt32) -> Class {
         guard let scalar = Unicode.Scalar(value) else { return .other }
@@ -32,9 +36,9 @@ struct PreTokenizer {
     /// The class and byte length of the scalar starting at `i`. Text is valid UTF-8 by
     /// contract; a truncated or stray byte is classed `other` on its own, never read past.
     @inline(__always)
-    static func scalar(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> (Class, Int) {
+    static func scalar(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ bmp: UnsafePointer<Class>) -> (Class, Int) {
         let c0 = b[i]
-        if c0 < 0x80 { return (ascii[Int(c0)], 1) }
+        if c0 < 0x80 { return (bmp[Int(c0)], 1) }
         let length = c0 < 0xC0 ? 1 : c0 < 0xE0 ? 2 : c0 < 0xF0 ? 3 : 4
         if length == 1 || i + length > b.count { return (.other, 1) }
         if c0 < 0xE0 {
@@ -52,10 +56,11 @@ struct PreTokenizer {
     /// Calls `emit(start, end)` for each pre-token of the UTF-8 text `b`.
     @inline(__always)
     static func split(_ b: UnsafeBufferPointer<UInt8>, _ emit: (Int, Int) -> Void) {
+        let bmp = tables
         let n = b.count
         var i = 0
         while i < n {
-            let (cls, len) = scalar(b, i)
+            let (cls, len) = scalar(b, i, bmp)
             // 's 't 're 've 'm 'll 'd
             if b[i] == 0x27, i + 1 < n {
                 let c1 = b[i + 1]
@@ -73,7 +78,7 @@ struct PreTokenizer {
             var runClass = cls
             var j = i + len
             if b[i] == 0x20, j < n {
-                let (next, nextLen) = scalar(b, j)
+                let (next, nextLen) = scalar(b, j, bmp)
                 if next != .space {
                     runClass = next
                     j += nextLen
@@ -81,7 +86,7 @@ struct PreTokenizer {
             }
             if runClass != .space {
                 while j < n {
-                    let (c, l) = scalar(b, j)
+                    let (c, l) = scalar(b, j, bmp)
                     if c != runClass { break }
                     j += l
                 }
@@ -92,7 +97,7 @@ struct PreTokenizer {
             var lastStart = i
             j = i + len
             while j < n {
-                let (c, l) = scalar(b, j)
+                let (c, l) = scalar(b, j, bmp)
                 if c != .space { break }
                 lastStart = j
                 j += l

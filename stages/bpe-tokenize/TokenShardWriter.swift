@@ -32,15 +32,12 @@ final class TokenShardWriter {
         while !rest.isEmpty {
             if handle == nil || inShard == shardTokens { try startShard() }
             let take = min(rest.count, shardTokens - inShard)
-            for id in rest.prefix(take) {
-                bytes += tokenBytes[Int(id)]
-                let v = UInt32(bitPattern: id)
-                buffer.append(UInt8(v & 0xFF))
-                buffer.append(UInt8((v >> 8) & 0xFF))
-                if wide {
-                    buffer.append(UInt8((v >> 16) & 0xFF))
-                    buffer.append(UInt8(v >> 24))
-                }
+            let chunk = rest.prefix(take)
+            for id in chunk { bytes += tokenBytes[Int(id)] }
+            if wide {
+                chunk.map { UInt32(bitPattern: $0).littleEndian }.withUnsafeBytes { buffer.append(contentsOf: $0) }
+            } else {
+                chunk.map { UInt16(truncatingIfNeeded: $0).littleEndian }.withUnsafeBytes { buffer.append(contentsOf: $0) }
             }
             inShard += take
             tokens += take
