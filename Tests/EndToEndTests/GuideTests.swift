@@ -78,20 +78,10 @@ final class GuideTests: XCTestCase {
     }
 
     func shell(_ script: String, in ws: Workspace) throws -> (status: Int32, text: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-e", "-c", script]
-        process.currentDirectoryURL = ws.root
         var env = ProcessInfo.processInfo.environment
         env["PATH"] = Workspace.binary.deletingLastPathComponent().path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
         env["PIPE_CACHE"] = nil
-        process.environment = env
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try Workspace.execute("/bin/sh", ["-e", "-c", script], in: ws.root, environment: env)
+        return (result.status, result.output)
     }
 }

@@ -93,14 +93,6 @@ final class SchedulerTests: XCTestCase {
     }
 
     func shellOutput(_ command: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try Workspace.execute("/bin/sh", ["-c", command], in: ws.root).output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

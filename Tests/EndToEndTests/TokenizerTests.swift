@@ -28,17 +28,7 @@ final class TokenizerTests: XCTestCase {
     override func tearDown() { ws?.remove() }
 
     func python(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = arguments
-        process.currentDirectoryURL = ws.root
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try Workspace.execute(Self.python, arguments, in: ws.root)
     }
 
     func manifest(vocab: Int, splitBy: String = "document") -> String {

@@ -68,6 +68,23 @@ struct Workspace {
                       stderr: String(decoding: stderrData, as: UTF8.self))
     }
 
+    /// Runs any program to completion; stdout and stderr together.
+    static func execute(_ program: String, _ arguments: [String], in folder: URL,
+                        environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        if let environment { process.environment = environment }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
     /// `pipe run --json` and the status of each stage.
     func runStages(_ manifest: String, _ extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> [String: String] {
         let output = try run(["run", manifest, "--json"] + extra)
