@@ -94,10 +94,12 @@ public struct BPETokenizeStage: Stage {
         var textBytes = 0
         var counts = BPETrainer.WordCounts()
         let started = Date()
+        var readBytes = 0
         for (n, shard) in shards.enumerated() {
             try context.checkCancellation()
             let lines = DocumentLines(try documents.read(shard))
             documentCount += lines.lines.count
+            readBytes += lines.data.count
             if training {
                 let parts = lines.partitions(threads)
                 let partial = try Parallel.map(parts.count) { k in
@@ -114,7 +116,9 @@ public struct BPETokenizeStage: Stage {
                     textBytes += bytes
                 }
             }
-            context.progress(Double(n + 1) / Double(shards.count) * (training ? 0.3 : 0.05), "counting shard \(n + 1)/\(shards.count)")
+            let rate = Double(readBytes) / 1e6 / max(Date().timeIntervalSince(started), 1e-9)
+            context.progress(Double(n + 1) / Double(shards.count) * (training ? 0.3 : 0.05),
+                             String(format: "counting shard %d/%d, %.1f MB/s", n + 1, shards.count, rate))
         }
         guard documentCount > 0 else { throw StageError("no documents to tokenize") }
 
@@ -186,7 +190,9 @@ public struct BPETokenizeStage: Stage {
                 }
             }
             encodedBytes += lines.data.count
-            context.progress(0.6 + 0.4 * Double(n + 1) / Double(shards.count), "encoding shard \(n + 1)/\(shards.count)")
+            let rate = Double(encodedBytes) / 1e6 / max(Date().timeIntervalSince(encodeStarted), 1e-9)
+            context.progress(0.6 + 0.4 * Double(n + 1) / Double(shards.count),
+                             String(format: "encoding shard %d/%d, %.1f MB/s", n + 1, shards.count, rate))
         }
         if let stream {
             try stream.split(fractions: [p.splits.train, p.splits.val, p.splits.test], into: writers)
