@@ -16,6 +16,7 @@ let package = Package(
         // System-library shims (pkg-config).
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
                        providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CXXHash", path: "Sources/CXXHash", pkgConfig: "libxxhash",
                        providers: [.apt(["libxxhash-dev"])]),
 
@@ -29,10 +30,11 @@ let package = Package(
         // Built-in stage kinds, one folder each under stages/.
         .target(name: "ObjectiveStage", dependencies: ["PipeKit"], path: "stages/objective"),
         .target(name: "BPETokenizeStage", dependencies: ["PipeKit"], path: "stages/bpe-tokenize"),
+        .target(name: "CollectStage", dependencies: ["PipeKit", "CZlib", "CZstd"], path: "stages/collect"),
 
         // The command-line tool.
         .executableTarget(name: "pipe",
-                          dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage",
+                          dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).
@@ -40,7 +42,7 @@ let package = Package(
 
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
-        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage"]),
+        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]
 )

@@ -53,37 +53,53 @@ public final class DocumentsWriter {
     private let folder: URL
     private let shardBytes: Int
     private var handle: FileHandle?
+    private var buffer: [UInt8] = []
     private var written = 0
-    private var shard = 0
-    private let encoder: JSONEncoder
+    public private(set) var shards = 0
     public private(set) var count = 0
+    public private(set) var textBytes = 0
 
     public init(folder: URL, shardBytes: Int = 64 << 20) {
         self.folder = folder
         self.shardBytes = shardBytes
-        encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     }
 
     public func write(_ document: Document) throws {
-        if handle == nil || written >= shardBytes {
-            try handle?.close()
-            let url = folder.appendingPathComponent(String(format: "part-%05d.jsonl", shard))
-            guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-                throw StageError("cannot create \(url.path)")
-            }
-            handle = try FileHandle(forWritingTo: url)
-            shard += 1
-            written = 0
-        }
-        var line = try encoder.encode(document)
-        line.append(0x0A)
-        try handle!.write(contentsOf: line)
-        written += line.count
+        var text = document.text
+        try text.withUTF8 { try write(id: document.id, text: $0, source: document.source, meta: document.meta) }
+    }
+
+    /// Writes one document from UTF-8 bytes (which must be valid UTF-8).
+    public func write(id: String, text: UnsafeBufferPointer<UInt8>, source: String?, meta: JSONValue?) throws {
+        if handle == nil || written >= shardBytes { try startShard() }
+        let before = buffer.count
+        JSONLWriting.appendDocument(id: id, text: text, source: source, meta: meta, to: &buffer)
+        written += buffer.count - before
         count += 1
+        textBytes += text.count
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    private func startShard() throws {
+        try flush()
+        try handle?.close()
+        let url = folder.appendingPathComponent(String(format: "part-%05d.jsonl", shards))
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw StageError("cannot create \(url.path)")
+        }
+        handle = try FileHandle(forWritingTo: url)
+        shards += 1
+        written = 0
+    }
+
+    private func flush() throws {
+        guard let handle, !buffer.isEmpty else { return }
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
     }
 
     public func close() throws {
+        try flush()
         try handle?.close()
         handle = nil
     }

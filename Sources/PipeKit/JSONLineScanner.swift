@@ -8,7 +8,12 @@ public enum JSONLineScanner {
     /// Appends the UTF-8 bytes of top-level string field `key` of `line` to `out`.
     /// Returns false if the line is not an object or has no such string field.
     public static func stringField(_ key: StaticString, in line: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Bool {
-        let keyBytes = UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+        stringField(UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount), in: line, into: &out)
+    }
+
+    /// The same, with the key given as UTF-8 bytes (for field names chosen at run time).
+    public static func stringField(_ keyBytes: UnsafeBufferPointer<UInt8>, in line: UnsafeBufferPointer<UInt8>,
+                                   into out: inout [UInt8]) -> Bool {
         var i = skipSpace(line, 0)
         guard i < line.count, line[i] == UInt8(ascii: "{") else { return false }
         i += 1

@@ -1,4 +1,5 @@
 import BPETokenizeStage
+import CollectStage
 import ObjectiveStage
 import PipeEngine
 
@@ -6,6 +7,7 @@ import PipeEngine
 enum BuiltinStages {
     static let registry = StageRegistry([
         StageDescriptor(builtin: ObjectiveStage.self),
+        StageDescriptor(builtin: CollectStage.self),
         StageDescriptor(builtin: BPETokenizeStage.self),
     ])
 }

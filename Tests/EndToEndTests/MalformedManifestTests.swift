@@ -9,8 +9,8 @@ final class MalformedManifestTests: XCTestCase {
 
     /// (name, manifest text, expected standard error)
     static let cases: [(String, String, String)] = [
-        ("unknown-kind", header + "stages:\n" + source + "  b:\n    uses: lowercse\n",
-         "m.yaml:8:11: error: unknown stage kind 'lowercse' (known: bpe-tokenize, objective; a plugin is used as ./path/to/folder)"),
+        ("unknown-kind", header + "stages:\n" + source + "  b:\n    uses: colect\n",
+         "m.yaml:8:11: error: unknown stage kind 'colect'; did you mean 'collect'?"),
         ("unknown-param", header + "stages:\n  a:\n    uses: ./stages/examples/read-text\n    with: {path: x, includ: []}\n",
          "m.yaml:6:21: error: unknown parameter 'includ' for stage 'a' (read-text); did you mean 'include'?"),
         ("wrong-type", header + "stages:\n  a:\n    uses: ./stages/examples/read-text\n    with: {path: x, shard_bytes: lots}\n",

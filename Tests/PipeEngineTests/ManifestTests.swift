@@ -151,13 +151,13 @@ final class CoreSchemaTests: XCTestCase {
 
 final class SupportTests: XCTestCase {
     func testGlobs() {
-        XCTAssertTrue(Glob("**/*.txt").matches("a.txt"))
-        XCTAssertTrue(Glob("**/*.txt").matches("x/y/a.txt"))
-        XCTAssertFalse(Glob("*.txt").matches("x/a.txt"))
-        XCTAssertTrue(Glob("docs/**").matches("docs/a/b.md"))
-        XCTAssertTrue(Glob("part-?????.jsonl").matches("part-00001.jsonl"))
-        XCTAssertTrue(Glob("[ab].md").matches("b.md"))
-        XCTAssertFalse(Glob("[ab].md").matches("c.md"))
+        XCTAssertTrue(GlobPattern("**/*.txt").matches("a.txt"))
+        XCTAssertTrue(GlobPattern("**/*.txt").matches("x/y/a.txt"))
+        XCTAssertFalse(GlobPattern("*.txt").matches("x/a.txt"))
+        XCTAssertTrue(GlobPattern("docs/**").matches("docs/a/b.md"))
+        XCTAssertTrue(GlobPattern("part-?????.jsonl").matches("part-00001.jsonl"))
+        XCTAssertTrue(GlobPattern("[ab].md").matches("b.md"))
+        XCTAssertFalse(GlobPattern("[ab].md").matches("c.md"))
     }
 
     func testDurations() {

@@ -1,4 +1,5 @@
 import Foundation
+import PipeKit
 
 /// Seeded assignment of documents to splits with exact counts: a shuffled index order, the
 /// first `round(n·train)` documents to train, the next to val, the rest to test. A split asked
@@ -27,19 +28,6 @@ struct DocumentSplit {
     }
 
     func split(of document: Int) -> Int { Int(labels[document]) }
-}
-
-/// SplitMix64: a small, fast, seedable generator with a fixed output sequence on every platform.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// All token ids in order in a scratch file, for `split_by: tokens`, which needs the total

@@ -77,7 +77,7 @@ enum ExternalHasher {
             throw StageError("external input '\(input.path)' does not exist")
         }
         guard isDirectory.boolValue else { return (root, [""]) }
-        let includes = input.include.map(Glob.init), excludes = input.exclude.map(Glob.init)
+        let includes = input.include.map(GlobPattern.init), excludes = input.exclude.map(GlobPattern.init)
         var files: [String] = []
         guard let walker = FileManager.default.enumerator(atPath: root.path) else { return (root, []) }
         while let relative = walker.nextObject() as? String {

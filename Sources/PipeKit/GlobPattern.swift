@@ -1,11 +1,11 @@
 /// Shell-style globs over `/`-separated relative paths: `*` and `?` stay within one path
 /// segment, `**` spans any number of segments, `[abc]` matches one listed byte.
-struct Glob: Sendable {
+public struct GlobPattern: Sendable {
     private let pattern: [UInt8]
 
-    init(_ pattern: String) { self.pattern = Array(pattern.utf8) }
+    public init(_ pattern: String) { self.pattern = Array(pattern.utf8) }
 
-    func matches(_ path: String) -> Bool {
+    public func matches(_ path: String) -> Bool {
         let text = Array(path.utf8)
         return match(0, text, 0)
     }
