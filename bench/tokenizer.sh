@@ -43,11 +43,17 @@ done
 cd "$work"
 "$pipe" run t2.yaml docs >/dev/null 2>&1
 for threads in 2 1; do
-  /usr/bin/time -f "%M" -o rss "$pipe" run "t$threads.yaml" --threads "$threads" --force tokenize >/dev/null 2>&1
-  "$pipe" show "t$threads.yaml" tokenize --json | python3 -c "
-import json, sys
-m = json.load(sys.stdin)['metrics']
-print('pipe ($threads threads): train %.2f s, encode %.1f MB/s, %.4f bytes/token, peak RSS %d MB' % (
-    m['tokenize.train_seconds'], m['tokenize.encode_mb_per_second'], m['tokenizer.bytes_per_token'], int(open('rss').read()) // 1024))"
+  for run in 1 2 3; do
+    /usr/bin/time -f "%M" -o "rss$run" "$pipe" run "t$threads.yaml" --threads "$threads" --force tokenize >/dev/null 2>&1
+    "$pipe" show "t$threads.yaml" tokenize --json > "show$run.json"
+  done
+  python3 - "$threads" <<'PY'
+import json, statistics, sys
+runs = [json.load(open(f"show{r}.json"))["metrics"] for r in (1, 2, 3)]
+rss = max(int(open(f"rss{r}").read()) for r in (1, 2, 3)) // 1024
+med = lambda k: statistics.median(m[k] for m in runs)
+print("pipe (%s threads, median of 3): train %.2f s, encode %.1f MB/s, %.4f bytes/token, peak RSS %d MB" % (
+    sys.argv[1], med("tokenize.train_seconds"), med("tokenize.encode_mb_per_second"), runs[0]["tokenizer.bytes_per_token"], rss))
+PY
 done
 "$repo/.venv/bin/python" "$repo/bench/tokenizer_compare.py" corpus.jsonl out/tokenizer2/tokenizer.json "$vocab" 2
