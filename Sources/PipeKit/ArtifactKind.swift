@@ -27,6 +27,8 @@ public struct ArtifactKind: RawRepresentable, Hashable, Sendable, Codable, Expre
     public static let budget: ArtifactKind = "budget"
     /// `targets.json`: metric targets with their gate.
     public static let targets: ArtifactKind = "targets"
+    /// `clusters.jsonl`: groups of duplicate documents and which one was kept.
+    public static let clusters: ArtifactKind = "clusters"
     /// Any folder of files; a port of this kind accepts every kind.
     public static let any: ArtifactKind = "any"
 

@@ -80,6 +80,16 @@ public final class DocumentsWriter {
         if buffer.count >= 1 << 20 { try flush() }
     }
 
+    /// Writes one document's JSON line as it is (used to pass documents through unchanged).
+    public func write(rawLine: UnsafeBufferPointer<UInt8>) throws {
+        if handle == nil || written >= shardBytes { try startShard() }
+        buffer.append(contentsOf: rawLine)
+        buffer.append(0x0A)
+        written += rawLine.count + 1
+        count += 1
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
     private func startShard() throws {
         try flush()
         try handle?.close()

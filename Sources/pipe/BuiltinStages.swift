@@ -1,5 +1,6 @@
 import BPETokenizeStage
 import CollectStage
+import MinHashDedupStage
 import ObjectiveStage
 import PipeEngine
 
@@ -8,6 +9,7 @@ enum BuiltinStages {
     static let registry = StageRegistry([
         StageDescriptor(builtin: ObjectiveStage.self),
         StageDescriptor(builtin: CollectStage.self),
+        StageDescriptor(builtin: MinHashDedupStage.self),
         StageDescriptor(builtin: BPETokenizeStage.self),
     ])
 }

@@ -1,13 +1,12 @@
 import Foundation
-import PipeKit
 
-/// The `text` fields of one documents shard, split into line ranges so threads can share it.
-struct DocumentLines {
-    let data: Data
+/// One documents shard in memory, split into line ranges so threads can share it.
+public struct DocumentLines: Sendable {
+    public let data: Data
     /// (start, end) byte range of each non-empty line.
-    let lines: [(Int, Int)]
+    public let lines: [(Int, Int)]
 
-    init(_ data: Data) {
+    public init(_ data: Data) {
         self.data = data
         var lines: [(Int, Int)] = []
         data.withUnsafeBytes { raw in
@@ -25,7 +24,7 @@ struct DocumentLines {
 
     /// Calls `body` with the UTF-8 text of lines `range`, one at a time, on this thread.
     /// Invalid UTF-8 is repaired (U+FFFD) so every consumer sees the same text.
-    func forEachText(_ range: Range<Int>, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
+    public func forEachText(_ range: Range<Int>, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
         var text: [UInt8] = []
         try data.withUnsafeBytes { raw in
             let b = raw.bindMemory(to: UInt8.self)
@@ -43,8 +42,16 @@ struct DocumentLines {
         }
     }
 
+    /// Calls `body` with the raw bytes of line `index` (the JSON object, no newline).
+    public func withLine<R>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try data.withUnsafeBytes { raw in
+            let (start, end) = lines[index]
+            return try body(UnsafeBufferPointer(rebasing: raw.bindMemory(to: UInt8.self)[start..<end]))
+        }
+    }
+
     /// Contiguous, nearly equal line ranges for `parts` threads.
-    func partitions(_ parts: Int) -> [Range<Int>] {
+    public func partitions(_ parts: Int) -> [Range<Int>] {
         let n = lines.count, p = max(1, min(parts, n))
         return (0..<p).map { k in (n * k / p)..<(n * (k + 1) / p) }
     }

@@ -1,0 +1,56 @@
+import Foundation
+import XCTest
+
+/// minhash-dedup on planted duplicates of real text (tests-python/make_dedup_corpus.py).
+final class DedupTests: XCTestCase {
+    func testPlantedDuplicatesAreFoundWithoutFalseMerges() throws {
+        guard FileManager.default.isExecutableFile(atPath: TokenizerTests.python) else {
+            return XCTFail("no Python at \(TokenizerTests.python): run scripts/test, which creates .venv/")
+        }
+        let ws = try Workspace()
+        defer { ws.remove() }
+        let scripts = Workspace.repository.appendingPathComponent("tests-python").path
+        let corpus = try Workspace.execute(TokenizerTests.python, [scripts + "/make_dedup_corpus.py", "src/docs.jsonl", "truth.json",
+                                                                    "--originals", "2000", "--per-kind", "60"], in: ws.root)
+        XCTAssertEqual(corpus.status, 0, corpus.output)
+        try ws.write("d.yaml", """
+        version: 1
+        name: dedup
+        stages:
+          collect:
+            uses: collect
+            with: {sources: [{path: src, id_field: id}]}
+          dedup:
+            uses: minhash-dedup
+            inputs: {documents: collect.documents}
+            publish: {documents: out/kept/, clusters: out/clusters/}
+
+        """)
+        let run = try ws.run(["run", "d.yaml", "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let kept = try ws.read("out/kept/part-00000.jsonl").split(separator: "\n").map {
+            (try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["id"] as! String
+        }
+        try ws.write("kept.txt", kept.joined(separator: "\n"))
+        let total = try ws.read("src/docs.jsonl").split(separator: "\n").count
+        let score = try Workspace.execute(TokenizerTests.python, [scripts + "/dedup_score.py", "truth.json", "kept.txt",
+                                                                   "--removed", "\(total - kept.count)",
+                                                                   "exact=1.0", "noise=0.95", "edit1=0.85", "truncate=0.6"], in: ws.root)
+        XCTAssertEqual(score.status, 0, score.output)
+        XCTAssertTrue(score.output.contains("precision: 1.000"), score.output)
+
+        // Every removed document is in a cluster, named with its kind.
+        let clusters = try ws.read("out/clusters/clusters.jsonl").split(separator: "\n").map {
+            try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        let removed = clusters.flatMap { ($0["removed"] as! [[String: Any]]).map { $0["id"] as! String } }
+        XCTAssertEqual(removed.count, total - kept.count)
+        XCTAssertTrue(Set(removed).isDisjoint(with: kept))
+        XCTAssertTrue(clusters.contains { ($0["removed"] as! [[String: Any]]).contains { $0["kind"] as? String == "exact" } })
+
+        // Thread count does not change the result.
+        let again = try ws.run(["run", "d.yaml", "--threads", "1", "--cache", "cache-1", "--json"])
+        XCTAssertEqual(again.status, 0)
+        XCTAssertEqual(try ws.read("out/kept/part-00000.jsonl").split(separator: "\n").count, kept.count)
+    }
+}

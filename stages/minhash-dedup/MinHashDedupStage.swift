@@ -1,0 +1,241 @@
+import Foundation
+import PipeKit
+
+/// `minhash-dedup`: removes exact duplicates (same normalized text), then near duplicates by
+/// MinHash LSH, keeping one document per cluster.
+///
+/// Pass 1 streams the shards and keeps only a signature per document (4 bytes × bands × rows,
+/// plus a few numbers), so memory grows with the document count, never with the text. Pass 2
+/// streams the shards again and writes the kept documents unchanged, in their order.
+public struct MinHashDedupStage: Stage {
+    public struct Params: Decodable, Sendable {
+        var ngram: Int
+        var shingle: String
+        var threshold: Double
+        var bands: Int?
+        var rows: Int?
+        var verify: String
+        var keep: String
+        var source_priority: [String]
+        var normalize: Bool
+        var seed: Int
+        var shard_bytes: Int
+    }
+
+    public static let name = "minhash-dedup"
+    public static let version = 1
+    public static let summary = "Remove exact and near-duplicate documents (MinHash LSH), keeping one per cluster."
+    public static let inputs = [StagePort("documents", .documents)]
+    public static let outputs = [
+        StagePort("documents", .documents, doc: "the kept documents, unchanged and in order"),
+        StagePort("clusters", .clusters, doc: "clusters.jsonl: each duplicate group, its kept id and the removed ids"),
+        StagePort("stats", .metrics, doc: "metrics.json: documents and bytes in and out, duplicates removed"),
+    ]
+    public static let parameters = [
+        ParamSpec("ngram", .int, default: .int(5), doc: "shingle length in words (or characters)"),
+        ParamSpec("shingle", .choice(["words", "chars"]), default: .string("words"), doc: "word or character n-grams"),
+        ParamSpec("threshold", .float, default: .double(0.8), doc: "Jaccard similarity that makes two documents duplicates"),
+        ParamSpec("bands", .int, default: .null, doc: "LSH bands (default: chosen from threshold; 14 for 0.8)"),
+        ParamSpec("rows", .int, default: .null, doc: "rows per band (default: chosen from threshold; 8 for 0.8)"),
+        ParamSpec("verify", .choice(["estimated", "none"]), default: .string("estimated"),
+                  doc: "estimated: a candidate pair must agree on ≥ threshold of its signature; none: every LSH candidate counts"),
+        ParamSpec("keep", .choice(["first", "longest", "source"]), default: .string("first"),
+                  doc: "which document of a cluster survives: first in order, longest, or by source_priority"),
+        ParamSpec("source_priority", .list(.string), default: .array([]), doc: "keep: source — sources in order of preference"),
+        ParamSpec("normalize", .bool, default: .bool(true), doc: "lowercase, numbers to 0, no punctuation or diacritics, single spaces"),
+        ParamSpec("seed", .int, default: .int(1), doc: "seed of the hash permutations"),
+        ParamSpec("shard_bytes", .int, default: .int(64 << 20), doc: "bytes per output shard"),
+    ]
+
+    public static func validate(_ p: Params) -> [ParamProblem] {
+        var problems: [ParamProblem] = []
+        if p.ngram < 1 { problems.append(ParamProblem(["ngram"], "must be at least 1")) }
+        if !(p.threshold > 0 && p.threshold <= 1) { problems.append(ParamProblem(["threshold"], "must be in (0, 1]")) }
+        if (p.bands == nil) != (p.rows == nil) { problems.append(ParamProblem(["bands"], "give bands and rows together, or neither")) }
+        if let b = p.bands, let r = p.rows, b < 1 || r < 1 || b * r > 1024 {
+            problems.append(ParamProblem(["bands"], "bands × rows must be between 1 and 1024"))
+        }
+        if p.keep == "source" && p.source_priority.isEmpty {
+            problems.append(ParamProblem(["source_priority"], "keep: source needs the sources in order of preference"))
+        }
+        return problems
+    }
+
+    public init() {}
+
+    public func run(_ p: Params, _ context: StageContext) async throws {
+        let input = try context.input("documents")
+        let shards = input.files.map(\.path).filter { $0.hasPrefix("part-") && $0.hasSuffix(".jsonl") }.sorted()
+        let (bands, rows) = p.bands.map { ($0, p.rows!) } ?? LSHParameters.choose(threshold: p.threshold)
+        let k = bands * rows
+        let hasher = MinHasher(permutations: k, ngram: p.ngram, characters: p.shingle == "chars", seed: UInt64(p.seed))
+        context.log("MinHash: \(bands) bands × \(rows) rows, \(p.ngram)-\(p.shingle) shingles, kernel \(MinHasher.kernel)")
+
+        // Pass 1: one signature, exact hash, length and source per document.
+        var signatures: [UInt32] = []
+        var exact: [UInt64] = []
+        var lengths: [Int] = []
+        var sources: [Int16] = []
+        var bytesIn = 0
+        let started = Date()
+        for (n, shard) in shards.enumerated() {
+            try context.checkCancellation()
+            let lines = DocumentLines(try input.read(shard))
+            let parts = lines.partitions(context.threads)
+            let results = try Parallel.map(parts.count) { part -> ([UInt32], [UInt64], [Int], [Int16]) in
+                var sigs = [UInt32](repeating: 0, count: parts[part].count * k)
+                var hashes: [UInt64] = [], lens: [Int] = [], srcs: [Int16] = []
+                var normalized: [UInt8] = [], shingles: [UInt32] = [], words: [UInt64] = [], source: [UInt8] = []
+                var row = 0
+                try lines.forEachText(parts[part]) { text, index in
+                    func sign(_ body: UnsafeBufferPointer<UInt8>) {
+                        hasher.shingles(body, into: &shingles, words: &words)
+                        sigs.withUnsafeMutableBufferPointer { all in
+                            hasher.signature(of: shingles, into: UnsafeMutableBufferPointer(rebasing: all[(row * k)..<((row + 1) * k)]))
+                        }
+                        hashes.append(MinHasher.hash(body, 0, body.count) ^ UInt64(body.count))
+                    }
+                    if p.normalize {
+                        TextNormalizer.normalize(text, into: &normalized)
+                        normalized.withUnsafeBufferPointer { sign($0) }
+                    } else {
+                        sign(text)
+                    }
+                    lens.append(text.count)
+                    if p.keep == "source" {
+                        source.removeAll(keepingCapacity: true)
+                        _ = lines.withLine(index) { JSONLineScanner.stringField("source", in: $0, into: &source) }
+                        let name = String(decoding: source, as: UTF8.self)
+                        srcs.append(Int16(p.source_priority.firstIndex(of: name) ?? p.source_priority.count))
+                    }
+                    row += 1
+                }
+                return (sigs, hashes, lens, srcs)
+            }
+            for (sigs, hashes, lens, srcs) in results {
+                signatures.append(contentsOf: sigs)
+                exact.append(contentsOf: hashes)
+                lengths.append(contentsOf: lens)
+                sources.append(contentsOf: srcs)
+            }
+            bytesIn += lines.data.count
+            let rate = Double(bytesIn) / 1e6 / max(Date().timeIntervalSince(started), 1e-9)
+            context.progress(0.6 * Double(n + 1) / Double(shards.count),
+                             String(format: "signatures: shard %d/%d, %.1f MB/s", n + 1, shards.count, rate))
+        }
+        let count = exact.count
+        guard count > 0 else { throw StageError("no documents to deduplicate") }
+        let signatureSeconds = Date().timeIntervalSince(started)
+
+        // Exact duplicates, then LSH candidates verified by signature agreement.
+        var sets = UnionFind(count: count)
+        var exactDuplicate = [Bool](repeating: false, count: count)
+        var firstByHash: [UInt64: Int32] = [:]
+        for i in 0..<count {
+            if let first = firstByHash[exact[i]] {
+                sets.union(Int(first), i)
+                exactDuplicate[i] = true
+            } else {
+                firstByHash[exact[i]] = Int32(i)
+            }
+        }
+        firstByHash = [:]
+        let needed = Int((p.threshold * Double(k)).rounded(.up))
+        func similar(_ x: Int, _ y: Int) -> Bool {
+            if p.verify == "none" { return true }
+            var agree = 0
+            for j in 0..<k where signatures[x * k + j] == signatures[y * k + j] { agree += 1 }
+            return agree >= needed
+        }
+        for band in 0..<bands {
+            var buckets: [UInt64: (first: Int32, last: Int32)] = [:]
+            for i in 0..<count where !exactDuplicate[i] {
+                var h: UInt64 = 0xcbf29ce484222325 ^ UInt64(band)
+                for j in (band * rows)..<((band + 1) * rows) { h = (h ^ UInt64(signatures[i * k + j])) &* 0x100000001b3 }
+                if let bucket = buckets[h] {
+                    if similar(Int(bucket.first), i) || (bucket.last != bucket.first && similar(Int(bucket.last), i)) {
+                        sets.union(Int(bucket.first), i)
+                    }
+                    buckets[h] = (bucket.first, Int32(i))
+                } else {
+                    buckets[h] = (Int32(i), Int32(i))
+                }
+            }
+            context.progress(0.6 + 0.2 * Double(band + 1) / Double(bands), "LSH band \(band + 1)/\(bands)")
+        }
+        signatures = []
+
+        // The survivor of each cluster.
+        var keeper = [Int32](repeating: -1, count: count)
+        var clusterSize = [Int32](repeating: 0, count: count)
+        for i in 0..<count {
+            let root = sets.find(i)
+            clusterSize[root] += 1
+            let current = Int(keeper[root])
+            if current < 0 || better(i, than: current, policy: p.keep, lengths: lengths, sources: sources) { keeper[root] = Int32(i) }
+        }
+
+        // Pass 2: write the kept documents; collect ids of clustered ones.
+        let writer = DocumentsWriter(folder: try context.output("documents"), shardBytes: p.shard_bytes)
+        var clusterIds: [Int: [(Int, String)]] = [:]
+        var index = 0
+        var bytesOut = 0
+        var id: [UInt8] = []
+        for (n, shard) in shards.enumerated() {
+            try context.checkCancellation()
+            let lines = DocumentLines(try input.read(shard))
+            for line in 0..<lines.lines.count {
+                let root = sets.find(index)
+                try lines.withLine(line) { raw in
+                    if Int(keeper[root]) == index {
+                        try writer.write(rawLine: raw)
+                        bytesOut += raw.count + 1
+                    }
+                    if clusterSize[root] > 1 {
+                        id.removeAll(keepingCapacity: true)
+                        _ = JSONLineScanner.stringField("id", in: raw, into: &id)
+                        clusterIds[root, default: []].append((index, String(decoding: id, as: UTF8.self)))
+                    }
+                }
+                index += 1
+            }
+            context.progress(0.8 + 0.2 * Double(n + 1) / Double(shards.count), "writing shard \(n + 1)/\(shards.count)")
+        }
+        try writer.close()
+
+        var clusterLines: [UInt8] = []
+        for (n, root) in clusterIds.keys.sorted().enumerated() {
+            let members = clusterIds[root]!
+            let kept = members.first { $0.0 == Int(keeper[root]) }!
+            let removed = members.filter { $0.0 != kept.0 }.map { member -> JSONValue in
+                .object(["id": .string(member.1), "kind": .string(exactDuplicate[member.0] ? "exact" : "near")])
+            }
+            let entry: JSONValue = .object(["cluster": .int(Int64(n)), "size": .int(Int64(members.count)),
+                                            "kept": .string(kept.1), "removed": .array(removed)])
+            clusterLines.append(contentsOf: Array((entry.canonicalJSON + "\n").utf8))
+        }
+        try Data(clusterLines).write(to: try context.output("clusters").appendingPathComponent("clusters.jsonl"))
+
+        let exactRemoved = (0..<count).filter { exactDuplicate[$0] && Int(keeper[sets.find($0)]) != $0 }.count
+        let removed = count - writer.count
+        let stats: [String: Double] = [
+            "dedup.documents_in": Double(count), "dedup.documents_out": Double(writer.count),
+            "dedup.exact_removed": Double(exactRemoved), "dedup.near_removed": Double(removed - exactRemoved),
+            "dedup.clusters": Double(clusterIds.count), "dedup.bytes_in": Double(bytesIn), "dedup.bytes_out": Double(bytesOut),
+            "dedup.signature_mb_per_second": Double(bytesIn) / 1e6 / max(signatureSeconds, 1e-9),
+            "dedup.bands": Double(bands), "dedup.rows": Double(rows),
+        ]
+        try JSONValue.object(stats.mapValues(JSONValue.double)).write(to: try context.output("stats").appendingPathComponent("metrics.json"))
+        for (name, value) in stats { context.metric(name, value) }
+        context.log("kept \(writer.count) of \(count) documents: \(exactRemoved) exact and \(removed - exactRemoved) near duplicates removed in \(clusterIds.count) clusters")
+    }
+
+    /// Whether document `i` should survive instead of `j` under the keep policy.
+    private func better(_ i: Int, than j: Int, policy: String, lengths: [Int], sources: [Int16]) -> Bool {
+        switch policy {
+        case "longest": return lengths[i] > lengths[j]
+        case "source": return sources[i] < sources[j]
+        default: return false  // first: indices arrive in order
+        }
+    }
+}
