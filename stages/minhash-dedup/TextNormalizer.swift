@@ -2,21 +2,34 @@ import Foundation
 
 /// Normalizes text before shingling, as datatrove's `simplify_text` does with its defaults:
 /// lowercase, numbers (`12.5`) to `0`, punctuation removed, diacritics removed, white space
-/// runs to one space. Works on UTF-8 bytes with an ASCII fast path.
+/// runs to one space. Works on UTF-8 bytes: ASCII byte by byte through tables, and only the
+/// runs of non-ASCII characters through Unicode normalization (NFD, marks dropped).
 struct TextNormalizer {
-    /// Writes the normalized text of `input` into `out` (cleared first).
-    static func normalize(_ input: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
-        out.removeAll(keepingCapacity: true)
-        if input.contains(where: { $0 >= 0x80 }) {
-            normalizeUnicode(String(decoding: input, as: UTF8.self), into: &out)
-            return
-        }
-        let punctuation = asciiPunctuation
-        var pendingSpace = false
-        var i = 0
+    private var out: [UInt8] = []
+    private var pendingSpace = false
+
+    /// Writes the normalized text of `input` into `result` (cleared first).
+    static func normalize(_ input: UnsafeBufferPointer<UInt8>, into result: inout [UInt8]) {
+        var normalizer = TextNormalizer()
+        swap(&normalizer.out, &result)
+        normalizer.out.removeAll(keepingCapacity: true)
+        normalizer.run(input)
+        swap(&normalizer.out, &result)
+    }
+
+    private mutating func run(_ input: UnsafeBufferPointer<UInt8>) {
+        let punctuation = Self.asciiPunctuation
         let n = input.count
+        var i = 0
         while i < n {
             let c = input[i]
+            if c >= 0x80 {
+                var end = i + 1
+                while end < n, input[end] >= 0x80 { end += 1 }
+                unicodeRun(UnsafeBufferPointer(rebasing: input[i..<end]))
+                i = end
+                continue
+            }
             if c >= 0x30 && c <= 0x39 {
                 // \d+(\.\d+)? -> 0
                 while i < n, input[i] >= 0x30 && input[i] <= 0x39 { i += 1 }
@@ -24,20 +37,48 @@ struct TextNormalizer {
                     i += 1
                     while i < n, input[i] >= 0x30 && input[i] <= 0x39 { i += 1 }
                 }
-                if pendingSpace && !out.isEmpty { out.append(0x20) }
-                pendingSpace = false
-                out.append(0x30)
+                emit(0x30)
                 continue
             }
             i += 1
             if c == 0x20 || (c >= 0x09 && c <= 0x0D) {
                 pendingSpace = true
-            } else if punctuation[Int(c)] {
+            } else if !punctuation[Int(c)] {
+                emit(c >= 0x41 && c <= 0x5A ? c + 0x20 : c)
+            }
+        }
+    }
+
+    @inline(__always)
+    private mutating func emit(_ byte: UInt8) {
+        if pendingSpace && !out.isEmpty { out.append(0x20) }
+        pendingSpace = false
+        out.append(byte)
+    }
+
+    /// A run of non-ASCII characters: lowercase, decompose, drop marks and punctuation,
+    /// digits to 0, Unicode spaces to one space.
+    private mutating func unicodeRun(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let text = String(decoding: bytes, as: UTF8.self).lowercased().decomposedStringWithCanonicalMapping
+        var inNumber = false
+        for scalar in text.unicodeScalars {
+            let p = scalar.properties
+            if p.numericType == .decimal {
+                if !inNumber { emit(0x30) }
+                inNumber = true
                 continue
-            } else {
-                if pendingSpace && !out.isEmpty { out.append(0x20) }
-                pendingSpace = false
-                out.append(c >= 0x41 && c <= 0x5A ? c + 0x20 : c)
+            }
+            inNumber = false
+            if p.isWhitespace { pendingSpace = true; continue }
+            switch p.generalCategory {
+            case .nonspacingMark, .enclosingMark, .spacingMark,
+                 .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+                 .initialPunctuation, .finalPunctuation, .otherPunctuation:
+                continue
+            default:
+                var utf8 = String(scalar).utf8.makeIterator()
+                if let first = utf8.next() { emit(first) }
+                while let next = utf8.next() { out.append(next) }
             }
         }
     }
@@ -48,43 +89,6 @@ struct TextNormalizer {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
              .initialPunctuation, .finalPunctuation, .otherPunctuation: return true
         default: return false
-        }
-    }
-
-    /// The general path: NFD, drop combining marks and punctuation, lowercase, numbers, spaces.
-    private static func normalizeUnicode(_ text: String, into out: inout [UInt8]) {
-        let decomposed = text.lowercased().decomposedStringWithCanonicalMapping
-        var pendingSpace = false
-        var inNumber = false
-        var afterDot = false
-        for scalar in decomposed.unicodeScalars {
-            let p = scalar.properties
-            if p.numericType == .decimal {
-                if !inNumber {
-                    if pendingSpace && !out.isEmpty { out.append(0x20) }
-                    pendingSpace = false
-                    out.append(0x30)
-                }
-                inNumber = true
-                afterDot = false
-                continue
-            }
-            if scalar == "." && inNumber && !afterDot {
-                afterDot = true
-                continue
-            }
-            if afterDot { inNumber = false; afterDot = false }  // a dot not followed by digits: punctuation
-            inNumber = false
-            if p.isWhitespace { pendingSpace = true; continue }
-            switch p.generalCategory {
-            case .nonspacingMark, .enclosingMark, .spacingMark: continue
-            case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-                 .initialPunctuation, .finalPunctuation, .otherPunctuation: continue
-            default:
-                if pendingSpace && !out.isEmpty { out.append(0x20) }
-                pendingSpace = false
-                out.append(contentsOf: String(scalar).utf8)
-            }
         }
     }
 }
