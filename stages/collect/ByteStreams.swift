@@ -60,12 +60,11 @@ final class GzipStream: ByteStream {
         var output = [UInt8](repeating: 0, count: max(limit, 1 << 16))
         while produced == 0 && !finished {
             if inputOffset == input.count {
-                input.removeAll(keepingCapacity: true)
-                inputOffset = 0
-                if try file.read(into: &input, limit: 1 << 20) == 0 {
+                guard try refill(&input, from: file) else {
                     finished = true
                     break
                 }
+                inputOffset = 0
             }
             let consumed: Int
             let status: Int32
@@ -111,12 +110,11 @@ final class ZstdStream: ByteStream {
         var produced = 0
         while produced == 0 && !finished {
             if inputOffset == input.count {
-                input.removeAll(keepingCapacity: true)
-                inputOffset = 0
-                if try file.read(into: &input, limit: 1 << 20) == 0 {
+                guard try refill(&input, from: file) else {
                     finished = true
                     break
                 }
+                inputOffset = 0
             }
             let (consumed, made, code): (Int, Int, Int) = input.withUnsafeBufferPointer { inp in
                 output.withUnsafeMutableBufferPointer { out in
@@ -135,6 +133,12 @@ final class ZstdStream: ByteStream {
         buffer.append(contentsOf: output[0..<produced])
         return produced
     }
+}
+
+/// Replaces a consumed input buffer with the file's next megabyte; false at the end of the file.
+private func refill(_ input: inout [UInt8], from file: FileStream) throws -> Bool {
+    input.removeAll(keepingCapacity: true)
+    return try file.read(into: &input, limit: 1 << 20) > 0
 }
 
 /// Splits a byte stream into lines (without their `\n`), in chunks, never holding a whole file.
