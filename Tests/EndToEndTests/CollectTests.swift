@@ -114,3 +114,58 @@ final class CollectTests: XCTestCase {
         XCTAssertNotEqual(try collect("{sources: [{path: many}], sample: 0.5, seed: 2}").map { $0["id"] as! String }, sampled)
     }
 }
+
+/// collect's HTTP(S) source against a server the test starts on 127.0.0.1.
+final class CollectURLTests: XCTestCase {
+    func testFetchesInOrderHonoursRobotsRetriesAndSkipsWhatItShould() throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", Workspace.repository.appendingPathComponent("tests-python/http_fixture.py").path, "port"]
+        server.currentDirectoryURL = ws.root
+        let log = Pipe()
+        server.standardOutput = log
+        try server.run()
+        defer { server.terminate() }
+        let portFile = ws.root.appendingPathComponent("port")
+        let deadline = Date().addingTimeInterval(10)
+        while (try? String(contentsOf: portFile, encoding: .utf8))?.isEmpty ?? true, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let base = "http://127.0.0.1:" + (try String(contentsOf: portFile, encoding: .utf8))
+        try ws.write("urls.txt", "# pages\n\(base)/page/2\n\(base)/private/x\n\(base)/missing\n\(base)/flaky\n\(base)/image\n\(base)/big\n\(base)/text\n")
+        try ws.write("u.yaml", """
+        version: 1
+        name: u
+        stages:
+          collect:
+            uses: collect
+            with:
+              sources:
+                - {kind: urls, urls: ["\(base)/page/1"], url_file: urls.txt, name: web, license: test, rate_limit: 20, concurrency: 3}
+              max_file_bytes: 1000000
+            publish: {documents: out/docs/}
+
+        """)
+        let run = try ws.run(["run", "u.yaml", "-v"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let docs = try ws.read("out/docs/part-00000.jsonl").split(separator: "\n").map {
+            try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        XCTAssertEqual(docs.map { $0["id"] as! String }, ["\(base)/page/1", "\(base)/page/2", "\(base)/flaky", "\(base)/text"])
+        XCTAssertEqual(docs[2]["text"] as? String, "recovered")
+        let meta = docs[0]["meta"] as! [String: Any]
+        XCTAssertEqual(meta["format"] as? String, "html")
+        XCTAssertEqual(meta["license"] as? String, "test")
+        XCTAssertEqual(meta["status"] as? Int, 200)
+        XCTAssertTrue(run.stderr.contains("skipped \(base)/private/x: disallowed by robots.txt"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("skipped \(base)/missing: HTTP 404"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("skipped \(base)/image: content type image/png"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("skipped \(base)/big: larger than 1000000 bytes"), run.stderr)
+        server.terminate()
+        let requests = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertFalse(requests.contains("/private/x"), "robots.txt kept the disallowed URL from being fetched")
+        XCTAssertTrue(requests.contains("/robots.txt pipe-collect/0.1"), requests)
+        let times = requests.split(separator: "\n").compactMap { Double($0.split(separator: " ")[0]) }
+        XCTAssertGreaterThanOrEqual(times.max()! - times.min()!, Double(times.count - 1) / 20 * 0.9, "at most 20 requests per second")
+    }
+}

@@ -2,7 +2,8 @@ import Foundation
 import PipeKit
 
 /// `collect`: gathers documents from local files (text, markdown, HTML, JSONL, delimited
-/// records, WARC/WET; plain, `.gz` or `.zst`) with provenance on every document.
+/// records, WARC/WET; plain, `.gz` or `.zst`) and HTTP(S) URLs, with provenance on every
+/// document. A URL's content is not part of the key: `pipe run --force` fetches again.
 ///
 /// Order is deterministic: sources in manifest order, files by path, records in file order.
 /// Every file read is declared as an external input, so editing one makes the stage stale.
@@ -29,18 +30,26 @@ public struct CollectStage: Stage {
         var id_field: String?
         var delimiter: String
         var license: String?
+        var urls: [String]
+        var url_file: String?
+        var concurrency: Int
+        var timeout: Double
+        var retries: Int
+        var rate_limit: Double
+        var user_agent: String
+        var robots: Bool
     }
 
     public static let name = "collect"
     public static let version = 1
-    public static let summary = "Gather documents from files (text, markdown, html, jsonl, delimited, WARC/WET; .gz/.zst) with provenance."
+    public static let summary = "Gather documents from files (text, markdown, html, jsonl, delimited, WARC/WET; .gz/.zst) and HTTP(S) URLs, with provenance."
     public static let inputs: [StagePort] = []
     public static let outputs = [StagePort("documents", .documents, doc: "part-NNNNN.jsonl with id, text, source, meta {path, offset, format, license, url}")]
     public static let parameters = [
         ParamSpec("sources", .list(.object([
-            ParamSpec("kind", .choice(["files"]), default: .string("files"), doc: "where documents come from"),
+            ParamSpec("kind", .choice(["files", "urls"]), default: .string("files"), doc: "local files, or HTTP(S) URLs"),
             ParamSpec("name", .string, default: .string(""), doc: "source name recorded on each document (default: the path)"),
-            ParamSpec("path", .string, doc: "a file or folder (workspace-relative or absolute)"),
+            ParamSpec("path", .string, default: .string(""), doc: "files: a file or folder (workspace-relative or absolute)"),
             ParamSpec("include", .list(.string), default: .array([]), doc: "globs under a folder (default: every file)"),
             ParamSpec("exclude", .list(.string), default: .array([]), doc: "globs to leave out"),
             ParamSpec("format", .choice(["auto", "text", "markdown", "html", "jsonl", "delimited", "warc"]), default: .string("auto"),
@@ -49,6 +58,14 @@ public struct CollectStage: Stage {
             ParamSpec("id_field", .string, default: .null, doc: "jsonl: a field holding the document id"),
             ParamSpec("delimiter", .string, default: .string("%"), doc: "delimited: a line holding only this separates records"),
             ParamSpec("license", .string, default: .null, doc: "licence tag recorded on each document"),
+            ParamSpec("urls", .list(.string), default: .array([]), doc: "urls: the URLs to fetch"),
+            ParamSpec("url_file", .string, default: .null, doc: "urls: a file with one URL per line (# comments)"),
+            ParamSpec("concurrency", .int, default: .int(8), doc: "urls: requests in flight"),
+            ParamSpec("timeout", .float, default: .double(30), doc: "urls: seconds per request"),
+            ParamSpec("retries", .int, default: .int(2), doc: "urls: retries on network errors, 429 and 5xx, with backoff"),
+            ParamSpec("rate_limit", .float, default: .double(2), doc: "urls: requests per second to one host"),
+            ParamSpec("user_agent", .string, default: .string("pipe-collect/0.1"), doc: "urls: the User-Agent (its first word is the robots.txt token)"),
+            ParamSpec("robots", .bool, default: .bool(true), doc: "urls: honour robots.txt"),
         ])), doc: "where to read documents from"),
         ParamSpec("max_documents", .int, default: .null, doc: "stop after this many documents"),
         ParamSpec("max_bytes", .int, default: .null, doc: "stop after this many bytes of text"),
@@ -61,15 +78,28 @@ public struct CollectStage: Stage {
     ]
 
     public static func externalInputs(_ p: Params) -> [ExternalInput] {
-        p.sources.map { ExternalInput(path: $0.path, include: $0.include, exclude: $0.exclude) }
+        p.sources.compactMap { s in
+            s.kind == "files" ? ExternalInput(path: s.path, include: s.include, exclude: s.exclude) : s.url_file.map { ExternalInput(path: $0) }
+        }
     }
 
     public static func validate(_ p: Params) -> [ParamProblem] {
         var problems: [ParamProblem] = []
         if p.sources.isEmpty { problems.append(ParamProblem(["sources"], "name at least one source")) }
         if !(p.sample > 0 && p.sample <= 1) { problems.append(ParamProblem(["sample"], "must be in (0, 1]")) }
-        for (i, s) in p.sources.enumerated() where s.delimiter.contains("\n") || s.delimiter.isEmpty {
-            problems.append(ParamProblem(["sources", "\(i)", "delimiter"], "must be a non-empty single line"))
+        for (i, s) in p.sources.enumerated() {
+            if s.delimiter.contains("\n") || s.delimiter.isEmpty {
+                problems.append(ParamProblem(["sources", "\(i)", "delimiter"], "must be a non-empty single line"))
+            }
+            if s.kind == "files" && s.path.isEmpty {
+                problems.append(ParamProblem(["sources", "\(i)"], "a files source needs a path"))
+            }
+            if s.kind == "urls" && s.urls.isEmpty && s.url_file == nil {
+                problems.append(ParamProblem(["sources", "\(i)"], "a urls source needs urls or url_file"))
+            }
+            if s.kind == "urls" && (s.concurrency < 1 || s.rate_limit <= 0 || s.timeout <= 0 || s.retries < 0) {
+                problems.append(ParamProblem(["sources", "\(i)"], "concurrency, rate_limit and timeout must be positive, retries not negative"))
+            }
         }
         if let m = p.max_documents, m <= 0 { problems.append(ParamProblem(["max_documents"], "must be positive")) }
         if let m = p.max_bytes, m <= 0 { problems.append(ParamProblem(["max_bytes"], "must be positive")) }
@@ -82,7 +112,11 @@ public struct CollectStage: Stage {
         var collector = Collector(params: p, writer: DocumentsWriter(folder: try context.output("documents"), shardBytes: p.shard_bytes),
                                   context: context)
         for source in p.sources {
-            try collector.collect(source)
+            if source.kind == "urls" {
+                try await collector.fetch(source)
+            } else {
+                try collector.collect(source)
+            }
             if collector.limitReached { break }
         }
         try collector.finish()

@@ -11,6 +11,7 @@ struct Collector {
     private var droppedInvalid = 0
     private var sampledOut = 0
     private var filesRead = 0
+    private var skippedURLs = 0
     private var perSource: [String: Int] = [:]
     private(set) var limitReached = false
 
@@ -148,6 +149,59 @@ struct Collector {
         }
     }
 
+    /// Fetches a urls source, a window at a time, writing documents in URL order.
+    mutating func fetch(_ source: CollectStage.Source) async throws {
+        var urls = source.urls
+        if let file = source.url_file {
+            let url = file.hasPrefix("/") ? URL(fileURLWithPath: file) : context.workspace.appendingPathComponent(file)
+            let text = try String(contentsOf: url, encoding: .utf8)
+            urls += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        }
+        let name = source.name.isEmpty ? "urls" : source.name
+        let fetcher = WebFetcher(options: .init(userAgent: source.user_agent, timeout: source.timeout, retries: source.retries,
+                                                maxBytes: params.max_file_bytes, requestsPerSecondPerHost: source.rate_limit,
+                                                honourRobots: source.robots))
+        let window = max(1, source.concurrency) * 4
+        var skipped = 0
+        for start in stride(from: 0, to: urls.count, by: window) {
+            try context.checkCancellation()
+            let batch = Array(urls[start..<min(urls.count, start + window)])
+            let outcomes = await withTaskGroup(of: (Int, FetchOutcome).self) { group -> [FetchOutcome?] in
+                var results = [FetchOutcome?](repeating: nil, count: batch.count)
+                var next = 0
+                func launch() {
+                    let index = next, url = batch[index]
+                    group.addTask { (index, await fetcher.fetch(url)) }
+                    next += 1
+                }
+                while next < min(source.concurrency, batch.count) { launch() }
+                while let (index, outcome) = await group.next() {
+                    results[index] = outcome
+                    if next < batch.count { launch() }
+                }
+                return results
+            }
+            for (offset, outcome) in outcomes.enumerated() {
+                let url = batch[offset]
+                switch outcome! {
+                case .document(let body, let format, let status):
+                    var meta: [String: JSONValue] = ["url": .string(url), "format": .string(format), "status": .int(Int64(status))]
+                    if let license = source.license { meta["license"] = .string(license) }
+                    try emit(body, id: url, source: name, meta: meta)
+                case .skipped(let reason):
+                    skipped += 1
+                    context.log("skipped \(url): \(reason)")
+                }
+                if limitReached { return }
+            }
+            context.progress(Double(min(urls.count, start + window)) / Double(max(1, urls.count)),
+                             "\(name): \(min(urls.count, start + window))/\(urls.count) URLs")
+        }
+        filesRead += urls.count - skipped
+        skippedURLs += skipped
+    }
+
     /// Applies the UTF-8 policy, sampling and limits, then writes the document.
     private mutating func emit(_ raw: [UInt8], id: String, source: String, meta: [String: JSONValue]) throws {
         guard !limitReached else { return }
@@ -187,6 +241,7 @@ struct Collector {
         context.metric("collect.skipped_invalid_utf8", Double(droppedInvalid))
         context.metric("collect.skipped_large", Double(skippedLarge))
         context.metric("collect.sampled_out", Double(sampledOut))
+        context.metric("collect.skipped_urls", Double(skippedURLs))
         for (source, count) in perSource.sorted(by: { $0.key < $1.key }) {
             context.log("\(source): \(count) documents")
         }
