@@ -88,6 +88,17 @@ final class CollectTests: XCTestCase {
         XCTAssertTrue(status.stdout.contains("external input src exclude quotes,*.jsonl* changed"), status.stdout)
     }
 
+    func testLargeCompressedFilesDecompressCompletely() throws {
+        let text = (0..<300_000).map { "line \($0) " + String(repeating: "x", count: $0 % 51) + "\n" }.joined()
+        try ws.write("src/big.txt", text)
+        try shell("gzip -k src/big.txt && zstd -q src/big.txt && rm src/big.txt")
+        try ws.write("c.yaml", "version: 1\nname: c\nstages:\n  c:\n    uses: collect\n    with: {sources: [{path: src}], max_file_bytes: 100000000}\n    publish: {documents: out/docs/}\n")
+        XCTAssertEqual(try ws.run(["run", "c.yaml"]).status, 0)
+        let docs = try documents("out/docs")
+        XCTAssertEqual(docs.map { $0["id"] as! String }, ["src/big.txt.gz", "src/big.txt.zst"])
+        for doc in docs { XCTAssertTrue((doc["text"] as! String) == text, "\(doc["id"]!) decompressed whole") }
+    }
+
     func testInvalidUTF8PoliciesLimitsAndSeededSampling() throws {
         try ws.write("src/ok.txt", "fine\n")
         var latin = Data("caf".utf8)

@@ -40,49 +40,59 @@ final class FileStream: ByteStream {
     }
 }
 
+/// The compressed side of a decompressing stream: bytes read from the file and how many of
+/// them the decompressor has consumed.
+struct PendingInput {
+    let file: FileStream
+    var bytes: [UInt8] = []
+    var offset = 0
+    /// Whether the decompressor's last call filled its output: it may hold more without new input.
+    var outputPending = false
+
+    /// Whether the decompressor should be called again: unconsumed input is buffered (read
+    /// from the file when needed), or output is still pending.
+    mutating func available() throws -> Bool {
+        if offset < bytes.count || outputPending { return true }
+        bytes.removeAll(keepingCapacity: true)
+        offset = 0
+        return try file.read(into: &bytes, limit: 1 << 20) > 0
+    }
+}
+
 /// gzip through zlib, including files of several concatenated members (as WARC.gz files are).
 final class GzipStream: ByteStream {
-    private var file: FileStream
+    private var input: PendingInput
     private var stream = z_stream()
-    private var input: [UInt8] = []
-    private var inputOffset = 0
-    private var finished = false
 
     init(_ file: FileStream) {
-        self.file = file
+        input = PendingInput(file: file)
         inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
     }
 
     deinit { inflateEnd(&stream) }
 
     func read(into buffer: inout [UInt8], limit: Int) throws -> Int {
-        var produced = 0
         var output = [UInt8](repeating: 0, count: max(limit, 1 << 16))
-        while produced == 0 && !finished {
-            if inputOffset == input.count {
-                guard try refill(&input, from: file) else {
-                    finished = true
-                    break
-                }
-                inputOffset = 0
-            }
-            let consumed: Int
-            let status: Int32
-            (consumed, produced, status) = input.withUnsafeMutableBufferPointer { inp in
+        var produced = 0
+        while produced == 0, try input.available() {
+            let offset = input.offset
+            let (consumed, made, status): (Int, Int, Int32) = input.bytes.withUnsafeMutableBufferPointer { inp in
                 output.withUnsafeMutableBufferPointer { out in
-                    stream.next_in = inp.baseAddress! + inputOffset
-                    stream.avail_in = UInt32(inp.count - inputOffset)
+                    stream.next_in = inp.baseAddress.map { $0 + offset }
+                    stream.avail_in = UInt32(inp.count - offset)
                     stream.next_out = out.baseAddress
                     stream.avail_out = UInt32(out.count)
                     let s = inflate(&stream, Z_NO_FLUSH)
-                    return (inp.count - inputOffset - Int(stream.avail_in), out.count - Int(stream.avail_out), s)
+                    return (inp.count - offset - Int(stream.avail_in), out.count - Int(stream.avail_out), s)
                 }
             }
-            inputOffset += consumed
+            input.offset += consumed
+            input.outputPending = made == output.count
+            produced = made
             if status == Z_STREAM_END {
                 inflateReset(&stream)  // another member may follow
             } else if status != Z_OK && status != Z_BUF_ERROR {
-                throw StageError("\(file.path): not valid gzip (zlib error \(status))")
+                throw StageError("\(input.file.path): not valid gzip (zlib error \(status))")
             }
         }
         buffer.append(contentsOf: output[0..<produced])
@@ -92,14 +102,11 @@ final class GzipStream: ByteStream {
 
 /// zstd streaming decompression.
 final class ZstdStream: ByteStream {
-    private var file: FileStream
+    private var input: PendingInput
     private let context: OpaquePointer
-    private var input: [UInt8] = []
-    private var inputOffset = 0
-    private var finished = false
 
     init(_ file: FileStream) {
-        self.file = file
+        input = PendingInput(file: file)
         context = ZSTD_createDCtx()
     }
 
@@ -108,37 +115,26 @@ final class ZstdStream: ByteStream {
     func read(into buffer: inout [UInt8], limit: Int) throws -> Int {
         var output = [UInt8](repeating: 0, count: max(limit, ZSTD_DStreamOutSize()))
         var produced = 0
-        while produced == 0 && !finished {
-            if inputOffset == input.count {
-                guard try refill(&input, from: file) else {
-                    finished = true
-                    break
-                }
-                inputOffset = 0
-            }
-            let (consumed, made, code): (Int, Int, Int) = input.withUnsafeBufferPointer { inp in
+        while produced == 0, try input.available() {
+            let offset = input.offset
+            let (consumed, made, code): (Int, Int, Int) = input.bytes.withUnsafeBufferPointer { inp in
                 output.withUnsafeMutableBufferPointer { out in
-                    var inBuffer = ZSTD_inBuffer(src: inp.baseAddress! + inputOffset, size: inp.count - inputOffset, pos: 0)
+                    var inBuffer = ZSTD_inBuffer(src: inp.baseAddress.map { UnsafeRawPointer($0 + offset) }, size: inp.count - offset, pos: 0)
                     var outBuffer = ZSTD_outBuffer(dst: out.baseAddress, size: out.count, pos: 0)
                     let r = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
                     return (inBuffer.pos, outBuffer.pos, r)
                 }
             }
             if ZSTD_isError(code) != 0 {
-                throw StageError("\(file.path): not valid zstd (\(String(cString: ZSTD_getErrorName(code))))")
+                throw StageError("\(input.file.path): not valid zstd (\(String(cString: ZSTD_getErrorName(code))))")
             }
-            inputOffset += consumed
+            input.offset += consumed
+            input.outputPending = made == output.count
             produced = made
         }
         buffer.append(contentsOf: output[0..<produced])
         return produced
     }
-}
-
-/// Replaces a consumed input buffer with the file's next megabyte; false at the end of the file.
-private func refill(_ input: inout [UInt8], from file: FileStream) throws -> Bool {
-    input.removeAll(keepingCapacity: true)
-    return try file.read(into: &input, limit: 1 << 20) > 0
 }
 
 /// Splits a byte stream into lines (without their `\n`), in chunks, never holding a whole file.
