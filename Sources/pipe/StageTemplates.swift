@@ -17,22 +17,27 @@ enum StageTemplates {
         }
     }
 
-    static func pythonStage(_ name: String) -> String {
+    /// A stage.yaml for a documents filter; the languages differ in what they run and declare.
+    static func stageYAML(_ name: String, description: String, run: String, param: String, probe: String?) -> String {
         """
         name: \(name)
         version: 1
-        description: Keeps the documents that keep() in main.py accepts.
-        run: [python3, main.py]
+        description: \(description)
+        run: \(run)
         inputs:
           documents: {kind: documents, doc: "JSONL shards to filter"}
         outputs:
           documents: {kind: documents, doc: "the documents kept, same shards"}
         params:
-          min_chars: {type: int, default: 1, doc: "Drop documents with fewer characters"}
-        probes:
-          - [python3, --version]
+          \(param)
 
-        """
+        """ + (probe.map { "probes:\n  - \($0)\n" } ?? "")
+    }
+
+    static func pythonStage(_ name: String) -> String {
+        stageYAML(name, description: "Keeps the documents that keep() in main.py accepts.", run: "[python3, main.py]",
+                  param: #"min_chars: {type: int, default: 1, doc: "Drop documents with fewer characters"}"#,
+                  probe: "[python3, --version]")
     }
 
     static func pythonMain(_ name: String) -> String {
@@ -75,19 +80,9 @@ enum StageTemplates {
     }
 
     static func shellStage(_ name: String) -> String {
-        """
-        name: \(name)
-        version: 1
-        description: Keeps the documents whose JSON line matches a pattern (grep -E).
-        run: [sh, run.sh]
-        inputs:
-          documents: {kind: documents, doc: "JSONL shards to filter"}
-        outputs:
-          documents: {kind: documents, doc: "the matching documents, same shards"}
-        params:
-          pattern: {type: string, default: ".", doc: "Extended regular expression a document's line must match"}
-
-        """
+        stageYAML(name, description: "Keeps the documents whose JSON line matches a pattern (grep -E).", run: "[sh, run.sh]",
+                  param: #"pattern: {type: string, default: ".", doc: "Extended regular expression a document's line must match"}"#,
+                  probe: nil)
     }
 
     static func shellMain(_ name: String) -> String {
@@ -108,21 +103,10 @@ enum StageTemplates {
     }
 
     static func swiftStage(_ name: String) -> String {
-        """
-        name: \(name)
-        version: 1
-        description: Keeps the documents that keep() in Sources/\(name)/main.swift accepts.
-        run: [swift, run, -c, release, --quiet, \(name)]
-        inputs:
-          documents: {kind: documents, doc: "JSONL shards to filter"}
-        outputs:
-          documents: {kind: documents, doc: "the documents kept"}
-        params:
-          min_chars: {type: int, default: 1, doc: "Drop documents with fewer characters"}
-        probes:
-          - [swift, --version]
-
-        """
+        stageYAML(name, description: "Keeps the documents that keep() in Sources/\(name)/main.swift accepts.",
+                  run: "[swift, run, -c, release, --quiet, \(name)]",
+                  param: #"min_chars: {type: int, default: 1, doc: "Drop documents with fewer characters"}"#,
+                  probe: "[swift, --version]")
     }
 
     static func swiftPackage(_ name: String, sdkPath: String) -> String {

@@ -3,13 +3,27 @@ import BPETokenizeStage
 import Foundation
 import PipeKit
 
+/// The `-t/--tokenizer` option of the tokenizer commands.
+struct TokenizerOption: ParsableArguments {
+    @Option(name: .shortAndLong, help: "A tokenizer.json, or a folder holding one (e.g. out/model-hf/).")
+    var tokenizer: String
+
+    func load() throws -> Tokenizer {
+        guard FileManager.default.fileExists(atPath: tokenizer) else { throw UsageError("no tokenizer at '\(tokenizer)'") }
+        do {
+            return try Tokenizer(contentsOf: URL(fileURLWithPath: tokenizer))
+        } catch {
+            throw UsageError("\(tokenizer): \(error)")
+        }
+    }
+}
+
 /// `pipe encode`: text to token ids with a `tokenizer.json`.
 struct EncodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode", abstract: "Encode text (an argument, or standard input) into token ids.")
 
-    @Option(name: .shortAndLong, help: "A tokenizer.json, or a folder holding one (e.g. out/model-hf/).")
-    var tokenizer: String
+    @OptionGroup var tokenizer: TokenizerOption
 
     @Argument(help: "The text (default: standard input).")
     var text: String?
@@ -21,7 +35,7 @@ struct EncodeCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let loaded = try loadTokenizer(tokenizer)
+        let loaded = try tokenizer.load()
         let input = text ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         let ids = loaded.encode(input)
         if json {
@@ -39,14 +53,13 @@ struct DecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode", abstract: "Decode token ids (arguments, or whitespace-separated on standard input) into text.")
 
-    @Option(name: .shortAndLong, help: "A tokenizer.json, or a folder holding one.")
-    var tokenizer: String
+    @OptionGroup var tokenizer: TokenizerOption
 
     @Argument(help: "Token ids (default: standard input).")
     var ids: [String] = []
 
     func run() throws {
-        let loaded = try loadTokenizer(tokenizer)
+        let loaded = try tokenizer.load()
         let words = ids.isEmpty
             ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).split(whereSeparator: { $0.isWhitespace }).map(String.init)
             : ids
@@ -55,14 +68,5 @@ struct DecodeCommand: ParsableCommand {
             return id
         }
         print(try loaded.decode(parsed), terminator: "")
-    }
-}
-
-func loadTokenizer(_ path: String) throws -> Tokenizer {
-    guard FileManager.default.fileExists(atPath: path) else { throw UsageError("no tokenizer at '\(path)'") }
-    do {
-        return try Tokenizer(contentsOf: URL(fileURLWithPath: path))
-    } catch {
-        throw UsageError("\(path): \(error)")
     }
 }

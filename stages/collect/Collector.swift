@@ -159,9 +159,7 @@ struct Collector {
                 .filter { !$0.isEmpty && !$0.hasPrefix("#") }
         }
         let name = source.name.isEmpty ? "urls" : source.name
-        let fetcher = WebFetcher(options: .init(userAgent: source.user_agent, timeout: source.timeout, retries: source.retries,
-                                                maxBytes: params.max_file_bytes, requestsPerSecondPerHost: source.rate_limit,
-                                                honourRobots: source.robots))
+        let fetcher = WebFetcher(source: source, maxBytes: params.max_file_bytes)
         let window = max(1, source.concurrency) * 4
         var skipped = 0
         for start in stride(from: 0, to: urls.count, by: window) {

@@ -14,31 +14,25 @@ enum FetchOutcome: Sendable {
 /// between requests to one host, a timeout, retries with exponential backoff on network
 /// errors, 429 and 5xx, and a size cap.
 actor WebFetcher {
-    struct Options: Sendable {
-        var userAgent: String
-        var timeout: Double
-        var retries: Int
-        var maxBytes: Int
-        var requestsPerSecondPerHost: Double
-        var honourRobots: Bool
-    }
-
-    private let options: Options
+    /// The urls source: user_agent, timeout, retries, rate_limit, robots.
+    private let source: CollectStage.Source
+    private let maxBytes: Int
     private let session: URLSession
     private var nextSlot: [String: Date] = [:]
     private var robots: [String: RobotsRules] = [:]
 
-    init(options: Options) {
-        self.options = options
+    init(source: CollectStage.Source, maxBytes: Int) {
+        self.source = source
+        self.maxBytes = maxBytes
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = options.timeout
-        configuration.httpAdditionalHeaders = ["User-Agent": options.userAgent]
+        configuration.timeoutIntervalForRequest = source.timeout
+        configuration.httpAdditionalHeaders = ["User-Agent": source.user_agent]
         session = URLSession(configuration: configuration)
     }
 
     /// Waits until `host` may be asked again.
     private func reserve(_ host: String) async throws {
-        let interval = 1 / max(options.requestsPerSecondPerHost, 1e-6)
+        let interval = 1 / max(source.rate_limit, 1e-6)
         let now = Date()
         let slot = max(now, nextSlot[host] ?? now)
         nextSlot[host] = slot.addingTimeInterval(interval)
@@ -55,14 +49,14 @@ actor WebFetcher {
                 let (data, response) = try await session.data(for: URLRequest(url: url))
                 let http = response as? HTTPURLResponse
                 let status = http?.statusCode ?? 0
-                if (status == 429 || status >= 500) && attempt < options.retries {
+                if (status == 429 || status >= 500) && attempt < source.retries {
                     attempt += 1
                     try await Task.sleep(nanoseconds: UInt64(0.25 * pow(2, Double(attempt)) * 1e9))
                     continue
                 }
                 return (status, http?.value(forHTTPHeaderField: "Content-Type") ?? "", data)
             } catch {
-                if attempt >= options.retries || error is CancellationError { throw error }
+                if attempt >= source.retries || error is CancellationError { throw error }
                 attempt += 1
                 try await Task.sleep(nanoseconds: UInt64(0.25 * pow(2, Double(attempt)) * 1e9))
             }
@@ -76,7 +70,7 @@ actor WebFetcher {
         let parsed: RobotsRules
         if let robotsURL = URL(string: origin + "/robots.txt"), let (status, _, data) = try? await get(robotsURL) {
             switch status {
-            case 200..<300: parsed = RobotsRules(String(decoding: data, as: UTF8.self), agent: options.userAgent)
+            case 200..<300: parsed = RobotsRules(String(decoding: data, as: UTF8.self), agent: source.user_agent)
             case 400..<500: parsed = .allowAll
             default: parsed = .disallowAll
             }
@@ -91,13 +85,13 @@ actor WebFetcher {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host != nil else {
             return .skipped(reason: "not an http(s) URL")
         }
-        if options.honourRobots, !(await rules(for: url)).allows(url.path.isEmpty ? "/" : url.path + (url.query.map { "?" + $0 } ?? "")) {
+        if source.robots, !(await rules(for: url)).allows(url.path.isEmpty ? "/" : url.path + (url.query.map { "?" + $0 } ?? "")) {
             return .skipped(reason: "disallowed by robots.txt")
         }
         do {
             let (status, contentType, data) = try await get(url)
             guard (200..<300).contains(status) else { return .skipped(reason: "HTTP \(status)") }
-            guard data.count <= options.maxBytes else { return .skipped(reason: "larger than \(options.maxBytes) bytes") }
+            guard data.count <= maxBytes else { return .skipped(reason: "larger than \(maxBytes) bytes") }
             let type = contentType.lowercased()
             let format = type.contains("html") ? "html" : (type.hasPrefix("text/") || type.isEmpty ? "text" : "")
             guard !format.isEmpty else { return .skipped(reason: "content type \(contentType)") }
