@@ -16,6 +16,20 @@ public enum Parallel {
     }
 }
 
+extension Parallel {
+    /// `[body(0), …, body(count-1)]` on at most `threads` threads (item i on thread i mod threads).
+    public static func map<T>(_ count: Int, threads: Int, _ body: (Int) throws -> T) throws -> [T] {
+        guard count > 0 else { return [] }
+        let workers = max(1, min(threads, count))
+        let chunks = try map(workers) { worker in
+            try stride(from: worker, to: count, by: workers).map { ($0, try body($0)) }
+        }
+        var results = [T?](repeating: nil, count: count)
+        for chunk in chunks { for (index, value) in chunk { results[index] = value } }
+        return results.map { $0! }
+    }
+}
+
 /// A value passed across threads where the caller guarantees there is no shared mutation.
 struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T

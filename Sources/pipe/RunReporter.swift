@@ -88,10 +88,6 @@ final class RunReporter: RunObserver, @unchecked Sendable {
         }
     }
 
-    func note(_ message: String) {
-        mutex.withLock { emit(message) }
-    }
-
     private func progressLine(_ stage: String, _ state: Live) -> String {
         let elapsed = Date().timeIntervalSince(state.started)
         var parts = ["  \(stage)"]

@@ -24,7 +24,6 @@ public protocol RunObserver: Sendable {
     func progress(_ stage: String, fraction: Double?, message: String)
     func log(_ stage: String, _ line: String)
     func finished(_ stage: String, _ outcome: StageOutcome)
-    func note(_ message: String)
 }
 
 /// Ignores run events (for planning commands and tests).
@@ -34,7 +33,6 @@ public struct SilentObserver: RunObserver {
     public func progress(_ stage: String, fraction: Double?, message: String) {}
     public func log(_ stage: String, _ line: String) {}
     public func finished(_ stage: String, _ outcome: StageOutcome) {}
-    public func note(_ message: String) {}
 }
 
 /// Collects one running stage's log, metrics and progress.

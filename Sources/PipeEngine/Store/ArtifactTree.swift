@@ -28,20 +28,8 @@ public struct ArtifactTree: Sendable, Hashable, Codable {
     /// Stores every regular file under `folder` (in parallel) and returns the tree.
     public static func ingest(folder: URL, store: ObjectStore, threads: Int) throws -> ArtifactTree {
         let paths = try FileSystem.regularFiles(in: folder)
-        let results = ResultSlots<StoredBlob>(count: paths.count)
-        DispatchQueue.concurrentPerform(iterations: min(max(1, threads), max(1, paths.count))) { worker in
-            var index = worker
-            while index < paths.count {
-                results.set(index, Result { try store.put(file: folder.appendingPathComponent(paths[index])) })
-                index += max(1, threads)
-            }
-        }
-        var entries: [Entry] = []
-        for (n, path) in paths.enumerated() {
-            let blob = try results.get(n).get()
-            entries.append(Entry(path: path, size: blob.size, blob: blob.blob, stored: blob.stored))
-        }
-        return ArtifactTree(files: entries)
+        let blobs = try Parallel.map(paths.count, threads: threads) { try store.put(file: folder.appendingPathComponent(paths[$0])) }
+        return ArtifactTree(files: zip(paths, blobs).map { Entry(path: $0, size: $1.size, blob: $1.blob, stored: $1.stored) })
     }
 
     /// Whether every object of the tree is in the store at its recorded size.
@@ -63,15 +51,6 @@ public struct ArtifactTree: Sendable, Hashable, Codable {
             if readOnly { fchmod(fd, 0o444) }
         }
     }
-}
-
-/// Fixed slots filled from many threads.
-final class ResultSlots<T>: @unchecked Sendable {
-    private var slots: [Result<T, Error>?]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: Result<T, Error>) { lock.withLock { slots[index] = value } }
-    func get(_ index: Int) -> Result<T, Error> { lock.withLock { slots[index]! } }
 }
 
 /// An artifact read straight from the store, for built-in stages.

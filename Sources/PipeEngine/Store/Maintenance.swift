@@ -1,4 +1,5 @@
 import Foundation
+import PipeKit
 
 /// What `pipe verify` found.
 public struct VerifyReport: Sendable {
@@ -24,30 +25,20 @@ public enum Maintenance {
     /// Re-hashes every object on `threads` threads; corrupt objects are removed.
     public static func verify(_ cache: Cache, threads: Int) -> VerifyReport {
         let blobs = cache.objects.allBlobs()
-        let problems = ResultSlots<String?>(count: blobs.count)
-        let sizes = ResultSlots<Int64>(count: blobs.count)
-        let workers = max(1, min(threads, blobs.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var i = worker
-            while i < blobs.count {
-                var size: Int64 = 0
-                let problem: String?
-                do {
-                    try cache.objects.read(blobs[i]) { size += Int64($0.count) }
-                    problem = nil
-                } catch {
-                    problem = "\(error)"
-                }
-                problems.set(i, .success(problem))
-                sizes.set(i, .success(size))
-                i += workers
+        let checks = (try? Parallel.map(blobs.count, threads: threads) { i -> (size: Int64, problem: String?) in
+            var size: Int64 = 0
+            do {
+                try cache.objects.read(blobs[i]) { size += Int64($0.count) }
+                return (size, nil)
+            } catch {
+                return (size, "\(error)")
             }
-        }
+        }) ?? []
         var report = VerifyReport()
         report.objectsChecked = blobs.count
-        for i in blobs.indices {
-            report.bytesChecked += (try? sizes.get(i).get()) ?? 0
-            if let problem = (try? problems.get(i).get()) ?? nil { report.corrupt.append((blobs[i], problem)) }
+        for (blob, check) in zip(blobs, checks) {
+            report.bytesChecked += check.size
+            if let problem = check.problem { report.corrupt.append((blob, problem)) }
         }
         for key in cache.runs.allKeys() {
             if let record = cache.runs.record(key), !record.isComplete(in: cache.objects) { report.incompleteRuns.append(key) }
