@@ -6,11 +6,6 @@ public enum MetricName {
     public static let taskMetrics = ["accuracy", "rougeL", "bleu"]
     public static let trainMetrics = ["loss", "tokens_per_second", "seconds", "peak_memory_bytes", "parameters"]
 
-    /// Every fixed name (task names are free).
-    public static var fixedNames: [String] {
-        splits.flatMap { s in splitMetrics.map { "\(s).\($0)" } } + trainMetrics.map { "train.\($0)" }
-    }
-
     /// Nil when `name` follows the contract, else why not.
     public static func problem(with name: String) -> String? {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
@@ -28,12 +23,6 @@ public enum MetricName {
                 : "unknown metric '\(parts[1])' (known: \(splitMetrics.joined(separator: ", ")))"
         }
         return "metric names are <split>.<metric> (split: \(splits.joined(separator: ", "))), task.<name>.<metric> or train.<metric>"
-    }
-
-    /// Whether lower values are better (losses, perplexity, time, memory).
-    public static func lowerIsBetter(_ name: String) -> Bool {
-        let metric = name.split(separator: ".").last.map(String.init) ?? name
-        return ["loss", "perplexity", "bits_per_byte", "seconds", "peak_memory_bytes", "parameters"].contains(metric)
     }
 
     /// The range a metric's values can take, for spotting impossible targets.

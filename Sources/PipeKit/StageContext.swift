@@ -105,12 +105,4 @@ extension ArtifactReading {
         try readChunks(path) { data.append(contentsOf: $0) }
         return data
     }
-
-    /// A JSON file decoded as `T`.
-    public func readJSON<T: Decodable>(_ path: String, as type: T.Type) throws -> T {
-        try JSONDecoder().decode(T.self, from: read(path))
-    }
-
-    /// Whether the artifact has a file at `path`.
-    public func contains(_ path: String) -> Bool { files.contains { $0.path == path } }
 }

@@ -17,11 +17,6 @@ public final class Tokenizer {
         encoder = Encoder(model: model)
     }
 
-    init(model: BPEModel) {
-        self.model = model
-        encoder = Encoder(model: model)
-    }
-
     public var vocabularySize: Int { model.vocabularySize }
 
     /// Token ids of `text`; special tokens written in the text become their ids.
