@@ -19,6 +19,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CXXHash", path: "Sources/CXXHash", pkgConfig: "libxxhash",
                        providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
 
         // The plugin SDK: everything a stage may import.
         .target(name: "PipeKit"),
@@ -34,6 +36,13 @@ let package = Package(
         .target(name: "CMinHash", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "MinHashDedupStage", dependencies: ["PipeKit", "CMinHash"], path: "stages/minhash-dedup"),
 
+        // The transformer: kernels between the matrix products (C, compiled per CPU level), and the
+        // model, its forward/backward passes, optimizer and files (Swift over BLAS).
+        .target(name: "CTrainKernels",
+                cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fassociative-math", "-fno-signed-zeros",
+                                          "-fno-trapping-math", "-ffp-contract=fast"])]),
+        .target(name: "Transformer", dependencies: ["PipeKit", "CBLAS", "CTrainKernels"]),
+
         // The command-line tool.
         .executableTarget(name: "pipe",
                           dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage",
@@ -43,6 +52,7 @@ let package = Package(
         .executableTarget(name: "pipe-bench", dependencies: ["PipeEngine"], path: "bench/pipe-bench"),
 
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
         .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage"]),
         .testTarget(name: "EndToEndTests", dependencies: []),

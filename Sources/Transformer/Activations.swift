@@ -1,0 +1,94 @@
+/// Every buffer one batch shape needs, allocated once: what the forward pass keeps for the
+/// backward pass, and the backward pass's scratch. Sized for `batch` sequences of `seq` tokens.
+///
+/// With `checkpointing`, only each layer's input is kept; the backward pass recomputes a
+/// layer's other activations just before it needs them, in one shared set of slots.
+public final class Activations: @unchecked Sendable {
+    /// Offsets of one layer's kept activations inside `storage`.
+    struct LayerSlots {
+        let norm1, rstd1, qkv, probabilities, attention, middle, norm2, rstd2, gateUp, mlp: Int
+    }
+
+    public let batch: Int
+    public let seq: Int
+    public var rows: Int { batch * seq }
+    public let checkpointing: Bool
+    public let training: Bool
+    let attention: Attention
+    /// Rows of logits a worker computes at a time in the LM head.
+    static let headRows = 128
+
+    /// Residual stream entering each layer, and after the last one: (layers + 1) × rows × dim.
+    let residual: FloatBuffer
+    let storage: FloatBuffer
+    let slots: [LayerSlots]
+    let finalNorm: FloatBuffer
+    let finalRstd: FloatBuffer
+    /// Per worker: a block of logits, and (training) private sums of norm and head gradients.
+    let logits: FloatBuffer
+    let workerNormGradient: FloatBuffer
+    let workerHeadGradient: FloatBuffer
+    // Backward scratch, shared by all layers.
+    let dResidual, dNorm, dQKV, dAttention, dGateUp, dMLP, attentionScratch: FloatBuffer
+    public let tokens: UnsafeMutablePointer<Int32>
+    public let targets: UnsafeMutablePointer<Int32>
+    /// Per row: how many logits beat the target's (rank 0 = top-1 correct); filled on request.
+    public let ranks: UnsafeMutablePointer<Int32>
+    let workers: Workers
+
+    public init(config c: ModelConfig, batch: Int, seq: Int, workers: Workers, training: Bool, checkpointing: Bool = false) {
+        precondition(seq <= c.context, "sequence longer than the model's context")
+        self.batch = batch
+        self.seq = seq
+        self.training = training
+        self.checkpointing = checkpointing || !training
+        self.workers = workers
+        attention = Attention(batch: batch, seq: seq, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
+        let rows = batch * seq
+        residual = FloatBuffer(count: (c.layers + 1) * rows * c.dim)
+        var offset = 0
+        func take(_ n: Int) -> Int { defer { offset += n }; return offset }
+        var slots: [LayerSlots] = []
+        for _ in 0..<(self.checkpointing ? 1 : c.layers) {
+            slots.append(LayerSlots(norm1: take(rows * c.dim), rstd1: take(rows), qkv: take(rows * attention.qkvWidth),
+                                    probabilities: take(attention.probabilityCount), attention: take(rows * c.dim),
+                                    middle: take(rows * c.dim), norm2: take(rows * c.dim), rstd2: take(rows),
+                                    gateUp: take(rows * 2 * c.ffnDim), mlp: take(rows * c.ffnDim)))
+        }
+        self.slots = slots
+        storage = FloatBuffer(count: offset)
+        finalNorm = FloatBuffer(count: rows * c.dim)
+        finalRstd = FloatBuffer(count: rows)
+        logits = FloatBuffer(count: workers.count * Activations.headRows * c.vocabSize)
+        let n = training ? 1 : 0
+        workerNormGradient = FloatBuffer(count: n * workers.count * c.dim)
+        workerHeadGradient = FloatBuffer(count: n * workers.count * c.vocabSize * c.dim)
+        dResidual = FloatBuffer(count: n * rows * c.dim)
+        dNorm = FloatBuffer(count: n * rows * c.dim)
+        dQKV = FloatBuffer(count: n * rows * attention.qkvWidth)
+        dAttention = FloatBuffer(count: n * rows * c.dim)
+        dGateUp = FloatBuffer(count: n * rows * 2 * c.ffnDim)
+        dMLP = FloatBuffer(count: n * rows * c.ffnDim)
+        attentionScratch = FloatBuffer(count: n * workers.count * attention.scratchPerWorker)
+        tokens = .allocate(capacity: rows)
+        targets = .allocate(capacity: rows)
+        ranks = .allocate(capacity: rows)
+        tokens.initialize(repeating: 0, count: rows)
+        targets.initialize(repeating: 0, count: rows)
+        ranks.initialize(repeating: 0, count: rows)
+    }
+
+    deinit {
+        tokens.deallocate()
+        targets.deallocate()
+        ranks.deallocate()
+    }
+
+    /// Bytes held, for memory reports.
+    public var bytes: Int {
+        4 * [residual, storage, finalNorm, finalRstd, logits, workerNormGradient, workerHeadGradient, dResidual,
+             dNorm, dQKV, dAttention, dGateUp, dMLP, attentionScratch].reduce(0) { $0 + $1.count } + 12 * rows
+    }
+
+    func slots(forLayer l: Int) -> LayerSlots { slots[checkpointing ? 0 : l] }
+}

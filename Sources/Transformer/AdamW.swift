@@ -1,0 +1,71 @@
+import CTrainKernels
+import Foundation
+
+/// AdamW with global-norm gradient clipping, over the model's one parameter buffer.
+///
+/// Each worker owns a contiguous range of the buffer and updates the tensors (or parts of
+/// tensors) inside it, each with its own weight decay (norms and, optionally, embeddings skip it).
+public final class AdamW: @unchecked Sendable {
+    /// Hyperparameters; `clip` ≤ 0 turns clipping off.
+    public struct Settings: Sendable, Equatable {
+        public var beta1: Float = 0.9
+        public var beta2: Float = 0.95
+        public var eps: Float = 1e-8
+        public var weightDecay: Float = 0.1
+        public var decayNorms = false
+        public var decayEmbeddings = true
+        public var clip: Float = 1.0
+        public init() {}
+    }
+
+    public let settings: Settings
+    /// First and second moments, laid out like the parameters.
+    public let m: FloatBuffer
+    public let v: FloatBuffer
+    /// Updates applied so far (for the bias correction).
+    public var step = 0
+    private let layout: ParameterLayout
+
+    public init(layout: ParameterLayout, settings: Settings) {
+        self.layout = layout
+        self.settings = settings
+        m = FloatBuffer(count: layout.count)
+        v = FloatBuffer(count: layout.count)
+    }
+
+    /// The L2 norm of all gradients.
+    public static func norm(_ gradients: FloatBuffer, workers: Workers) -> Double {
+        var partial = [Double](repeating: 0, count: workers.count)
+        partial.withUnsafeMutableBufferPointer { partial in
+            workers.run { w in
+                let r = workers.range(w, of: gradients.count)
+                partial[w] = tk_sum_squares(gradients.pointer + r.lowerBound, r.count)
+            }
+        }
+        return partial.reduce(0, +).squareRoot()
+    }
+
+    /// One update at learning rate `lr`; returns the gradient norm before clipping.
+    @discardableResult
+    public func update(parameters: FloatBuffer, gradients: FloatBuffer, lr: Float, workers: Workers) -> Double {
+        let norm = AdamW.norm(gradients, workers: workers)
+        let s = settings
+        let scale: Float = s.clip > 0 && norm > Double(s.clip) ? Float(Double(s.clip) / norm) : 1
+        step += 1
+        let bc1 = 1 - Float(pow(Double(s.beta1), Double(step)))
+        let bc2 = 1 - Float(pow(Double(s.beta2), Double(step)))
+        workers.run { w in
+            let mine = workers.range(w, of: layout.count)
+            for t in layout.tensors {
+                let lo = max(mine.lowerBound, t.offset), hi = min(mine.upperBound, t.offset + t.count)
+                guard lo < hi else { continue }
+                let decays = (t.isNorm ? s.decayNorms : true) && (t.isEmbedding ? s.decayEmbeddings : true)
+                tk_adamw(parameters.pointer + lo, gradients.pointer + lo, m.pointer + lo, v.pointer + lo, hi - lo,
+                         lr, s.beta1, s.beta2, s.eps, decays ? s.weightDecay : 0, scale, bc1, bc2)
+            }
+        }
+        return norm
+    }
+}
+
+

@@ -1,0 +1,117 @@
+import Foundation
+
+/// The shape of a LLaMA-style decoder, stored as Hugging Face's `LlamaForCausalLM` `config.json`.
+public struct ModelConfig: Sendable, Equatable, Codable {
+    public var vocabSize: Int
+    public var dim: Int
+    public var layers: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var ffnDim: Int
+    public var context: Int
+    public var ropeTheta: Double
+    public var normEps: Double
+    public var tieEmbeddings: Bool
+    /// Token ids for the start and end of text (the tokenizer's `<|endoftext|>`), when known.
+    public var bosTokenId: Int?
+    public var eosTokenId: Int?
+
+    public init(vocabSize: Int, dim: Int, layers: Int, heads: Int, kvHeads: Int? = nil, ffnDim: Int? = nil,
+                context: Int, ropeTheta: Double = 10000, normEps: Double = 1e-5, tieEmbeddings: Bool = true,
+                bosTokenId: Int? = nil, eosTokenId: Int? = nil)
+    {
+        self.vocabSize = vocabSize
+        self.dim = dim
+        self.layers = layers
+        self.heads = heads
+        self.kvHeads = kvHeads ?? heads
+        self.ffnDim = ffnDim ?? ModelConfig.defaultFFNDim(dim: dim)
+        self.context = context
+        self.ropeTheta = ropeTheta
+        self.normEps = normEps
+        self.tieEmbeddings = tieEmbeddings
+        self.bosTokenId = bosTokenId
+        self.eosTokenId = eosTokenId
+    }
+
+    /// The multiple of 32 nearest 8·dim/3 (DESIGN §8).
+    public static func defaultFFNDim(dim: Int) -> Int {
+        let target = 8.0 * Double(dim) / 3.0
+        return max(32, Int((target / 32).rounded()) * 32)
+    }
+
+    public var headDim: Int { dim / heads }
+    /// Width of the key (and of the value) projection: kv heads × head size.
+    public var kvDim: Int { kvHeads * headDim }
+
+    /// Parameters, embeddings included, tied weights counted once (DESIGN §8).
+    public var parameterCount: Int {
+        let perLayer = 2 * dim + dim * dim * 2 + 2 * kvDim * dim + 3 * dim * ffnDim
+        return vocabSize * dim * (tieEmbeddings ? 1 : 2) + layers * perLayer + dim
+    }
+
+    /// Training FLOPs per token (forward and backward: 6 per weight use, plus causal attention).
+    public var trainingFLOPsPerToken: Double {
+        let matrixWeights = Double(layers * (dim * dim * 2 + 2 * kvDim * dim + 3 * dim * ffnDim) + vocabSize * dim)
+        let attention = Double(layers) * 2.0 * Double(dim) * Double(context)  // QKᵀ and PV, causal half
+        return 6 * matrixWeights + 3 * attention
+    }
+
+    /// Problems with the shape, each a sentence naming the field.
+    public var problems: [String] {
+        var out: [String] = []
+        if dim <= 0 || layers <= 0 || heads <= 0 || context <= 0 || vocabSize <= 0 { out.append("dim, layers, heads, context and vocabulary must be positive") }
+        if heads > 0, dim % heads != 0 { out.append("dim \(dim) is not a multiple of heads \(heads)") }
+        if heads > 0, dim % heads == 0, headDim % 2 != 0 { out.append("head size \(headDim) (dim / heads) must be even for RoPE") }
+        if kvHeads <= 0 || heads % max(kvHeads, 1) != 0 { out.append("heads \(heads) is not a multiple of kv_heads \(kvHeads)") }
+        if ffnDim <= 0 || ffnDim % 32 != 0 { out.append("ffn_dim \(ffnDim) must be a positive multiple of 32") }
+        return out
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case vocabSize = "vocab_size", dim = "hidden_size", layers = "num_hidden_layers"
+        case heads = "num_attention_heads", kvHeads = "num_key_value_heads", ffnDim = "intermediate_size"
+        case context = "max_position_embeddings", ropeTheta = "rope_theta", normEps = "rms_norm_eps"
+        case tieEmbeddings = "tie_word_embeddings", bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
+        case architectures, modelType = "model_type", hiddenAct = "hidden_act", torchDtype = "torch_dtype"
+        case attentionBias = "attention_bias", mlpBias = "mlp_bias", headDim = "head_dim"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let heads = try c.decode(Int.self, forKey: .heads)
+        self.init(vocabSize: try c.decode(Int.self, forKey: .vocabSize), dim: try c.decode(Int.self, forKey: .dim),
+                  layers: try c.decode(Int.self, forKey: .layers), heads: heads,
+                  kvHeads: try c.decodeIfPresent(Int.self, forKey: .kvHeads) ?? heads,
+                  ffnDim: try c.decode(Int.self, forKey: .ffnDim),
+                  context: try c.decode(Int.self, forKey: .context),
+                  ropeTheta: try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? 10000,
+                  normEps: try c.decodeIfPresent(Double.self, forKey: .normEps) ?? 1e-6,
+                  tieEmbeddings: try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? true,
+                  bosTokenId: try c.decodeIfPresent(Int.self, forKey: .bosTokenId),
+                  eosTokenId: try c.decodeIfPresent(Int.self, forKey: .eosTokenId))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(["LlamaForCausalLM"], forKey: .architectures)
+        try c.encode("llama", forKey: .modelType)
+        try c.encode("silu", forKey: .hiddenAct)
+        try c.encode("float32", forKey: .torchDtype)
+        try c.encode(false, forKey: .attentionBias)
+        try c.encode(false, forKey: .mlpBias)
+        try c.encode(headDim, forKey: .headDim)
+        try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(dim, forKey: .dim)
+        try c.encode(layers, forKey: .layers)
+        try c.encode(heads, forKey: .heads)
+        try c.encode(kvHeads, forKey: .kvHeads)
+        try c.encode(ffnDim, forKey: .ffnDim)
+        try c.encode(context, forKey: .context)
+        try c.encode(ropeTheta, forKey: .ropeTheta)
+        try c.encode(normEps, forKey: .normEps)
+        try c.encode(tieEmbeddings, forKey: .tieEmbeddings)
+        try c.encodeIfPresent(bosTokenId, forKey: .bosTokenId)
+        try c.encodeIfPresent(eosTokenId, forKey: .eosTokenId)
+    }
+}

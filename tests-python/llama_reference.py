@@ -1,0 +1,703 @@
+"""Independent float64 numpy reference for a LLaMA-style decoder: forward AND hand-written backward.
+
+Used by the Swift tests to check the training kernels. Only dependency: numpy (no torch).
+
+usage:
+  llama_reference.py --model DIR --batch FILE --batch-shape B,T1 [--out GRADS.safetensors]
+                     [--logits LOGITS.f32] [--lr LR --steps N] [--params-out PARAMS.safetensors]
+  llama_reference.py --self-test
+
+Inputs
+  DIR/config.json        Hugging Face LlamaForCausalLM fields (hidden_size, intermediate_size,
+                         num_hidden_layers, num_attention_heads, num_key_value_heads, vocab_size,
+                         rms_norm_eps, rope_theta, tie_word_embeddings, max_position_embeddings).
+  DIR/model.safetensors  HF tensor names (model.embed_tokens.weight [V,C], model.layers.{i}.* ,
+                         model.norm.weight [C], lm_head.weight [V,C] only when not tied);
+                         F32 (F16 / BF16 / F64 also read). Computation is always float64.
+  FILE                   raw little-endian int32 tokens [B, T1]; inputs = tokens[:, :-1],
+                         targets = tokens[:, 1:], so T = T1 - 1.
+
+Outputs
+  stdout                 one JSON line {"loss": mean cross-entropy (float64),
+                         "logits_checksum": sum of all float64 logits}; with --steps N > 0 also
+                         "losses": [loss after 0, 1, ..., N SGD steps] (losses[-1] == loss).
+  --out                  safetensors, F32, keys sorted, header space-padded to a multiple of 8:
+                         d loss / d parameter under each parameter's own name (tied models have no
+                         lm_head.weight; the embedding gradient then holds both contributions).
+  --logits               raw little-endian float32 logits [B, T, V].
+  --steps N --lr LR      first take N plain SGD steps (p -= LR * grad, parameters kept in float64);
+                         loss / logits / grads above are then those at the updated parameters.
+  --params-out           the (updated) parameters, same safetensors format as --out.
+
+Math (conventions the Swift side must match)
+  x = embed[tokens]                                                   [B,T,C]
+  per layer:  a = rmsnorm(x, w_in);  q = a Wq^T, k = a Wk^T, v = a Wv^T
+              heads: hd = C/H; query head j uses kv head j // (H/KVH)   (GQA)
+              RoPE, HF rotate_half style: inv_freq[i] = theta^(-2i/hd), i < hd/2; angle[t,i] = t*inv_freq[i]
+              (t = 0..T-1 in every row); cos/sin [T,hd] = table concatenated with itself;
+              rot(x) = concat(-x[..., hd/2:], x[..., :hd/2]); q' = q*cos + rot(q)*sin (same for k)
+              P = softmax(causal_mask(q' k'^T / sqrt(hd))); o = P v; x = x + merge(o) Wo^T
+              b = rmsnorm(x, w_post); m = silu(b Wgate^T) * (b Wup^T); x = x + m Wdown^T
+  rmsnorm(x, w) = x / sqrt(mean(x^2, last axis) + eps) * w;  silu(z) = z * sigmoid(z)
+  logits = rmsnorm(x, w_norm) W_head^T, W_head = embed if tie_word_embeddings else lm_head
+  loss = mean over all B*T positions of cross-entropy(logits, targets)
+
+--self-test checks every gradient of tiny random models (tied/untied, GQA) against central finite
+differences, the vectorised forward against a loop-based one, the safetensors reader/writer, and the
+CLI round trip; it prints one line per check, a final PASS/FAIL line, and exits non-zero on failure.
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+# ----------------------------------------------------------------------------------------------
+# safetensors I/O
+# ----------------------------------------------------------------------------------------------
+
+_NUMPY_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4"}
+
+
+def read_safetensors(path):
+    """Returns {name: ndarray}; BF16 / F16 are widened to float32, other dtypes kept."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = np.frombuffer(blob[:8], dtype="<u8")
+    header = json.loads(blob[8:8 + int(n)].decode("utf-8"))
+    data = memoryview(blob)[8 + int(n):]
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        raw, shape, dtype = data[begin:end], tuple(info["shape"]), info["dtype"]
+        if dtype == "BF16":
+            bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
+            arr = bits.view(np.float32)
+        elif dtype in _NUMPY_DTYPES:
+            arr = np.frombuffer(raw, dtype=_NUMPY_DTYPES[dtype])
+            if dtype == "F16":
+                arr = arr.astype(np.float32)
+        else:
+            raise ValueError(f"{path}: tensor {name}: unsupported dtype {dtype}")
+        if arr.size != math.prod(shape):
+            raise ValueError(f"{path}: tensor {name}: {arr.size} values for shape {list(shape)}")
+        out[name] = arr.reshape(shape).copy()
+    return out
+
+
+def _float32_to_bf16_bits(a):
+    """Round-to-nearest-even float32 -> bfloat16 bit patterns (uint16)."""
+    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2")
+
+
+def write_safetensors(path, tensors, dtype="F32"):
+    """Writes {name: array} with keys sorted, data contiguous in key order, and the JSON header
+    padded with spaces so the data buffer starts at a multiple of 8. dtype: F32 (default), F16,
+    BF16 or F64 for every tensor."""
+    header, chunks, offset = {}, [], 0
+    for name in sorted(tensors):
+        a = np.asarray(tensors[name])
+        if dtype == "BF16":
+            raw = _float32_to_bf16_bits(a).tobytes()
+        else:
+            raw = np.ascontiguousarray(a, dtype=_NUMPY_DTYPES[dtype]).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(np.array([len(text)], dtype="<u8").tobytes())
+        f.write(text)
+        for raw in chunks:
+            f.write(raw)
+
+
+# ----------------------------------------------------------------------------------------------
+# config and parameters
+# ----------------------------------------------------------------------------------------------
+
+
+class Config:
+    """The LlamaConfig fields this reference uses (HF defaults where HF has one)."""
+
+    def __init__(self, d):
+        self.C = int(d["hidden_size"])
+        self.F = int(d["intermediate_size"])
+        self.L = int(d["num_hidden_layers"])
+        self.H = int(d["num_attention_heads"])
+        self.KVH = int(d.get("num_key_value_heads") or self.H)
+        self.V = int(d["vocab_size"])
+        self.eps = float(d.get("rms_norm_eps", 1e-6))
+        self.theta = float(d.get("rope_theta", 10000.0))
+        self.tied = bool(d.get("tie_word_embeddings", False))
+        self.max_pos = int(d.get("max_position_embeddings", 2048))
+        if self.C % self.H or self.H % self.KVH:
+            raise ValueError("hidden_size must divide by num_attention_heads, and heads by kv heads")
+        self.hd = self.C // self.H
+        if self.hd % 2:
+            raise ValueError("head_dim must be even for RoPE")
+        # Refuse variants whose math differs from the one documented above.
+        if d.get("head_dim") not in (None, self.hd):
+            raise ValueError(f"head_dim {d['head_dim']} != hidden_size / num_attention_heads")
+        if d.get("rope_scaling"):
+            raise ValueError("rope_scaling is not supported")
+        if d.get("attention_bias") or d.get("mlp_bias"):
+            raise ValueError("attention_bias / mlp_bias are not supported")
+        if d.get("hidden_act", "silu") != "silu":
+            raise ValueError(f"hidden_act {d['hidden_act']} is not supported")
+
+    def to_json(self):
+        return {"hidden_size": self.C, "intermediate_size": self.F, "num_hidden_layers": self.L,
+                "num_attention_heads": self.H, "num_key_value_heads": self.KVH, "vocab_size": self.V,
+                "rms_norm_eps": self.eps, "rope_theta": self.theta, "tie_word_embeddings": self.tied,
+                "max_position_embeddings": self.max_pos, "hidden_act": "silu",
+                "architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+
+
+def param_shapes(cfg):
+    """{HF parameter name: shape} for every trainable parameter."""
+    C, F, V, qd, kvd = cfg.C, cfg.F, cfg.V, cfg.H * cfg.hd, cfg.KVH * cfg.hd
+    shapes = {"model.embed_tokens.weight": (V, C), "model.norm.weight": (C,)}
+    for i in range(cfg.L):
+        pre = f"model.layers.{i}."
+        shapes.update({
+            pre + "input_layernorm.weight": (C,),
+            pre + "self_attn.q_proj.weight": (qd, C),
+            pre + "self_attn.k_proj.weight": (kvd, C),
+            pre + "self_attn.v_proj.weight": (kvd, C),
+            pre + "self_attn.o_proj.weight": (C, qd),
+            pre + "post_attention_layernorm.weight": (C,),
+            pre + "mlp.gate_proj.weight": (F, C),
+            pre + "mlp.up_proj.weight": (F, C),
+            pre + "mlp.down_proj.weight": (C, F),
+        })
+    if not cfg.tied:
+        shapes["lm_head.weight"] = (V, C)
+    return shapes
+
+
+def load_model(model_dir):
+    """Returns (Config, {name: float64 array}) from a HF-style model directory."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = Config(json.load(f))
+    tensors = read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    params = {}
+    for name, shape in param_shapes(cfg).items():
+        if name not in tensors:
+            raise ValueError(f"model.safetensors lacks {name}")
+        if tuple(tensors[name].shape) != shape:
+            raise ValueError(f"{name}: shape {list(tensors[name].shape)}, expected {list(shape)}")
+        params[name] = tensors[name].astype(np.float64)
+    extra = sorted(set(tensors) - set(params))
+    if extra:
+        print(f"warning: ignoring tensors {extra}", file=sys.stderr)
+    return cfg, params
+
+
+# ----------------------------------------------------------------------------------------------
+# building blocks: forward returns (output, cache); backward maps output grads to input grads
+# ----------------------------------------------------------------------------------------------
+
+
+def rmsnorm_fwd(x, w, eps):
+    r = 1.0 / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps)
+    xhat = x * r
+    return xhat * w, (xhat, r)
+
+
+def rmsnorm_bwd(dy, w, cache):
+    """y = xhat*w, xhat = x*r, r = (mean(x^2)+eps)^-1/2  =>
+    dw = sum dy*xhat;  dx = r * (dxhat - xhat * mean(dxhat*xhat))."""
+    xhat, r = cache
+    dw = np.sum(dy * xhat, axis=tuple(range(dy.ndim - 1)))
+    dxhat = dy * w
+    dx = r * (dxhat - xhat * np.mean(dxhat * xhat, axis=-1, keepdims=True))
+    return dx, dw
+
+
+def rope_tables(T, hd, theta):
+    """cos, sin of shape [T, hd] (HF: the [T, hd/2] angle table concatenated with itself)."""
+    inv_freq = theta ** (-np.arange(0, hd, 2, dtype=np.float64) / hd)  # i = 0..hd/2-1: theta^(-2i/hd)
+    angle = np.arange(T, dtype=np.float64)[:, None] * inv_freq[None, :]
+    emb = np.concatenate([angle, angle], axis=-1)
+    return np.cos(emb), np.sin(emb)
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
+
+
+def rope_fwd(x, cos, sin):
+    return x * cos + rotate_half(x) * sin
+
+
+def rope_bwd(dy, cos, sin):
+    """rotate_half is the linear map R with R^T = -R, so dx = dy*cos + R^T(dy*sin) = dy*cos - R(dy*sin)."""
+    return dy * cos - rotate_half(dy * sin)
+
+
+def sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # overflow-free
+
+
+def softmax(s):
+    e = np.exp(s - np.max(s, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _flat(x):
+    """[..., D] -> [N, D] so weight gradients are single matmuls."""
+    return x.reshape(-1, x.shape[-1])
+
+
+# ----------------------------------------------------------------------------------------------
+# model forward / backward
+# ----------------------------------------------------------------------------------------------
+
+
+def forward(cfg, p, inputs, targets):
+    """Returns (loss, logits [B,T,V], cache for backward)."""
+    B, T = inputs.shape
+    H, KVH, hd = cfg.H, cfg.KVH, cfg.hd
+    n_rep, scale = H // KVH, 1.0 / math.sqrt(hd)
+    cos, sin = rope_tables(T, hd, cfg.theta)
+    causal = np.tril(np.ones((T, T), dtype=bool))  # [t, s]: position t sees s <= t
+
+    x = p["model.embed_tokens.weight"][inputs]  # [B,T,C]
+    layers = []
+    for i in range(cfg.L):
+        pre = f"model.layers.{i}."
+        c = {}
+        # --- attention block
+        a, c["norm1"] = rmsnorm_fwd(x, p[pre + "input_layernorm.weight"], cfg.eps)
+        q = (a @ p[pre + "self_attn.q_proj.weight"].T).reshape(B, T, H, hd).transpose(0, 2, 1, 3)
+        k = (a @ p[pre + "self_attn.k_proj.weight"].T).reshape(B, T, KVH, hd).transpose(0, 2, 1, 3)
+        v = (a @ p[pre + "self_attn.v_proj.weight"].T).reshape(B, T, KVH, hd).transpose(0, 2, 1, 3)
+        qr, kr = rope_fwd(q, cos, sin), rope_fwd(k, cos, sin)
+        # GQA: repeat each kv head n_rep times, so expanded head j is kv head j // n_rep.
+        kr_e, v_e = np.repeat(kr, n_rep, axis=1), np.repeat(v, n_rep, axis=1)  # [B,H,T,hd]
+        s = np.where(causal, (qr @ kr_e.swapaxes(-1, -2)) * scale, -np.inf)
+        P = softmax(s)  # [B,H,T,T]
+        o = (P @ v_e).transpose(0, 2, 1, 3).reshape(B, T, H * hd)
+        x = x + o @ p[pre + "self_attn.o_proj.weight"].T
+        # --- MLP block
+        b, c["norm2"] = rmsnorm_fwd(x, p[pre + "post_attention_layernorm.weight"], cfg.eps)
+        g = b @ p[pre + "mlp.gate_proj.weight"].T
+        u = b @ p[pre + "mlp.up_proj.weight"].T
+        sg = sigmoid(g)
+        m = g * sg * u
+        x = x + m @ p[pre + "mlp.down_proj.weight"].T
+        c.update(a=a, qr=qr, kr_e=kr_e, v_e=v_e, P=P, o=o, b=b, g=g, u=u, sg=sg, m=m)
+        layers.append(c)
+
+    y, norm_f = rmsnorm_fwd(x, p["model.norm.weight"], cfg.eps)
+    w_head = p["model.embed_tokens.weight"] if cfg.tied else p["lm_head.weight"]
+    logits = y @ w_head.T  # [B,T,V]
+
+    # Cross-entropy, averaged over all B*T positions.
+    mx = np.max(logits, axis=-1, keepdims=True)
+    lse = mx[..., 0] + np.log(np.sum(np.exp(logits - mx), axis=-1))
+    picked = np.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+    loss = float(np.mean(lse - picked))
+
+    cache = dict(layers=layers, y=y, norm_f=norm_f, lse=lse, cos=cos, sin=sin)
+    return loss, logits, cache
+
+
+def backward(cfg, p, inputs, targets, logits, cache):
+    """Hand-written chain rule through forward(); returns {name: d loss / d param} (float64)."""
+    B, T = inputs.shape
+    H, KVH, hd = cfg.H, cfg.KVH, cfg.hd
+    n_rep, scale = H // KVH, 1.0 / math.sqrt(hd)
+    cos, sin = cache["cos"], cache["sin"]
+    grads = {}
+
+    # d mean CE / d logits = (softmax - onehot) / (B*T)
+    dlogits = np.exp(logits - cache["lse"][..., None])
+    np.put_along_axis(dlogits, targets[..., None],
+                      np.take_along_axis(dlogits, targets[..., None], axis=-1) - 1.0, axis=-1)
+    dlogits /= B * T
+
+    # logits = y W_head^T
+    w_head = p["model.embed_tokens.weight"] if cfg.tied else p["lm_head.weight"]
+    d_head = _flat(dlogits).T @ _flat(cache["y"])  # [V,C]
+    dy = dlogits @ w_head
+    dx, grads["model.norm.weight"] = rmsnorm_bwd(dy, p["model.norm.weight"], cache["norm_f"])
+
+    for i in reversed(range(cfg.L)):
+        pre = f"model.layers.{i}."
+        c = cache["layers"][i]
+        # --- MLP block: x_out = x_mid + m Wdown^T, m = g*sigmoid(g)*u
+        w_down = p[pre + "mlp.down_proj.weight"]
+        grads[pre + "mlp.down_proj.weight"] = _flat(dx).T @ _flat(c["m"])
+        dm = dx @ w_down
+        g, u, sg = c["g"], c["u"], c["sg"]
+        du = dm * g * sg
+        dg = dm * u * sg * (1.0 + g * (1.0 - sg))  # silu'(g) = s + g s (1-s)
+        w_gate, w_up = p[pre + "mlp.gate_proj.weight"], p[pre + "mlp.up_proj.weight"]
+        grads[pre + "mlp.gate_proj.weight"] = _flat(dg).T @ _flat(c["b"])
+        grads[pre + "mlp.up_proj.weight"] = _flat(du).T @ _flat(c["b"])
+        db = dg @ w_gate + du @ w_up
+        dxn, grads[pre + "post_attention_layernorm.weight"] = rmsnorm_bwd(
+            db, p[pre + "post_attention_layernorm.weight"], c["norm2"])
+        dx = dx + dxn  # residual
+
+        # --- attention block: x_mid = x_in + o Wo^T
+        w_o = p[pre + "self_attn.o_proj.weight"]
+        grads[pre + "self_attn.o_proj.weight"] = _flat(dx).T @ _flat(c["o"])
+        do = (dx @ w_o).reshape(B, T, H, hd).transpose(0, 2, 1, 3)  # [B,H,T,hd]
+        P, qr, kr_e, v_e = c["P"], c["qr"], c["kr_e"], c["v_e"]
+        dP = do @ v_e.swapaxes(-1, -2)
+        dv_e = P.swapaxes(-1, -2) @ do
+        dS = P * (dP - np.sum(dP * P, axis=-1, keepdims=True))  # softmax backward (masked P = 0)
+        dqr = (dS @ kr_e) * scale
+        dkr_e = (dS.swapaxes(-1, -2) @ qr) * scale
+        # GQA backward: sum over the n_rep query heads sharing each kv head.
+        dkr = dkr_e.reshape(B, KVH, n_rep, T, hd).sum(axis=2)
+        dv = dv_e.reshape(B, KVH, n_rep, T, hd).sum(axis=2)
+        dq, dk = rope_bwd(dqr, cos, sin), rope_bwd(dkr, cos, sin)
+        dq = dq.transpose(0, 2, 1, 3).reshape(B, T, H * hd)
+        dk = dk.transpose(0, 2, 1, 3).reshape(B, T, KVH * hd)
+        dv = dv.transpose(0, 2, 1, 3).reshape(B, T, KVH * hd)
+        a = c["a"]
+        da = np.zeros_like(a)
+        for name, d in (("q_proj", dq), ("k_proj", dk), ("v_proj", dv)):
+            w = p[pre + "self_attn." + name + ".weight"]
+            grads[pre + "self_attn." + name + ".weight"] = _flat(d).T @ _flat(a)
+            da += d @ w
+        dxn, grads[pre + "input_layernorm.weight"] = rmsnorm_bwd(
+            da, p[pre + "input_layernorm.weight"], c["norm1"])
+        dx = dx + dxn  # residual
+
+    # x = embed[tokens]: scatter-add (repeated tokens accumulate); tied head adds its own part.
+    d_embed = np.zeros_like(p["model.embed_tokens.weight"])
+    np.add.at(d_embed, inputs.reshape(-1), _flat(dx))
+    if cfg.tied:
+        d_embed += d_head
+    else:
+        grads["lm_head.weight"] = d_head
+    grads["model.embed_tokens.weight"] = d_embed
+    return grads
+
+
+def loss_and_grads(cfg, p, inputs, targets):
+    loss, logits, cache = forward(cfg, p, inputs, targets)
+    return loss, logits, backward(cfg, p, inputs, targets, logits, cache)
+
+
+# ----------------------------------------------------------------------------------------------
+# command line
+# ----------------------------------------------------------------------------------------------
+
+
+def run_cli(args):
+    if args.steps < 0 or (args.steps > 0 and args.lr is None):
+        raise SystemExit("--steps must be >= 0, and --steps > 0 needs --lr")
+    cfg, params = load_model(args.model)
+    try:
+        B, T1 = (int(s) for s in args.batch_shape.split(","))
+    except ValueError:
+        raise SystemExit("--batch-shape must be B,T1")
+    tokens = np.fromfile(args.batch, dtype="<i4")
+    if tokens.size != B * T1:
+        raise SystemExit(f"{args.batch}: {tokens.size} int32 values, --batch-shape needs {B * T1}")
+    tokens = tokens.reshape(B, T1).astype(np.int64)
+    if T1 < 2:
+        raise SystemExit("need T1 >= 2")
+    if tokens.min() < 0 or tokens.max() >= cfg.V:
+        raise SystemExit(f"token ids must be in [0, {cfg.V})")
+    if T1 - 1 > cfg.max_pos:
+        raise SystemExit(f"T = {T1 - 1} exceeds max_position_embeddings {cfg.max_pos}")
+    inputs, targets = tokens[:, :-1], tokens[:, 1:]
+
+    losses = []
+    for _ in range(args.steps):
+        loss, _, grads = loss_and_grads(cfg, params, inputs, targets)
+        losses.append(loss)
+        for name in params:
+            params[name] = params[name] - args.lr * grads[name]
+    loss, logits, grads = loss_and_grads(cfg, params, inputs, targets)
+
+    if args.out:
+        write_safetensors(args.out, grads)
+    if args.logits:
+        logits.astype("<f4").tofile(args.logits)
+    if args.params_out:
+        write_safetensors(args.params_out, params)
+    result = {"loss": loss, "logits_checksum": float(np.sum(logits))}
+    if args.steps > 0:
+        result["losses"] = losses + [loss]
+    print(json.dumps(result))
+
+
+# ----------------------------------------------------------------------------------------------
+# self-test
+# ----------------------------------------------------------------------------------------------
+
+
+def random_model(cfg, rng):
+    """Random float32-representable parameters (stored as float64), big enough to be nonlinear."""
+    p = {}
+    for name, shape in param_shapes(cfg).items():
+        if len(shape) == 1:  # norm weights around 1
+            w = 1.0 + 0.3 * rng.standard_normal(shape)
+        else:
+            w = rng.standard_normal(shape) / math.sqrt(shape[1]) * (2.0 if "embed" in name else 1.0)
+        p[name] = w.astype(np.float32).astype(np.float64)
+    return p
+
+
+def naive_logits(cfg, p, inputs):
+    """Loop-based forward written straight from the formulas (explicit (i, i+hd/2) RoPE pairs,
+    explicit kv head j // n_rep), to cross-check the vectorised forward's reshapes."""
+    B, T = inputs.shape
+    H, hd, half = cfg.H, cfg.hd, cfg.hd // 2
+    n_rep = H // cfg.KVH
+
+    def norm(vec, w):
+        return vec / math.sqrt(sum(z * z for z in vec) / len(vec) + cfg.eps) * w
+
+    def rope(vec, t):
+        out = np.empty(hd)
+        for i in range(half):
+            ang = t * cfg.theta ** (-2.0 * i / hd)
+            x1, x2 = vec[i], vec[i + half]
+            out[i] = x1 * math.cos(ang) - x2 * math.sin(ang)
+            out[i + half] = x2 * math.cos(ang) + x1 * math.sin(ang)
+        return out
+
+    logits = np.empty((B, T, cfg.V))
+    for bi in range(B):
+        xs = [p["model.embed_tokens.weight"][inputs[bi, t]].copy() for t in range(T)]
+        for li in range(cfg.L):
+            pre = f"model.layers.{li}."
+            Wq, Wk, Wv, Wo = (p[pre + f"self_attn.{n}_proj.weight"] for n in "qkvo")
+            a = [norm(x, p[pre + "input_layernorm.weight"]) for x in xs]
+            q = [[rope(Wq[h * hd:(h + 1) * hd] @ a[t], t) for h in range(H)] for t in range(T)]
+            k = [[rope(Wk[h * hd:(h + 1) * hd] @ a[t], t) for h in range(cfg.KVH)] for t in range(T)]
+            v = [[Wv[h * hd:(h + 1) * hd] @ a[t] for h in range(cfg.KVH)] for t in range(T)]
+            new = []
+            for t in range(T):
+                heads = []
+                for h in range(H):
+                    kv = h // n_rep
+                    sc = [float(q[t][h] @ k[s][kv]) / math.sqrt(hd) for s in range(t + 1)]
+                    mx = max(sc)
+                    e = [math.exp(z - mx) for z in sc]
+                    heads.append(sum(e[s] / sum(e) * v[s][kv] for s in range(t + 1)))
+                new.append(xs[t] + Wo @ np.concatenate(heads))
+            xs = new
+            new = []
+            for t in range(T):
+                b = norm(xs[t], p[pre + "post_attention_layernorm.weight"])
+                g, u = p[pre + "mlp.gate_proj.weight"] @ b, p[pre + "mlp.up_proj.weight"] @ b
+                m = np.array([gi / (1.0 + math.exp(-gi)) for gi in g]) * u
+                new.append(xs[t] + p[pre + "mlp.down_proj.weight"] @ m)
+            xs = new
+        head = p["model.embed_tokens.weight"] if cfg.tied else p["lm_head.weight"]
+        for t in range(T):
+            logits[bi, t] = head @ norm(xs[t], p["model.norm.weight"])
+    return logits
+
+
+def finite_difference_check(cfg, p, inputs, targets, eps=1e-6):
+    """Central differences for every element of every parameter. Returns {name: relative error}
+    with relative error = ||analytic - numeric|| / max(||analytic||, ||numeric||)."""
+    _, _, grads = loss_and_grads(cfg, p, inputs, targets)
+    errors = {}
+    for name in sorted(p):
+        w = p[name]
+        num = np.empty_like(w)
+        for idx in range(w.size):
+            orig = w.flat[idx]
+            w.flat[idx] = orig + eps
+            lp = forward(cfg, p, inputs, targets)[0]
+            w.flat[idx] = orig - eps
+            lm = forward(cfg, p, inputs, targets)[0]
+            w.flat[idx] = orig
+            num.flat[idx] = (lp - lm) / (2 * eps)
+        denom = max(np.linalg.norm(grads[name]), np.linalg.norm(num), 1e-300)
+        errors[name] = float(np.linalg.norm(grads[name] - num) / denom)
+    return errors
+
+
+def self_test():
+    rng = np.random.default_rng(1234)
+    base = dict(vocab_size=11, hidden_size=8, intermediate_size=16, num_hidden_layers=2,
+                num_attention_heads=2, num_key_value_heads=1, rms_norm_eps=1e-5, rope_theta=10000.0,
+                max_position_embeddings=16)
+    cases = [
+        ("tied, H=2 KVH=1", dict(base, tie_word_embeddings=True)),
+        ("untied, H=2 KVH=1", dict(base, tie_word_embeddings=False)),
+        # KVH > 1 with n_rep > 1 is where j // n_rep differs from j % KVH; small theta = big angles.
+        ("untied, H=4 KVH=2 C=16", dict(base, hidden_size=16, num_attention_heads=4,
+                                         num_key_value_heads=2, rope_theta=50.0,
+                                         tie_word_embeddings=False)),
+    ]
+    B, T = 2, 5
+    failures = 0
+
+    def report(ok, text):
+        nonlocal failures
+        failures += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {text}")
+
+    for label, d in cases:
+        cfg = Config(d)
+        p = random_model(cfg, rng)
+        tokens = rng.integers(0, cfg.V, size=(B, T + 1))
+        tokens[0, 1] = tokens[0, 3]  # a repeated input token exercises the embedding scatter-add
+        inputs, targets = tokens[:, :-1], tokens[:, 1:]
+
+        loss, logits, _ = forward(cfg, p, inputs, targets)
+        fwd_err = float(np.max(np.abs(logits - naive_logits(cfg, p, inputs))))
+        report(fwd_err < 1e-10, f"[{label}] vectorised vs loop forward: max |dlogits| = {fwd_err:.1e}, loss = {loss:.6f}")
+
+        # Causality: changing the last input token must leave earlier positions' logits alone.
+        changed = inputs.copy()
+        changed[:, -1] = (changed[:, -1] + 1) % cfg.V
+        _, logits2, _ = forward(cfg, p, changed, targets)
+        leak = float(np.max(np.abs(logits2[:, :-1] - logits[:, :-1])))
+        report(leak == 0.0, f"[{label}] causal mask: earlier logits change by {leak:.1e}")
+
+        errors = finite_difference_check(cfg, p, inputs, targets)
+        worst = max(errors, key=errors.get)
+        n = sum(w.size for w in p.values())
+        report(errors[worst] < 1e-6, f"[{label}] finite differences, {len(errors)} tensors / {n} values: "
+                                     f"max rel err {errors[worst]:.1e} ({worst})")
+        for name, err in sorted(errors.items()):
+            if err >= 1e-6:
+                print(f"       {name}: rel err {err:.1e}")
+
+    # safetensors: F16 / BF16 / F32 read back, header layout.
+    with tempfile.TemporaryDirectory() as tmp:
+        vals = np.array([[1.0, -2.5, 0.15625], [3.0e-3, 65504.0, -0.0]], dtype=np.float32)
+        ok = True
+        bf16 = (_float32_to_bf16_bits(vals).astype(np.uint32) << 16).view(np.float32)
+        for dt, expect in (("F32", vals), ("F16", vals.astype(np.float16).astype(np.float32)), ("BF16", bf16)):
+            path = os.path.join(tmp, f"{dt}.safetensors")
+            write_safetensors(path, {"b": vals, "a": vals[0]}, dtype=dt)
+            back = read_safetensors(path)
+            ok &= np.array_equal(back["b"], expect) and np.array_equal(back["a"], expect[0])
+            ok &= _header_ok(path, ["a", "b"])
+        bf = read_safetensors(os.path.join(tmp, "BF16.safetensors"))["b"]
+        ok &= bool(np.all(np.abs(bf - vals) <= np.abs(vals) * 2.0 ** -8))
+        report(ok, "safetensors write/read F32, F16, BF16 (sorted keys, 8-byte aligned header)")
+
+    # CLI round trip on the untied GQA model and the tied model.
+    for label, d in (cases[2], cases[0]):
+        _cli_round_trip(label, Config(d), rng, report)
+
+    print(("PASS" if failures == 0 else f"FAIL ({failures} checks failed)") + ": llama_reference self-test")
+    return 0 if failures == 0 else 1
+
+
+def _header_ok(path, names):
+    """Keys sorted, header length a multiple of 8, data contiguous and exactly filling the file."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = int(np.frombuffer(blob[:8], dtype="<u8")[0])
+    header = json.loads(blob[8:8 + n])
+    keys = [k for k in header if k != "__metadata__"]
+    end = 0
+    for k in keys:
+        b, e = header[k]["data_offsets"]
+        if b != end:
+            return False
+        end = e
+    return n % 8 == 0 and keys == sorted(names) and 8 + n + end == len(blob)
+
+
+def _cli_round_trip(label, cfg, rng, report):
+    """Writes a model dir + batch file, runs this script as a subprocess, compares with in-process."""
+    B, T1 = 3, 6
+    p = random_model(cfg, rng)
+    tokens = rng.integers(0, cfg.V, size=(B, T1)).astype("<i4")
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = os.path.join(tmp, "model")
+        os.makedirs(model_dir)
+        with open(os.path.join(model_dir, "config.json"), "w") as f:
+            json.dump(cfg.to_json(), f)
+        write_safetensors(os.path.join(model_dir, "model.safetensors"), p)
+        batch = os.path.join(tmp, "batch.i32")
+        tokens.tofile(batch)
+        out, logits_path = os.path.join(tmp, "grads.safetensors"), os.path.join(tmp, "logits.f32")
+        cmd = [sys.executable, os.path.abspath(__file__), "--model", model_dir, "--batch", batch,
+               "--batch-shape", f"{B},{T1}", "--out", out, "--logits", logits_path]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            report(False, f"[{label}] CLI failed: {res.stderr.strip()}")
+            return
+        lines = res.stdout.strip().splitlines()
+        result = json.loads(lines[-1])
+
+        inputs, targets = tokens[:, :-1].astype(np.int64), tokens[:, 1:].astype(np.int64)
+        loss, logits, grads = loss_and_grads(cfg, p, inputs, targets)
+        back = read_safetensors(out)
+        file_logits = np.fromfile(logits_path, dtype="<f4").reshape(B, T1 - 1, cfg.V)
+        ok = len(lines) == 1 and set(result) == {"loss", "logits_checksum"}
+        ok &= abs(result["loss"] - loss) <= 1e-12 * abs(loss)
+        ok &= abs(result["logits_checksum"] - float(np.sum(logits))) <= 1e-9 * (1 + np.abs(logits).sum())
+        ok &= set(back) == set(param_shapes(cfg)) and _header_ok(out, list(param_shapes(cfg)))
+        ok &= all(back[k].dtype == np.float32 and np.array_equal(back[k], grads[k].astype(np.float32)) for k in grads)
+        ok &= np.array_equal(file_logits, logits.astype(np.float32))
+        report(bool(ok), f"[{label}] CLI round trip: loss {result['loss']:.6f}, "
+                         f"{len(back)} gradient tensors, logits [{B},{T1 - 1},{cfg.V}]")
+
+        # --steps: N SGD steps in the subprocess match N steps in process.
+        lr, steps = 0.1, 3
+        params_out = os.path.join(tmp, "params.safetensors")
+        res = subprocess.run(cmd + ["--lr", str(lr), "--steps", str(steps), "--params-out", params_out],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            report(False, f"[{label}] CLI --steps failed: {res.stderr.strip()}")
+            return
+        result = json.loads(res.stdout)
+        q = {k: v.copy() for k, v in p.items()}
+        losses = []
+        for _ in range(steps + 1):
+            loss, _, grads = loss_and_grads(cfg, q, inputs, targets)
+            losses.append(loss)
+            if len(losses) <= steps:
+                q = {k: q[k] - lr * grads[k] for k in q}
+        back_p = read_safetensors(params_out)
+        back_g = read_safetensors(out)
+        ok = np.allclose(result["losses"], losses, rtol=1e-12, atol=0) and result["loss"] == result["losses"][-1]
+        ok &= all(np.array_equal(back_p[k], q[k].astype(np.float32)) for k in q)
+        ok &= all(np.array_equal(back_g[k], grads[k].astype(np.float32)) for k in grads)
+        ok &= losses[-1] < losses[0]
+        report(bool(ok), f"[{label}] CLI --lr {lr} --steps {steps}: losses "
+                         + " ".join(f"{x:.6f}" for x in result["losses"]))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", help="dir with config.json and model.safetensors")
+    ap.add_argument("--batch", help="raw little-endian int32 tokens [B, T1]")
+    ap.add_argument("--batch-shape", help="B,T1 of the batch file (T = T1 - 1)")
+    ap.add_argument("--out", help="gradients safetensors (F32, parameter names)")
+    ap.add_argument("--logits", help="raw little-endian float32 logits [B, T, V]")
+    ap.add_argument("--lr", type=float, help="SGD learning rate for --steps")
+    ap.add_argument("--steps", type=int, default=0, help="SGD steps taken before reporting (default 0)")
+    ap.add_argument("--params-out", help="write the (updated) parameters as F32 safetensors")
+    ap.add_argument("--self-test", action="store_true", help="finite-difference and round-trip self-test")
+    args = ap.parse_args(argv)
+    if args.self_test:
+        return self_test()
+    if not (args.model and args.batch and args.batch_shape):
+        ap.error("--model, --batch and --batch-shape are required (or --self-test)")
+    run_cli(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
