@@ -42,10 +42,11 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fassociative-math", "-fno-signed-zeros",
                                           "-fno-trapping-math", "-ffp-contract=fast"])]),
         .target(name: "Transformer", dependencies: ["PipeKit", "CBLAS", "CTrainKernels"]),
+        .target(name: "TrainStage", dependencies: ["PipeKit", "Transformer"], path: "stages/train"),
 
         // The command-line tool.
         .executableTarget(name: "pipe",
-                          dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage",
+                          dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).
@@ -54,7 +55,7 @@ let package = Package(
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
-        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage"]),
+        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]
 )

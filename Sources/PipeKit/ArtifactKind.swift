@@ -29,6 +29,8 @@ public struct ArtifactKind: RawRepresentable, Hashable, Sendable, Codable, Expre
     public static let targets: ArtifactKind = "targets"
     /// `clusters.jsonl`: groups of duplicate documents and which one was kept.
     public static let clusters: ArtifactKind = "clusters"
+    /// `checkpoint.bin`: a training run's weights and optimizer moments.
+    public static let checkpoint: ArtifactKind = "checkpoint"
     /// Any folder of files; a port of this kind accepts every kind.
     public static let any: ArtifactKind = "any"
 

@@ -3,6 +3,7 @@ import CollectStage
 import MinHashDedupStage
 import ObjectiveStage
 import PipeEngine
+import TrainStage
 
 /// The stage kinds compiled into pipe, each from its own module under `stages/`.
 enum BuiltinStages {
@@ -11,5 +12,6 @@ enum BuiltinStages {
         StageDescriptor(builtin: CollectStage.self),
         StageDescriptor(builtin: MinHashDedupStage.self),
         StageDescriptor(builtin: BPETokenizeStage.self),
+        StageDescriptor(builtin: TrainStage.self),
     ])
 }

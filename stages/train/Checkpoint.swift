@@ -1,0 +1,66 @@
+import Foundation
+import PipeKit
+import Transformer
+
+/// A training checkpoint in the stage's work folder: a JSON header (step, history, what it
+/// belongs to) followed by the weights and both AdamW moments, written atomically.
+struct Checkpoint {
+    struct Header: Codable {
+        var format = 1
+        /// What the run was started with; a checkpoint of anything else is ignored.
+        var fingerprint: String
+        var step: Int
+        var workers: Int
+        var elapsedSeconds: Double
+        var history: [CurvePoint]
+    }
+
+    static let fileName = "checkpoint.bin"
+
+    /// Saves the state after `header.step` steps: temp file, fsync, rename.
+    static func save(_ header: Header, model: TransformerModel, optimizer: AdamW, in folder: URL) throws {
+        let url = folder.appendingPathComponent(fileName), temp = folder.appendingPathComponent(fileName + ".tmp")
+        let json = try JSONEncoder().encode(header)
+        guard FileManager.default.createFile(atPath: temp.path, contents: nil) else { throw StageError("cannot write \(temp.path)") }
+        let handle = try FileHandle(forWritingTo: temp)
+        var length = UInt64(json.count).littleEndian
+        try handle.write(contentsOf: Data(bytes: &length, count: 8))
+        try handle.write(contentsOf: json)
+        for buffer in [model.parameters, optimizer.m, optimizer.v] {
+            try handle.write(contentsOf: Data(buffer: UnsafeBufferPointer(buffer.slice(0, buffer.count))))
+        }
+        try handle.synchronize()
+        try handle.close()
+        guard rename(temp.path, url.path) == 0 else { throw StageError("cannot rename \(temp.path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Restores a checkpoint with this fingerprint into the model and optimizer, or returns nil.
+    static func load(fingerprint: String, model: TransformerModel, optimizer: AdamW, in folder: URL) throws -> Header? {
+        let url = folder.appendingPathComponent(fileName)
+        guard let data = try? Data(contentsOf: url, options: .alwaysMapped), data.count >= 8 else { return nil }
+        let length = data.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        let floats = model.parameters.count
+        guard length > 0, data.count == 8 + length + 3 * 4 * floats,
+              let header = try? JSONDecoder().decode(Header.self, from: data.subdata(in: 8..<8 + length)),
+              header.fingerprint == fingerprint
+        else { return nil }
+        data.withUnsafeBytes { raw in
+            for (k, buffer) in [model.parameters, optimizer.m, optimizer.v].enumerated() {
+                let source = raw.baseAddress! + 8 + length + k * 4 * floats
+                UnsafeMutableRawPointer(buffer.pointer).copyMemory(from: source, byteCount: 4 * floats)
+            }
+        }
+        optimizer.step = header.step
+        return header
+    }
+}
+
+/// One row of the loss curve.
+struct CurvePoint: Codable, Equatable {
+    var step: Int
+    var trainLoss: Double
+    var valLoss: Double?
+    var learningRate: Double
+    var gradientNorm: Double
+    var tokensPerSecond: Double
+}

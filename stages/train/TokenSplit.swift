@@ -1,0 +1,60 @@
+import Foundation
+import PipeKit
+
+/// One split (`train`, `val`, `test`) of a `tokens` artifact, memory-mapped shard by shard so
+/// a corpus larger than memory still trains; windows may cross shard boundaries.
+struct TokenSplit {
+    let name: String
+    private let shards: [Data]
+    private let starts: [Int]
+    private let wide: Bool
+    let count: Int
+
+    /// The split's shards listed in `meta.json` of a materialized tokens folder.
+    init(_ name: String, folder: URL, meta: TokensMeta) throws {
+        self.name = name
+        wide = meta.dtype == "uint32"
+        var shards: [Data] = [], starts: [Int] = [], total = 0
+        for file in meta.splits[name]?.files ?? [] {
+            let data = try Data(contentsOf: folder.appendingPathComponent(file), options: .alwaysMapped)
+            guard data.count % (wide ? 4 : 2) == 0 else { throw StageError("tokens/\(file): \(data.count) bytes is not a whole number of \(meta.dtype) ids") }
+            shards.append(data)
+            starts.append(total)
+            total += data.count / (wide ? 4 : 2)
+        }
+        self.shards = shards
+        self.starts = starts
+        count = total
+    }
+
+    /// Copies tokens `start ..< start + n` into `out`.
+    func copy(from start: Int, count n: Int, into out: UnsafeMutablePointer<Int32>) {
+        var position = start, written = 0
+        var shard = starts.lastIndex { $0 <= position } ?? 0
+        while written < n {
+            let offset = position - starts[shard]
+            let available = (shards[shard].count / (wide ? 4 : 2)) - offset
+            let take = min(available, n - written)
+            shards[shard].withUnsafeBytes { raw in
+                for i in 0..<take {
+                    out[written + i] = wide
+                        ? Int32(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * (offset + i), as: UInt32.self)))
+                        : Int32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * (offset + i), as: UInt16.self)))
+                }
+            }
+            written += take
+            position += take
+            shard += 1
+        }
+    }
+}
+
+/// The parts of a tokens artifact's `meta.json` training reads.
+struct TokensMeta: Decodable {
+    struct Split: Decodable { var tokens: Int; var files: [String] }
+    var vocab_size: Int
+    var dtype: String
+    var end_of_text: Int?
+    var bytes_per_token: Double?
+    var splits: [String: Split]
+}

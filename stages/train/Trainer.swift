@@ -1,0 +1,212 @@
+import Foundation
+import PipeKit
+import Transformer
+
+/// The training loop: seeded batches, gradient accumulation, AdamW on a schedule, validation,
+/// checkpoints, the time budget, and the loss curve.
+final class Trainer {
+    /// How a run ended.
+    struct Summary {
+        var steps: Int
+        var trainLoss: Double
+        var valLoss: Double?
+        var seconds: Double
+        var tokensPerSecond: Double
+        var stoppedByBudget: Bool
+        var history: [CurvePoint]
+    }
+
+    private let model: TransformerModel
+    private let p: TrainStage.Params
+    private let steps: Int
+    private let train: TokenSplit
+    private let val: TokenSplit
+    private let context: StageContext
+    private let maxSeconds: Double?
+    private let fingerprint: String
+    private let workers: Workers
+    private let schedule: LearningRateSchedule
+
+    init(model: TransformerModel, params: TrainStage.Params, steps: Int, train: TokenSplit, val: TokenSplit,
+         context: StageContext, maxSeconds: Double?, fingerprint: String)
+    {
+        self.model = model
+        self.p = params
+        self.steps = steps
+        self.train = train
+        self.val = val
+        self.context = context
+        self.maxSeconds = maxSeconds
+        self.workers = Workers(context.threads)
+        let c = model.config
+        self.fingerprint = "\(fingerprint) \(c) steps=\(steps) batch=\(params.batch)x\(params.grad_accum) seed=\(params.seed)"
+        schedule = LearningRateSchedule(peak: params.lr, minimum: params.min_lr ?? params.lr / 10, warmupSteps: params.warmup,
+                                        totalSteps: steps, decay: LearningRateSchedule.Decay(rawValue: params.schedule) ?? .cosine)
+    }
+
+    func run() throws -> Summary {
+        let c = model.config, seq = c.context
+        var settings = AdamW.Settings()
+        settings.beta1 = Float(p.beta1)
+        settings.beta2 = Float(p.beta2)
+        settings.eps = Float(p.eps)
+        settings.weightDecay = Float(p.weight_decay)
+        settings.decayNorms = p.decay_norms
+        settings.decayEmbeddings = p.decay_embeddings
+        settings.clip = Float(p.clip)
+        let optimizer = AdamW(layout: model.layout, settings: settings)
+        let acts = Activations(config: c, batch: p.batch, seq: seq, workers: workers, training: true,
+                               checkpointing: p.gradient_checkpointing)
+        let gradients = FloatBuffer(count: model.layout.count)
+        context.log("model: \(c.parameterCount) parameters (\(c.layers) layers, dim \(c.dim), \(c.heads) heads, \(c.kvHeads) kv heads, ffn \(c.ffnDim), vocabulary \(c.vocabSize), context \(seq))")
+        context.log("OpenBLAS kernels: \(BLAS.coreName); \(workers.count) worker threads; activations \(acts.bytes / 1_000_000) MB")
+
+        var history: [CurvePoint] = []
+        var start = 0, elapsedBefore = 0.0
+        if let header = try Checkpoint.load(fingerprint: fingerprint, model: model, optimizer: optimizer, in: context.work) {
+            start = header.step
+            history = header.history
+            elapsedBefore = header.elapsedSeconds
+            context.log("resuming from the checkpoint at step \(start)" + (header.workers == workers.count ? "" :
+                " (it was written with \(header.workers) threads, this run has \(workers.count): the curve will differ in the last bits)"))
+        }
+
+        let began = Date()
+        var windowStart = Date(), windowTokens = 0, windowLoss = 0.0, windowSteps = 0
+        var lastVal: Double? = history.last { $0.valLoss != nil }?.valLoss
+        var stoppedByBudget = false
+        var step = start
+        var rates: [Double] = []
+        func saveCheckpoint() throws {
+            let header = Checkpoint.Header(fingerprint: fingerprint, step: step, workers: workers.count,
+                                           elapsedSeconds: elapsedBefore + Date().timeIntervalSince(began), history: history)
+            try Checkpoint.save(header, model: model, optimizer: optimizer, in: context.work)
+        }
+
+        while step < steps {
+            try context.checkCancellation()
+            let lr = schedule.rate(at: step)
+            gradients.zero()
+            var loss = 0.0
+            for micro in 0..<p.grad_accum {
+                fillTrainingBatch(acts, step: step, micro: micro)
+                loss += model.run(acts, gradients: gradients, gradScale: 1 / Float(acts.rows * p.grad_accum))
+            }
+            loss /= Double(acts.rows * p.grad_accum)
+            guard loss.isFinite else {
+                throw StageError("training diverged at step \(step + 1): the loss is \(loss); lower lr (now \(lr)) or raise warmup")
+            }
+            let norm = optimizer.update(parameters: model.parameters, gradients: gradients, lr: Float(lr), workers: workers)
+            step += 1
+            windowTokens += acts.rows * p.grad_accum
+            windowLoss += loss
+            windowSteps += 1
+
+            let evaluate = step % p.eval_every == 0 || step == steps
+            let elapsed = elapsedBefore + Date().timeIntervalSince(began)
+            let overBudget = maxSeconds.map { elapsed >= $0 } ?? false
+            if step % p.log_every == 0 || evaluate || overBudget {
+                let rate = Double(windowTokens) / max(Date().timeIntervalSince(windowStart), 1e-9)
+                if evaluate || overBudget { lastVal = validationLoss() }
+                history.append(CurvePoint(step: step, trainLoss: windowLoss / Double(windowSteps), valLoss: evaluate || overBudget ? lastVal : nil,
+                                          learningRate: lr, gradientNorm: norm, tokensPerSecond: rate))
+                if history.count > 1 || start > 0 { rates.append(rate) }
+                context.progress(Double(step) / Double(steps), String(format: "step %d/%d  loss %.4f%@  lr %.2e  %.0f tok/s", step, steps,
+                                                                      windowLoss / Double(windowSteps), lastVal.map { String(format: "  val %.4f", $0) } ?? "", lr, rate))
+                if evaluate || overBudget, let v = lastVal { context.log(String(format: "step %d: train loss %.4f, val loss %.4f", step, windowLoss / Double(windowSteps), v)) }
+                windowStart = Date()
+                windowTokens = 0
+                windowLoss = 0
+                windowSteps = 0
+            }
+            if step % p.checkpoint_every == 0 || step == steps || overBudget { try saveCheckpoint() }
+            if overBudget, step < steps {
+                stoppedByBudget = true
+                context.log("stopping at step \(step) of \(steps): max_train_seconds \(maxSeconds!) reached")
+                break
+            }
+        }
+        if start == steps {
+            try saveCheckpoint()  // an earlier run finished; its checkpoint becomes the state output
+        }
+        let seconds = elapsedBefore + Date().timeIntervalSince(began)
+        let last = history.last
+        return Summary(steps: step, trainLoss: last?.trainLoss ?? .nan, valLoss: lastVal, seconds: seconds,
+                       tokensPerSecond: rates.isEmpty ? (last?.tokensPerSecond ?? 0) : rates.sorted()[rates.count / 2],
+                       stoppedByBudget: stoppedByBudget, history: history)
+    }
+
+    /// Random windows of the train split, chosen by (seed, step, micro-batch) alone, so a resumed
+    /// run sees exactly the batches the uninterrupted one would have.
+    private func fillTrainingBatch(_ acts: Activations, step: Int, micro: Int) {
+        var rng = SplitMix64.keyed("batch \(step) \(micro)", seed: UInt64(p.seed))
+        let seq = acts.seq, span = train.count - seq
+        let window = UnsafeMutablePointer<Int32>.allocate(capacity: seq + 1)
+        defer { window.deallocate() }
+        for b in 0..<acts.batch {
+            let start = Int(rng.next() % UInt64(span))
+            train.copy(from: start, count: seq + 1, into: window)
+            (acts.tokens + b * seq).update(from: window, count: seq)
+            (acts.targets + b * seq).update(from: window + 1, count: seq)
+        }
+    }
+
+    private lazy var validation: (acts: Activations, windows: Int)? = {
+        let seq = model.config.context
+        let available = min(p.eval_tokens / seq, max(0, (val.count - 1) / seq))
+        guard available > 0 else {
+            context.log("the val split has \(val.count) tokens, fewer than one window of \(seq + 1): no validation loss")
+            return nil
+        }
+        let batch = min(p.batch, available)
+        return (Activations(config: model.config, batch: batch, seq: seq, workers: workers, training: false), available / batch * batch)
+    }()
+
+    /// Mean loss over the first consecutive windows of the val split (the same ones every time).
+    private func validationLoss() -> Double? {
+        guard let (acts, windows) = validation else { return nil }
+        let seq = acts.seq
+        var total = 0.0
+        for first in stride(from: 0, to: windows, by: acts.batch) {
+            for b in 0..<acts.batch {
+                let start = (first + b) * seq
+                val.copy(from: start, count: seq, into: acts.tokens + b * seq)
+                val.copy(from: start + 1, count: seq, into: acts.targets + b * seq)
+            }
+            total += model.run(acts)
+        }
+        return total / Double(windows * seq)
+    }
+
+    /// metrics.json (flat, for gates and reports), curve.csv and curve.json.
+    func writeMetrics(_ s: Summary, bytesPerToken: Double?, to folder: URL) throws {
+        let c = model.config
+        var metrics: [String: Double] = [
+            "train.loss": s.trainLoss, "train.steps": Double(s.steps), "train.seconds": s.seconds,
+            "train.tokens": Double(s.steps * p.batch * p.grad_accum * c.context),
+            "train.tokens_per_second": s.tokensPerSecond, "train.parameters": Double(c.parameterCount),
+            "train.stopped_by_budget": s.stoppedByBudget ? 1 : 0, "train.peak_rss_mb": Trainer.peakResidentMegabytes(),
+        ]
+        if let v = s.valLoss {
+            metrics["val.loss"] = v
+            metrics["val.perplexity"] = exp(v)
+        }
+        for (name, value) in metrics.sorted(by: { $0.key < $1.key }) { context.metric(name, value) }
+        try JSONValue.object(metrics.mapValues(JSONValue.double)).write(to: folder.appendingPathComponent("metrics.json"))
+        var csv = "step,train_loss,val_loss,learning_rate,gradient_norm,tokens_per_second\n"
+        for point in s.history {
+            csv += "\(point.step),\(point.trainLoss),\(point.valLoss.map { "\($0)" } ?? ""),\(point.learningRate),\(point.gradientNorm),\(point.tokensPerSecond)\n"
+        }
+        try Data(csv.utf8).write(to: folder.appendingPathComponent("curve.csv"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(s.history).write(to: folder.appendingPathComponent("curve.json"))
+    }
+
+    /// The process's peak resident memory so far, in MB.
+    static func peakResidentMegabytes() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+}
