@@ -51,6 +51,7 @@ let package = Package(
 
         // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).
         .executableTarget(name: "pipe-bench", dependencies: ["PipeEngine"], path: "bench/pipe-bench"),
+        .executableTarget(name: "train-bench", dependencies: ["Transformer", "CBLAS"], path: "bench/train-bench"),
 
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit"]),

@@ -13,6 +13,9 @@ struct Checkpoint {
         var workers: Int
         var elapsedSeconds: Double
         var history: [CurvePoint]
+        /// Summed loss and count of the steps since the last curve point.
+        var windowLoss: Double
+        var windowSteps: Int
     }
 
     static let fileName = "checkpoint.bin"

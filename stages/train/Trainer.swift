@@ -63,23 +63,26 @@ final class Trainer {
 
         var history: [CurvePoint] = []
         var start = 0, elapsedBefore = 0.0
+        var windowStart = Date(), windowTokens = 0, windowLoss = 0.0, windowSteps = 0
         if let header = try Checkpoint.load(fingerprint: fingerprint, model: model, optimizer: optimizer, in: context.work) {
             start = header.step
             history = header.history
             elapsedBefore = header.elapsedSeconds
+            windowLoss = header.windowLoss
+            windowSteps = header.windowSteps
             context.log("resuming from the checkpoint at step \(start)" + (header.workers == workers.count ? "" :
                 " (it was written with \(header.workers) threads, this run has \(workers.count): the curve will differ in the last bits)"))
         }
 
         let began = Date()
-        var windowStart = Date(), windowTokens = 0, windowLoss = 0.0, windowSteps = 0
         var lastVal: Double? = history.last { $0.valLoss != nil }?.valLoss
         var stoppedByBudget = false
         var step = start
         var rates: [Double] = []
         func saveCheckpoint() throws {
             let header = Checkpoint.Header(fingerprint: fingerprint, step: step, workers: workers.count,
-                                           elapsedSeconds: elapsedBefore + Date().timeIntervalSince(began), history: history)
+                                           elapsedSeconds: elapsedBefore + Date().timeIntervalSince(began), history: history,
+                                           windowLoss: windowLoss, windowSteps: windowSteps)
             try Checkpoint.save(header, model: model, optimizer: optimizer, in: context.work)
         }
 
