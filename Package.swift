@@ -43,10 +43,11 @@ let package = Package(
                                           "-fno-trapping-math", "-ffp-contract=fast"])]),
         .target(name: "Transformer", dependencies: ["PipeKit", "CBLAS", "CTrainKernels"]),
         .target(name: "TrainStage", dependencies: ["PipeKit", "Transformer"], path: "stages/train"),
+        .target(name: "EvaluateStage", dependencies: ["PipeKit", "Transformer", "BPETokenizeStage"], path: "stages/evaluate"),
 
         // The command-line tool.
         .executableTarget(name: "pipe",
-                          dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage",
+                          dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage", "EvaluateStage", "Transformer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).
@@ -56,7 +57,7 @@ let package = Package(
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
-        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage"]),
+        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage", "EvaluateStage"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]
 )

@@ -119,7 +119,7 @@ void tk_softmax_causal_backward(float *dp, const float *p, long ld, long rows, l
 
 TK_CLONES
 double tk_cross_entropy(float *logits, const int32_t *targets, long rows, long vocab,
-                        float grad_scale, int32_t *ranks) {
+                        float grad_scale, int32_t *ranks, float *row_losses) {
     double total = 0.0;
     for (long r = 0; r < rows; r++) {
         float *row = logits + r * vocab;
@@ -133,7 +133,9 @@ double tk_cross_entropy(float *logits, const int32_t *targets, long rows, long v
         for (long j = 0; j < vocab; j++) mx = fmaxf(mx, row[j]);
         float sum = 0.0f;
         for (long j = 0; j < vocab; j++) sum += tk_expf(row[j] - mx);
-        total += (double)(logf(sum) + mx - target_logit);
+        float loss = logf(sum) + mx - target_logit;
+        if (row_losses) row_losses[r] = loss;
+        total += (double)loss;
         if (grad_scale != 0.0f) {
             float k = grad_scale / sum;
             for (long j = 0; j < vocab; j++) row[j] = tk_expf(row[j] - mx) * k;

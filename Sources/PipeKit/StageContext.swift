@@ -63,6 +63,10 @@ public final class StageContext: Sendable {
     /// Records a metric (`train.tokens_per_second`, `test.loss`, …) in the run record.
     public func metric(_ name: String, _ value: Double) { events.metric(name: name, value: value) }
 
+    /// Reports something the user should see in the run's summary without failing the stage
+    /// (an unmet target under `gate: warn`, for instance).
+    public func warn(_ message: String) { events.warn(message) }
+
     /// Throws `CancellationError` when the run was interrupted.
     public func checkCancellation() throws { try Task.checkCancellation() }
 }
@@ -72,6 +76,7 @@ public protocol StageEventSink: Sendable {
     func progress(fraction: Double?, message: String)
     func log(_ line: String)
     func metric(name: String, value: Double)
+    func warn(_ message: String)
 }
 
 /// One file of an artifact.

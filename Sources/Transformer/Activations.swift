@@ -34,6 +34,8 @@ public final class Activations: @unchecked Sendable {
     public let targets: UnsafeMutablePointer<Int32>
     /// Per row: how many logits beat the target's (rank 0 = top-1 correct); filled on request.
     public let ranks: UnsafeMutablePointer<Int32>
+    /// Per row: the cross-entropy of its target; filled on request.
+    public let rowLosses: UnsafeMutablePointer<Float>
     let workers: Workers
 
     public init(config c: ModelConfig, batch: Int, seq: Int, workers: Workers, training: Bool, checkpointing: Bool = false) {
@@ -73,6 +75,8 @@ public final class Activations: @unchecked Sendable {
         tokens = .allocate(capacity: rows)
         targets = .allocate(capacity: rows)
         ranks = .allocate(capacity: rows)
+        rowLosses = .allocate(capacity: rows)
+        rowLosses.initialize(repeating: 0, count: rows)
         tokens.initialize(repeating: 0, count: rows)
         targets.initialize(repeating: 0, count: rows)
         ranks.initialize(repeating: 0, count: rows)
@@ -82,12 +86,13 @@ public final class Activations: @unchecked Sendable {
         tokens.deallocate()
         targets.deallocate()
         ranks.deallocate()
+        rowLosses.deallocate()
     }
 
     /// Bytes held, for memory reports.
     public var bytes: Int {
         4 * [residual, storage, finalNorm, finalRstd, logits, workerNormGradient, workerHeadGradient, dResidual,
-             dNorm, dQKV, dAttention, dGateUp, dMLP, attentionScratch].reduce(0) { $0 + $1.count } + 12 * rows
+             dNorm, dQKV, dAttention, dGateUp, dMLP, attentionScratch].reduce(0) { $0 + $1.count } + 16 * rows
     }
 
     func slots(forLayer l: Int) -> LayerSlots { slots[checkpointing ? 0 : l] }

@@ -51,22 +51,34 @@ public final class TransformerModel: @unchecked Sendable {
 
     /// Runs the model over `acts.tokens` and returns the summed cross-entropy against
     /// `acts.targets`. With `gradients`, it also runs the backward pass, adding each weight's
-    /// gradient of (summed loss × gradScale) into `gradients`. With `ranks`, fills `acts.ranks`.
+    /// gradient of (summed loss × gradScale) into `gradients`. With `perRow`, fills
+    /// `acts.rowLosses` and `acts.ranks`.
     @discardableResult
-    public func run(_ acts: Activations, gradients: FloatBuffer? = nil, gradScale: Float = 1, ranks: Bool = false) -> Double {
+    public func run(_ acts: Activations, gradients: FloatBuffer? = nil, gradScale: Float = 1, perRow: Bool = false) -> Double {
         precondition(gradients == nil || acts.training, "activations were allocated for inference")
+        forwardToFinalNorm(acts)
+        let loss = head(acts, gradients: gradients, gradScale: gradScale, perRow: perRow)
+        if let gradients { backward(acts, gradients) }
+        return loss
+    }
+
+    /// The logits of every row of `acts.tokens`, into `out` ([rows, vocabulary]).
+    public func logits(_ acts: Activations, into out: UnsafeMutablePointer<Float>) {
+        forwardToFinalNorm(acts)
+        BLAS.linear(out, acts.finalNorm.pointer, parameters.pointer + layout.head, rows: acts.rows, out: config.vocabSize,
+                    in: config.dim, workers: acts.workers)
+    }
+
+    private func forwardToFinalNorm(_ acts: Activations) {
         embed(acts)
         for l in 0..<config.layers { forwardLayer(l, acts) }
-        let c = config, rows = acts.rows, w = acts.workers
+        let c = config, rows = acts.rows
         let last = acts.residual.pointer + c.layers * rows * c.dim
         let normWeight = parameters.pointer + layout.finalNorm
-        w.split(rows) { r in
+        acts.workers.split(rows) { r in
             tk_rmsnorm_forward(acts.finalNorm.pointer + r.lowerBound * c.dim, acts.finalRstd.pointer + r.lowerBound,
                                last + r.lowerBound * c.dim, normWeight, r.count, c.dim, Float(c.normEps))
         }
-        let loss = head(acts, gradients: gradients, gradScale: gradScale, ranks: ranks)
-        if let gradients { backward(acts, gradients) }
-        return loss
     }
 
     private func embed(_ acts: Activations) {
@@ -123,7 +135,7 @@ public final class TransformerModel: @unchecked Sendable {
     /// The LM head and the loss, fused: each worker takes its rows a block at a time, computes
     /// the block's logits, turns them into loss and (training) logit gradients in place, and
     /// immediately pushes those back through the head, so the full logits never exist at once.
-    private func head(_ acts: Activations, gradients: FloatBuffer?, gradScale: Float, ranks: Bool) -> Double {
+    private func head(_ acts: Activations, gradients: FloatBuffer?, gradScale: Float, perRow: Bool) -> Double {
         let c = config, rows = acts.rows, w = acts.workers, vocab = c.vocabSize
         let headWeight = parameters.pointer + layout.head
         let training = gradients != nil
@@ -142,7 +154,7 @@ public final class TransformerModel: @unchecked Sendable {
                     BLAS.gemm(transA: false, transB: true, m: n, n: vocab, k: c.dim, a: x, lda: c.dim,
                               b: headWeight, ldb: c.dim, beta: 0, c: logits, ldc: vocab)
                     total += tk_cross_entropy(logits, acts.targets + start, n, vocab, training ? gradScale : 0,
-                                              ranks ? acts.ranks + start : nil)
+                                              perRow ? acts.ranks + start : nil, perRow ? acts.rowLosses + start : nil)
                     guard training else { continue }
                     BLAS.gemm(transA: false, transB: false, m: n, n: c.dim, k: vocab, a: logits, lda: vocab,
                               b: headWeight, ldb: c.dim, beta: 0, c: acts.dNorm.pointer + start * c.dim, ldc: c.dim)

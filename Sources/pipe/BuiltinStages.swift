@@ -1,5 +1,6 @@
 import BPETokenizeStage
 import CollectStage
+import EvaluateStage
 import MinHashDedupStage
 import ObjectiveStage
 import PipeEngine
@@ -13,5 +14,6 @@ enum BuiltinStages {
         StageDescriptor(builtin: MinHashDedupStage.self),
         StageDescriptor(builtin: BPETokenizeStage.self),
         StageDescriptor(builtin: TrainStage.self),
+        StageDescriptor(builtin: EvaluateStage.self),
     ])
 }

@@ -96,6 +96,7 @@ struct RunCommand: AsyncParsableCommand {
         let counts = Dictionary(grouping: summary.reports, by: { $0.outcome.label }).mapValues(\.count)
         if summary.ranCount == 0 && !summary.failed && !summary.interrupted {
             Terminal.error("Nothing to do: all \(summary.reports.count) stages are up to date (0 ran, \(counts["cached"] ?? 0) cached) in \(Terminal.duration(seconds)).")
+            printWarnings(summary)
             return
         }
         let rows = summary.reports.map { r -> [String] in
@@ -112,6 +113,7 @@ struct RunCommand: AsyncParsableCommand {
         Terminal.error("\n" + Terminal.table(["stage", "time", "status"], rows))
         Terminal.error("\n\(summary.ranCount) ran, \(counts["cached"] ?? 0) cached, \(counts["failed"] ?? 0) failed, "
             + "\(counts["skipped"] ?? 0) skipped in \(Terminal.duration(seconds))")
+        printWarnings(summary)
         for r in summary.reports {
             guard case .failed(let message, let tail) = r.outcome else { continue }
             Terminal.error("\n\(Terminal.color("✗", 31)) \(Terminal.bold(r.stage)) failed: \(message)")
@@ -119,6 +121,12 @@ struct RunCommand: AsyncParsableCommand {
                 Terminal.error(Terminal.dim("  last lines of its log:"))
                 Terminal.error(tail.map { "  | " + $0 }.joined(separator: "\n"))
             }
+        }
+    }
+
+    private func printWarnings(_ summary: RunSummary) {
+        for r in summary.reports {
+            for warning in r.warnings { Terminal.error("\(Terminal.color("!", 33)) \(Terminal.bold(r.stage)) warning: \(warning)") }
         }
     }
 
@@ -133,6 +141,7 @@ struct RunCommand: AsyncParsableCommand {
                     "stage": .string(r.stage), "status": .string(r.outcome.label), "seconds": .double(r.seconds),
                 ]
                 if let key = r.key { fields["key"] = .string(key) }
+                if !r.warnings.isEmpty { fields["warnings"] = .array(r.warnings.map(JSONValue.string)) }
                 switch r.outcome {
                 case .failed(let message, let tail):
                     fields["error"] = .string(message)

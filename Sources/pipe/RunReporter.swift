@@ -71,6 +71,10 @@ final class RunReporter: RunObserver, @unchecked Sendable {
         mutex.withLock { emit(Terminal.dim("  \(stage) | ") + line) }
     }
 
+    func warning(_ stage: String, _ message: String) {
+        mutex.withLock { emit("\(Terminal.color("!", 33)) \(stage)  warning: \(message)") }
+    }
+
     func finished(_ stage: String, _ outcome: StageOutcome) {
         mutex.withLock {
             running[stage] = nil

@@ -106,13 +106,13 @@ final class GradientCheckTests: XCTestCase {
             return log(row.map { exp($0 - mx) }.reduce(0, +)) + mx - row[Int(targets[r])]
         }.reduce(0, +)
         var scratch = logits
-        XCTAssertEqual(tk_cross_entropy(&scratch, targets, rows, vocab, 0, nil), reference, accuracy: 1e-5)
+        XCTAssertEqual(tk_cross_entropy(&scratch, targets, rows, vocab, 0, nil, nil), reference, accuracy: 1e-5)
         checkDirectional("cross-entropy", inputs: &logits, eps: 1e-3, loss: { l in
             var l = l
-            return tk_cross_entropy(&l, targets, rows, vocab, 0, nil)
+            return tk_cross_entropy(&l, targets, rows, vocab, 0, nil, nil)
         }) { l in
             var l = l
-            _ = tk_cross_entropy(&l, targets, rows, vocab, 1, nil)
+            _ = tk_cross_entropy(&l, targets, rows, vocab, 1, nil, nil)
             return l
         }
     }

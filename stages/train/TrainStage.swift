@@ -139,12 +139,7 @@ public struct TrainStage: Stage {
     public func run(_ p: Params, _ context: StageContext) async throws {
         BLAS.useSingleThread()
         let tokensFolder = try context.input("tokens").materialize(into: context.scratch.appendingPathComponent("tokens"))
-        let meta: TokensMeta
-        do {
-            meta = try JSONDecoder().decode(TokensMeta.self, from: Data(contentsOf: tokensFolder.appendingPathComponent("meta.json")))
-        } catch {
-            throw StageError("tokens/meta.json: \(error)")
-        }
+        let meta = try TokensMeta.read(from: tokensFolder)
         let train = try TokenSplit("train", folder: tokensFolder, meta: meta)
         let val = try TokenSplit("val", folder: tokensFolder, meta: meta)
 

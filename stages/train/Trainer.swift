@@ -188,7 +188,7 @@ final class Trainer {
             "train.loss": s.trainLoss, "train.steps": Double(s.steps), "train.seconds": s.seconds,
             "train.tokens": Double(s.steps * p.batch * p.grad_accum * c.context),
             "train.tokens_per_second": s.tokensPerSecond, "train.parameters": Double(c.parameterCount),
-            "train.stopped_by_budget": s.stoppedByBudget ? 1 : 0, "train.peak_rss_mb": Trainer.peakResidentMegabytes(),
+            "train.stopped_by_budget": s.stoppedByBudget ? 1 : 0, "train.peak_memory_bytes": Trainer.peakResidentBytes(),
         ]
         if let v = s.valLoss {
             metrics["val.loss"] = v
@@ -206,10 +206,10 @@ final class Trainer {
         try encoder.encode(s.history).write(to: folder.appendingPathComponent("curve.json"))
     }
 
-    /// The process's peak resident memory so far, in MB.
-    static func peakResidentMegabytes() -> Double {
+    /// The process's peak resident memory so far, in bytes.
+    static func peakResidentBytes() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
+        return Double(usage.ru_maxrss) * 1024
     }
 }

@@ -28,9 +28,10 @@ void tk_softmax_causal_backward(float *dp, const float *p, long ld, long rows, l
 
 /// Fused softmax cross-entropy over rows of logits. Returns the summed loss of these rows.
 /// With a non-zero grad_scale, logits are overwritten by (softmax - onehot) * grad_scale.
-/// When `ranks` is not NULL it receives, per row, how many logits exceed the target's.
+/// When `ranks` is not NULL it receives, per row, how many logits exceed the target's; when
+/// `row_losses` is not NULL it receives each row's loss.
 double tk_cross_entropy(float *logits, const int32_t *targets, long rows, long vocab,
-                        float grad_scale, int32_t *ranks);
+                        float grad_scale, int32_t *ranks, float *row_losses);
 
 /// m = silu(g) * u, where each row of gu is [g (ffn floats), u (ffn floats)].
 void tk_swiglu_forward(float *m, const float *gu, long rows, long ffn);

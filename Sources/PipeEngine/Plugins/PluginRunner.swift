@@ -60,7 +60,7 @@ struct PluginRunner {
         String(name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
     }
 
-    /// `::progress <0..1> <message>`, `::metric <name> <value>`, or a log line.
+    /// `::progress <0..1> <message>`, `::metric <name> <value>`, `::warning <message>`, or a log line.
     func handle(_ line: String, events: StageEvents) {
         if line.hasPrefix("::progress ") {
             let rest = line.dropFirst(11).split(separator: " ", maxSplits: 1)
@@ -68,6 +68,9 @@ struct PluginRunner {
                 events.progress(fraction: fraction, message: rest.count > 1 ? String(rest[1]) : "")
                 return
             }
+        } else if line.hasPrefix("::warning ") {
+            events.warn(String(line.dropFirst(10)))
+            return
         } else if line.hasPrefix("::metric ") {
             let parts = line.dropFirst(9).split(separator: " ")
             if parts.count == 2, let value = Double(parts[1]) {

@@ -31,6 +31,8 @@ public struct StageReport: Sendable {
     public var outcome: StageOutcome
     public var seconds: Double
     public var key: String?
+    /// Warnings the stage reported when it ran (also for a cached result).
+    public var warnings: [String] = []
 }
 
 /// The result of `pipe run`.
@@ -183,9 +185,9 @@ public final class PipelineRunner: @unchecked Sendable {
     /// Brings one stage up to date.
     private func process(_ stage: ManifestStage, inputs: [String: ArtifactTree], threads: Int) async -> StageReport {
         let started = Date()
-        func report(_ outcome: StageOutcome, _ key: String?) -> StageReport {
+        func report(_ outcome: StageOutcome, _ key: String?, warnings: [String] = []) -> StageReport {
             observer.finished(stage.name, outcome)
-            return StageReport(stage: stage.name, outcome: outcome, seconds: Date().timeIntervalSince(started), key: key)
+            return StageReport(stage: stage.name, outcome: outcome, seconds: Date().timeIntervalSince(started), key: key, warnings: warnings)
         }
         let parts: KeyParts
         do {
@@ -222,11 +224,11 @@ public final class PipelineRunner: @unchecked Sendable {
             let logBlob = try storeLog(events.logText)
             let record = RunRecord(format: 1, key: key, stage: stage.name, uses: stage.uses, parts: parts,
                                    outputs: product.outputs, metrics: events.metrics, log: logBlob, logTail: events.logTail,
-                                   started: started, seconds: seconds)
+                                   started: started, seconds: seconds, warnings: events.warnings.isEmpty ? nil : events.warnings)
             try cache.runs.save(record)
             FileSystem.removeTree(cache.workFolder(key))
             try recordInLock(stage, record: record)
-            return report(.ran(seconds: seconds), key)
+            return report(.ran(seconds: seconds), key, warnings: events.warnings)
         } catch is CancellationError {
             return report(.skipped(because: "interrupted"), nil)
         } catch {
@@ -236,14 +238,14 @@ public final class PipelineRunner: @unchecked Sendable {
     }
 
     private func finishCached(_ stage: ManifestStage, record: RunRecord,
-                              report: (StageOutcome, String?) -> StageReport) -> StageReport
+                              report: (StageOutcome, String?, [String]) -> StageReport) -> StageReport
     {
         do {
             try recordInLock(stage, record: record)
         } catch {
-            return report(.failed(message: "publishing failed: \(error)", logTail: []), record.key)
+            return report(.failed(message: "publishing failed: \(error)", logTail: []), record.key, [])
         }
-        return report(.cached, record.key)
+        return report(.cached, record.key, record.warnings ?? [])
     }
 
     private func staleReasons(_ stage: ManifestStage, parts: KeyParts, forced: Bool) -> [StaleReason] {

@@ -23,6 +23,7 @@ public protocol RunObserver: Sendable {
     func started(_ stage: String, reasons: [StaleReason])
     func progress(_ stage: String, fraction: Double?, message: String)
     func log(_ stage: String, _ line: String)
+    func warning(_ stage: String, _ message: String)
     func finished(_ stage: String, _ outcome: StageOutcome)
 }
 
@@ -32,6 +33,7 @@ public struct SilentObserver: RunObserver {
     public func started(_ stage: String, reasons: [StaleReason]) {}
     public func progress(_ stage: String, fraction: Double?, message: String) {}
     public func log(_ stage: String, _ line: String) {}
+    public func warning(_ stage: String, _ message: String) {}
     public func finished(_ stage: String, _ outcome: StageOutcome) {}
 }
 
@@ -51,6 +53,7 @@ final class StageEvents: StageEventSink, @unchecked Sendable {
     private var logHead: [String] = []
     private var tail: [String] = []
     private(set) var metrics: [String: Double] = [:]
+    private var warningList: [String] = []
 
     init(stage: String, observer: any RunObserver) {
         self.stage = stage
@@ -79,6 +82,14 @@ final class StageEvents: StageEventSink, @unchecked Sendable {
     func metric(name: String, value: Double) {
         mutex.withLock { metrics[name] = value }
     }
+
+    func warn(_ message: String) {
+        log("warning: " + message)
+        mutex.withLock { warningList.append(message) }
+        observer.warning(stage, message)
+    }
+
+    var warnings: [String] { mutex.withLock { warningList } }
 
     var logTail: [String] { mutex.withLock { tail } }
 

@@ -15,6 +15,8 @@ public struct RunRecord: Sendable, Codable {
     public var logTail: [String]
     public var started: Date
     public var seconds: Double
+    /// What the stage warned about (shown again when the result is reused).
+    public var warnings: [String]?
 
     /// Whether every output object is in the store.
     public func isComplete(in store: ObjectStore) -> Bool {

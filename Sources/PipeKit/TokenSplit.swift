@@ -1,17 +1,17 @@
 import Foundation
-import PipeKit
 
 /// One split (`train`, `val`, `test`) of a `tokens` artifact, memory-mapped shard by shard so
 /// a corpus larger than memory still trains; windows may cross shard boundaries.
-struct TokenSplit {
-    let name: String
+public struct TokenSplit {
+    public let name: String
     private let shards: [Data]
     private let starts: [Int]
     private let wide: Bool
-    let count: Int
+    /// Tokens in the split.
+    public let count: Int
 
     /// The split's shards listed in `meta.json` of a materialized tokens folder.
-    init(_ name: String, folder: URL, meta: TokensMeta) throws {
+    public init(_ name: String, folder: URL, meta: TokensMeta) throws {
         self.name = name
         wide = meta.dtype == "uint32"
         var shards: [Data] = [], starts: [Int] = [], total = 0
@@ -28,7 +28,7 @@ struct TokenSplit {
     }
 
     /// Copies tokens `start ..< start + n` into `out`.
-    func copy(from start: Int, count n: Int, into out: UnsafeMutablePointer<Int32>) {
+    public func copy(from start: Int, count n: Int, into out: UnsafeMutablePointer<Int32>) {
         var position = start, written = 0
         var shard = starts.lastIndex { $0 <= position } ?? 0
         while written < n {
@@ -49,12 +49,26 @@ struct TokenSplit {
     }
 }
 
-/// The parts of a tokens artifact's `meta.json` training reads.
-struct TokensMeta: Decodable {
-    struct Split: Decodable { var tokens: Int; var files: [String] }
-    var vocab_size: Int
-    var dtype: String
-    var end_of_text: Int?
-    var bytes_per_token: Double?
-    var splits: [String: Split]
+/// A tokens artifact's `meta.json`: vocabulary, id width and the shard files of each split.
+public struct TokensMeta: Decodable, Sendable {
+    /// One split's size and files.
+    public struct Split: Decodable, Sendable {
+        public var tokens: Int
+        public var bytes: Int?
+        public var files: [String]
+    }
+    public var vocab_size: Int
+    public var dtype: String
+    public var end_of_text: Int?
+    public var bytes_per_token: Double?
+    public var splits: [String: Split]
+
+    /// Reads `meta.json` from a materialized tokens folder.
+    public static func read(from folder: URL) throws -> TokensMeta {
+        do {
+            return try JSONDecoder().decode(TokensMeta.self, from: Data(contentsOf: folder.appendingPathComponent("meta.json")))
+        } catch {
+            throw StageError("tokens/meta.json: \(error)")
+        }
+    }
 }

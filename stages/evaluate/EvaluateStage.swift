@@ -1,0 +1,174 @@
+import BPETokenizeStage
+import Foundation
+import PipeKit
+import Transformer
+
+/// `evaluate`: measures a model on held-out tokens and on tasks, samples from it, and checks
+/// the objective's targets (the gate).
+///
+/// It accepts any `model` artifact the pipeline produces, so the cost of pruning, distilling or
+/// quantizing is measured by the same code that measured the trained model.
+public struct EvaluateStage: Stage {
+    public struct Params: Decodable, Sendable {
+        var splits: [String]
+        var stride: Int?
+        var max_tokens: Int?
+        var batch: Int
+        var tasks: [TaskSpec]
+        var samples: Samples
+    }
+
+    /// Free generations from given prompts, stored with the metrics.
+    struct Samples: Decodable, Sendable {
+        var prompts: [String]
+        var max_new_tokens: Int
+        var temperature: Double
+        var top_k: Int?
+        var top_p: Double?
+        var seed: Int
+    }
+
+    public static let name = "evaluate"
+    public static let version = 1
+    public static let summary = "Measure a model (perplexity, bits per byte, top-k, tasks), sample from it, and gate on the objective's targets."
+    public static let inputs = [
+        StagePort("model", .model, doc: "any model artifact: trained, pruned, distilled or quantized"),
+        StagePort("tokens", .tokens, doc: "the held-out splits"),
+        StagePort("tokenizer", .tokenizer, doc: "to encode tasks and decode samples, and to count bytes"),
+        StagePort("targets", .targets, optional: true, doc: "the objective's targets and gate"),
+        StagePort("train_metrics", .metrics, optional: true, doc: "training metrics, for targets on train.*"),
+    ]
+    public static let outputs = [
+        StagePort("metrics", .metrics, doc: "metrics.json, gates.json, samples.json, tasks.jsonl"),
+    ]
+    public static let parameters = [
+        ParamSpec("splits", .list(.choice(MetricName.splits)), default: .array([.string("test")]), doc: "token splits to measure"),
+        ParamSpec("stride", .int, default: .null, doc: "sliding-window stride in tokens; default half the context"),
+        ParamSpec("max_tokens", .int, default: .null, doc: "predictions scored per split at most (default: all)"),
+        ParamSpec("batch", .int, default: .int(8), doc: "windows per forward pass"),
+        ParamSpec("tasks", .list(.object([
+            ParamSpec("name", .string, doc: "metrics are task.<name>.<metric>"),
+            ParamSpec("path", .string, doc: "JSONL file in the workspace"),
+            ParamSpec("max_new_tokens", .int, default: .int(64), doc: "generation tasks: tokens to generate at most"),
+            ParamSpec("stop", .list(.string), default: .array([.string("\n")]), doc: "generation tasks: stop at any of these"),
+            ParamSpec("limit", .int, default: .null, doc: "score only the first items"),
+        ])), default: .array([]), doc: "multiple-choice or generation tasks"),
+        ParamSpec("samples", .object([
+            ParamSpec("prompts", .list(.string), default: .array([]), doc: "prompts to continue"),
+            ParamSpec("max_new_tokens", .int, default: .int(64)),
+            ParamSpec("temperature", .float, default: .double(0.8)),
+            ParamSpec("top_k", .int, default: .int(40)),
+            ParamSpec("top_p", .float, default: .double(0.95)),
+            ParamSpec("seed", .int, default: .int(0)),
+        ]), default: .object([:]), doc: "sample generations stored with the metrics"),
+    ]
+
+    public static func externalInputs(_ p: Params) -> [ExternalInput] { p.tasks.map { ExternalInput(path: $0.path) } }
+
+    public static func validate(_ p: Params) -> [ParamProblem] {
+        var problems: [ParamProblem] = []
+        if let s = p.stride, s <= 0 { problems.append(ParamProblem(["stride"], "must be positive")) }
+        if let m = p.max_tokens, m <= 0 { problems.append(ParamProblem(["max_tokens"], "must be positive")) }
+        if p.batch <= 0 { problems.append(ParamProblem(["batch"], "must be positive")) }
+        var names = Set<String>()
+        for (i, task) in p.tasks.enumerated() {
+            if task.name.isEmpty || task.name.contains(".") { problems.append(ParamProblem(["tasks", "\(i)", "name"], "a task name is non-empty and has no '.'")) }
+            if !names.insert(task.name).inserted { problems.append(ParamProblem(["tasks", "\(i)", "name"], "task '\(task.name)' is named twice")) }
+            if task.max_new_tokens <= 0 { problems.append(ParamProblem(["tasks", "\(i)", "max_new_tokens"], "must be positive")) }
+        }
+        if p.samples.temperature < 0 { problems.append(ParamProblem(["samples", "temperature"], "must not be negative")) }
+        if let top = p.samples.top_p, !(0...1).contains(top) { problems.append(ParamProblem(["samples", "top_p"], "must be in [0, 1]")) }
+        return problems
+    }
+
+    public init() {}
+
+    public func run(_ p: Params, _ context: StageContext) async throws {
+        BLAS.useSingleThread()
+        let workers = Workers(context.threads)
+        let modelInput = try context.input("model")
+        let model = try ModelFiles.load(from: modelInput.materialize(into: context.scratch.appendingPathComponent("model")))
+        let tokenizer = try Tokenizer(contentsOf: context.input("tokenizer").materialize(into: context.scratch.appendingPathComponent("tokenizer")))
+        let tokensFolder = try context.input("tokens").materialize(into: context.scratch.appendingPathComponent("tokens"))
+        let meta = try TokensMeta.read(from: tokensFolder)
+        guard meta.vocab_size == model.config.vocabSize, tokenizer.vocabularySize == model.config.vocabSize else {
+            throw StageError("the model's vocabulary (\(model.config.vocabSize)) differs from the tokens' (\(meta.vocab_size)) or the tokenizer's (\(tokenizer.vocabularySize))")
+        }
+        context.log("model \(modelInput.id): \(model.config.parameterCount) parameters; OpenBLAS kernels \(BLAS.coreName); \(workers.count) threads")
+
+        var metrics: [String: Double] = [:]
+        let tokenBytes = (0..<tokenizer.vocabularySize).map { tokenizer.textBytes(Int32($0)) }
+        let evaluation = SlidingWindowEvaluation(model: model, workers: workers, batch: p.batch, tokenBytes: tokenBytes)
+        for (n, name) in p.splits.enumerated() {
+            let split = try TokenSplit(name, folder: tokensFolder, meta: meta)
+            guard split.count > 1 else { throw StageError("tokens: the \(name) split is empty; give bpe-tokenize a \(name) fraction") }
+            let started = Date()
+            let totals = evaluation.evaluate(split, stride: p.stride ?? max(1, model.config.context / 2), limit: p.max_tokens) { fraction in
+                context.progress((Double(n) + fraction) / Double(p.splits.count + 1), "\(name) split \(Int(fraction * 100))%")
+            }
+            let found = totals.metrics(name)
+            metrics.merge(found) { $1 }
+            context.log(String(format: "%@: loss %.4f, perplexity %.3f, %.4f bits/byte, top-1 %.3f over %d tokens (%.0f tokens/s)", name,
+                               found["\(name).loss"]!, found["\(name).perplexity"]!, found["\(name).bits_per_byte"] ?? .nan,
+                               found["\(name).top1"]!, totals.tokens, Double(totals.tokens) / Date().timeIntervalSince(started)))
+        }
+
+        let runner = TaskRunner(model: model, tokenizer: tokenizer, workers: workers, batch: p.batch)
+        var details: [String] = []
+        for (n, spec) in p.tasks.enumerated() {
+            context.progress(Double(p.splits.count) / Double(p.splits.count + 1) + Double(n) / Double(max(1, p.tasks.count) * (p.splits.count + 1)),
+                             "task \(spec.name)")
+            let items = try TaskRunner.load(spec, workspace: context.workspace)
+            let (found, records) = runner.run(spec, items)
+            metrics.merge(found) { $1 }
+            details += records.map { record -> String in
+                guard case .object(var fields) = record else { return record.canonicalJSON }
+                fields["task"] = .string(spec.name)
+                return JSONValue.object(fields).canonicalJSON
+            }
+            context.log("task \(spec.name): " + found.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
+        }
+
+        let out = try context.output("metrics")
+        try writeSamples(p.samples, runner: runner, to: out.appendingPathComponent("samples.json"), context: context)
+        try Data((details.joined(separator: "\n") + (details.isEmpty ? "" : "\n")).utf8).write(to: out.appendingPathComponent("tasks.jsonl"))
+        for (name, value) in metrics.sorted(by: { $0.key < $1.key }) { context.metric(name, value) }
+        try JSONValue.object(metrics.mapValues(JSONValue.double)).write(to: out.appendingPathComponent("metrics.json"))
+        try checkGates(metrics, context: context, into: out)
+    }
+
+    private func writeSamples(_ s: Samples, runner: TaskRunner, to url: URL, context: StageContext) throws {
+        let generator = Generator(model: runner.model)
+        var records: [JSONValue] = []
+        for (n, prompt) in s.prompts.enumerated() {
+            var sampler = Sampler(temperature: s.temperature, topK: s.top_k, topP: s.top_p, seed: UInt64(s.seed + n))
+            let result = runner.complete(prompt, generator: generator, sampler: &sampler, maxNewTokens: s.max_new_tokens, stop: [])
+            records.append(.object(["prompt": .string(prompt), "completion": .string(result.text), "tokens": .int(Int64(result.tokens)),
+                                    "tokens_per_second": .double(Double(result.tokens) / max(result.seconds, 1e-9))]))
+            context.log("sample \(n + 1): \(JSONValue.string(prompt + result.text).canonicalJSON)")
+        }
+        try JSONValue.array(records).write(to: url)
+    }
+
+    /// Checks every target; with `gate: fail` an unmet one fails the stage, with `warn` it is
+    /// reported and the run goes on.
+    private func checkGates(_ measured: [String: Double], context: StageContext, into folder: URL) throws {
+        guard let targetsInput = context.optionalInput("targets") else { return }
+        let gates = Gates(file: try JSONDecoder().decode(Gates.File.self, from: targetsInput.read("targets.json")))
+        var all = measured
+        if let train = context.optionalInput("train_metrics"),
+           let values = try JSONSerialization.jsonObject(with: train.read("metrics.json")) as? [String: Any]
+        {
+            for (k, v) in values { if let d = v as? Double, all[k] == nil { all[k] = d } }
+        }
+        let results = gates.check(all)
+        try JSONValue.object(["gate": .string(gates.file.gate), "targets": .array(results.map(\.json))])
+            .write(to: folder.appendingPathComponent("gates.json"))
+        for r in results { context.log("\(r.met ? "met" : "unmet"): \(r.sentence)") }
+        let unmet = results.filter { !$0.met }
+        guard !unmet.isEmpty else { return }
+        let message = "\(unmet.count) of \(results.count) targets unmet: " + unmet.map(\.sentence).joined(separator: "; ")
+        if gates.file.gate == "fail" { throw StageError(message) }
+        context.warn(message + " (gate: warn)")
+    }
+}

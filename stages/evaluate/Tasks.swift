@@ -1,0 +1,177 @@
+import BPETokenizeStage
+import Foundation
+import PipeKit
+import Transformer
+
+/// A task named in the manifest: a JSONL file of items, all multiple-choice
+/// (`{"prompt", "choices", "answer"}`) or all generation (`{"prompt", "reference"}`).
+struct TaskSpec: Decodable, Sendable {
+    var name: String
+    var path: String
+    var max_new_tokens: Int
+    var stop: [String]
+    var limit: Int?
+}
+
+/// One item of a task file.
+struct TaskItem {
+    var prompt: String
+    var choices: [String]?
+    var answer: Int?
+    var reference: String?
+}
+
+/// Scores tasks the way lm-evaluation-harness does: a multiple-choice item is answered by the
+/// choice with the highest log-likelihood given the prompt; a generation item by greedy
+/// decoding until a stop string, scored with ROUGE-L and BLEU against its reference.
+struct TaskRunner {
+    let model: TransformerModel
+    let tokenizer: Tokenizer
+    let workers: Workers
+    let batch: Int
+
+    /// Parses a task file, naming the file and line of anything malformed.
+    static func load(_ spec: TaskSpec, workspace: URL) throws -> [TaskItem] {
+        let url = spec.path.hasPrefix("/") ? URL(fileURLWithPath: spec.path) : workspace.appendingPathComponent(spec.path)
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw StageError("tasks.\(spec.name): cannot read \(spec.path)") }
+        var items: [TaskItem] = []
+        for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let where_ = "\(spec.path):\(n + 1)"
+            guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw StageError("\(where_): not a JSON object")
+            }
+            guard let prompt = object["prompt"] as? String else { throw StageError("\(where_): needs a string \"prompt\"") }
+            var item = TaskItem(prompt: prompt)
+            if let choices = object["choices"] {
+                guard let list = choices as? [String], list.count >= 2 else { throw StageError("\(where_): \"choices\" must list at least two strings") }
+                item.choices = list
+                if let index = object["answer"] as? Int {
+                    guard list.indices.contains(index) else { throw StageError("\(where_): answer \(index) is not an index into \(list.count) choices") }
+                    item.answer = index
+                } else if let text = object["answer"] as? String, let index = list.firstIndex(of: text) {
+                    item.answer = index
+                } else {
+                    throw StageError("\(where_): \"answer\" must be a choice's index or its text")
+                }
+            } else if let reference = object["reference"] as? String {
+                item.reference = reference
+            } else {
+                throw StageError("\(where_): give \"choices\" and \"answer\" (multiple choice) or \"reference\" (generation)")
+            }
+            if let first = items.first, (first.choices == nil) != (item.choices == nil) {
+                throw StageError("\(where_): a task file holds one kind of item; line 1 is \(first.choices == nil ? "generation" : "multiple choice")")
+            }
+            items.append(item)
+            if let limit = spec.limit, items.count >= limit { break }
+        }
+        guard !items.isEmpty else { throw StageError("\(spec.path): no items") }
+        return items
+    }
+
+    /// `task.<name>.<metric>` values, and one detail record per item.
+    func run(_ spec: TaskSpec, _ items: [TaskItem]) -> (metrics: [String: Double], details: [JSONValue]) {
+        if items[0].choices != nil { return multipleChoice(spec, items) }
+        return generation(spec, items)
+    }
+
+    private func multipleChoice(_ spec: TaskSpec, _ items: [TaskItem]) -> ([String: Double], [JSONValue]) {
+        var requests: [(context: [Int32], continuation: [Int32])] = []
+        for item in items {
+            let context = tokenizer.encode(item.prompt)
+            for choice in item.choices! {
+                let whole = tokenizer.encode(item.prompt + choice)
+                requests.append((context, Array(whole.dropFirst(min(context.count, whole.count - 1)))))
+            }
+        }
+        let scores = logLikelihoods(requests)
+        var correct = 0, next = 0
+        var details: [JSONValue] = []
+        for item in items {
+            let mine = Array(scores[next..<next + item.choices!.count])
+            next += item.choices!.count
+            let best = mine.indices.max { mine[$0] < mine[$1] }!
+            if best == item.answer { correct += 1 }
+            details.append(.object(["prompt": .string(item.prompt), "chosen": .int(Int64(best)), "answer": .int(Int64(item.answer!)),
+                                    "log_likelihoods": .array(mine.map(JSONValue.double))]))
+        }
+        return (["task.\(spec.name).accuracy": Double(correct) / Double(items.count)], details)
+    }
+
+    /// Σ log p(continuation | context) per request, batched; the context is cut from the left
+    /// when the pair is longer than the model's context.
+    func logLikelihoods(_ requests: [(context: [Int32], continuation: [Int32])]) -> [Double] {
+        let length = model.config.context
+        let rows = min(batch, max(1, requests.count))
+        let acts = Activations(config: model.config, batch: rows, seq: length, workers: workers, training: false)
+        var results: [Double] = []
+        for first in stride(from: 0, to: requests.count, by: rows) {
+            let group = requests[first..<min(first + rows, requests.count)]
+            var spans: [Range<Int>] = []
+            for b in 0..<rows {
+                let request = b < group.count ? group[group.startIndex + b] : group[group.startIndex]
+                var sequence = request.context + request.continuation
+                if sequence.count > length + 1 { sequence.removeFirst(sequence.count - length - 1) }
+                let n = sequence.count - 1
+                for t in 0..<length {
+                    acts.tokens[b * length + t] = t < n ? sequence[t] : 0
+                    acts.targets[b * length + t] = t < n ? sequence[t + 1] : 0
+                }
+                let scored = min(request.continuation.count, n)
+                spans.append(b * length + n - scored..<b * length + n)
+            }
+            model.run(acts, perRow: true)
+            for b in 0..<group.count {
+                results.append(-spans[b].reduce(0.0) { $0 + Double(acts.rowLosses[$1]) })
+            }
+        }
+        return results
+    }
+
+    private func generation(_ spec: TaskSpec, _ items: [TaskItem]) -> ([String: Double], [JSONValue]) {
+        let generator = Generator(model: model)
+        var predictions: [String] = [], details: [JSONValue] = []
+        var rouge = 0.0
+        for item in items {
+            var sampler = Sampler()
+            let text = complete(item.prompt, generator: generator, sampler: &sampler, maxNewTokens: spec.max_new_tokens, stop: spec.stop).text
+            predictions.append(text)
+            let score = TextScores.rougeL(prediction: text, reference: item.reference!)
+            rouge += score
+            details.append(.object(["prompt": .string(item.prompt), "prediction": .string(text), "reference": .string(item.reference!),
+                                    "rougeL": .double(score)]))
+        }
+        return (["task.\(spec.name).rougeL": rouge / Double(items.count),
+                 "task.\(spec.name).bleu": TextScores.bleu(predictions: predictions, references: items.map { $0.reference! })], details)
+    }
+
+    /// Continues `prompt` with the sampler until the end-of-text token, a stop string or
+    /// `maxNewTokens`; the prompt is cut from the left to leave room in the context.
+    func complete(_ prompt: String, generator: Generator, sampler: inout Sampler, maxNewTokens: Int, stop: [String])
+        -> (text: String, tokens: Int, seconds: Double)
+    {
+        generator.reset()
+        var ids = tokenizer.encode(prompt)
+        let room = max(1, model.config.context - maxNewTokens)
+        if ids.count > room { ids.removeFirst(ids.count - room) }
+        if ids.isEmpty, let eos = model.config.eosTokenId { ids = [Int32(eos)] }
+        let started = Date()
+        var logits = UnsafeBufferPointer<Float>(start: nil, count: 0)
+        for id in ids { logits = generator.step(id) }
+        var produced: [Int32] = []
+        var text = ""
+        while produced.count < maxNewTokens {
+            let next = sampler.next(logits)
+            if let eos = model.config.eosTokenId, Int(next) == eos { break }
+            produced.append(next)
+            text = (try? tokenizer.decode(produced)) ?? text
+            if let cut = stop.compactMap({ text.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
+                text = String(text[..<cut.lowerBound])
+                break
+            }
+            guard generator.remaining > 0 else { break }
+            logits = generator.step(next)
+        }
+        return (text, produced.count, Date().timeIntervalSince(started))
+    }
+}
