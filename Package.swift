@@ -44,10 +44,12 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["PipeKit", "CBLAS", "CTrainKernels"]),
         .target(name: "TrainStage", dependencies: ["PipeKit", "Transformer"], path: "stages/train"),
         .target(name: "EvaluateStage", dependencies: ["PipeKit", "Transformer", "BPETokenizeStage"], path: "stages/evaluate"),
+        .target(name: "QuantizeStage", dependencies: ["PipeKit", "Transformer"], path: "stages/quantize"),
+        .target(name: "ExportStage", dependencies: ["PipeKit", "Transformer", "BPETokenizeStage"], path: "stages/export"),
 
         // The command-line tool.
         .executableTarget(name: "pipe",
-                          dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage", "EvaluateStage", "Transformer",
+                          dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "Transformer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).
@@ -57,7 +59,7 @@ let package = Package(
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
-        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage", "EvaluateStage"]),
+        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]
 )

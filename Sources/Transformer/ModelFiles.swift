@@ -1,10 +1,11 @@
 import Foundation
 
-/// A model artifact folder: `config.json` (Hugging Face `LlamaForCausalLM`) and
-/// `model.safetensors` with Hugging Face tensor names.
+/// A model artifact folder: `config.json` (Hugging Face `LlamaForCausalLM`) and either
+/// `model.safetensors` with Hugging Face tensor names or, for a quantized model, `model.gguf`.
 public enum ModelFiles {
     public static let configFile = "config.json"
     public static let weightsFile = "model.safetensors"
+    public static let ggufFile = "model.gguf"
 
     /// Writes the model into `folder`; `metadata` goes into the safetensors header.
     public static func save(_ model: TransformerModel, to folder: URL, metadata: [String: String] = [:]) throws {
@@ -27,10 +28,16 @@ public enum ModelFiles {
         }
     }
 
-    /// Loads a model folder, checking that every tensor is present with the expected shape.
+    /// Loads a model folder (a quantized one dequantized), checking every tensor's shape.
     public static func load(from folder: URL) throws -> TransformerModel {
         let config = try config(in: folder)
         if let problem = config.problems.first { throw TransformerError("\(folder.path)/\(configFile): \(problem)") }
+        let gguf = folder.appendingPathComponent(ggufFile)
+        if !FileManager.default.fileExists(atPath: folder.appendingPathComponent(weightsFile).path),
+           FileManager.default.fileExists(atPath: gguf.path)
+        {
+            return try LlamaGGUF.load(GGUF.read(gguf), config: config, path: gguf.path)
+        }
         let model = TransformerModel(config: config)
         let tensors = try SafeTensors.read(folder.appendingPathComponent(weightsFile))
         for t in model.layout.tensors {

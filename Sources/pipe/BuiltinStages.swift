@@ -1,8 +1,10 @@
 import BPETokenizeStage
 import CollectStage
 import EvaluateStage
+import ExportStage
 import MinHashDedupStage
 import ObjectiveStage
+import QuantizeStage
 import PipeEngine
 import TrainStage
 
@@ -15,5 +17,7 @@ enum BuiltinStages {
         StageDescriptor(builtin: BPETokenizeStage.self),
         StageDescriptor(builtin: TrainStage.self),
         StageDescriptor(builtin: EvaluateStage.self),
+        StageDescriptor(builtin: QuantizeStage.self),
+        StageDescriptor(builtin: ExportStage.self),
     ])
 }

@@ -15,7 +15,7 @@ struct GenerateCommand: ParsableCommand {
         pipe generate train --manifest pipelines/quickstart.yaml --prompt "The" -n 200 --temperature 0
         """)
 
-    @Argument(help: "A model folder (config.json + weights), or with --manifest the stage whose model to use.")
+    @Argument(help: "A model folder (config.json + weights), a .gguf file, or with --manifest the stage whose model to use.")
     var model: String
 
     @Option(name: .shortAndLong, help: "Resolve MODEL (and the tokenizer) as stages of this manifest's last run.")
@@ -42,6 +42,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Seed of the sampler.")
     var seed = 0
 
+    @Option(help: "Write the prompt tokens' logits here (raw little-endian float32, [tokens, vocabulary]).")
+    var dumpLogits: String?
+
     func run() throws {
         BLAS.useSingleThread()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-generate-\(UUID().uuidString)")
@@ -49,7 +52,12 @@ struct GenerateCommand: ParsableCommand {
         let (modelFolder, tokenizerPath) = try resolve(scratch: scratch)
         let loaded: TransformerModel
         do {
-            loaded = try ModelFiles.load(from: modelFolder)
+            if modelFolder.pathExtension == "gguf" {
+                let file = try GGUF.read(modelFolder)
+                loaded = try LlamaGGUF.load(file, config: LlamaGGUF.config(of: file, path: modelFolder.path), path: modelFolder.path)
+            } else {
+                loaded = try ModelFiles.load(from: modelFolder)
+            }
         } catch {
             throw UsageError("\(model): \(error)")
         }
@@ -69,6 +77,7 @@ struct GenerateCommand: ParsableCommand {
         guard ids.count < loaded.config.context else {
             throw UsageError("the prompt is \(ids.count) tokens; the model's context is \(loaded.config.context)")
         }
+        if let dumpLogits { try writeLogits(loaded, ids, to: URL(fileURLWithPath: dumpLogits)) }
         let out = FileHandle.standardOutput
         out.write(Data(prompt.utf8))
         var logits = UnsafeBufferPointer<Float>(start: nil, count: 0)
@@ -92,12 +101,25 @@ struct GenerateCommand: ParsableCommand {
                                                    generator.remaining == 0 ? "; the context is full" : "").utf8))
     }
 
+    /// The logits of a full forward pass over the prompt, for comparison with other tools.
+    private func writeLogits(_ model: TransformerModel, _ ids: [Int32], to url: URL) throws {
+        let acts = Activations(config: model.config, batch: 1, seq: ids.count, workers: Workers(1), training: false)
+        for (i, id) in ids.enumerated() { acts.tokens[i] = id }
+        let logits = FloatBuffer(count: ids.count * model.config.vocabSize)
+        model.logits(acts, into: logits.pointer)
+        try Data(buffer: UnsafeBufferPointer(logits.slice(0, logits.count))).write(to: url)
+    }
+
     /// The model folder and tokenizer path: given directly, or from a manifest's last run.
     private func resolve(scratch: URL) throws -> (URL, URL) {
         guard let manifest else {
             let folder = URL(fileURLWithPath: model)
+            if folder.pathExtension == "gguf" {
+                guard let tokenizer else { throw UsageError("give the tokenizer of '\(model)' with -t") }
+                return (folder, URL(fileURLWithPath: tokenizer))
+            }
             guard FileManager.default.fileExists(atPath: folder.appendingPathComponent(ModelFiles.configFile).path) else {
-                throw UsageError("'\(model)' is not a model folder (no config.json); to name a stage, add --manifest")
+                throw UsageError("'\(model)' is not a model folder (no config.json) or a .gguf file; to name a stage, add --manifest")
             }
             let tokenizerURL = tokenizer.map { URL(fileURLWithPath: $0) } ?? folder.appendingPathComponent("tokenizer.json")
             guard FileManager.default.fileExists(atPath: tokenizerURL.path) else {

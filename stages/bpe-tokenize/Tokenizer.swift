@@ -29,13 +29,19 @@ public final class Tokenizer {
     /// The text of `ids`.
     public func decode(_ ids: [Int32]) throws -> String { try model.decode(ids) }
 
+    /// Whether `id` is a special token (`<|endoftext|>`, …) rather than text.
+    public func isSpecial(_ id: Int32) -> Bool { model.specials.contains { $0.id == id } }
+
+    /// The merges in rank order, as the pieces they join (`"Ġ t"` is `Ġ` + `t`).
+    public var mergePieces: [(left: String, right: String)] { model.merges.map { (piece($0.left), piece($0.right)) } }
+
     /// The raw bytes of a token (a special token's UTF-8 text).
     public func bytes(_ id: Int32) -> [UInt8] { model.tokens[Int(id)] }
 
     /// How many bytes of text a token stands for: 0 for special tokens, which are markers rather
     /// than text (bits per byte divides by these).
     public func textBytes(_ id: Int32) -> Int {
-        model.specials.contains { $0.id == id } ? 0 : model.tokens[Int(id)].count
+        isSpecial(id) ? 0 : model.tokens[Int(id)].count
     }
 
     /// How a token reads (its byte-level string, or a special token's text).

@@ -1,0 +1,108 @@
+import BPETokenizeStage
+import Foundation
+import PipeKit
+import Transformer
+
+/// `export`: writes the files the tools people already use load: a GGUF for llama.cpp (with the
+/// tokenizer inside) and a Hugging Face directory with a model card.
+public struct ExportStage: Stage {
+    public struct Params: Decodable, Sendable {
+        var formats: [String]
+        var gguf_type: String
+        var name: String?
+    }
+
+    public static let name = "export"
+    public static let version = 1
+    public static let summary = "Export a model as GGUF (llama.cpp) and as a Hugging Face directory with a model card."
+    public static let inputs = [
+        StagePort("model", .model, doc: "float or quantized"),
+        StagePort("tokenizer", .tokenizer),
+        StagePort("objective", .objective, optional: true, doc: "for the model card"),
+        StagePort("metrics", .metrics, optional: true, doc: "evaluation metrics, for the model card"),
+        StagePort("documents", .documents, optional: true, doc: "the training documents: sources and licences for the model card"),
+    ]
+    public static let outputs = [
+        StagePort("gguf", .model, optional: true, doc: "model.gguf (llama architecture, gpt2 tokenizer) + config.json; empty unless formats has gguf"),
+        StagePort("hf", .model, optional: true, doc: "config.json, model.safetensors, tokenizer.json, tokenizer_config.json, generation_config.json, README.md; empty unless formats has hf"),
+    ]
+    public static let parameters = [
+        ParamSpec("formats", .list(.choice(["gguf", "hf"])), default: .array([.string("gguf"), .string("hf")]), doc: "what to write"),
+        ParamSpec("gguf_type", .choice(["auto", "f32", "f16"]), default: .string("auto"),
+                  doc: "auto: a quantized model's own blocks, else f32; f16 halves a float model"),
+        ParamSpec("name", .string, default: .null, doc: "the model's name (default: the stage's name)"),
+    ]
+
+    public static func validate(_ p: Params) -> [ParamProblem] {
+        p.formats.isEmpty ? [ParamProblem(["formats"], "name at least one format")] : []
+    }
+
+    public init() {}
+
+    public func run(_ p: Params, _ context: StageContext) async throws {
+        let modelInput = try context.input("model")
+        let modelFolder = try modelInput.materialize(into: context.scratch.appendingPathComponent("model"))
+        let tokenizerFolder = try context.input("tokenizer").materialize(into: context.scratch.appendingPathComponent("tokenizer"))
+        let tokenizer = try Tokenizer(contentsOf: tokenizerFolder)
+        let model = try ModelFiles.load(from: modelFolder)
+        guard tokenizer.vocabularySize == model.config.vocabSize else {
+            throw StageError("the tokenizer has \(tokenizer.vocabularySize) tokens, the model's vocabulary \(model.config.vocabSize)")
+        }
+        let quantizedFile = modelFolder.appendingPathComponent(ModelFiles.ggufFile)
+        let quantized = FileManager.default.fileExists(atPath: quantizedFile.path)
+            && !FileManager.default.fileExists(atPath: modelFolder.appendingPathComponent(ModelFiles.weightsFile).path)
+        let name = p.name ?? context.stageName
+
+        if p.formats.contains("gguf") {
+            let out = try context.output("gguf")
+            let tensors: [GGUF.Tensor]
+            let fileType: GGMLType
+            if quantized, p.gguf_type == "auto" {
+                let stored = try GGUF.read(quantizedFile)
+                tensors = model.layout.tensors.map { stored.tensors[LlamaGGUF.ggufName($0.name)]! }
+                let matrixTypes = Dictionary(grouping: tensors.filter { $0.dimensions.count == 2 }, by: \.type).mapValues(\.count)
+                fileType = matrixTypes.max { ($0.value, $1.key.rawValue) < ($1.value, $0.key.rawValue) }?.key ?? .f32
+                context.log("GGUF keeps the quantized blocks: " + Dictionary(grouping: tensors, by: \.type.name).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", "))
+            } else {
+                let type: GGMLType = p.gguf_type == "f16" ? .f16 : .f32
+                tensors = LlamaGGUF.tensors(of: model) { $0.isNorm ? .f32 : type }
+                fileType = type
+            }
+            let metadata = LlamaGGUF.metadata(model.config, name: name, fileType: fileType) + Self.tokenizerMetadata(tokenizer, model.config)
+            try GGUF.write(metadata: metadata, tensors: tensors, to: out.appendingPathComponent(ModelFiles.ggufFile))
+            try FileManager.default.copyItem(at: modelFolder.appendingPathComponent(ModelFiles.configFile), to: out.appendingPathComponent(ModelFiles.configFile))
+        }
+        if p.formats.contains("hf") {
+            let out = try context.output("hf")
+            if quantized { context.log("the Hugging Face export holds the quantized model's weights dequantized to f32") }
+            try ModelFiles.save(model, to: out, metadata: ["format": "pt"])
+            for file in ["tokenizer.json", "tokenizer_config.json"] {
+                try FileManager.default.copyItem(at: tokenizerFolder.appendingPathComponent(file), to: out.appendingPathComponent(file))
+            }
+            var generation: [String: JSONValue] = ["_from_model_config": .bool(true), "max_length": .int(Int64(model.config.context))]
+            if let eos = model.config.eosTokenId { generation["eos_token_id"] = .int(Int64(eos)); generation["bos_token_id"] = .int(Int64(eos)) }
+            try JSONValue.object(generation).write(to: out.appendingPathComponent("generation_config.json"))
+            let card = try ModelCard(name: name, config: model.config, quantizedFrom: quantized ? try GGUF.read(quantizedFile) : nil, context: context)
+            try Data(card.markdown.utf8).write(to: out.appendingPathComponent("README.md"))
+        }
+    }
+
+    /// The tokenizer as llama.cpp's `gpt2` vocabulary: pieces in id order, specials marked as
+    /// control tokens, merges as "left right".
+    static func tokenizerMetadata(_ t: Tokenizer, _ c: ModelConfig) -> [(String, GGUF.Value)] {
+        let ids = (0..<Int32(t.vocabularySize))
+        var entries: [(String, GGUF.Value)] = [
+            ("tokenizer.ggml.model", .string("gpt2")),
+            ("tokenizer.ggml.pre", .string("gpt-2")),
+            ("tokenizer.ggml.tokens", .strings(ids.map { t.piece($0) })),
+            ("tokenizer.ggml.token_type", .int32s(ids.map { t.isSpecial($0) ? 3 : 1 })),
+            ("tokenizer.ggml.merges", .strings(t.mergePieces.map { "\($0.left) \($0.right)" })),
+            ("tokenizer.ggml.add_bos_token", .bool(false)),
+        ]
+        if let eos = c.eosTokenId {
+            entries.append(("tokenizer.ggml.bos_token_id", .uint32(UInt32(eos))))
+            entries.append(("tokenizer.ggml.eos_token_id", .uint32(UInt32(eos))))
+        }
+        return entries
+    }
+}
