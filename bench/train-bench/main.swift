@@ -4,7 +4,8 @@
 //                                     --batch 16 --steps 10 --threads 2 --checkpointing]
 //
 // Prints one JSON line: tokens/s (median step), MFU against the sgemm peak measured here with the
-// same OpenBLAS kernels and thread count, peak RSS, and the kernel family OpenBLAS chose.
+// same OpenBLAS kernels and thread count, peak RSS, the kernel family OpenBLAS chose, and the
+// tokens/s of greedy generation with the KV cache (one sequence, the whole context).
 import CBLAS
 import Foundation
 import Transformer
@@ -72,6 +73,17 @@ times.sort()
 let median = times[times.count / 2]
 let tokensPerSecond = Double(acts.rows) / median
 let peak = sgemmPeak(workers)
+
+/// Tokens per second of greedy generation with the KV cache over the whole context.
+func generationRate(_ model: TransformerModel) -> Double {
+    let generator = Generator(model: model)
+    var sampler = Sampler()
+    var logits = generator.step(0)
+    let start = Date()
+    while generator.remaining > 0 { logits = generator.step(sampler.next(logits)) }
+    return Double(model.config.context - 1) / Date().timeIntervalSince(start)
+}
+let generation = (0..<3).map { _ in generationRate(model) }.sorted()[1]
 var usage = rusage()
 getrusage(RUSAGE_SELF.rawValue, &usage)
 let achieved = tokensPerSecond * config.trainingFLOPsPerToken / 1e9
@@ -81,6 +93,7 @@ let result: [String: Any] = [
     "step_ms_median": (median * 1e4).rounded() / 10, "gflops": (achieved * 10).rounded() / 10,
     "sgemm_peak_gflops": (peak * 10).rounded() / 10, "mfu": (achieved / peak * 1000).rounded() / 1000,
     "loss_first": losses.first!, "loss_last": losses.last!, "peak_rss_mb": usage.ru_maxrss / 1024,
+    "generate_tokens_per_second": generation.rounded(),
 ]
 let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
 print(String(decoding: json, as: UTF8.self))
