@@ -42,14 +42,17 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fassociative-math", "-fno-signed-zeros",
                                           "-fno-trapping-math", "-ffp-contract=fast"])]),
         .target(name: "Transformer", dependencies: ["PipeKit", "CBLAS", "CTrainKernels"]),
-        .target(name: "TrainStage", dependencies: ["PipeKit", "Transformer"], path: "stages/train"),
+        .target(name: "Training", dependencies: ["PipeKit", "Transformer"]),
+        .target(name: "TrainStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/train"),
         .target(name: "EvaluateStage", dependencies: ["PipeKit", "Transformer", "BPETokenizeStage"], path: "stages/evaluate"),
+        .target(name: "PruneStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/prune"),
+        .target(name: "DistillStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/distill"),
         .target(name: "QuantizeStage", dependencies: ["PipeKit", "Transformer"], path: "stages/quantize"),
         .target(name: "ExportStage", dependencies: ["PipeKit", "Transformer", "BPETokenizeStage"], path: "stages/export"),
 
         // The command-line tool.
         .executableTarget(name: "pipe",
-                          dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "Transformer",
+                          dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage", "Transformer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).
@@ -59,7 +62,7 @@ let package = Package(
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
-        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage"]),
+        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]
 )

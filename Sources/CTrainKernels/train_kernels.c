@@ -146,6 +146,48 @@ double tk_cross_entropy(float *logits, const int32_t *targets, long rows, long v
 }
 
 TK_CLONES
+double tk_distillation(float *logits, const float *teacher, const int32_t *targets, long rows, long vocab,
+                       float temperature, float alpha, float grad_scale) {
+    double total = 0.0;
+    float inv_t = 1.0f / temperature;
+    for (long r = 0; r < rows; r++) {
+        float *s = logits + r * vocab;
+        const float *t = teacher + r * vocab;
+        float ms = -INFINITY, mt = -INFINITY;
+        for (long j = 0; j < vocab; j++) { ms = fmaxf(ms, s[j]); mt = fmaxf(mt, t[j]); }
+        // Normalizers of the student at temperature 1 and T, and of the teacher at T.
+        float z1 = 0.0f, zs = 0.0f, zt = 0.0f;
+        for (long j = 0; j < vocab; j++) {
+            z1 += tk_expf(s[j] - ms);
+            zs += tk_expf((s[j] - ms) * inv_t);
+            zt += tk_expf((t[j] - mt) * inv_t);
+        }
+        float log_zs = logf(zs), log_zt = logf(zt);
+        // KL(p_t || p_s) = sum p_t (log p_t - log p_s) with log p = (x - m)/T - log z.
+        float kl = 0.0f;
+        for (long j = 0; j < vocab; j++) {
+            float log_pt = (t[j] - mt) * inv_t - log_zt;
+            float log_ps = (s[j] - ms) * inv_t - log_zs;
+            kl += tk_expf(log_pt) * (log_pt - log_ps);
+        }
+        float ce = logf(z1) + ms - s[targets[r]];
+        total += (double)(alpha * temperature * temperature * kl + (1.0f - alpha) * ce);
+        if (grad_scale != 0.0f) {
+            float a = grad_scale * alpha * temperature, b = grad_scale * (1.0f - alpha);
+            float inv_z1 = 1.0f / z1, inv_zs = 1.0f / zs, inv_zt = 1.0f / zt;
+            for (long j = 0; j < vocab; j++) {
+                float ps = tk_expf((s[j] - ms) * inv_t) * inv_zs;
+                float pt = tk_expf((t[j] - mt) * inv_t) * inv_zt;
+                float p1 = tk_expf(s[j] - ms) * inv_z1;
+                s[j] = a * (ps - pt) + b * p1;
+            }
+            s[targets[r]] -= b;
+        }
+    }
+    return total;
+}
+
+TK_CLONES
 void tk_swiglu_forward(float *m, const float *gu, long rows, long ffn) {
     for (long r = 0; r < rows; r++) {
         const float *g = gu + r * 2 * ffn, *u = g + ffn;

@@ -53,11 +53,18 @@ public final class TransformerModel: @unchecked Sendable {
     /// `acts.targets`. With `gradients`, it also runs the backward pass, adding each weight's
     /// gradient of (summed loss × gradScale) into `gradients`. With `perRow`, fills
     /// `acts.rowLosses` and `acts.ranks`.
+    /// With a `teacher`, the loss is the distillation mix of its logits and the targets.
     @discardableResult
-    public func run(_ acts: Activations, gradients: FloatBuffer? = nil, gradScale: Float = 1, perRow: Bool = false) -> Double {
+    public func run(_ acts: Activations, gradients: FloatBuffer? = nil, gradScale: Float = 1, perRow: Bool = false,
+                    teacher: Teacher? = nil) -> Double
+    {
         precondition(gradients == nil || acts.training, "activations were allocated for inference")
+        if let teacher {
+            teacher.acts.tokens.update(from: acts.tokens, count: acts.rows)
+            teacher.model.forwardToFinalNorm(teacher.acts)
+        }
         forwardToFinalNorm(acts)
-        let loss = head(acts, gradients: gradients, gradScale: gradScale, perRow: perRow)
+        let loss = head(acts, gradients: gradients, gradScale: gradScale, perRow: perRow, teacher: teacher)
         if let gradients { backward(acts, gradients) }
         return loss
     }
@@ -69,7 +76,7 @@ public final class TransformerModel: @unchecked Sendable {
                     in: config.dim, workers: acts.workers)
     }
 
-    private func forwardToFinalNorm(_ acts: Activations) {
+    func forwardToFinalNorm(_ acts: Activations) {
         embed(acts)
         for l in 0..<config.layers { forwardLayer(l, acts) }
         let c = config, rows = acts.rows
@@ -135,7 +142,7 @@ public final class TransformerModel: @unchecked Sendable {
     /// The LM head and the loss, fused: each worker takes its rows a block at a time, computes
     /// the block's logits, turns them into loss and (training) logit gradients in place, and
     /// immediately pushes those back through the head, so the full logits never exist at once.
-    private func head(_ acts: Activations, gradients: FloatBuffer?, gradScale: Float, perRow: Bool) -> Double {
+    private func head(_ acts: Activations, gradients: FloatBuffer?, gradScale: Float, perRow: Bool, teacher: Teacher?) -> Double {
         let c = config, rows = acts.rows, w = acts.workers, vocab = c.vocabSize
         let headWeight = parameters.pointer + layout.head
         let training = gradients != nil
@@ -153,8 +160,18 @@ public final class TransformerModel: @unchecked Sendable {
                     let x = acts.finalNorm.pointer + start * c.dim
                     BLAS.gemm(transA: false, transB: true, m: n, n: vocab, k: c.dim, a: x, lda: c.dim,
                               b: headWeight, ldb: c.dim, beta: 0, c: logits, ldc: vocab)
-                    total += tk_cross_entropy(logits, acts.targets + start, n, vocab, training ? gradScale : 0,
-                                              perRow ? acts.ranks + start : nil, perRow ? acts.rowLosses + start : nil)
+                    if let teacher {
+                        let teacherLogits = teacher.acts.logits.pointer + worker * Activations.headRows * vocab
+                        BLAS.gemm(transA: false, transB: true, m: n, n: vocab, k: teacher.model.config.dim,
+                                  a: teacher.acts.finalNorm.pointer + start * teacher.model.config.dim, lda: teacher.model.config.dim,
+                                  b: teacher.model.parameters.pointer + teacher.model.layout.head, ldb: teacher.model.config.dim,
+                                  beta: 0, c: teacherLogits, ldc: vocab)
+                        total += tk_distillation(logits, teacherLogits, acts.targets + start, n, vocab, teacher.temperature, teacher.alpha,
+                                                 training ? gradScale : 0)
+                    } else {
+                        total += tk_cross_entropy(logits, acts.targets + start, n, vocab, training ? gradScale : 0,
+                                                  perRow ? acts.ranks + start : nil, perRow ? acts.rowLosses + start : nil)
+                    }
                     guard training else { continue }
                     BLAS.gemm(transA: false, transB: false, m: n, n: c.dim, k: vocab, a: logits, lda: vocab,
                               b: headWeight, ldb: c.dim, beta: 0, c: acts.dNorm.pointer + start * c.dim, ldc: c.dim)
@@ -253,5 +270,21 @@ struct NormalSampler {
         let r = (-2 * log(u1)).squareRoot(), theta = 2 * Double.pi * uniform.nextUnit()
         spare = r * sin(theta)
         return r * cos(theta)
+    }
+}
+
+/// A teacher for distillation: its model, activations for the student's batch shape, and the
+/// mix (temperature T, weight alpha of the soft targets).
+public struct Teacher {
+    public let model: TransformerModel
+    let acts: Activations
+    public let temperature: Float
+    public let alpha: Float
+
+    public init(model: TransformerModel, batch: Int, seq: Int, workers: Workers, temperature: Float, alpha: Float) {
+        self.model = model
+        acts = Activations(config: model.config, batch: batch, seq: seq, workers: workers, training: false)
+        self.temperature = temperature
+        self.alpha = alpha
     }
 }

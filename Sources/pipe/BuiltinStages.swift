@@ -1,9 +1,11 @@
 import BPETokenizeStage
 import CollectStage
+import DistillStage
 import EvaluateStage
 import ExportStage
 import MinHashDedupStage
 import ObjectiveStage
+import PruneStage
 import QuantizeStage
 import PipeEngine
 import TrainStage
@@ -17,6 +19,8 @@ enum BuiltinStages {
         StageDescriptor(builtin: BPETokenizeStage.self),
         StageDescriptor(builtin: TrainStage.self),
         StageDescriptor(builtin: EvaluateStage.self),
+        StageDescriptor(builtin: PruneStage.self),
+        StageDescriptor(builtin: DistillStage.self),
         StageDescriptor(builtin: QuantizeStage.self),
         StageDescriptor(builtin: ExportStage.self),
     ])

@@ -117,6 +117,26 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    func testDistillationKernel() {
+        let rows = 3, vocab = 40
+        var logits = weights(rows * vocab, seed: 12).map { $0 * 4 }
+        let teacher = weights(rows * vocab, seed: 13).map { $0 * 4 }
+        let targets: [Int32] = [1, 39, 7]
+        // alpha 0 is plain cross-entropy; alpha 1 with the student equal to the teacher is zero.
+        var a = logits, b = logits
+        XCTAssertEqual(tk_distillation(&a, teacher, targets, rows, vocab, 2, 0, 0), tk_cross_entropy(&b, targets, rows, vocab, 0, nil, nil), accuracy: 1e-4)
+        var same = teacher
+        XCTAssertEqual(tk_distillation(&same, teacher, targets, rows, vocab, 2, 1, 0), 0, accuracy: 1e-5)
+        checkDirectional("distillation", inputs: &logits, eps: 1e-3, loss: { l in
+            var l = l
+            return tk_distillation(&l, teacher, targets, rows, vocab, 2, 0.7, 0)
+        }) { l in
+            var l = l
+            _ = tk_distillation(&l, teacher, targets, rows, vocab, 2, 0.7, 1)
+            return l
+        }
+    }
+
     func testRoPEInverseIsTranspose() {
         // A rotation's gradient is its inverse applied to the upstream gradient.
         let rows = 3, heads = 2, hd = 8, half = hd / 2

@@ -33,6 +33,13 @@ void tk_softmax_causal_backward(float *dp, const float *p, long ld, long rows, l
 double tk_cross_entropy(float *logits, const int32_t *targets, long rows, long vocab,
                         float grad_scale, int32_t *ranks, float *row_losses);
 
+/// Knowledge distillation over rows of student logits with the teacher's logits beside them:
+/// loss = alpha · T² · KL(softmax(teacher/T) ‖ softmax(student/T)) + (1 − alpha) · CE(student, target).
+/// Returns the summed loss; with a non-zero grad_scale the student logits become the loss's
+/// gradient times grad_scale.
+double tk_distillation(float *logits, const float *teacher, const int32_t *targets, long rows, long vocab,
+                       float temperature, float alpha, float grad_scale);
+
 /// m = silu(g) * u, where each row of gu is [g (ffn floats), u (ffn floats)].
 void tk_swiglu_forward(float *m, const float *gu, long rows, long ffn);
 

@@ -3,21 +3,33 @@ import PipeKit
 import Transformer
 
 /// The training loop: seeded batches, gradient accumulation, AdamW on a schedule, validation,
-/// checkpoints, the time budget, and the loss curve.
-final class Trainer {
+/// checkpoints, the time budget, and the loss curve. Train, prune (recovery) and distill run it.
+public final class Trainer {
     /// How a run ended.
-    struct Summary {
-        var steps: Int
-        var trainLoss: Double
-        var valLoss: Double?
-        var seconds: Double
-        var tokensPerSecond: Double
-        var stoppedByBudget: Bool
-        var history: [CurvePoint]
+    public struct Summary {
+        public var steps: Int
+        public var trainLoss: Double
+        public var valLoss: Double?
+        public var seconds: Double
+        public var tokensPerSecond: Double
+        public var stoppedByBudget: Bool
+        public var history: [CurvePoint]
+    }
+
+    /// A teacher model and how strongly to follow it.
+    public struct Distillation {
+        public var model: TransformerModel
+        public var temperature: Double
+        public var alpha: Double
+        public init(model: TransformerModel, temperature: Double, alpha: Double) {
+            self.model = model
+            self.temperature = temperature
+            self.alpha = alpha
+        }
     }
 
     private let model: TransformerModel
-    private let p: TrainStage.Params
+    private let p: TrainingSettings
     private let steps: Int
     private let train: TokenSplit
     private let val: TokenSplit
@@ -27,8 +39,13 @@ final class Trainer {
     private let workers: Workers
     private let schedule: LearningRateSchedule
 
-    init(model: TransformerModel, params: TrainStage.Params, steps: Int, train: TokenSplit, val: TokenSplit,
-         context: StageContext, maxSeconds: Double?, fingerprint: String)
+    /// Runs after every optimizer step (pruning keeps its zeros with it).
+    public var afterStep: ((TransformerModel) -> Void)?
+    /// A teacher whose logits the loss also follows (distillation).
+    public var teacher: Distillation?
+
+    public init(model: TransformerModel, settings params: TrainingSettings, steps: Int, train: TokenSplit, val: TokenSplit,
+                context: StageContext, maxSeconds: Double?, fingerprint: String)
     {
         self.model = model
         self.p = params
@@ -44,19 +61,13 @@ final class Trainer {
                                         totalSteps: steps, decay: LearningRateSchedule.Decay(rawValue: params.schedule) ?? .cosine)
     }
 
-    func run() throws -> Summary {
+    public func run() throws -> Summary {
         let c = model.config, seq = c.context
-        var settings = AdamW.Settings()
-        settings.beta1 = Float(p.beta1)
-        settings.beta2 = Float(p.beta2)
-        settings.eps = Float(p.eps)
-        settings.weightDecay = Float(p.weight_decay)
-        settings.decayNorms = p.decay_norms
-        settings.decayEmbeddings = p.decay_embeddings
-        settings.clip = Float(p.clip)
-        let optimizer = AdamW(layout: model.layout, settings: settings)
+        let optimizer = AdamW(layout: model.layout, settings: p.adamW)
         let acts = Activations(config: c, batch: p.batch, seq: seq, workers: workers, training: true,
                                checkpointing: p.gradient_checkpointing)
+        let teaching = teacher.map { Teacher(model: $0.model, batch: p.batch, seq: seq, workers: workers,
+                                             temperature: Float($0.temperature), alpha: Float($0.alpha)) }
         let gradients = FloatBuffer(count: model.layout.count)
         context.log("model: \(c.parameterCount) parameters (\(c.layers) layers, dim \(c.dim), \(c.heads) heads, \(c.kvHeads) kv heads, ffn \(c.ffnDim), vocabulary \(c.vocabSize), context \(seq))")
         context.log("OpenBLAS kernels: \(BLAS.coreName); \(workers.count) worker threads; activations \(acts.bytes / 1_000_000) MB")
@@ -93,13 +104,14 @@ final class Trainer {
             var loss = 0.0
             for micro in 0..<p.grad_accum {
                 fillTrainingBatch(acts, step: step, micro: micro)
-                loss += model.run(acts, gradients: gradients, gradScale: 1 / Float(acts.rows * p.grad_accum))
+                loss += model.run(acts, gradients: gradients, gradScale: 1 / Float(acts.rows * p.grad_accum), teacher: teaching)
             }
             loss /= Double(acts.rows * p.grad_accum)
             guard loss.isFinite else {
                 throw StageError("training diverged at step \(step + 1): the loss is \(loss); lower lr (now \(lr)) or raise warmup")
             }
             let norm = optimizer.update(parameters: model.parameters, gradients: gradients, lr: Float(lr), workers: workers)
+            afterStep?(model)
             step += 1
             windowTokens += acts.rows * p.grad_accum
             windowLoss += loss
@@ -181,8 +193,19 @@ final class Trainer {
         return total / Double(windows * seq)
     }
 
+    /// The model (safetensors), the metrics and curves, and the last checkpoint as the state.
+    /// `extra` metrics (a stage's own) join the training ones in metrics.json.
+    public func writeOutputs(_ s: Summary, model folder: URL, metrics: URL, state: URL?, extra: [String: Double] = [:]) throws {
+        try ModelFiles.save(model, to: folder, metadata: ["pipe.steps": "\(s.steps)"])
+        try writeMetrics(s, extra: extra, to: metrics)
+        if let state {
+            try FileManager.default.copyItem(at: context.work.appendingPathComponent(Checkpoint.fileName),
+                                             to: state.appendingPathComponent(Checkpoint.fileName))
+        }
+    }
+
     /// metrics.json (flat, for gates and reports), curve.csv and curve.json.
-    func writeMetrics(_ s: Summary, bytesPerToken: Double?, to folder: URL) throws {
+    private func writeMetrics(_ s: Summary, extra: [String: Double], to folder: URL) throws {
         let c = model.config
         var metrics: [String: Double] = [
             "train.loss": s.trainLoss, "train.steps": Double(s.steps), "train.seconds": s.seconds,
@@ -194,6 +217,7 @@ final class Trainer {
             metrics["val.loss"] = v
             metrics["val.perplexity"] = exp(v)
         }
+        metrics.merge(extra) { $1 }
         for (name, value) in metrics.sorted(by: { $0.key < $1.key }) { context.metric(name, value) }
         try JSONValue.object(metrics.mapValues(JSONValue.double)).write(to: folder.appendingPathComponent("metrics.json"))
         var csv = "step,train_loss,val_loss,learning_rate,gradient_norm,tokens_per_second\n"

@@ -59,7 +59,7 @@ struct Checkpoint {
 }
 
 /// One row of the loss curve.
-struct CurvePoint: Codable, Equatable {
+public struct CurvePoint: Codable, Equatable, Sendable {
     var step: Int
     var trainLoss: Double
     var valLoss: Double?
