@@ -73,3 +73,8 @@ struct StoredArtifact: ArtifactReading {
         return folder
     }
 }
+
+extension ArtifactTree {
+    /// Read access to this artifact's files in `store` (for commands that inspect results).
+    public func reader(store: ObjectStore) -> any ArtifactReading { StoredArtifact(tree: self, store: store) }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import PipeEngine
+import PipeKit
+
+/// A manifest's last results, read from its lock file and the cache: for each stage, its run
+/// record and readers for its outputs.
+struct PipelineResults {
+    /// One stage's last completed run.
+    struct StageResult {
+        let stage: ManifestStage
+        let record: RunRecord
+        let outputs: [String: any ArtifactReading]
+        let trees: [String: ArtifactTree]
+
+        /// A JSON file of an output, or nil.
+        func json(_ output: String, _ file: String) -> Any? {
+            guard let reader = outputs[output], reader.files.contains(where: { $0.path == file }),
+                  let data = try? reader.read(file) else { return nil }
+            return try? JSONSerialization.jsonObject(with: data)
+        }
+
+        /// Outputs of a given kind.
+        func outputs(of kind: ArtifactKind) -> [String] {
+            stage.descriptor.outputs.filter { $0.kind == kind && outputs[$0.name] != nil }.map(\.name)
+        }
+    }
+
+    let manifest: Manifest
+    /// In manifest order; stages that never completed are left out.
+    let stages: [StageResult]
+    let neverRun: [String]
+
+    init(manifest: Manifest, cache: Cache) {
+        self.manifest = manifest
+        let lock = PipelineLock.load(manifest.lockURL)
+        var results: [StageResult] = [], missing: [String] = []
+        for stage in manifest.stages {
+            guard let key = lock.stages[stage.name]?.key, let record = cache.runs.record(key), record.isComplete(in: cache.objects) else {
+                missing.append(stage.name)
+                continue
+            }
+            results.append(StageResult(stage: stage, record: record, outputs: record.outputs.mapValues { $0.reader(store: cache.objects) },
+                                       trees: record.outputs))
+        }
+        stages = results
+        neverRun = missing
+    }
+
+    func result(_ name: String) -> StageResult? { stages.first { $0.stage.name == name } }
+
+    /// Lines (documents) in a documents artifact, counted by streaming its shards.
+    static func documentCount(_ reader: any ArtifactReading) -> Int {
+        var lines = 0
+        for file in reader.files where file.path.hasSuffix(".jsonl") {
+            try? reader.readChunks(file.path) { chunk in
+                for byte in chunk where byte == 0x0A { lines += 1 }
+            }
+        }
+        return lines
+    }
+}
