@@ -132,8 +132,16 @@ final class TrainTests: XCTestCase {
             with: {model: {layers: 2, heads: 2, dim: 32, context: 32}, batch: 8, steps: 20, lr: 1.0e-3, warmup: 0, eval_every: 20, eval_tokens: 4096, log_every: 5}
             publish: {metrics: out/more/}
         """
-        try ws.write("p.yaml", Self.manifest(train: Self.small, extraStages: more))
+        let fresh = """
+          fresh_tokens:
+            uses: bpe-tokenize
+            inputs: {documents: text.documents, tokenizer: tokenize.tokenizer}
+            with: {split_by: tokens, splits: {train: 0.5, val: 0.5, test: 0.0}}
+        """
+        try ws.write("p.yaml", Self.manifest(train: Self.small, extraStages: more + "\n" + fresh))
         XCTAssertEqual(try ws.runStages("p.yaml")["more"], "ran")
+        let show = try ws.run(["show", "p.yaml", "fresh_tokens", "--json"])
+        XCTAssertTrue(show.stdout.contains("using tokenizer"), "a given tokenizer is reused, not retrained: \(show.stdout)")
         let first = try curve("out/metrics"), second = try curve("out/more")
         let endOfFirst = first.last!["trainLoss"] as! Double, startOfSecond = second.first!["trainLoss"] as! Double
         XCTAssertLessThan(startOfSecond, endOfFirst + 0.3, "continued training starts where the first model ended, not from scratch")

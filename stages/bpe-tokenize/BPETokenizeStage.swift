@@ -29,7 +29,10 @@ public struct BPETokenizeStage: Stage {
     public static let name = "bpe-tokenize"
     public static let version = 1
     public static let summary = "Train a byte-level BPE tokenizer (Hugging Face compatible) and encode documents into token shards."
-    public static let inputs = [StagePort("documents", .documents)]
+    public static let inputs = [
+        StagePort("documents", .documents),
+        StagePort("tokenizer", .tokenizer, optional: true, doc: "reuse this tokenizer (an earlier run's) instead of training one"),
+    ]
     public static let outputs = [
         StagePort("tokenizer", .tokenizer, doc: "tokenizer.json + tokenizer_config.json"),
         StagePort("tokens", .tokens, doc: "train/val/test-NNNNN.bin (uint16 or uint32 LE) + meta.json"),
@@ -89,7 +92,9 @@ public struct BPETokenizeStage: Stage {
         let threads = context.threads
 
         // Pass 1: count documents, and words when training.
-        let training = p.tokenizer == nil
+        let given = context.optionalInput("tokenizer")
+        if given != nil, p.tokenizer != nil { throw StageError("give the tokenizer as the input port or as the parameter, not both") }
+        let training = p.tokenizer == nil && given == nil
         var documentCount = 0
         var textBytes = 0
         var counts = BPETrainer.WordCounts()
@@ -123,7 +128,11 @@ public struct BPETokenizeStage: Stage {
         guard documentCount > 0 else { throw StageError("no documents to tokenize") }
 
         let model: BPEModel
-        if let path = p.tokenizer {
+        if let given {
+            let folder = try given.materialize(into: context.scratch.appendingPathComponent("given-tokenizer"))
+            model = try TokenizerFile.read(folder.appendingPathComponent("tokenizer.json"))
+            context.log("using tokenizer \(given.id): \(model.vocabularySize) tokens, \(model.merges.count) merges")
+        } else if let path = p.tokenizer {
             let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : context.workspace.appendingPathComponent(path)
             model = try TokenizerFile.read(url)
             context.log("using \(path): \(model.vocabularySize) tokens, \(model.merges.count) merges")
