@@ -76,5 +76,12 @@ final class ReportTests: XCTestCase {
         let png = try Data(contentsOf: shot)
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "a PNG")
         XCTAssertGreaterThan(png.count, 20_000, "a real rendering, not a blank page")
+
+        // A rerun that recomputes one stage: the report tells it from the reused ones.
+        try ws.write("p.yaml", try ws.read("p.yaml").replacingOccurrences(of: "max_new_tokens: 8", with: "max_new_tokens: 9"))
+        XCTAssertEqual(try ws.runStages("p.yaml")["evaluate"], "ran")
+        XCTAssertEqual(try ws.run(["report", "p.yaml", "-o", "out/report.html"]).status, 0)
+        let rerun = try ws.read("out/report.html")
+        XCTAssertTrue(rerun.contains("<td>evaluate</td><td>evaluate</td>") && rerun.contains("reused from cache") && rerun.contains(">computed<"), rerun)
     }
 }

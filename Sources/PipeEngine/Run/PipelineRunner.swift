@@ -55,6 +55,9 @@ public final class PipelineRunner: @unchecked Sendable {
     let executor: LocalExecutor
     let lockWriter: LockFileWriter
     let cancelFlag = CancellationFlag()
+    /// When this runner was made: every stage it computes records it, so a report can tell what
+    /// one `pipe run` computed from what it reused.
+    let runStarted = Date()
 
     public init(manifest: Manifest, cache: Cache, observer: any RunObserver, options: RunOptions) {
         self.manifest = manifest
@@ -224,7 +227,8 @@ public final class PipelineRunner: @unchecked Sendable {
             let logBlob = try storeLog(events.logText)
             let record = RunRecord(format: 1, key: key, stage: stage.name, uses: stage.uses, parts: parts,
                                    outputs: product.outputs, metrics: events.metrics, log: logBlob, logTail: events.logTail,
-                                   started: started, seconds: seconds, warnings: events.warnings.isEmpty ? nil : events.warnings)
+                                   started: started, seconds: seconds, warnings: events.warnings.isEmpty ? nil : events.warnings,
+                                   run: runStarted)
             try cache.runs.save(record)
             FileSystem.removeTree(cache.workFolder(key))
             try recordInLock(stage, record: record)

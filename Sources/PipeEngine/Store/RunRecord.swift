@@ -17,6 +17,8 @@ public struct RunRecord: Sendable, Codable {
     public var seconds: Double
     /// What the stage warned about (shown again when the result is reused).
     public var warnings: [String]?
+    /// When the `pipe run` that computed this record started (shared by the stages it computed).
+    public var run: Date?
 
     /// Whether every output object is in the store.
     public func isComplete(in store: ObjectStore) -> Bool {

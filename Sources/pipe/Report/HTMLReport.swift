@@ -50,16 +50,18 @@ struct HTMLReport {
     }
 
     private var stagesSection: String {
-        let latest = results.stages.map(\.record.started).max() ?? Date()
+        // The latest run that computed anything; stages computed earlier were reused by it.
+        let latest = results.stages.compactMap(\.record.run).max()
         let rows = results.stages.map { r -> [String] in
-            let fresh = latest.timeIntervalSince(r.record.started) < 1 + r.record.seconds + 60
+            let computed = latest != nil && r.record.run == latest
             return [e(r.stage.name), e(r.stage.uses), duration(r.record.seconds), ISO8601DateFormatter().string(from: r.record.started),
-                    fresh ? "computed" : "<span class=\"hit\">reused from cache</span>",
+                    computed ? "computed" : "<span class=\"hit\">reused from cache</span>",
                     r.record.warnings.map { e($0.joined(separator: "; ")) } ?? ""]
         } + results.neverRun.map { [e($0), "", "", "", "<span class=\"miss\">never completed</span>", ""] }
         let bars = SVGChart.bars(results.stages.filter { $0.record.seconds > 0.05 }.map { ($0.stage.name, $0.record.seconds, duration($0.record.seconds)) },
                                  title: "Stage time (last computation)")
-        return "<section><h2>Stages</h2>" + bars + table(["stage", "kind", "time", "computed at", "last run", "warnings"], rows, id: "stages") + "</section>"
+        return "<section><h2>Stages</h2>" + bars
+            + table(["stage", "kind", "time", "computed at", "in the latest run that computed", "warnings"], rows, id: "stages") + "</section>"
     }
 
     private var funnelSection: String {
