@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "ObjectiveStage", dependencies: ["PipeKit"], path: "stages/objective"),
         .target(name: "BPETokenizeStage", dependencies: ["PipeKit"], path: "stages/bpe-tokenize"),
         .target(name: "CollectStage", dependencies: ["PipeKit", "CZlib", "CZstd"], path: "stages/collect"),
+        .target(name: "CleanStage", dependencies: ["PipeKit"], path: "stages/clean"),
         .target(name: "CMinHash", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "MinHashDedupStage", dependencies: ["PipeKit", "CMinHash"], path: "stages/minhash-dedup"),
 
@@ -52,7 +53,7 @@ let package = Package(
 
         // The command-line tool.
         .executableTarget(name: "pipe",
-                          dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage", "Transformer",
+                          dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "CleanStage", "MinHashDedupStage", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage", "Transformer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).
@@ -62,7 +63,7 @@ let package = Package(
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
-        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "MinHashDedupStage", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage"]),
+        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "CleanStage", "MinHashDedupStage", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage"]),
         .testTarget(name: "EndToEndTests", dependencies: []),
     ]
 )

@@ -156,13 +156,10 @@ public final class Trainer {
     private func fillTrainingBatch(_ acts: Activations, step: Int, micro: Int) {
         var rng = SplitMix64.keyed("batch \(step) \(micro)", seed: UInt64(p.seed))
         let seq = acts.seq, span = train.count - seq
-        let window = UnsafeMutablePointer<Int32>.allocate(capacity: seq + 1)
-        defer { window.deallocate() }
         for b in 0..<acts.batch {
             let start = Int(rng.next() % UInt64(span))
-            train.copy(from: start, count: seq + 1, into: window)
-            (acts.tokens + b * seq).update(from: window, count: seq)
-            (acts.targets + b * seq).update(from: window + 1, count: seq)
+            train.copy(from: start, count: seq, into: acts.tokens + b * seq)
+            train.copy(from: start + 1, count: seq, into: acts.targets + b * seq)
         }
     }
 

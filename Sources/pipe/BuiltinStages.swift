@@ -1,4 +1,5 @@
 import BPETokenizeStage
+import CleanStage
 import CollectStage
 import DistillStage
 import EvaluateStage
@@ -15,6 +16,7 @@ enum BuiltinStages {
     static let registry = StageRegistry([
         StageDescriptor(builtin: ObjectiveStage.self),
         StageDescriptor(builtin: CollectStage.self),
+        StageDescriptor(builtin: CleanStage.self),
         StageDescriptor(builtin: MinHashDedupStage.self),
         StageDescriptor(builtin: BPETokenizeStage.self),
         StageDescriptor(builtin: TrainStage.self),

@@ -1,0 +1,56 @@
+@testable import CleanStage
+import XCTest
+
+/// The clean stage's text repairs and PII matchers on hand-made cases.
+final class CleanTests: XCTestCase {
+    private func redact(_ text: String) -> String {
+        var counts = PIIRedactor.Counts()
+        return PIIRedactor().redact(text, counts: &counts)
+    }
+
+    func testEmailsAreRedactedButNotLookalikes() {
+        XCTAssertEqual(redact("write to jane.doe+pipe@example.co.uk."), "write to <EMAIL>.")
+        XCTAssertEqual(redact("(a_b-c@mail-server.example.org)"), "(<EMAIL>)")
+        XCTAssertEqual(redact("decorators like @property and user@localhost stay"), "decorators like @property and user@localhost stay")
+        XCTAssertEqual(redact("x@y.z1"), "x@y.z1", "a top-level domain is letters")
+    }
+
+    func testIPAddresses() {
+        XCTAssertEqual(redact("connect to 192.168.1.20 now"), "connect to <IP> now")
+        XCTAssertEqual(redact("server 10.0.0.1:8080"), "server <IP>:8080")
+        XCTAssertEqual(redact("version 1.2.3.4.5 and 256.1.1.1 and 3.14"), "version 1.2.3.4.5 and 256.1.1.1 and 3.14")
+        XCTAssertEqual(redact("v6 2001:db8::8a2e:370:7334 and ::1 and fe80:0:0:0:202:b3ff:fe1e:8329."),
+                       "v6 <IP> and <IP> and <IP>.")
+        XCTAssertEqual(redact("at 12:30:45 or a::b:c::d"), "at 12:30:45 or a::b:c::d", "times and two :: are not addresses")
+        XCTAssertEqual(redact("dict[a::2] slices"), "dict[a::2] slices", "slices have too few groups")
+    }
+
+    func testPhoneNumbersNeedSeparatorsAndEnoughDigits() {
+        XCTAssertEqual(redact("call +1 415-555-0132 today"), "call <PHONE> today")
+        XCTAssertEqual(redact("call (415) 555-0132."), "call <PHONE>.")
+        XCTAssertEqual(redact("+44 20 7946 0958"), "<PHONE>")
+        XCTAssertEqual(redact("ids 4155550132 and 2023-01-15 and 1-2-3"), "ids 4155550132 and 2023-01-15 and 1-2-3")
+    }
+
+    func testNormalizerRepairsTextButKeepsIndentation() {
+        let n = TextNormalizer(form: .nfc)
+        XCTAssertEqual(n.normalize("\n\n  def f():\r\n      return 1   \r\n\n\n\nx\u{00A0}y\u{0007}z\u{FEFF}\n\n"), "  def f():\n      return 1\n\nx yz")
+        XCTAssertEqual(n.normalize("e\u{0301}te\u{0301}"), "\u{00E9}t\u{00E9}", "NFC composes")
+        XCTAssertEqual(TextNormalizer(form: .nfkc).normalize("ﬁle ①"), "file 1", "NFKC folds compatibility forms")
+        XCTAssertEqual(TextNormalizer(form: .none).normalize("e\u{0301}"), "e\u{0301}")
+        XCTAssertEqual(n.normalize("a\tb"), "a\tb", "tabs stay")
+    }
+
+    func testCleanerRejectsWithReasonsAndRedactsWhatItKeeps() {
+        let cleaner = CleanStage.Cleaner(normalizer: TextNormalizer(form: .nfc), redactor: PIIRedactor(), minWords: 3, minChars: 0)
+        var counts = PIIRedactor.Counts()
+        guard case .rejected(let filter, let reason) = cleaner.clean("two words", counts: &counts) else { return XCTFail() }
+        XCTAssertEqual(filter, "length")
+        XCTAssertEqual(reason, "2 words < 3")
+        guard case .rejected(let empty, _) = cleaner.clean(" \u{0007}\n", counts: &counts) else { return XCTFail() }
+        XCTAssertEqual(empty, "empty")
+        guard case .kept(let text) = cleaner.clean("mail me at a@b.org please", counts: &counts) else { return XCTFail() }
+        XCTAssertEqual(text, "mail me at <EMAIL> please")
+        XCTAssertEqual(counts.emails, 1)
+    }
+}
