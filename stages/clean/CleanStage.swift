@@ -67,11 +67,24 @@ public struct CleanStage: Stage {
         func clean(_ text: String, counts: inout PIIRedactor.Counts) -> Outcome {
             let repaired = normalizer.normalize(text)
             if repaired.isEmpty { return .rejected(filter: "empty", reason: "no text after repair") }
-            let chars = repaired.count
-            if chars < minChars { return .rejected(filter: "length", reason: "\(chars) characters < \(minChars)") }
-            let words = repaired.split(whereSeparator: \.isWhitespace).count
+            if minChars > 0 {
+                let chars = repaired.unicodeScalars.count
+                if chars < minChars { return .rejected(filter: "length", reason: "\(chars) characters < \(minChars)") }
+            }
+            let words = Self.words(repaired, atMost: minWords)
             if words < minWords { return .rejected(filter: "length", reason: "\(words) words < \(minWords)") }
             return .kept(redactor.redact(repaired, counts: &counts))
+        }
+
+        /// Whitespace-separated words, counting stops at `limit` (all the filter needs).
+        static func words(_ text: String, atMost limit: Int) -> Int {
+            var count = 0, inWord = false
+            for b in text.utf8 {
+                let space = b == 0x20 || b == 0x0A || b == 0x09
+                if !space, !inWord { count += 1; if count >= limit { return count } }
+                inWord = !space
+            }
+            return count
         }
     }
 
