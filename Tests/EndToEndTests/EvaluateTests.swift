@@ -7,7 +7,7 @@ final class EvaluateTests: XCTestCase {
 
     override func setUpWithError() throws {
         ws = try Workspace()
-        try FileManager.default.copyItem(at: Workspace.repository.appendingPathComponent("docs"), to: ws.root.appendingPathComponent("corpus"))
+        try ws.addDocsCorpus()
     }
 
     override func tearDown() { ws?.remove() }

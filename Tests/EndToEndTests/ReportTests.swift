@@ -9,7 +9,7 @@ final class ReportTests: XCTestCase {
 
     override func setUpWithError() throws {
         ws = try Workspace()
-        try FileManager.default.copyItem(at: Workspace.repository.appendingPathComponent("docs"), to: ws.root.appendingPathComponent("corpus"))
+        try ws.addDocsCorpus()
         try ws.write("p.yaml", """
         version: 1
         name: report-test

@@ -8,7 +8,7 @@ final class TrainTests: XCTestCase {
 
     override func setUpWithError() throws {
         ws = try Workspace()
-        try FileManager.default.copyItem(at: Workspace.repository.appendingPathComponent("docs"), to: ws.root.appendingPathComponent("corpus"))
+        try ws.addDocsCorpus()
     }
 
     override func tearDown() { ws.remove() }

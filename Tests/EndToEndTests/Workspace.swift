@@ -22,6 +22,11 @@ struct Workspace {
                                          to: root.appendingPathComponent("stages/examples"))
     }
 
+    /// Copies the repository's docs/ into `corpus/`: real text for stages to learn from.
+    func addDocsCorpus() throws {
+        try FileManager.default.copyItem(at: Self.repository.appendingPathComponent("docs"), to: root.appendingPathComponent("corpus"))
+    }
+
     func remove() {
         _ = try? run(["gc", "--dry-run"])  // keeps nothing alive; harmless
         try? FileManager.default.removeItem(at: root)
