@@ -132,13 +132,22 @@ double tk_cross_entropy(float *logits, const int32_t *targets, long rows, long v
         float mx = -INFINITY;
         for (long j = 0; j < vocab; j++) mx = fmaxf(mx, row[j]);
         float sum = 0.0f;
-        for (long j = 0; j < vocab; j++) sum += tk_expf(row[j] - mx);
+        if (grad_scale != 0.0f) {
+            // The logits are not needed again: keep each exponential for the gradient.
+            for (long j = 0; j < vocab; j++) {
+                float e = tk_expf(row[j] - mx);
+                row[j] = e;
+                sum += e;
+            }
+        } else {
+            for (long j = 0; j < vocab; j++) sum += tk_expf(row[j] - mx);
+        }
         float loss = logf(sum) + mx - target_logit;
         if (row_losses) row_losses[r] = loss;
         total += (double)loss;
         if (grad_scale != 0.0f) {
             float k = grad_scale / sum;
-            for (long j = 0; j < vocab; j++) row[j] = tk_expf(row[j] - mx) * k;
+            for (long j = 0; j < vocab; j++) row[j] *= k;
             row[targets[r]] -= grad_scale;
         }
     }
