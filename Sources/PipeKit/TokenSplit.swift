@@ -72,3 +72,19 @@ public struct TokensMeta: Decodable, Sendable {
         }
     }
 }
+
+/// A tokens artifact written out to local files (so its shards can be memory-mapped), with its
+/// `meta.json`.
+public struct TokenShards: Sendable {
+    public let folder: URL
+    public let meta: TokensMeta
+
+    /// Materializes `input` under `scratch/tokens` and reads its meta.json.
+    public init(_ input: any ArtifactReading, scratch: URL) throws {
+        folder = try input.materialize(into: scratch.appendingPathComponent("tokens"))
+        meta = try TokensMeta.read(from: folder)
+    }
+
+    /// One split's shards.
+    public func split(_ name: String) throws -> TokenSplit { try TokenSplit(name, folder: folder, meta: meta) }
+}

@@ -58,8 +58,8 @@ public struct DistillStage: Stage {
         let teacherInput = try context.input("teacher")
         let teacher = try ModelFiles.load(from: teacherInput.materialize(into: context.scratch.appendingPathComponent("teacher")))
         let tokensInput = try context.input("tokens")
-        let tokensFolder = try tokensInput.materialize(into: context.scratch.appendingPathComponent("tokens"))
-        let meta = try TokensMeta.read(from: tokensFolder)
+        let tokens = try TokenShards(tokensInput, scratch: context.scratch)
+        let meta = tokens.meta
         guard meta.vocab_size == teacher.config.vocabSize else {
             throw StageError("the teacher's vocabulary (\(teacher.config.vocabSize)) differs from the tokens' (\(meta.vocab_size))")
         }
@@ -72,8 +72,7 @@ public struct DistillStage: Stage {
         student.initialize(seed: UInt64(p.training.seed))
         context.log("teacher: \(teacher.config.parameterCount) parameters; student: \(config.parameterCount)")
         let trainer = Trainer(model: student, settings: p.training, steps: p.steps,
-                              train: try TokenSplit("train", folder: tokensFolder, meta: meta),
-                              val: try TokenSplit("val", folder: tokensFolder, meta: meta), context: context, maxSeconds: nil,
+                              train: try tokens.split("train"), val: try tokens.split("val"), context: context, maxSeconds: nil,
                               fingerprint: "distill \(teacherInput.id) \(tokensInput.id) T=\(p.temperature) a=\(p.alpha)")
         trainer.teacher = Trainer.Distillation(model: teacher, temperature: p.temperature, alpha: p.alpha)
         let summary = try trainer.run()

@@ -89,8 +89,8 @@ public struct EvaluateStage: Stage {
         let modelInput = try context.input("model")
         let model = try ModelFiles.load(from: modelInput.materialize(into: context.scratch.appendingPathComponent("model")))
         let tokenizer = try Tokenizer(contentsOf: context.input("tokenizer").materialize(into: context.scratch.appendingPathComponent("tokenizer")))
-        let tokensFolder = try context.input("tokens").materialize(into: context.scratch.appendingPathComponent("tokens"))
-        let meta = try TokensMeta.read(from: tokensFolder)
+        let tokens = try TokenShards(context.input("tokens"), scratch: context.scratch)
+        let meta = tokens.meta
         guard meta.vocab_size == model.config.vocabSize, tokenizer.vocabularySize == model.config.vocabSize else {
             throw StageError("the model's vocabulary (\(model.config.vocabSize)) differs from the tokens' (\(meta.vocab_size)) or the tokenizer's (\(tokenizer.vocabularySize))")
         }
@@ -100,7 +100,7 @@ public struct EvaluateStage: Stage {
         let tokenBytes = (0..<tokenizer.vocabularySize).map { tokenizer.textBytes(Int32($0)) }
         let evaluation = SlidingWindowEvaluation(model: model, workers: workers, batch: p.batch, tokenBytes: tokenBytes)
         for (n, name) in p.splits.enumerated() {
-            let split = try TokenSplit(name, folder: tokensFolder, meta: meta)
+            let split = try tokens.split(name)
             guard split.count > 1 else { throw StageError("tokens: the \(name) split is empty; give bpe-tokenize a \(name) fraction") }
             let started = Date()
             let totals = evaluation.evaluate(split, stride: p.stride ?? max(1, model.config.context / 2), limit: p.max_tokens) { fraction in

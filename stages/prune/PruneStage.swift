@@ -67,11 +67,9 @@ public struct PruneStage: Stage {
             guard let tokensInput = context.optionalInput("tokens") else {
                 throw StageError("recovery_steps \(p.recovery_steps) needs the tokens input")
             }
-            let tokensFolder = try tokensInput.materialize(into: context.scratch.appendingPathComponent("tokens"))
-            let meta = try TokensMeta.read(from: tokensFolder)
+            let tokens = try TokenShards(tokensInput, scratch: context.scratch)
             let trainer = Trainer(model: model, settings: p.training, steps: p.recovery_steps,
-                                  train: try TokenSplit("train", folder: tokensFolder, meta: meta),
-                                  val: try TokenSplit("val", folder: tokensFolder, meta: meta), context: context, maxSeconds: nil,
+                                  train: try tokens.split("train"), val: try tokens.split("val"), context: context, maxSeconds: nil,
                                   fingerprint: "prune \(input.id) \(tokensInput.id) \(p.sparsity) \(p.scope)")
             trainer.afterStep = { Self.apply(keep, to: $0) }
             let summary = try trainer.run()

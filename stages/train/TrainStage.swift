@@ -57,10 +57,9 @@ public struct TrainStage: Stage {
 
     public func run(_ p: Params, _ context: StageContext) async throws {
         BLAS.useSingleThread()
-        let tokensFolder = try context.input("tokens").materialize(into: context.scratch.appendingPathComponent("tokens"))
-        let meta = try TokensMeta.read(from: tokensFolder)
-        let train = try TokenSplit("train", folder: tokensFolder, meta: meta)
-        let val = try TokenSplit("val", folder: tokensFolder, meta: meta)
+        let tokens = try TokenShards(context.input("tokens"), scratch: context.scratch)
+        let meta = tokens.meta
+        let train = try tokens.split("train"), val = try tokens.split("val")
 
         let model: TransformerModel
         let config = p.model.config(vocabulary: meta.vocab_size, endOfText: meta.end_of_text)
