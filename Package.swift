@@ -19,6 +19,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CXXHash", path: "Sources/CXXHash", pkgConfig: "libxxhash",
                        providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
+                       providers: [.apt(["libxml2-dev"])]),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
 
@@ -33,7 +35,12 @@ let package = Package(
         .target(name: "ObjectiveStage", dependencies: ["PipeKit"], path: "stages/objective"),
         .target(name: "BPETokenizeStage", dependencies: ["PipeKit"], path: "stages/bpe-tokenize"),
         .target(name: "CollectStage", dependencies: ["PipeKit", "CZlib", "CZstd"], path: "stages/collect"),
-        .target(name: "CleanStage", dependencies: ["PipeKit"], path: "stages/clean"),
+        // CLD2's C++ entry point behind a C function (Debian's libcld2-dev).
+        // CLD2's C++ entry point behind a C function (Debian's libcld2-dev), and HTML to text over
+        // libxml2 in C (its headers clash with Foundation's ICU when imported into Swift).
+        .target(name: "CLD2Shim", linkerSettings: [.linkedLibrary("cld2")]),
+        .target(name: "CHTMLText", dependencies: ["CLibXML2"]),
+        .target(name: "CleanStage", dependencies: ["PipeKit", "CHTMLText", "CLD2Shim"], path: "stages/clean"),
         .target(name: "CMinHash", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "MinHashDedupStage", dependencies: ["PipeKit", "CMinHash"], path: "stages/minhash-dedup"),
 

@@ -42,15 +42,22 @@ final class CleanTests: XCTestCase {
     }
 
     func testCleanerRejectsWithReasonsAndRedactsWhatItKeeps() {
-        let cleaner = CleanStage.Cleaner(normalizer: TextNormalizer(form: .nfc), redactor: PIIRedactor(), minWords: 3, minChars: 0)
-        var counts = PIIRedactor.Counts()
-        guard case .rejected(let filter, let reason) = cleaner.clean("two words", counts: &counts) else { return XCTFail() }
+        let cleaner = Cleaner(html: nil, normalizer: TextNormalizer(form: .nfc), redactor: PIIRedactor(), minWords: 3, minChars: 0,
+                              language: nil, filters: [])
+        var counters = Cleaner.Counters()
+        let analysis = TextAnalysis()
+        guard case .rejected(let filter, let reason, _) = cleaner.clean("two words", isHTML: false, analysis: analysis, counters: &counters)
+        else { return XCTFail() }
         XCTAssertEqual(filter, "length")
         XCTAssertEqual(reason, "2 words < 3")
-        guard case .rejected(let empty, _) = cleaner.clean(" \u{0007}\n", counts: &counts) else { return XCTFail() }
+        guard case .rejected(let empty, _, _) = cleaner.clean(" \u{0007}\n", isHTML: false, analysis: analysis, counters: &counters)
+        else { return XCTFail() }
         XCTAssertEqual(empty, "empty")
-        guard case .kept(let text) = cleaner.clean("mail me at a@b.org please", counts: &counts) else { return XCTFail() }
-        XCTAssertEqual(text, "mail me at <EMAIL> please")
-        XCTAssertEqual(counts.emails, 1)
+        guard case .kept(let text, _) = cleaner.clean("mail me at a@b.org please", isHTML: false, analysis: analysis, counters: &counters)
+        else { return XCTFail() }
+        XCTAssertEqual(String(decoding: text, as: UTF8.self), "mail me at <EMAIL> please")
+        XCTAssertEqual(counters.pii.emails, 1)
+        XCTAssertEqual(counters.filters["length"]?.documents, 2)
+        XCTAssertEqual(counters.filters["length"]?.rejected, 1)
     }
 }

@@ -1,17 +1,27 @@
 import Foundation
 import PipeKit
 
-/// `clean`: repairs and filters documents. This first part is the `minimal` preset's text
-/// work: Unicode normalization, control characters and whitespace, a length filter, and PII
-/// redaction; every rejected document goes to `rejects` with the filter and the reason, and
-/// every step counts documents and bytes in and out.
+/// `clean`: turns HTML into text, repairs Unicode and white space, filters documents, and
+/// redacts personal data. Presets choose the filters: `minimal` (length, language) for any
+/// corpus, `web` adds Gopher repetition, Gopher quality, C4 and FineWeb with datatrove's
+/// thresholds; `filters`/`skip` change the set and each filter has its own settings. Every
+/// rejected document goes to `rejects` with the filter and the reason; `stats` has documents,
+/// bytes and time per filter.
 public struct CleanStage: Stage {
     public struct Params: Decodable, Sendable {
         var preset: String
+        var filters: [String]
+        var skip: [String]
+        var html: String
         var unicode: String
         var min_words: Int
         var min_chars: Int
+        var language: LanguageSettings
         var pii: PII
+        var gopher_quality: GopherQualityFilter.Settings
+        var gopher_repetition: GopherRepetitionFilter.Settings
+        var c4: C4QualityFilter.Settings
+        var fineweb: FineWebQualityFilter.Settings
     }
 
     struct PII: Decodable, Sendable {
@@ -20,94 +30,126 @@ public struct CleanStage: Stage {
         var phones: Bool
     }
 
+    struct LanguageSettings: Decodable, Sendable {
+        var languages: [String]
+        var min_percent: Int
+        var keep_unknown: Bool
+    }
+
+    /// The filters, in the order they run.
+    static let filterNames = ["length", "language", "gopher_repetition", "gopher_quality", "c4", "fineweb"]
+    static let presets = ["minimal": ["length", "language"], "web": filterNames]
+
     public static let name = "clean"
-    public static let version = 1
-    public static let summary = "Normalize Unicode and whitespace, drop too-short documents, redact e-mails, IPs and phone numbers; rejects kept with reasons."
-    public static let inputs = [StagePort("documents", .documents)]
+    public static let version = 2
+    public static let summary = "HTML to text, Unicode and white-space repair, length/language/Gopher/C4/FineWeb filters, PII redaction; rejects kept with reasons."
+    public static let inputs = [
+        StagePort("documents", .documents),
+        StagePort("languages", .languages, optional: true, doc: "the objective's languages, which the language filter keeps"),
+    ]
     public static let outputs = [
-        StagePort("documents", .documents, doc: "the kept documents, repaired, in order"),
+        StagePort("documents", .documents, doc: "the kept documents, repaired, in order; meta.language when identified"),
         StagePort("rejects", .documents, optional: true, doc: "dropped documents with meta.reject = {filter, reason}"),
-        StagePort("stats", .metrics, doc: "metrics.json: documents and bytes in and out of each step, redactions"),
+        StagePort("stats", .metrics, doc: "metrics.json: documents, bytes and seconds per filter, redactions"),
     ]
     public static let parameters = [
-        ParamSpec("preset", .choice(["minimal"]), default: .string("minimal"),
-                  doc: "minimal: Unicode, whitespace, length, PII (the web filters come with the web preset)"),
+        ParamSpec("preset", .choice(["minimal", "web"]), default: .string("minimal"),
+                  doc: "minimal: length and language filters (any corpus, code and docs included); web: adds Gopher repetition, Gopher quality, C4 and FineWeb"),
+        ParamSpec("filters", .list(.choice(filterNames)), default: .array([]), doc: "run exactly these filters instead of the preset's"),
+        ParamSpec("skip", .list(.choice(filterNames)), default: .array([]), doc: "filters of the preset not to run"),
+        ParamSpec("html", .choice(["auto", "always", "never"]), default: .string("auto"),
+                  doc: "HTML to text: auto for documents with meta.format html (as collect marks them)"),
         ParamSpec("unicode", .choice(["nfc", "nfkc", "none"]), default: .string("nfc"), doc: "Unicode normalization form"),
-        ParamSpec("min_words", .int, default: .int(5), doc: "drop documents with fewer whitespace-separated words"),
-        ParamSpec("min_chars", .int, default: .int(0), doc: "drop documents with fewer characters (after repair)"),
+        ParamSpec("min_words", .int, default: .int(5), doc: "length filter: fewest whitespace-separated words"),
+        ParamSpec("min_chars", .int, default: .int(0), doc: "length filter: fewest characters (after repair)"),
+        FilterParameters.language,
         ParamSpec("pii", .object([
             ParamSpec("emails", .bool, default: .bool(true), doc: "e-mail addresses -> <EMAIL>"),
             ParamSpec("ips", .bool, default: .bool(true), doc: "IPv4 and IPv6 addresses -> <IP>"),
             ParamSpec("phones", .bool, default: .bool(true), doc: "phone numbers written with separators -> <PHONE>"),
         ]), default: .object([:]), doc: "which personal data to redact"),
+        FilterParameters.gopherQuality,
+        FilterParameters.gopherRepetition,
+        FilterParameters.c4,
+        FilterParameters.fineweb,
     ]
 
     public static func validate(_ p: Params) -> [ParamProblem] {
         var problems: [ParamProblem] = []
         if p.min_words < 0 { problems.append(ParamProblem(["min_words"], "must not be negative")) }
         if p.min_chars < 0 { problems.append(ParamProblem(["min_chars"], "must not be negative")) }
+        if !(0...100).contains(p.language.min_percent) { problems.append(ParamProblem(["language", "min_percent"], "must be between 0 and 100")) }
+        for (field, map) in [("top_n_grams", p.gopher_repetition.top_n_grams), ("dup_n_grams", p.gopher_repetition.dup_n_grams)] {
+            for key in map.keys where Int(key).map({ $0 < 1 || $0 > 100 }) ?? true {
+                problems.append(ParamProblem(["gopher_repetition", field, key], "n-gram sizes are whole numbers from 1 to 100"))
+            }
+        }
         return problems
     }
 
     public init() {}
 
-    /// What one document became.
-    enum Outcome {
-        case kept(String)
-        case rejected(filter: String, reason: String)
+    /// The filters this configuration runs, in order.
+    static func activeFilters(_ p: Params) -> [String] {
+        let chosen = p.filters.isEmpty ? presets[p.preset] ?? [] : p.filters
+        return filterNames.filter { chosen.contains($0) && !p.skip.contains($0) }
     }
 
-    /// The per-document work, pure and thread-safe.
-    struct Cleaner: Sendable {
-        let normalizer: TextNormalizer
-        let redactor: PIIRedactor
-        let minWords: Int
-        let minChars: Int
-
-        func clean(_ text: String, counts: inout PIIRedactor.Counts) -> Outcome {
-            let repaired = normalizer.normalize(text)
-            if repaired.isEmpty { return .rejected(filter: "empty", reason: "no text after repair") }
-            if minChars > 0 {
-                let chars = repaired.unicodeScalars.count
-                if chars < minChars { return .rejected(filter: "length", reason: "\(chars) characters < \(minChars)") }
+    /// The per-document work for these parameters and languages.
+    static func cleaner(_ p: Params, languages: [String]) -> Cleaner {
+        let active = activeFilters(p)
+        var filters: [any QualityFilter] = []
+        for name in active {
+            switch name {
+            case "gopher_repetition": filters.append(GopherRepetitionFilter(settings: p.gopher_repetition))
+            case "gopher_quality": filters.append(GopherQualityFilter(settings: p.gopher_quality))
+            case "c4": filters.append(C4QualityFilter(settings: p.c4))
+            case "fineweb": filters.append(FineWebQualityFilter(settings: p.fineweb))
+            default: break
             }
-            let words = Self.words(repaired, atMost: minWords)
-            if words < minWords { return .rejected(filter: "length", reason: "\(words) words < \(minWords)") }
-            return .kept(redactor.redact(repaired, counts: &counts))
         }
-
-        /// Whitespace-separated words, counting stops at `limit` (all the filter needs).
-        static func words(_ text: String, atMost limit: Int) -> Int {
-            var count = 0, inWord = false
-            for b in text.utf8 {
-                let space = b == 0x20 || b == 0x0A || b == 0x09
-                if !space, !inWord { count += 1; if count >= limit { return count } }
-                inWord = !space
-            }
-            return count
-        }
+        let language = active.contains("language") && !languages.isEmpty
+            ? Cleaner.LanguageRule(languages: Set(languages), minPercent: p.language.min_percent, keepUnknown: p.language.keep_unknown)
+            : nil
+        return Cleaner(html: p.html == "never" ? nil : HTMLText(),
+                       normalizer: TextNormalizer(form: TextNormalizer.Form(rawValue: p.unicode) ?? .nfc),
+                       redactor: PIIRedactor(emails: p.pii.emails, ips: p.pii.ips, phones: p.pii.phones),
+                       minWords: active.contains("length") ? p.min_words : 0,
+                       minChars: active.contains("length") ? p.min_chars : 0,
+                       language: language, filters: filters)
     }
+
+    /// The languages.json an objective writes.
+    private struct Languages: Decodable { var languages: [String] }
 
     public func run(_ p: Params, _ context: StageContext) async throws {
         let input = try context.input("documents")
         let shards = input.files.map(\.path).filter { $0.hasPrefix("part-") && $0.hasSuffix(".jsonl") }.sorted()
-        let cleaner = Cleaner(normalizer: TextNormalizer(form: TextNormalizer.Form(rawValue: p.unicode) ?? .nfc),
-                              redactor: PIIRedactor(emails: p.pii.emails, ips: p.pii.ips, phones: p.pii.phones),
-                              minWords: p.min_words, minChars: p.min_chars)
+        var languages = p.language.languages
+        if let wired = context.optionalInput("languages") {
+            languages = try JSONDecoder().decode(Languages.self, from: wired.read("languages.json")).languages
+        }
+        let cleaner = Self.cleaner(p, languages: languages)
+        let active = Self.activeFilters(p)
+        if active.contains("language"), languages.isEmpty {
+            context.log("language filter: no languages given (wire the objective's `languages` or set language.languages); not filtering by language")
+        }
+        context.log("filters: \(active.joined(separator: ", "))")
         let kept = DocumentsWriter(folder: try context.output("documents"))
         let rejects = DocumentsWriter(folder: try context.output("rejects"))
-        var stats: [String: Double] = [:]
-        var redactions = PIIRedactor.Counts()
+        var counters = Cleaner.Counters()
+        var rejectedBy: [String: (documents: Int, bytes: Int)] = [:]
         var documentsIn = 0, bytesIn = 0
         let started = Date()
+        let analyses = (0..<context.threads).map { _ in TextAnalysis() }
         for (n, shard) in shards.enumerated() {
             try context.checkCancellation()
             let data = try input.read(shard)
             let lines = DocumentLines(data)
             bytesIn += data.count
             let parts = lines.partitions(context.threads)
-            let results = try Parallel.map(parts.count) { k -> ([(Document, Outcome)], PIIRedactor.Counts) in
-                var local = PIIRedactor.Counts(), out: [(Document, Outcome)] = []
+            let results = try Parallel.map(parts.count) { k -> ([(Document, Cleaner.Outcome)], Cleaner.Counters) in
+                var local = Cleaner.Counters(), out: [(Document, Cleaner.Outcome)] = []
                 for i in parts[k] {
                     let document = try lines.withLine(i) { line -> Document in
                         do {
@@ -116,30 +158,28 @@ public struct CleanStage: Stage {
                             throw StageError("documents/\(shard):\(i + 1): not a document (\(error))")
                         }
                     }
-                    out.append((document, cleaner.clean(document.text, counts: &local)))
+                    let isHTML = p.html == "always" || p.html == "auto" && document.meta?["format"]?.stringValue == "html"
+                    out.append((document, cleaner.clean(document.text, isHTML: isHTML, analysis: analyses[k], counters: &local)))
                 }
                 return (out, local)
             }
-            for (outcomes, counts) in results {
-                redactions.emails += counts.emails
-                redactions.ips += counts.ips
-                redactions.phones += counts.phones
+            for (outcomes, local) in results {
+                counters.merge(local)
                 for (document, outcome) in outcomes {
                     documentsIn += 1
                     switch outcome {
-                    case .kept(let text):
-                        var repaired = document
-                        repaired.text = text
-                        try kept.write(repaired)
-                    case .rejected(let filter, let reason):
-                        var rejected = document
-                        var meta: [String: JSONValue] = [:]
-                        if case .object(let existing)? = document.meta { meta = existing }
+                    case .kept(let text, let language):
+                        try text.withUnsafeBufferPointer {
+                            try kept.write(id: document.id, text: $0, source: document.source, meta: Self.meta(document.meta, language: language).map(JSONValue.object) ?? document.meta)
+                        }
+                    case .rejected(let filter, let reason, let language):
+                        var meta = Self.meta(document.meta, language: language) ?? [:]
                         meta["reject"] = .object(["filter": .string(filter), "reason": .string(reason)])
+                        var rejected = document
                         rejected.meta = .object(meta)
                         try rejects.write(rejected)
-                        stats["clean.\(filter).rejected", default: 0] += 1
-                        stats["clean.\(filter).rejected_bytes", default: 0] += Double(document.text.utf8.count)
+                        rejectedBy[filter, default: (0, 0)].documents += 1
+                        rejectedBy[filter, default: (0, 0)].bytes += document.text.utf8.count
                     }
                 }
             }
@@ -148,15 +188,38 @@ public struct CleanStage: Stage {
         }
         try kept.close()
         try rejects.close()
-        stats["documents.in"] = Double(documentsIn)
-        stats["documents.out"] = Double(kept.count)
-        stats["bytes.out"] = Double(kept.textBytes)
-        stats["clean.pii.emails"] = Double(redactions.emails)
-        stats["clean.pii.ips"] = Double(redactions.ips)
-        stats["clean.pii.phones"] = Double(redactions.phones)
-        stats["clean.mb_per_second"] = Double(bytesIn) / 1e6 / max(Date().timeIntervalSince(started), 1e-9)
+        let seconds = max(Date().timeIntervalSince(started), 1e-9)
+        var stats: [String: Double] = [
+            "documents.in": Double(documentsIn), "documents.out": Double(kept.count), "bytes.in": Double(bytesIn),
+            "bytes.out": Double(kept.textBytes), "clean.html.converted": Double(counters.htmlConverted),
+            "clean.pii.emails": Double(counters.pii.emails), "clean.pii.ips": Double(counters.pii.ips),
+            "clean.pii.phones": Double(counters.pii.phones), "clean.mb_per_second": Double(bytesIn) / 1e6 / seconds,
+        ]
+        for (filter, r) in rejectedBy {
+            stats["clean.\(filter).rejected"] = Double(r.documents)
+            stats["clean.\(filter).rejected_bytes"] = Double(r.bytes)
+        }
+        for (filter, c) in counters.filters {
+            stats["clean.\(filter).seconds"] = Double(c.nanoseconds) / 1e9
+            if c.documents > 0 {
+                stats["clean.\(filter).documents_in"] = Double(c.documents)
+                stats["clean.\(filter).bytes_in"] = Double(c.bytes)
+                stats["clean.\(filter).mb_per_second"] = Double(c.bytes) / 1e6 / max(Double(c.nanoseconds) / 1e9, 1e-9)
+            }
+        }
         for (k, v) in stats.sorted(by: { $0.key < $1.key }) { context.metric(k, v) }
         try JSONValue.object(stats.mapValues(JSONValue.double)).write(to: try context.output("stats").appendingPathComponent("metrics.json"))
-        context.log("kept \(kept.count) of \(documentsIn) documents; redacted \(redactions.emails) e-mails, \(redactions.ips) IPs, \(redactions.phones) phone numbers")
+        let reasons = rejectedBy.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.documents)" }.joined(separator: ", ")
+        context.log("kept \(kept.count) of \(documentsIn) documents (rejected: \(reasons.isEmpty ? "none" : reasons)); redacted \(counters.pii.emails) e-mails, \(counters.pii.ips) IPs, \(counters.pii.phones) phone numbers")
+    }
+
+    /// The document's meta with the identified language added (nil when there is nothing to add).
+    private static func meta(_ meta: JSONValue?, language: LanguageIdentifier.Guess?) -> [String: JSONValue]? {
+        var out: [String: JSONValue] = [:]
+        if case .object(let existing)? = meta { out = existing }
+        guard let language else { return out }
+        out["language"] = .string(language.code)
+        out["language_percent"] = .int(Int64(language.percent))
+        return out
     }
 }

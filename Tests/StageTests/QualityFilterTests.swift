@@ -1,0 +1,152 @@
+@testable import CleanStage
+import XCTest
+
+/// The web preset's filters, the word splitter they share, HTML to text and language
+/// identification, on hand-made documents. Every expected verdict here is also datatrove's on
+/// the same text (checked when the cases were written; bench/clean.sh compares whole corpora).
+final class QualityFilterTests: XCTestCase {
+    private func words(_ text: String) -> [String] {
+        let bytes = Array(text.utf8)
+        var ranges: [Range<Int>] = []
+        bytes.withUnsafeBufferPointer { WordSplitter().split($0, 0..<$0.count, into: &ranges) }
+        return ranges.map { String(decoding: bytes[$0], as: UTF8.self) }
+    }
+
+    private func analysis(_ text: String) -> TextAnalysis {
+        let a = TextAnalysis()
+        a.reset(Array(text.utf8))
+        return a
+    }
+
+    private func reason(_ verdict: FilterVerdict) -> String? {
+        if case .drop(let reason) = verdict { return String(reason.prefix { $0 != ":" }) }
+        return nil
+    }
+
+    func testWordsSplitLikeSpacysEnglishTokenizer() {
+        XCTAssertEqual(words("Don't you think it's 10km away... (U.S.A.) e.g. well-known foo/bar a.b.c 3.5 end."),
+                       ["Do", "n't", "you", "think", "it", "'s", "10", "km", "away", "...", "(", "U.S.A.", ")", "e.g.", "well", "-",
+                        "known", "foo", "/", "bar", "a.b.c", "3.5", "end", "."])
+        XCTAssertEqual(words("He said \"hi.\" Then $5, 100%!"), ["He", "said", "\"", "hi", ".", "\"", "Then", "$", "5", ",", "100", "%", "!"])
+        XCTAssertEqual(words("http://example.com/a/b?x=1 and www.foo.org."), ["http://example.com/a/b?x=1", "and", "www.foo.org", "."])
+        XCTAssertEqual(words("I'm, you'll, they'd, can't, won't, o'clock"),
+                       ["I", "'m", ",", "you", "'ll", ",", "they", "'d", ",", "ca", "n't", ",", "wo", "n't", ",", "o'clock"])
+        XCTAssertEqual(words("Mr. Jones etc. and Dr. Who vs. them at 5p.m. on Jan. 5."),
+                       ["Mr.", "Jones", "etc", ".", "and", "Dr.", "Who", "vs.", "them", "at", "5p.m.", "on", "Jan.", "5", "."])
+        XCTAssertEqual(words("  tabs\tand\u{00A0}spaces\n"), ["tabs", "and", "spaces"])
+    }
+
+    private let gopherQuality = GopherQualityFilter(settings: .init(
+        min_doc_words: 50, max_doc_words: 100_000, min_avg_word_length: 3, max_avg_word_length: 10, max_symbol_word_ratio: 0.1,
+        max_bullet_lines_ratio: 0.9, max_ellipsis_lines_ratio: 0.3, min_alpha_words_ratio: 0.8, min_stop_words: 2))
+
+    private let prose = """
+    The history of the project began with a small group of volunteers who wanted a free operating system. \
+    They wrote the first tools together and shared them with anyone who asked. Over the years the group grew, \
+    and the tools became a complete system that thousands of people use every day at work and at home. \
+    Today the project has a constitution, elected leaders, and a clear process for making decisions that \
+    affect the whole community.
+    """
+
+    func testGopherQuality() {
+        XCTAssertEqual(gopherQuality.check(analysis(prose)), .keep)
+        XCTAssertEqual(reason(gopherQuality.check(analysis("Too short to be a document of any use."))), "gopher_short_doc")
+        let noStopWords = String(repeating: "apples oranges bananas grapes melons ", count: 12)
+        XCTAssertEqual(reason(gopherQuality.check(analysis(noStopWords))), "gopher_enough_stop_words")
+        let hashes = prose + String(repeating: " #tag", count: 20)
+        XCTAssertEqual(reason(gopherQuality.check(analysis(hashes))), "gopher_too_many_hashes")
+        let bullets = (0..<60).map { "- the item number \($0) of the list" }.joined(separator: "\n")
+        XCTAssertEqual(reason(gopherQuality.check(analysis(bullets))), "gopher_too_many_bullets")
+        let numbers = prose + " " + (0..<40).map { "\($0 * 7919)" }.joined(separator: " ")
+        XCTAssertEqual(reason(gopherQuality.check(analysis(numbers))), "gopher_below_alpha_threshold")
+    }
+
+    private let gopherRepetition = GopherRepetitionFilter(settings: .init(
+        dup_line_frac: 0.3, dup_para_frac: 0.3, dup_line_char_frac: 0.2, dup_para_char_frac: 0.2,
+        top_n_grams: ["2": 0.2, "3": 0.18, "4": 0.16], dup_n_grams: ["5": 0.15, "6": 0.14, "7": 0.13, "8": 0.12, "9": 0.11, "10": 0.10]))
+
+    func testGopherRepetition() {
+        XCTAssertEqual(gopherRepetition.check(analysis(prose)), .keep)
+        let paragraphs = [prose, "Another paragraph here.", prose, "A fourth one.", prose].joined(separator: "\n\n")
+        XCTAssertEqual(reason(gopherRepetition.check(analysis(paragraphs))), "dup_para_frac")
+        let lines = ["Buy now and save.", "Free shipping on all orders.", "Buy now and save.", "Contact us today.", "Buy now and save."]
+            .joined(separator: "\n")
+        XCTAssertEqual(reason(gopherRepetition.check(analysis(lines))), "dup_line_frac")
+        let bigram = prose + " " + String(repeating: "click here ", count: 30)
+        XCTAssertEqual(reason(gopherRepetition.check(analysis(bigram))), "top_2_gram")
+        let sentence = "the quick brown fox jumps over the lazy dog while the cat sleeps"
+        let repeated = prose + " " + [sentence, sentence, sentence].joined(separator: " and ")
+        XCTAssertEqual(reason(gopherRepetition.check(analysis(repeated))), "duplicated_5_n_grams")
+    }
+
+    private let c4 = C4QualityFilter(settings: .init(
+        remove_citations: true, filter_no_terminal_punct: true, min_num_sentences: 5, min_words_per_line: 3, max_word_length: 1000,
+        filter_lorem_ipsum: true, filter_javascript: true, filter_curly_bracket: true, filter_policy: true))
+
+    func testC4KeepsPunctuatedLinesAndDropsPagesWithBracketsOrTooFewSentences() {
+        let page = """
+        Menu
+        The river rises in the mountains.[1] It flows east for two hundred miles. Towns grew along its banks.
+        Please enable JavaScript to view this page.
+        Fishing is popular in the summer months. Boats can be rented in most towns.
+        This site uses cookies to improve your experience.
+        Read more...
+        """
+        XCTAssertEqual(c4.check(analysis(page)), .rewrite(Array("""
+        The river rises in the mountains. It flows east for two hundred miles. Towns grew along its banks.
+        Fishing is popular in the summer months. Boats can be rented in most towns.
+        """.utf8)))
+        XCTAssertEqual(reason(c4.check(analysis("One sentence only here. And a second one here."))), "too_few_sentences")
+        XCTAssertEqual(reason(c4.check(analysis(page + "\nUse dict literals like {1: 2} in code."))), "curly_bracket")
+        XCTAssertEqual(reason(c4.check(analysis("Lorem ipsum dolor sit amet, consectetur.\n" + page))), "lorem_ipsum")
+        XCTAssertEqual(SentenceCounter.count(Array("Mr. Smith arrived. He sat down! Did he stay? \"Yes.\" Then he left.".utf8),
+                                             splitter: WordSplitter(), scratch: &TextAnalysis().lineWords), 5)
+    }
+
+    private let fineweb = FineWebQualityFilter(settings: .init(
+        line_punct_thr: 0.12, line_punct_exclude_zero: false, short_line_thr: 0.67, short_line_length: 30,
+        char_duplicates_ratio: 0.01, new_line_ratio: 0.3))
+
+    func testFineWeb() {
+        XCTAssertEqual(fineweb.check(analysis(prose)), .keep)
+        let noPunctuation = (0..<10).map { "a heading line without any final mark number \($0)" }.joined(separator: "\n")
+        XCTAssertEqual(reason(fineweb.check(analysis(noPunctuation))), "line_punct_ratio")
+        let shortLines = (0..<10).map { "Item \($0)." }.joined(separator: "\n")
+        XCTAssertEqual(reason(fineweb.check(analysis(shortLines))), "short_line_ratio")
+        let duplicated = [prose, prose].joined(separator: "\n")
+        XCTAssertEqual(reason(fineweb.check(analysis(duplicated))), "char_dup_ratio")
+        let list = ["Telecommunications infrastructure.", "Internationalization considerations.", "Comprehensive documentation.",
+                    "Extraordinary circumstances.", "Environmental sustainability.", "Pharmaceutical manufacturing.",
+                    "Constitutional amendments.", "Interdisciplinary collaboration.", "Electromagnetic interference.",
+                    "Administrative responsibilities.", "Photosynthetic organisms.", "Representative democracy."].joined(separator: "\n")
+        XCTAssertEqual(reason(fineweb.check(analysis(list))), "list_ratio")
+    }
+
+    func testHTMLTextDropsScriptsStylesAndNavigation() throws {
+        let html = """
+        <!DOCTYPE html><html><head><title>T</title><style>p { color: red }</style></head>
+        <body><nav><a href="/">Home</a> | <a href="/docs">Docs</a></nav>
+        <div class="breadcrumbs">Home &gt; Guide</div>
+        <h1>The   Guide</h1><p>First &amp; foremost,
+        read this.</p><script>var x = 1;</script>
+        <ul><li>one</li><li>two</li></ul><pre>  keep
+            indentation</pre><table><tr><td>a</td><td>b</td></tr></table>
+        <div role="navigation">Next page</div><footer>(c) 2026</footer></body></html>
+        """
+        XCTAssertEqual(HTMLText().text(of: Array(html.utf8)),
+                       "The Guide\n\nFirst & foremost, read this.\n\none\ntwo\n\n  keep\n    indentation\n\na b")
+    }
+
+    func testLanguageIdentificationWithCLD2() {
+        let identifier = LanguageIdentifier()
+        func code(_ s: String) -> String { identifier.identify(Array(s.utf8)).code }
+        XCTAssertEqual(code(prose), "en")
+        XCTAssertEqual(code("Die Geschichte des Projekts begann mit einer kleinen Gruppe von Freiwilligen, die ein freies Betriebssystem wollten."), "de")
+        XCTAssertEqual(code("L'histoire du projet a commencé avec un petit groupe de bénévoles qui voulaient un système d'exploitation libre."), "fr")
+        XCTAssertEqual(code("このプロジェクトの歴史は、自由なオペレーティングシステムを望んだ少数のボランティアから始まりました。"), "ja")
+        XCTAssertEqual(code("12 34"), "un")
+        let rule = Cleaner.LanguageRule(languages: ["en"], minPercent: 50, keepUnknown: false)
+        XCTAssertEqual(rule.verdict(identifier.identify(Array(prose.utf8))), .keep)
+        XCTAssertEqual(reason(rule.verdict(.init(code: "de", percent: 97, reliable: true))), "language de (97%) is not one of en")
+    }
+}

@@ -1,0 +1,145 @@
+/// C4's rules (Raffel et al. 2020; as datatrove's `C4QualityFilter`): keep only lines that end
+/// in terminal punctuation, have at least 3 words and no word over 1,000 characters, and do not
+/// mention javascript or cookie/terms policies; Wikipedia citation marks are removed; a page
+/// with `lorem ipsum` or a curly bracket, or with fewer than 5 sentences left, is dropped.
+/// Unlike the other filters, C4 also rewrites what it keeps (only the kept lines remain).
+struct C4QualityFilter: QualityFilter {
+    struct Settings: Decodable, Sendable {
+        var remove_citations: Bool
+        var filter_no_terminal_punct: Bool
+        var min_num_sentences: Int
+        var min_words_per_line: Int
+        var max_word_length: Int
+        var filter_lorem_ipsum: Bool
+        var filter_javascript: Bool
+        var filter_curly_bracket: Bool
+        var filter_policy: Bool
+    }
+
+    let settings: Settings
+    var name: String { "c4" }
+    private static let policies: [StaticString] = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
+
+    /// The kept lines joined by line breaks, or why the page is dropped.
+    func check(_ text: TextAnalysis) -> FilterVerdict {
+        let p = settings
+        var sentences = 0
+        var kept: [UInt8] = []
+        var line: [UInt8] = []
+        var failure: String?
+        text.splitLines { raw in
+            guard failure == nil else { return }
+            let r = text.stripped(raw)
+            let (words, longest) = text.withBytes { Self.whitespaceWords(in: $0, r) }
+            if p.max_word_length >= 0, longest > p.max_word_length { return }
+            line.removeAll(keepingCapacity: true)
+            text.withBytes { s in
+                if p.remove_citations { Self.appendRemovingCitations(s, r, to: &line) } else { line += UnsafeBufferPointer(rebasing: s[r]) }
+            }
+            if p.filter_no_terminal_punct {
+                guard let last = line.last, [UInt8(ascii: "."), UInt8(ascii: "?"), UInt8(ascii: "!"), UInt8(ascii: "\""), UInt8(ascii: "'")].contains(last),
+                      !line.ends(with: [0x2E, 0x2E, 0x2E]) else { return }
+            }
+            if words < p.min_words_per_line { return }
+            if p.filter_lorem_ipsum, line.containsIgnoringASCIICase("lorem ipsum") { failure = "lorem_ipsum"; return }
+            if p.filter_javascript, line.containsIgnoringASCIICase("javascript") { return }
+            if p.filter_curly_bracket, line.contains(UInt8(ascii: "{")) { failure = "curly_bracket"; return }
+            if p.filter_policy, Self.policies.contains(where: { line.containsIgnoringASCIICase($0) }) { return }
+            if p.min_num_sentences >= 0 { sentences += SentenceCounter.count(line, splitter: text.splitter, scratch: &text.lineWords) }
+            if !kept.isEmpty { kept.append(0x0A) }
+            kept += line
+        }
+        if let failure { return .drop(failure) }
+        if sentences < p.min_num_sentences { return .drop("too_few_sentences: \(sentences) < \(p.min_num_sentences)") }
+        return .rewrite(kept)
+    }
+
+    /// Words split at white space (Python's `str.split()`), and the longest one's characters.
+    private static func whitespaceWords(in s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> (Int, Int) {
+        var words = 0, longest = 0, current = 0, i = r.lowerBound
+        while i < r.upperBound {
+            let (c, n) = UnicodeClasses.scalar(s, i)
+            if UnicodeClasses.isSpace(c) {
+                current = 0
+            } else {
+                if current == 0 { words += 1 }
+                current += 1
+                longest = max(longest, current)
+            }
+            i += n
+        }
+        return (words, longest)
+    }
+
+    /// Copies `r` without `[12]`, `[]`, `[edit]` and `[citation needed]`.
+    private static func appendRemovingCitations(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, to out: inout [UInt8]) {
+        var i = r.lowerBound
+        while i < r.upperBound {
+            if s[i] == UInt8(ascii: "[") {
+                var j = i + 1
+                while j < r.upperBound, UnicodeClasses.asciiDigit(s[j]) { j += 1 }
+                if j < r.upperBound, s[j] == UInt8(ascii: "]") { i = j + 1; continue }
+                let rest = UnsafeBufferPointer(rebasing: s[(i + 1)..<r.upperBound])
+                if rest.starts(with: "edit]".utf8) { i += 6; continue }
+                if rest.starts(with: "citation needed]".utf8) { i += 17; continue }
+            }
+            out.append(s[i])
+            i += 1
+        }
+    }
+}
+
+/// Counts sentences as spaCy's rule-based sentencizer does: a sentence ends after a token that
+/// is a sentence terminator (`.`, `!`, `?`, ...) once a token follows that is not punctuation.
+enum SentenceCounter {
+    static func count(_ line: [UInt8], splitter: WordSplitter, scratch words: inout [Range<Int>]) -> Int {
+        words.removeAll(keepingCapacity: true)
+        return line.withUnsafeBufferPointer { s in
+            splitter.split(s, 0..<s.count, into: &words)
+            guard !words.isEmpty else { return 0 }
+            var sentences = 1, seenTerminal = false
+            for w in words {
+                let (c, n) = UnicodeClasses.scalar(s, w.lowerBound)
+                let isTerminal = n == w.count && UnicodeClasses.isSentenceTerminal(c)
+                if seenTerminal, !isTerminal, !isPunctuation(s, w) {
+                    sentences += 1
+                    seenTerminal = false
+                } else if isTerminal {
+                    seenTerminal = true
+                }
+            }
+            return sentences
+        }
+    }
+
+    private static func isPunctuation(_ s: UnsafeBufferPointer<UInt8>, _ w: Range<Int>) -> Bool {
+        var i = w.lowerBound
+        while i < w.upperBound {
+            let (c, n) = UnicodeClasses.scalar(s, i)
+            if !UnicodeClasses.isPunctuation(c) { return false }
+            i += n
+        }
+        return true
+    }
+}
+
+extension Array where Element == UInt8 {
+    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && self[(count - suffix.count)...].elementsEqual(suffix) }
+
+    /// Whether the ASCII-lower-cased bytes contain `needle` (given in lower case).
+    func containsIgnoringASCIICase(_ needle: StaticString) -> Bool {
+        let n = needle.utf8CodeUnitCount, p = needle.utf8Start
+        guard count >= n else { return false }
+        return withUnsafeBufferPointer { s in
+            func lower(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
+            var i = 0
+            while i + n <= s.count {
+                var k = 0
+                while k < n, lower(s[i + k]) == p[k] { k += 1 }
+                if k == n { return true }
+                i += 1
+            }
+            return false
+        }
+    }
+}

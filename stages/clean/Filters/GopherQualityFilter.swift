@@ -1,0 +1,112 @@
+/// Gopher's quality rules (Rae et al. 2021, appendix A; thresholds as datatrove's
+/// `GopherQualityFilter`): word count, mean word length, `#` and ellipsis density, bullet and
+/// ellipsis lines, words with letters, and English stop words.
+struct GopherQualityFilter: QualityFilter {
+    struct Settings: Decodable, Sendable {
+        var min_doc_words: Int
+        var max_doc_words: Int
+        var min_avg_word_length: Double
+        var max_avg_word_length: Double
+        var max_symbol_word_ratio: Double
+        var max_bullet_lines_ratio: Double
+        var max_ellipsis_lines_ratio: Double
+        var min_alpha_words_ratio: Double
+        var min_stop_words: Int
+    }
+
+    let settings: Settings
+    var name: String { "gopher_quality" }
+    private static let stopWords: [[UInt8]] = ["the", "be", "to", "of", "and", "that", "have", "with"].map { Array($0.utf8) }
+
+    func check(_ text: TextAnalysis) -> FilterVerdict {
+        let p = settings
+        let words = text.words
+        var symbolFree = 0, symbolFreeCharacters = 0, alphaWords = 0
+        var stopWordsSeen: UInt8 = 0
+        text.withBytes { s in
+            for w in words {
+                var hasNonSymbol = false, hasAlpha = false, characters = 0
+                var i = w.lowerBound
+                while i < w.upperBound {
+                    let b = s[i]
+                    if b < 0x80 {
+                        characters += 1
+                        if UnicodeClasses.asciiLetter(b) { hasAlpha = true; hasNonSymbol = true }
+                        else if !UnicodeClasses.asciiPunctuation(b) && b >= 0x20 && b != 0x7F || b == 0x09 || b == 0x0A { hasNonSymbol = true }
+                        i += 1
+                    } else {
+                        let (c, n) = UnicodeClasses.scalar(s, i)
+                        characters += 1
+                        if !UnicodeClasses.isDatatrovePunctuation(c) { hasNonSymbol = true }
+                        if UnicodeClasses.isAlpha(c) { hasAlpha = true }
+                        i += n
+                    }
+                }
+                if hasNonSymbol { symbolFree += 1; symbolFreeCharacters += characters }
+                if hasAlpha { alphaWords += 1 }
+                if w.count <= 4 {
+                    for (k, stop) in Self.stopWords.enumerated() where stop.count == w.count {
+                        if (0..<stop.count).allSatisfy({ s[w.lowerBound + $0] == stop[$0] }) { stopWordsSeen |= 1 << k }
+                    }
+                }
+            }
+        }
+        if p.min_doc_words > 0, symbolFree < p.min_doc_words {
+            return .drop("gopher_short_doc: \(symbolFree) words < \(p.min_doc_words)")
+        }
+        if p.max_doc_words > 0, symbolFree > p.max_doc_words {
+            return .drop("gopher_long_doc: \(symbolFree) words > \(p.max_doc_words)")
+        }
+        if symbolFree > 0 {
+            let mean = Double(symbolFreeCharacters) / Double(symbolFree)
+            if p.min_avg_word_length > 0, mean < p.min_avg_word_length {
+                return .drop("gopher_below_avg_threshold: mean word length \(rounded(mean)) < \(p.min_avg_word_length)")
+            }
+            if p.max_avg_word_length > 0, mean > p.max_avg_word_length {
+                return .drop("gopher_above_avg_threshold: mean word length \(rounded(mean)) > \(p.max_avg_word_length)")
+            }
+        }
+        guard !words.isEmpty else { return .drop("gopher_short_doc: no words") }
+        let n = Double(words.count)
+        if p.max_symbol_word_ratio > 0 {
+            let hashes = Double(text.occurrences(of: "#")) / n
+            if hashes > p.max_symbol_word_ratio {
+                return .drop("gopher_too_many_hashes: \(rounded(hashes)) per word > \(p.max_symbol_word_ratio)")
+            }
+            let ellipses = Double(text.occurrences(of: "...") + text.occurrences(of: "\u{2026}")) / n
+            if ellipses > p.max_symbol_word_ratio {
+                return .drop("gopher_too_many_ellipsis: \(rounded(ellipses)) per word > \(p.max_symbol_word_ratio)")
+            }
+        }
+        var lines = 0, bullets = 0, ellipsisEnds = 0
+        text.splitLines { line in
+            lines += 1
+            let stripped = text.stripped(line)
+            let front = stripped.lowerBound..<line.upperBound
+            if text.hasPrefix(front, "\u{2022}") || text.hasPrefix(front, "-") { bullets += 1 }
+            let back = line.lowerBound..<stripped.upperBound
+            if text.hasSuffix(back, "...") || text.hasSuffix(back, "\u{2026}") { ellipsisEnds += 1 }
+        }
+        if lines > 0 {
+            let bulletRatio = Double(bullets) / Double(lines)
+            if p.max_bullet_lines_ratio > 0, bulletRatio > p.max_bullet_lines_ratio {
+                return .drop("gopher_too_many_bullets: \(rounded(bulletRatio)) of lines > \(p.max_bullet_lines_ratio)")
+            }
+            let ellipsisRatio = Double(ellipsisEnds) / Double(lines)
+            if p.max_ellipsis_lines_ratio > 0, ellipsisRatio > p.max_ellipsis_lines_ratio {
+                return .drop("gopher_too_many_end_ellipsis: \(rounded(ellipsisRatio)) of lines > \(p.max_ellipsis_lines_ratio)")
+            }
+        }
+        let alphaRatio = Double(alphaWords) / n
+        if p.min_alpha_words_ratio > 0, alphaRatio < p.min_alpha_words_ratio {
+            return .drop("gopher_below_alpha_threshold: \(rounded(alphaRatio)) of words have letters < \(p.min_alpha_words_ratio)")
+        }
+        if p.min_stop_words > 0, stopWordsSeen.nonzeroBitCount < p.min_stop_words {
+            return .drop("gopher_enough_stop_words: \(stopWordsSeen.nonzeroBitCount) stop words < \(p.min_stop_words)")
+        }
+        return .keep
+    }
+}
+
+/// A ratio shown with 3 decimals in a reason.
+func rounded(_ x: Double) -> String { String(format: "%.3f", x) }

@@ -1,0 +1,151 @@
+/// Gopher's repetition rules (Rae et al. 2021, table A1; as datatrove's
+/// `GopherRepetitionFilter`): repeated paragraphs and lines (by count and by characters), the
+/// most frequent 2-4-gram's share of the characters, and the share of characters in repeated
+/// 5-10-grams.
+struct GopherRepetitionFilter: QualityFilter {
+    struct Settings: Decodable, Sendable {
+        var dup_line_frac: Double
+        var dup_para_frac: Double
+        var dup_line_char_frac: Double
+        var dup_para_char_frac: Double
+        /// n -> largest share of characters in the most frequent n-gram.
+        var top_n_grams: [String: Double]
+        /// n -> largest share of characters in repeated n-grams.
+        var dup_n_grams: [String: Double]
+    }
+
+    let settings: Settings
+    var name: String { "gopher_repetition" }
+
+    func check(_ text: TextAnalysis) -> FilterVerdict {
+        let p = settings
+        let length = Double(text.characters)
+        guard length > 0 else { return .drop("empty") }
+
+        // Paragraphs: the stripped text split at runs of two or more line breaks.
+        let all = text.withBytes { 0..<$0.count }
+        var paragraphs: [Range<Int>] = []
+        text.withBytes { s in
+            let body = text.stripped(all)
+            var start = body.lowerBound, i = body.lowerBound
+            while i < body.upperBound {
+                if s[i] == 0x0A, i + 1 < body.upperBound, s[i + 1] == 0x0A {
+                    var j = i
+                    while j < body.upperBound, s[j] == 0x0A { j += 1 }
+                    paragraphs.append(start..<i)
+                    start = j
+                    i = j
+                } else {
+                    i += 1
+                }
+            }
+            paragraphs.append(start..<body.upperBound)
+        }
+        let (paragraphRepeats, paragraphCharacters) = duplicates(paragraphs, text)
+        if p.dup_para_frac > 0, Double(paragraphRepeats) / Double(paragraphs.count) > p.dup_para_frac {
+            return .drop("dup_para_frac: \(paragraphRepeats) of \(paragraphs.count) paragraphs repeat")
+        }
+        if p.dup_para_char_frac > 0, Double(paragraphCharacters) / length > p.dup_para_char_frac {
+            return .drop("dup_para_char_frac: \(rounded(Double(paragraphCharacters) / length)) of characters in repeated paragraphs")
+        }
+
+        // Lines: the text split at runs of line breaks (an empty first or last line counts).
+        var lines: [Range<Int>] = []
+        text.withBytes { s in
+            var start = 0, i = 0
+            while i < s.count {
+                if s[i] == 0x0A {
+                    var j = i
+                    while j < s.count, s[j] == 0x0A { j += 1 }
+                    lines.append(start..<i)
+                    start = j
+                    i = j
+                } else {
+                    i += 1
+                }
+            }
+            lines.append(start..<s.count)
+        }
+        let (lineRepeats, lineCharacters) = duplicates(lines, text)
+        if p.dup_line_frac > 0, Double(lineRepeats) / Double(lines.count) > p.dup_line_frac {
+            return .drop("dup_line_frac: \(lineRepeats) of \(lines.count) lines repeat")
+        }
+        if p.dup_line_char_frac > 0, Double(lineCharacters) / length > p.dup_line_char_frac {
+            return .drop("dup_line_char_frac: \(rounded(Double(lineCharacters) / length)) of characters in repeated lines")
+        }
+
+        let words = text.words
+        var hashes = [UInt64](), characters = [Int](repeating: 0, count: words.count + 1)
+        hashes.reserveCapacity(words.count)
+        text.withBytes { s in
+            for (k, w) in words.enumerated() {
+                hashes.append(ByteHash.hash(s, w))
+                characters[k + 1] = characters[k] + UnicodeClasses.count(s, w)
+            }
+        }
+        for (nText, limit) in p.top_n_grams.sorted(by: { Int($0.key)! < Int($1.key)! }) where limit > 0 {
+            let n = Int(nText)!
+            guard words.count >= n else { continue }
+            let share = Double(topNGramCharacters(n, hashes, characters, text)) / length
+            if share > limit { return .drop("top_\(n)_gram: \(rounded(share)) of characters in the most frequent \(n)-gram") }
+        }
+        for (nText, limit) in p.dup_n_grams.sorted(by: { Int($0.key)! < Int($1.key)! }) where limit > 0 {
+            let n = Int(nText)!
+            let share = Double(repeatedNGramCharacters(n, hashes, characters, text)) / length
+            if share > limit { return .drop("duplicated_\(n)_n_grams: \(rounded(share)) of characters in repeated \(n)-grams") }
+        }
+        return .keep
+    }
+
+    /// How many of `parts` repeat an earlier one, and their characters.
+    private func duplicates(_ parts: [Range<Int>], _ text: TextAnalysis) -> (Int, Int) {
+        text.table.clear()
+        var repeats = 0, characters = 0
+        text.withBytes { s in
+            for part in parts where text.table.add(ByteHash.hash(s, part)) > 0 {
+                repeats += 1
+                characters += UnicodeClasses.count(s, part)
+            }
+        }
+        return (repeats, characters)
+    }
+
+    private func nGramHash(_ hashes: [UInt64], _ i: Int, _ n: Int) -> UInt64 {
+        var h = UInt64(n)
+        for k in i..<(i + n) { h = ByteHash.combine(h, hashes[k]) }
+        return h
+    }
+
+    /// Characters of the most frequent n-gram (words joined by spaces) times its count; among
+    /// equally frequent n-grams the first seen wins, as with `Counter.most_common(1)`.
+    private func topNGramCharacters(_ n: Int, _ hashes: [UInt64], _ characters: [Int], _ text: TextAnalysis) -> Int {
+        text.table.clear()
+        var firstPositions: [Int] = []
+        for i in 0...(hashes.count - n) where text.table.add(nGramHash(hashes, i, n)) == 0 {
+            firstPositions.append(i)
+        }
+        var best: Int32 = 0, winner = 0
+        for (k, slot) in text.table.order.enumerated() {
+            let count = text.table.count(atSlot: slot)
+            if count > best { best = count; winner = firstPositions[k] }
+        }
+        let span = characters[winner + n] - characters[winner] + (n - 1)
+        return span * Int(best)
+    }
+
+    /// Characters in n-grams (words joined without spaces) that repeat an earlier one, scanning
+    /// forward and jumping past each repeat.
+    private func repeatedNGramCharacters(_ n: Int, _ hashes: [UInt64], _ characters: [Int], _ text: TextAnalysis) -> Int {
+        text.table.clear()
+        var repeated = 0, i = 0
+        while i + n <= hashes.count {
+            if text.table.add(nGramHash(hashes, i, n)) > 0 {
+                repeated += characters[i + n] - characters[i]
+                i += n
+            } else {
+                i += 1
+            }
+        }
+        return repeated
+    }
+}

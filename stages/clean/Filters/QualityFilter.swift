@@ -1,0 +1,127 @@
+/// A document-level quality rule's decision: keep the text, keep a rewritten text (C4 keeps
+/// only some lines), or drop it with a reason.
+enum FilterVerdict: Equatable, Sendable {
+    case keep
+    case rewrite([UInt8])
+    case drop(String)
+}
+
+/// A quality filter of the `web` preset. Filters read the text through a shared
+/// `TextAnalysis`, so words and lines are found once per document whatever runs.
+protocol QualityFilter: Sendable {
+    /// The name in rejects and stats (`gopher_quality`).
+    var name: String { get }
+    func check(_ text: TextAnalysis) -> FilterVerdict
+}
+
+/// One document's UTF-8 text, with its words and its length in characters computed on first
+/// use. A worker keeps one and `reset`s it per document, so its buffers are reused.
+final class TextAnalysis {
+    private(set) var bytes: [UInt8] = []
+    private var wordRanges: [Range<Int>] = []
+    private var wordsReady = false
+    private var characterCount = -1
+    let splitter = WordSplitter()
+    /// Scratch for filters that count repeats.
+    var table = CountingTable()
+    /// Scratch for filters that split lines into words.
+    var lineWords: [Range<Int>] = []
+
+    func reset(_ text: [UInt8]) {
+        bytes = text
+        wordRanges.removeAll(keepingCapacity: true)
+        wordsReady = false
+        characterCount = -1
+    }
+
+    /// Calls `body` with the text's bytes.
+    @inline(__always)
+    func withBytes<T>(_ body: (UnsafeBufferPointer<UInt8>) -> T) -> T { bytes.withUnsafeBufferPointer(body) }
+
+    /// The words as the reference filters count them (`WordSplitter`).
+    var words: [Range<Int>] {
+        if !wordsReady {
+            bytes.withUnsafeBufferPointer { splitter.split($0, 0..<$0.count, into: &wordRanges) }
+            wordsReady = true
+        }
+        return wordRanges
+    }
+
+    /// Characters (Unicode scalars), Python's `len(text)`.
+    var characters: Int {
+        if characterCount < 0 { characterCount = withBytes { UnicodeClasses.count($0, 0..<$0.count) } }
+        return characterCount
+    }
+
+    /// Lines as Python's `str.splitlines` gives them: split at `\n`, `\r`, `\r\n`, `\v`, `\f`,
+    /// `\x1c`-`\x1e`, U+0085, U+2028, U+2029, no empty line after a final break.
+    func splitLines(_ body: (Range<Int>) -> Void) {
+        withBytes { s in
+            var start = 0, i = 0
+            while i < s.count {
+                let b = s[i]
+                var breakLength = 0
+                switch b {
+                case 0x0A, 0x0B, 0x0C, 0x1C, 0x1D, 0x1E: breakLength = 1
+                case 0x0D: breakLength = i + 1 < s.count && s[i + 1] == 0x0A ? 2 : 1
+                case 0xC2: breakLength = i + 1 < s.count && s[i + 1] == 0x85 ? 2 : 0
+                case 0xE2: breakLength = i + 2 < s.count && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9) ? 3 : 0
+                default: breakLength = 0
+                }
+                if breakLength > 0 {
+                    body(start..<i)
+                    i += breakLength
+                    start = i
+                } else {
+                    i += 1
+                }
+            }
+            if start < s.count { body(start..<s.count) }
+        }
+    }
+
+    /// `range` without Python white space at either end.
+    func stripped(_ range: Range<Int>) -> Range<Int> {
+        withBytes { s in
+            var lo = range.lowerBound, hi = range.upperBound
+            while lo < hi {
+                let (c, n) = UnicodeClasses.scalar(s, lo)
+                guard UnicodeClasses.isSpace(c) else { break }
+                lo += n
+            }
+            while hi > lo {
+                let start = UnicodeClasses.previousStart(s, before: hi)
+                guard UnicodeClasses.isSpace(UnicodeClasses.scalar(s, start).0) else { break }
+                hi = start
+            }
+            return lo..<hi
+        }
+    }
+
+    /// Non-overlapping occurrences of `needle` in the text.
+    func occurrences(of needle: StaticString) -> Int {
+        let n = needle.utf8CodeUnitCount
+        let p = needle.utf8Start
+        return withBytes { s in
+            var count = 0, i = 0
+            while i + n <= s.count {
+                if s[i] == p[0], (1..<n).allSatisfy({ s[i + $0] == p[$0] }) { count += 1; i += n } else { i += 1 }
+            }
+            return count
+        }
+    }
+
+    /// Whether `range` ends with the bytes of `suffix`.
+    func hasSuffix(_ range: Range<Int>, _ suffix: StaticString) -> Bool {
+        let n = suffix.utf8CodeUnitCount
+        guard range.count >= n else { return false }
+        return withBytes { s in (0..<n).allSatisfy { s[range.upperBound - n + $0] == suffix.utf8Start[$0] } }
+    }
+
+    /// Whether `range` starts with the bytes of `prefix`.
+    func hasPrefix(_ range: Range<Int>, _ prefix: StaticString) -> Bool {
+        let n = prefix.utf8CodeUnitCount
+        guard range.count >= n else { return false }
+        return withBytes { s in (0..<n).allSatisfy { s[range.lowerBound + $0] == prefix.utf8Start[$0] } }
+    }
+}

@@ -1,0 +1,110 @@
+/// Character classes the quality filters need, on Unicode scalars, with ASCII answered from
+/// tables. Definitions follow Python's `str` methods and datatrove's punctuation sets, because
+/// the filters' thresholds were tuned with those.
+enum UnicodeClasses {
+    /// Decodes the scalar starting at byte `i` of valid UTF-8: the scalar and its byte length.
+    @inline(__always)
+    static func scalar(_ s: UnsafeBufferPointer<UInt8>, _ i: Int) -> (Unicode.Scalar, Int) {
+        let b0 = UInt32(s[i])
+        if b0 < 0x80 { return (Unicode.Scalar(UInt8(b0)), 1) }
+        if b0 < 0xE0, i + 1 < s.count {
+            return (Unicode.Scalar(((b0 & 0x1F) << 6) | (UInt32(s[i + 1]) & 0x3F)) ?? "\u{FFFD}", 2)
+        }
+        if b0 < 0xF0, i + 2 < s.count {
+            let v = ((b0 & 0x0F) << 12) | ((UInt32(s[i + 1]) & 0x3F) << 6) | (UInt32(s[i + 2]) & 0x3F)
+            return (Unicode.Scalar(v) ?? "\u{FFFD}", 3)
+        }
+        if i + 3 < s.count {
+            let v = ((b0 & 0x07) << 18) | ((UInt32(s[i + 1]) & 0x3F) << 12) | ((UInt32(s[i + 2]) & 0x3F) << 6) | (UInt32(s[i + 3]) & 0x3F)
+            return (Unicode.Scalar(v) ?? "\u{FFFD}", 4)
+        }
+        return ("\u{FFFD}", 1)
+    }
+
+    /// The start of the scalar that ends just before byte `end`.
+    @inline(__always)
+    static func previousStart(_ s: UnsafeBufferPointer<UInt8>, before end: Int) -> Int {
+        var i = end - 1
+        while i > 0, s[i] & 0xC0 == 0x80 { i -= 1 }
+        return i
+    }
+
+    /// Scalars (Python's `len`) in a byte range of valid UTF-8.
+    @inline(__always)
+    static func count(_ s: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int {
+        var n = 0
+        for i in range where s[i] & 0xC0 != 0x80 { n += 1 }
+        return n
+    }
+
+    /// Python's `str.isspace` (what `strip()` and `split()` remove).
+    static func isSpace(_ c: Unicode.Scalar) -> Bool {
+        switch c.value {
+        case 0x09...0x0D, 0x1C...0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: return true
+        default: return false
+        }
+    }
+
+    /// Python's `str.isalpha`: letters (general categories Lu, Ll, Lt, Lm, Lo).
+    static func isAlpha(_ c: Unicode.Scalar) -> Bool {
+        if c.isASCII { return asciiLetter(UInt8(c.value)) }
+        switch c.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return true
+        default: return false
+        }
+    }
+
+    static func isLower(_ c: Unicode.Scalar) -> Bool {
+        c.isASCII ? (0x61...0x7A).contains(c.value) : c.properties.generalCategory == .lowercaseLetter
+    }
+
+    static func isUpper(_ c: Unicode.Scalar) -> Bool {
+        c.isASCII ? (0x41...0x5A).contains(c.value) : c.properties.generalCategory == .uppercaseLetter
+    }
+
+    static func isDigit(_ c: Unicode.Scalar) -> Bool {
+        c.isASCII ? (0x30...0x39).contains(c.value) : c.properties.generalCategory == .decimalNumber
+    }
+
+    /// Unicode punctuation (general category P*), spaCy's `is_punct` per character.
+    static func isPunctuation(_ c: Unicode.Scalar) -> Bool {
+        if c.isASCII { return asciiPunctuation(UInt8(c.value)) && !"$+<=>^`|~".unicodeScalars.contains(c) }
+        switch c.properties.generalCategory {
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+             .initialPunctuation, .finalPunctuation, .otherPunctuation: return true
+        default: return false
+        }
+    }
+
+    /// Other symbols (general category So: emoji, pictographs), which spaCy splits off.
+    static func isIcon(_ c: Unicode.Scalar) -> Bool { !c.isASCII && c.properties.generalCategory == .otherSymbol }
+
+    /// Sentence terminators (Unicode Sentence_Terminal): `.`, `!`, `?`, `。`, `।`, ...
+    static func isSentenceTerminal(_ c: Unicode.Scalar) -> Bool {
+        if c.isASCII { return c == "." || c == "!" || c == "?" }
+        return c.properties.isSentenceTerminal
+    }
+
+    /// datatrove's `PUNCTUATION_SET`: ASCII punctuation, control characters, sentence
+    /// terminators, and a few dozen quotes, dashes and CJK brackets. A word made only of these
+    /// is a "symbol word" to the Gopher rules.
+    static func isDatatrovePunctuation(_ c: Unicode.Scalar) -> Bool {
+        let v = c.value
+        if v < 0x80 { return v < 0x20 && v != 0x09 && v != 0x0A || v == 0x7F || asciiPunctuation(UInt8(v)) }
+        if v < 0xA0 { return true }
+        if extraPunctuation.contains(v) { return true }
+        return isSentenceTerminal(c)
+    }
+
+    private static let extraPunctuation: Set<UInt32> = [
+        0xAB, 0xB4, 0xBB, 0x2013, 0x2014, 0x2019, 0x201C, 0x201D, 0x201E, 0x2026, 0x2236, 0x2501, 0x25BA,
+        0x3001, 0x3002, 0x3008, 0x3009, 0x300A, 0x300B, 0x300C, 0x300D, 0x3010, 0x3011,
+        0xFF01, 0xFF05, 0xFF08, 0xFF09, 0xFF0C, 0xFF0E, 0xFF11, 0xFF1A, 0xFF1B, 0xFF1F, 0xFF5E,
+    ]
+
+    @inline(__always) static func asciiLetter(_ b: UInt8) -> Bool { (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A }
+    @inline(__always) static func asciiDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+    @inline(__always) static func asciiPunctuation(_ b: UInt8) -> Bool {
+        (0x21...0x2F).contains(b) || (0x3A...0x40).contains(b) || (0x5B...0x60).contains(b) || (0x7B...0x7E).contains(b)
+    }
+}

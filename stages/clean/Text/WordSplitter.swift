@@ -1,0 +1,99 @@
+/// Splits English text into words the way the reference filters count them: at white space,
+/// then punctuation, quotes, currency signs and symbols come off the front and back of each
+/// piece, hyphens, slashes and ellipses between letters split it, and contractions split
+/// before `n't`, `'s`, `'ll`, ... (the rules of spaCy's English tokenizer, which datatrove's
+/// Gopher and FineWeb filters use). URLs and abbreviations (`Mr.`, `e.g.`, `U.S.A.`) stay whole.
+///
+/// Works on UTF-8 bytes and appends byte ranges; nothing is allocated per word.
+struct WordSplitter: Sendable {
+    /// Appends the words of `range` of `text` to `words`.
+    func split(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into words: inout [Range<Int>]) {
+        var i = range.lowerBound
+        let end = range.upperBound
+        while i < end {
+            // Skip white space.
+            let b = text[i]
+            if b == 0x20 || b == 0x0A || b == 0x09 { i += 1; continue }
+            if b >= 0x80 || b < 0x20 {
+                let (c, n) = UnicodeClasses.scalar(text, i)
+                if UnicodeClasses.isSpace(c) { i += n; continue }
+            }
+            var j = i
+            while j < end {
+                let b = text[j]
+                if b == 0x20 || b == 0x0A || b == 0x09 { break }
+                if b >= 0x80 || b < 0x20 {
+                    let (c, n) = UnicodeClasses.scalar(text, j)
+                    if UnicodeClasses.isSpace(c) { break }
+                    j += n
+                } else {
+                    j += 1
+                }
+            }
+            splitPiece(text, i..<j, into: &words)
+            i = j
+        }
+    }
+
+    /// One white-space-free piece: prefixes and suffixes off, then the middle.
+    private func splitPiece(_ s: UnsafeBufferPointer<UInt8>, _ piece: Range<Int>, into words: inout [Range<Int>]) {
+        if Self.isPlain(s, piece) { words.append(piece); return }
+        var lo = piece.lowerBound, hi = piece.upperBound
+        var suffixes: [Range<Int>] = []
+        var lastSize = -1
+        while lo < hi, hi - lo != lastSize {
+            if Self.isSpecial(s, lo..<hi) { break }
+            lastSize = hi - lo
+            let pre = AffixRules.prefixLength(s, lo..<hi)
+            if pre > 0, lo + pre < hi, Self.isSpecial(s, (lo + pre)..<hi) {
+                words.append(lo..<(lo + pre)); lo += pre; break
+            }
+            let suf = AffixRules.suffixLength(s, (lo + pre)..<hi)
+            if suf > 0, hi - suf > lo, Self.isSpecial(s, lo..<(hi - suf)) {
+                suffixes.append((hi - suf)..<hi); hi -= suf; break
+            }
+            if pre > 0, suf > 0, pre + suf <= hi - lo {
+                words.append(lo..<(lo + pre)); lo += pre
+                suffixes.append((hi - suf)..<hi); hi -= suf
+            } else if pre > 0 {
+                words.append(lo..<(lo + pre)); lo += pre
+            } else if suf > 0 {
+                suffixes.append((hi - suf)..<hi); hi -= suf
+            }
+            if lo < hi, Self.isSpecial(s, lo..<hi) { break }
+        }
+        if lo < hi {
+            if let contraction = Contractions.split(s, lo..<hi) {
+                words.append(lo..<contraction); words.append(contraction..<hi)
+            } else if Self.isSpecial(s, lo..<hi) || AffixRules.isURL(s, lo..<hi) {
+                words.append(lo..<hi)
+            } else {
+                AffixRules.splitInfixes(s, lo..<hi, into: &words)
+            }
+        }
+        words.append(contentsOf: suffixes.reversed())
+    }
+
+    /// Letters and digits only, with no digit directly before a letter (`10km` splits): one
+    /// word as it is. Most words take this path.
+    @inline(__always)
+    private static func isPlain(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        var previousDigit = false
+        for i in r {
+            let b = s[i]
+            if UnicodeClasses.asciiLetter(b) {
+                if previousDigit { return false }
+            } else if UnicodeClasses.asciiDigit(b) {
+                previousDigit = true
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Pieces kept whole whatever the affix rules say: abbreviations and contractions.
+    static func isSpecial(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        Abbreviations.contains(s, r) || Contractions.split(s, r) != nil
+    }
+}
