@@ -55,6 +55,7 @@ for name, f in filters.items():
     agreement = 100.0 * (len(texts) - len(disagree)) / len(texts)
     print(f"{name:18s} pipe drops {len(ours):5d}  datatrove drops {len(theirs):5d}  agree {agreement:6.2f}%  ({len(disagree)} differ)  datatrove {mb / seconds:.2f} MB/s")
     for d in disagree[:show]:
-        print(f"    {d['id'][:70]:70s} pipe: {ours.get(d['id'], 'keep')[:60]} | datatrove: {theirs.get(d['id'], 'keep')}")
+        ours_reason = " ".join(ours.get(d["id"], "keep").split())[:60]
+        print(f"    {d['id'][:70]:70s} pipe: {ours_reason} | datatrove: {' '.join(str(theirs.get(d['id'], 'keep')).split())[:60]}")
     failed |= agreement < minimum
 sys.exit(1 if failed else 0)

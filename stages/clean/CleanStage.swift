@@ -80,8 +80,8 @@ public struct CleanStage: Stage {
         if p.min_chars < 0 { problems.append(ParamProblem(["min_chars"], "must not be negative")) }
         if !(0...100).contains(p.language.min_percent) { problems.append(ParamProblem(["language", "min_percent"], "must be between 0 and 100")) }
         for (field, map) in [("top_n_grams", p.gopher_repetition.top_n_grams), ("dup_n_grams", p.gopher_repetition.dup_n_grams)] {
-            for key in map.keys where Int(key).map({ $0 < 1 || $0 > 100 }) ?? true {
-                problems.append(ParamProblem(["gopher_repetition", field, key], "n-gram sizes are whole numbers from 1 to 100"))
+            for key in map.keys where Int(key).map({ $0 < 1 || $0 > 16 }) ?? true {
+                problems.append(ParamProblem(["gopher_repetition", field, key], "n-gram sizes are whole numbers from 1 to 16"))
             }
         }
         return problems

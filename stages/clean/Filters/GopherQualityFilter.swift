@@ -69,11 +69,12 @@ struct GopherQualityFilter: QualityFilter {
         guard !words.isEmpty else { return .drop("gopher_short_doc: no words") }
         let n = Double(words.count)
         if p.max_symbol_word_ratio > 0 {
-            let hashes = Double(text.occurrences(of: "#")) / n
+            let counts = text.hashesAndEllipses()
+            let hashes = Double(counts.hashes) / n
             if hashes > p.max_symbol_word_ratio {
                 return .drop("gopher_too_many_hashes: \(rounded(hashes)) per word > \(p.max_symbol_word_ratio)")
             }
-            let ellipses = Double(text.occurrences(of: "...") + text.occurrences(of: "\u{2026}")) / n
+            let ellipses = Double(counts.ellipses) / n
             if ellipses > p.max_symbol_word_ratio {
                 return .drop("gopher_too_many_ellipsis: \(rounded(ellipses)) per word > \(p.max_symbol_word_ratio)")
             }

@@ -75,23 +75,16 @@ struct GopherRepetitionFilter: QualityFilter {
         }
 
         let words = text.words
-        var hashes = [UInt64](), characters = [Int](repeating: 0, count: words.count + 1)
-        hashes.reserveCapacity(words.count)
-        text.withBytes { s in
-            for (k, w) in words.enumerated() {
-                hashes.append(ByteHash.hash(s, w))
-                characters[k + 1] = characters[k] + UnicodeClasses.count(s, w)
-            }
-        }
+        let grams = NGramHashes(text, words)
         for (nText, limit) in p.top_n_grams.sorted(by: { Int($0.key)! < Int($1.key)! }) where limit > 0 {
             let n = Int(nText)!
             guard words.count >= n else { continue }
-            let share = Double(topNGramCharacters(n, hashes, characters, text)) / length
+            let share = Double(topNGramCharacters(n, grams, text)) / length
             if share > limit { return .drop("top_\(n)_gram: \(rounded(share)) of characters in the most frequent \(n)-gram") }
         }
         for (nText, limit) in p.dup_n_grams.sorted(by: { Int($0.key)! < Int($1.key)! }) where limit > 0 {
             let n = Int(nText)!
-            let share = Double(repeatedNGramCharacters(n, hashes, characters, text)) / length
+            let share = Double(repeatedNGramCharacters(n, grams, text)) / length
             if share > limit { return .drop("duplicated_\(n)_n_grams: \(rounded(share)) of characters in repeated \(n)-grams") }
         }
         return .keep
@@ -110,18 +103,12 @@ struct GopherRepetitionFilter: QualityFilter {
         return (repeats, characters)
     }
 
-    private func nGramHash(_ hashes: [UInt64], _ i: Int, _ n: Int) -> UInt64 {
-        var h = UInt64(n)
-        for k in i..<(i + n) { h = ByteHash.combine(h, hashes[k]) }
-        return h
-    }
-
     /// Characters of the most frequent n-gram (words joined by spaces) times its count; among
     /// equally frequent n-grams the first seen wins, as with `Counter.most_common(1)`.
-    private func topNGramCharacters(_ n: Int, _ hashes: [UInt64], _ characters: [Int], _ text: TextAnalysis) -> Int {
+    private func topNGramCharacters(_ n: Int, _ grams: NGramHashes, _ text: TextAnalysis) -> Int {
         text.table.clear()
         var firstPositions: [Int] = []
-        for i in 0...(hashes.count - n) where text.table.add(nGramHash(hashes, i, n)) == 0 {
+        for i in 0...(grams.words - n) where text.table.add(grams.hash(i, n)) == 0 {
             firstPositions.append(i)
         }
         var best: Int32 = 0, winner = 0
@@ -129,18 +116,18 @@ struct GopherRepetitionFilter: QualityFilter {
             let count = text.table.count(atSlot: slot)
             if count > best { best = count; winner = firstPositions[k] }
         }
-        let span = characters[winner + n] - characters[winner] + (n - 1)
+        let span = grams.characters(winner, n) + (n - 1)
         return span * Int(best)
     }
 
     /// Characters in n-grams (words joined without spaces) that repeat an earlier one, scanning
     /// forward and jumping past each repeat.
-    private func repeatedNGramCharacters(_ n: Int, _ hashes: [UInt64], _ characters: [Int], _ text: TextAnalysis) -> Int {
+    private func repeatedNGramCharacters(_ n: Int, _ grams: NGramHashes, _ text: TextAnalysis) -> Int {
         text.table.clear()
         var repeated = 0, i = 0
-        while i + n <= hashes.count {
-            if text.table.add(nGramHash(hashes, i, n)) > 0 {
-                repeated += characters[i + n] - characters[i]
+        while i + n <= grams.words {
+            if text.table.add(grams.hash(i, n)) > 0 {
+                repeated += grams.characters(i, n)
                 i += n
             } else {
                 i += 1
@@ -148,4 +135,40 @@ struct GopherRepetitionFilter: QualityFilter {
         }
         return repeated
     }
+}
+
+/// Hashes of every run of n consecutive words in O(1) each: a polynomial hash over the words'
+/// own 64-bit hashes, kept as prefix sums (`prefix[i+n] - prefix[i]·P^n`), then mixed; and
+/// prefix sums of the words' characters for the runs' lengths.
+struct NGramHashes {
+    private var prefix: [UInt64]
+    private var powers: [UInt64]
+    private var characterPrefix: [Int]
+    let words: Int
+    private static let base: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    init(_ text: TextAnalysis, _ ranges: [Range<Int>]) {
+        words = ranges.count
+        prefix = [UInt64](repeating: 0, count: ranges.count + 1)
+        characterPrefix = [Int](repeating: 0, count: ranges.count + 1)
+        powers = [1]
+        var p: UInt64 = 1
+        for _ in 0..<16 { p = p &* Self.base; powers.append(p) }
+        text.withBytes { s in
+            for (k, w) in ranges.enumerated() {
+                prefix[k + 1] = prefix[k] &* Self.base &+ ByteHash.hash(s, w)
+                characterPrefix[k + 1] = characterPrefix[k] + UnicodeClasses.count(s, w)
+            }
+        }
+    }
+
+    /// The hash of words i..<i+n (n at most 16).
+    @inline(__always)
+    func hash(_ i: Int, _ n: Int) -> UInt64 {
+        ByteHash.mix(prefix[i + n] &- prefix[i] &* powers[n] &+ UInt64(n))
+    }
+
+    /// Characters of words i..<i+n, without separators.
+    @inline(__always)
+    func characters(_ i: Int, _ n: Int) -> Int { characterPrefix[i + n] - characterPrefix[i] }
 }

@@ -98,16 +98,23 @@ final class TextAnalysis {
         }
     }
 
-    /// Non-overlapping occurrences of `needle` in the text.
-    func occurrences(of needle: StaticString) -> Int {
-        let n = needle.utf8CodeUnitCount
-        let p = needle.utf8Start
-        return withBytes { s in
-            var count = 0, i = 0
-            while i + n <= s.count {
-                if s[i] == p[0], (1..<n).allSatisfy({ s[i + $0] == p[$0] }) { count += 1; i += n } else { i += 1 }
+    /// Counts, in one pass, `#` and ellipses: non-overlapping `...` plus `…` (Python's
+    /// `text.count` of each).
+    func hashesAndEllipses() -> (hashes: Int, ellipses: Int) {
+        withBytes { s in
+            var hashes = 0, ellipses = 0, i = 0
+            while i < s.count {
+                switch s[i] {
+                case UInt8(ascii: "#"): hashes += 1
+                case UInt8(ascii: "."):
+                    if i + 2 < s.count, s[i + 1] == UInt8(ascii: "."), s[i + 2] == UInt8(ascii: ".") { ellipses += 1; i += 2 }
+                case 0xE2:
+                    if i + 2 < s.count, s[i + 1] == 0x80, s[i + 2] == 0xA6 { ellipses += 1; i += 2 }
+                default: break
+                }
+                i += 1
             }
-            return count
+            return (hashes, ellipses)
         }
     }
 

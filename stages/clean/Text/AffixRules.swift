@@ -13,6 +13,22 @@ enum AffixRules {
     private static let currency: Set<UInt32> = Set([0x24, 0xA3, 0x20AC, 0xA5, 0xE3F, 0xFDFC] + Array(0x20A0...0x20BF))
     /// Characters that only split off the front.
     private static let frontOnly: Set<UInt32> = [0xA7, 0x25, 0x3D, 0x2014, 0x2013]
+
+    /// Which of the sets above each BMP scalar is in (bit 1 edge, 2 quote, 4 currency, 8 front
+    /// only), built once so the hot path does one load instead of hashing.
+    private static let table: [UInt8] = {
+        var t = [UInt8](repeating: 0, count: 0x10000)
+        for v in edgePunctuation { t[Int(v)] |= 1 }
+        for v in quotes { t[Int(v)] |= 2 }
+        for v in currency { t[Int(v)] |= 4 }
+        for v in frontOnly { t[Int(v)] |= 8 }
+        return t
+    }()
+
+    @inline(__always)
+    private static func has(_ c: Unicode.Scalar, _ bit: UInt8) -> Bool { c.value < 0x10000 && table[Int(c.value)] & bit != 0 }
+    @inline(__always) private static func isQuote(_ c: Unicode.Scalar) -> Bool { has(c, 2) }
+    @inline(__always) private static func isCurrency(_ c: Unicode.Scalar) -> Bool { has(c, 4) }
     /// Units split off a number's end (`10km` -> `10 km`), longest first.
     private static let units: [[UInt8]] = ["km²", "km³", "km", "m²", "m³", "dm²", "dm³", "dm", "cm²", "cm³", "cm", "mm²", "mm³",
                                            "mm", "ha", "µm", "nm", "yd", "in", "ft", "kg", "mg", "µg", "lb", "oz", "m/s", "km/h",
@@ -20,7 +36,7 @@ enum AffixRules {
                                            "m", "g", "t", "T", "G", "M", "K", "%"].map { Array($0.utf8) }
 
     private static func isEdgePunctuation(_ c: Unicode.Scalar) -> Bool {
-        edgePunctuation.contains(c.value) || quotes.contains(c.value) || UnicodeClasses.isIcon(c) && c.value != 0xB0
+        has(c, 3) || UnicodeClasses.isIcon(c) && c.value != 0xB0
     }
 
     /// Bytes to split off the front of `r`, or 0.
@@ -35,7 +51,7 @@ enum AffixRules {
             let next = r.lowerBound + 1
             return next < r.upperBound && UnicodeClasses.asciiDigit(s[next]) ? 0 : 1
         }
-        if isEdgePunctuation(c) || frontOnly.contains(c.value) || currency.contains(c.value) { return n }
+        if has(c, 1 | 2 | 4 | 8) || UnicodeClasses.isIcon(c) && c.value != 0xB0 { return n }
         if r.count >= 3, s[r.lowerBound + 1] == UInt8(ascii: "$"), [UInt8(ascii: "C"), UInt8(ascii: "A")].contains(s[r.lowerBound]) {
             return 2
         }
@@ -64,13 +80,13 @@ enum AffixRules {
         }
         if let p = before(last) {
             if c == "+", UnicodeClasses.isDigit(p) { start = min(start, last) }
-            if currency.contains(c.value), UnicodeClasses.isDigit(p) { start = min(start, last) }
+            if isCurrency(c), UnicodeClasses.isDigit(p) { start = min(start, last) }
             if c == "." {
                 let q = before(UnicodeClasses.previousStart(s, before: last))
-                let splits = UnicodeClasses.isDigit(p) || UnicodeClasses.isLower(p) || "%²-+".unicodeScalars.contains(p)
-                    || quotes.contains(p.value) || edgePunctuation.contains(p.value)
+                let splits = UnicodeClasses.isDigit(p) || UnicodeClasses.isLower(p) || p == "%" || p == "\u{B2}" || p == "-" || p == "+"
+                    || has(p, 1 | 2)
                     || UnicodeClasses.isUpper(p) && q.map(UnicodeClasses.isUpper) == true
-                    || "FfCcKk".unicodeScalars.contains(p) && q == "\u{B0}"
+                    || q == "\u{B0}" && (p == "F" || p == "f" || p == "C" || p == "c" || p == "K" || p == "k")
                 if splits { start = min(start, last) }
             }
         }
@@ -100,13 +116,13 @@ enum AffixRules {
             } else if let p = previous, i + n < r.upperBound {
                 let next = UnicodeClasses.scalar(s, i + n).0
                 let pAlpha = UnicodeClasses.isAlpha(p), pDigit = UnicodeClasses.isDigit(p), nextAlpha = UnicodeClasses.isAlpha(next)
-                if pDigit, "+-*^".unicodeScalars.contains(c), UnicodeClasses.isDigit(next) || next == "-" {
+                if pDigit, c == "+" || c == "-" || c == "*" || c == "^", UnicodeClasses.isDigit(next) || next == "-" {
                     matchEnd = i + n
-                } else if c == ".", UnicodeClasses.isLower(p) || quotes.contains(p.value), UnicodeClasses.isUpper(next) || quotes.contains(next.value) {
+                } else if c == ".", UnicodeClasses.isLower(p) || isQuote(p), UnicodeClasses.isUpper(next) || isQuote(next) {
                     matchEnd = i + n
                 } else if c == ",", pAlpha, nextAlpha {
                     matchEnd = i + n
-                } else if pAlpha || pDigit, nextAlpha, "-\u{2013}\u{2014}~:<>=/".unicodeScalars.contains(c) {
+                } else if pAlpha || pDigit, nextAlpha, Self.isInfixSeparator(c) {
                     matchEnd = i + n
                 }
             }
@@ -122,6 +138,15 @@ enum AffixRules {
             i = matchEnd > i ? matchEnd : i + n
         }
         if start < r.upperBound { words.append(start..<r.upperBound) }
+    }
+
+    /// Hyphens, dashes, `~`, `:`, `<`, `>`, `=` and `/`: they split a word between letters.
+    @inline(__always)
+    private static func isInfixSeparator(_ c: Unicode.Scalar) -> Bool {
+        switch c {
+        case "-", "\u{2013}", "\u{2014}", "~", ":", "<", ">", "=", "/": return true
+        default: return false
+        }
     }
 
     /// A URL or host name (`https://a.b/c`, `www.x.org`, `example.com/path`), kept whole.

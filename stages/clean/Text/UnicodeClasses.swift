@@ -37,64 +37,68 @@ enum UnicodeClasses {
         return n
     }
 
-    /// Python's `str.isspace` (what `strip()` and `split()` remove).
-    static func isSpace(_ c: Unicode.Scalar) -> Bool {
-        switch c.value {
-        case 0x09...0x0D, 0x1C...0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: return true
-        default: return false
+    /// Class bits of one scalar.
+    private struct Bits: OptionSet {
+        let rawValue: UInt16
+        static let space = Bits(rawValue: 1), alpha = Bits(rawValue: 2), lower = Bits(rawValue: 4), upper = Bits(rawValue: 8)
+        static let digit = Bits(rawValue: 16), punctuation = Bits(rawValue: 32), icon = Bits(rawValue: 64)
+        static let terminal = Bits(rawValue: 128), datatrove = Bits(rawValue: 256)
+    }
+
+    /// The classes of every Basic Multilingual Plane scalar, computed once (about 10 ms) so that
+    /// classifying a character is one load instead of a Unicode property lookup.
+    private static let bmp: [UInt16] = (0..<0x10000).map { v in Unicode.Scalar(UInt32(v)).map { computeBits($0).rawValue } ?? 0 }
+
+    @inline(__always)
+    private static func bits(_ c: Unicode.Scalar) -> Bits {
+        c.value < 0x10000 ? Bits(rawValue: bmp[Int(c.value)]) : computeBits(c)
+    }
+
+    private static func computeBits(_ c: Unicode.Scalar) -> Bits {
+        var b: Bits = []
+        let v = c.value
+        switch v {
+        case 0x09...0x0D, 0x1C...0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: b.insert(.space)
+        default: break
         }
-    }
-
-    /// Python's `str.isalpha`: letters (general categories Lu, Ll, Lt, Lm, Lo).
-    static func isAlpha(_ c: Unicode.Scalar) -> Bool {
-        if c.isASCII { return asciiLetter(UInt8(c.value)) }
-        switch c.properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return true
-        default: return false
-        }
-    }
-
-    static func isLower(_ c: Unicode.Scalar) -> Bool {
-        c.isASCII ? (0x61...0x7A).contains(c.value) : c.properties.generalCategory == .lowercaseLetter
-    }
-
-    static func isUpper(_ c: Unicode.Scalar) -> Bool {
-        c.isASCII ? (0x41...0x5A).contains(c.value) : c.properties.generalCategory == .uppercaseLetter
-    }
-
-    static func isDigit(_ c: Unicode.Scalar) -> Bool {
-        c.isASCII ? (0x30...0x39).contains(c.value) : c.properties.generalCategory == .decimalNumber
-    }
-
-    /// Unicode punctuation (general category P*), spaCy's `is_punct` per character.
-    static func isPunctuation(_ c: Unicode.Scalar) -> Bool {
-        if c.isASCII { return asciiPunctuation(UInt8(c.value)) && !"$+<=>^`|~".unicodeScalars.contains(c) }
-        switch c.properties.generalCategory {
+        let category = c.properties.generalCategory
+        switch category {
+        case .uppercaseLetter: b.formUnion([.alpha, .upper])
+        case .lowercaseLetter: b.formUnion([.alpha, .lower])
+        case .titlecaseLetter, .modifierLetter, .otherLetter: b.insert(.alpha)
+        case .decimalNumber: b.insert(.digit)
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-             .initialPunctuation, .finalPunctuation, .otherPunctuation: return true
-        default: return false
+             .initialPunctuation, .finalPunctuation, .otherPunctuation: b.insert(.punctuation)
+        case .otherSymbol: if !c.isASCII { b.insert(.icon) }
+        default: break
         }
+        let terminal = c.isASCII ? (c == "." || c == "!" || c == "?") : c.properties.isSentenceTerminal
+        if terminal { b.insert(.terminal) }
+        if v < 0x80 {
+            if v < 0x20 && v != 0x09 && v != 0x0A || v == 0x7F || asciiPunctuation(UInt8(v)) { b.insert(.datatrove) }
+        } else if v < 0xA0 || extraPunctuation.contains(v) || terminal {
+            b.insert(.datatrove)
+        }
+        return b
     }
 
+    /// Python's `str.isspace` (what `strip()` and `split()` remove).
+    @inline(__always) static func isSpace(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.space) }
+    /// Python's `str.isalpha`: letters (general categories Lu, Ll, Lt, Lm, Lo).
+    @inline(__always) static func isAlpha(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.alpha) }
+    @inline(__always) static func isLower(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.lower) }
+    @inline(__always) static func isUpper(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.upper) }
+    @inline(__always) static func isDigit(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.digit) }
+    /// Unicode punctuation (general category P*), spaCy's `is_punct` per character.
+    @inline(__always) static func isPunctuation(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.punctuation) }
     /// Other symbols (general category So: emoji, pictographs), which spaCy splits off.
-    static func isIcon(_ c: Unicode.Scalar) -> Bool { !c.isASCII && c.properties.generalCategory == .otherSymbol }
-
+    @inline(__always) static func isIcon(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.icon) }
     /// Sentence terminators (Unicode Sentence_Terminal): `.`, `!`, `?`, `。`, `।`, ...
-    static func isSentenceTerminal(_ c: Unicode.Scalar) -> Bool {
-        if c.isASCII { return c == "." || c == "!" || c == "?" }
-        return c.properties.isSentenceTerminal
-    }
-
+    @inline(__always) static func isSentenceTerminal(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.terminal) }
     /// datatrove's `PUNCTUATION_SET`: ASCII punctuation, control characters, sentence
     /// terminators, and a few dozen quotes, dashes and CJK brackets. A word made only of these
     /// is a "symbol word" to the Gopher rules.
-    static func isDatatrovePunctuation(_ c: Unicode.Scalar) -> Bool {
-        let v = c.value
-        if v < 0x80 { return v < 0x20 && v != 0x09 && v != 0x0A || v == 0x7F || asciiPunctuation(UInt8(v)) }
-        if v < 0xA0 { return true }
-        if extraPunctuation.contains(v) { return true }
-        return isSentenceTerminal(c)
-    }
+    @inline(__always) static func isDatatrovePunctuation(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.datatrove) }
 
     private static let extraPunctuation: Set<UInt32> = [
         0xAB, 0xB4, 0xBB, 0x2013, 0x2014, 0x2019, 0x201C, 0x201D, 0x201E, 0x2026, 0x2236, 0x2501, 0x25BA,

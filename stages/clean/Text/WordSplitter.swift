@@ -38,6 +38,11 @@ struct WordSplitter: Sendable {
     /// One white-space-free piece: prefixes and suffixes off, then the middle.
     private func splitPiece(_ s: UnsafeBufferPointer<UInt8>, _ piece: Range<Int>, into words: inout [Range<Int>]) {
         if Self.isPlain(s, piece) { words.append(piece); return }
+        if let cut = Self.plainWithTrailingPunctuation(s, piece) {
+            words.append(piece.lowerBound..<cut)
+            words.append(cut..<piece.upperBound)
+            return
+        }
         var lo = piece.lowerBound, hi = piece.upperBound
         var suffixes: [Range<Int>] = []
         var lastSize = -1
@@ -79,17 +84,43 @@ struct WordSplitter: Sendable {
     @inline(__always)
     private static func isPlain(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
         var previousDigit = false
-        for i in r {
+        var i = r.lowerBound
+        while i < r.upperBound {
             let b = s[i]
             if UnicodeClasses.asciiLetter(b) {
                 if previousDigit { return false }
+                i += 1
             } else if UnicodeClasses.asciiDigit(b) {
                 previousDigit = true
+                i += 1
+            } else if b >= 0x80 {
+                let (c, n) = UnicodeClasses.scalar(s, i)
+                guard UnicodeClasses.isAlpha(c), !previousDigit else { return false }
+                i += n
             } else {
                 return false
             }
         }
         return true
+    }
+
+    /// The common `word,` / `word.` / `word)`: a plain word and one closing mark that comes off
+    /// as a suffix (a period only after a lower-case letter or digit, and not in an
+    /// abbreviation). Returns where the mark starts.
+    @inline(__always)
+    private static func plainWithTrailingPunctuation(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Int? {
+        guard r.count >= 2 else { return nil }
+        let last = s[r.upperBound - 1], before = s[r.upperBound - 2]
+        switch last {
+        case UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: ":"), UInt8(ascii: "!"), UInt8(ascii: "?"),
+             UInt8(ascii: ")"), UInt8(ascii: "]"), UInt8(ascii: "\""):
+            break
+        case UInt8(ascii: "."):
+            guard (before >= 0x61 && before <= 0x7A) || UnicodeClasses.asciiDigit(before), !Abbreviations.contains(s, r) else { return nil }
+        default:
+            return nil
+        }
+        return isPlain(s, r.lowerBound..<(r.upperBound - 1)) ? r.upperBound - 1 : nil
     }
 
     /// Pieces kept whole whatever the affix rules say: abbreviations and contractions.
