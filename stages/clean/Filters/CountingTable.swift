@@ -2,9 +2,14 @@
 /// the order keys were first seen. Cleared in O(1) by a generation stamp, so one table serves
 /// every document a worker sees without allocating.
 struct CountingTable {
-    private var keys: [UInt64] = Array(repeating: 0, count: 1024)
-    private var counts: [Int32] = Array(repeating: 0, count: 1024)
-    private var stamps: [UInt32] = Array(repeating: 0, count: 1024)
+    /// One slot: key, count and generation side by side, so a probe touches one cache line.
+    private struct Slot {
+        var key: UInt64 = 0
+        var count: Int32 = 0
+        var stamp: UInt32 = 0
+    }
+
+    private var slots = [Slot](repeating: Slot(), count: 1024)
     /// Slots in first-seen order.
     private(set) var order: [Int32] = []
     private var generation: UInt32 = 1
@@ -13,7 +18,7 @@ struct CountingTable {
         order.removeAll(keepingCapacity: true)
         generation &+= 1
         if generation == 0 {
-            for i in stamps.indices { stamps[i] = 0 }
+            for i in slots.indices { slots[i].stamp = 0 }
             generation = 1
         }
     }
@@ -21,38 +26,36 @@ struct CountingTable {
     /// Adds one to `key`'s count and returns the count before.
     @inline(__always)
     mutating func add(_ key: UInt64) -> Int32 {
-        if (order.count + 1) * 2 > keys.count { grow() }
-        let mask = keys.count - 1
-        var slot = Int(truncatingIfNeeded: key) & mask  // keys are mixed hashes
-        while true {
-            if stamps[slot] != generation {
-                stamps[slot] = generation
-                keys[slot] = key
-                counts[slot] = 1
-                order.append(Int32(slot))
-                return 0
+        if (order.count + 1) * 2 > slots.count { grow() }
+        let mask = slots.count - 1
+        let generation = generation
+        return slots.withUnsafeMutableBufferPointer { table in
+            var slot = Int(truncatingIfNeeded: key) & mask  // keys are mixed hashes
+            while true {
+                if table[slot].stamp != generation {
+                    table[slot] = Slot(key: key, count: 1, stamp: generation)
+                    order.append(Int32(slot))
+                    return 0
+                }
+                if table[slot].key == key {
+                    table[slot].count += 1
+                    return table[slot].count - 1
+                }
+                slot = (slot + 1) & mask
             }
-            if keys[slot] == key {
-                counts[slot] += 1
-                return counts[slot] - 1
-            }
-            slot = (slot + 1) & mask
         }
     }
 
-    func count(atSlot slot: Int32) -> Int32 { counts[Int(slot)] }
+    func count(atSlot slot: Int32) -> Int32 { slots[Int(slot)].count }
 
     private mutating func grow() {
-        let live = order.map { (keys[Int($0)], counts[Int($0)]) }
-        let size = keys.count * 2
-        keys = Array(repeating: 0, count: size)
-        counts = Array(repeating: 0, count: size)
-        stamps = Array(repeating: 0, count: size)
+        let live = order.map { slots[Int($0)] }
+        slots = [Slot](repeating: Slot(), count: slots.count * 2)
         generation = 1
         order.removeAll(keepingCapacity: true)
-        for (key, count) in live {
-            _ = add(key)
-            counts[Int(order.last!)] = count
+        for old in live {
+            _ = add(old.key)
+            slots[Int(order.last!)].count = old.count
         }
     }
 }
