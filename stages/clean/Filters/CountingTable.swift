@@ -1,62 +1,70 @@
 /// Counts 64-bit keys (hashes of lines, paragraphs, n-grams) with open addressing, remembering
-/// the order keys were first seen. Cleared in O(1) by a generation stamp, so one table serves
-/// every document a worker sees without allocating.
+/// where each key was first seen. Cleared in O(1) by a generation stamp and sized once per
+/// counting pass, so one table serves every document a worker sees without allocating.
 struct CountingTable {
-    /// One slot: key, count and generation side by side, so a probe touches one cache line.
-    private struct Slot {
+    /// One slot: key, count, first position and generation side by side (one cache line).
+    fileprivate struct Slot {
         var key: UInt64 = 0
         var count: Int32 = 0
+        var first: Int32 = 0
         var stamp: UInt32 = 0
     }
 
     private var slots = [Slot](repeating: Slot(), count: 1024)
-    /// Slots in first-seen order.
-    private(set) var order: [Int32] = []
     private var generation: UInt32 = 1
 
-    mutating func clear() {
-        order.removeAll(keepingCapacity: true)
-        generation &+= 1
-        if generation == 0 {
-            for i in slots.indices { slots[i].stamp = 0 }
-            generation = 1
-        }
-    }
+    /// Adds keys during one counting pass.
+    struct Inserter {
+        fileprivate let slots: UnsafeMutablePointer<Slot>
+        fileprivate let mask: Int
+        fileprivate let generation: UInt32
 
-    /// Adds one to `key`'s count and returns the count before.
-    @inline(__always)
-    mutating func add(_ key: UInt64) -> Int32 {
-        if (order.count + 1) * 2 > slots.count { grow() }
-        let mask = slots.count - 1
-        let generation = generation
-        return slots.withUnsafeMutableBufferPointer { table in
+        /// Adds one to `key`'s count (remembering `position` if it is new); returns the count before.
+        @inline(__always)
+        func add(_ key: UInt64, position: Int = 0) -> Int32 {
             var slot = Int(truncatingIfNeeded: key) & mask  // keys are mixed hashes
             while true {
-                if table[slot].stamp != generation {
-                    table[slot] = Slot(key: key, count: 1, stamp: generation)
-                    order.append(Int32(slot))
+                if slots[slot].stamp != generation {
+                    slots[slot] = Slot(key: key, count: 1, first: Int32(truncatingIfNeeded: position), stamp: generation)
                     return 0
                 }
-                if table[slot].key == key {
-                    table[slot].count += 1
-                    return table[slot].count - 1
+                if slots[slot].key == key {
+                    slots[slot].count += 1
+                    return slots[slot].count - 1
                 }
                 slot = (slot + 1) & mask
             }
         }
     }
 
-    func count(atSlot slot: Int32) -> Int32 { slots[Int(slot)].count }
-
-    private mutating func grow() {
-        let live = order.map { slots[Int($0)] }
-        slots = [Slot](repeating: Slot(), count: slots.count * 2)
-        generation = 1
-        order.removeAll(keepingCapacity: true)
-        for old in live {
-            _ = add(old.key)
-            slots[Int(order.last!)].count = old.count
+    /// Empties the table, sizes it for at most `keys` distinct keys, and runs `body` with an
+    /// inserter for this pass.
+    mutating func counting<R>(atMost keys: Int, _ body: (Inserter) -> R) -> R {
+        var size = slots.count
+        while size < 2 * keys { size *= 2 }
+        if size != slots.count {
+            slots = [Slot](repeating: Slot(), count: size)
+            generation = 0
         }
+        generation &+= 1
+        if generation == 0 {
+            for i in slots.indices { slots[i].stamp = 0 }
+            generation = 1
+        }
+        let generation = generation
+        return slots.withUnsafeMutableBufferPointer { table in
+            body(Inserter(slots: table.baseAddress!, mask: table.count - 1, generation: generation))
+        }
+    }
+
+    /// The largest count of the last pass and the first position of its key; among keys with
+    /// the same count, the one first seen.
+    func mostFrequent() -> (count: Int32, position: Int) {
+        var best: (count: Int32, position: Int32) = (0, 0)
+        for slot in slots where slot.stamp == generation {
+            if slot.count > best.count || slot.count == best.count && slot.first < best.position { best = (slot.count, slot.first) }
+        }
+        return (best.count, Int(best.position))
     }
 }
 

@@ -45,10 +45,11 @@ struct FineWebQualityFilter: QualityFilter {
         if shortRatio > p.short_line_thr {
             return .drop("short_line_ratio: \(rounded(shortRatio)) of lines have <= \(p.short_line_length) characters > \(p.short_line_thr)")
         }
-        text.table.clear()
         var repeated = 0
         text.withBytes { s in
-            for line in lines where text.table.add(ByteHash.hash(s, line)) > 0 { repeated += UnicodeClasses.count(s, line) }
+            text.table.counting(atMost: lines.count) { table in
+                for line in lines where table.add(ByteHash.hash(s, line)) > 0 { repeated += UnicodeClasses.count(s, line) }
+            }
         }
         let duplicateRatio = Double(repeated) / Double(max(1, text.characters - newlines))
         if duplicateRatio > p.char_duplicates_ratio {

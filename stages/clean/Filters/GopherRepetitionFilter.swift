@@ -92,12 +92,13 @@ struct GopherRepetitionFilter: QualityFilter {
 
     /// How many of `parts` repeat an earlier one, and their characters.
     private func duplicates(_ parts: [Range<Int>], _ text: TextAnalysis) -> (Int, Int) {
-        text.table.clear()
         var repeats = 0, characters = 0
         text.withBytes { s in
-            for part in parts where text.table.add(ByteHash.hash(s, part)) > 0 {
-                repeats += 1
-                characters += UnicodeClasses.count(s, part)
+            text.table.counting(atMost: parts.count) { table in
+                for part in parts where table.add(ByteHash.hash(s, part)) > 0 {
+                    repeats += 1
+                    characters += UnicodeClasses.count(s, part)
+                }
             }
         }
         return (repeats, characters)
@@ -106,34 +107,31 @@ struct GopherRepetitionFilter: QualityFilter {
     /// Characters of the most frequent n-gram (words joined by spaces) times its count; among
     /// equally frequent n-grams the first seen wins, as with `Counter.most_common(1)`.
     private func topNGramCharacters(_ n: Int, _ grams: NGramHashes, _ text: TextAnalysis) -> Int {
-        text.table.clear()
-        var firstPositions: [Int] = []
-        for i in 0...(grams.words - n) where text.table.add(grams.hash(i, n)) == 0 {
-            firstPositions.append(i)
+        let last = grams.words - n
+        text.table.counting(atMost: last + 1) { table in
+            for i in 0...last { _ = table.add(grams.hash(i, n), position: i) }
         }
-        var best: Int32 = 0, winner = 0
-        for (k, slot) in text.table.order.enumerated() {
-            let count = text.table.count(atSlot: slot)
-            if count > best { best = count; winner = firstPositions[k] }
-        }
+        let (count, winner) = text.table.mostFrequent()
         let span = grams.characters(winner, n) + (n - 1)
-        return span * Int(best)
+        return span * Int(count)
     }
 
     /// Characters in n-grams (words joined without spaces) that repeat an earlier one, scanning
     /// forward and jumping past each repeat.
     private func repeatedNGramCharacters(_ n: Int, _ grams: NGramHashes, _ text: TextAnalysis) -> Int {
-        text.table.clear()
-        var repeated = 0, i = 0
-        while i + n <= grams.words {
-            if text.table.add(grams.hash(i, n)) > 0 {
-                repeated += grams.characters(i, n)
-                i += n
-            } else {
-                i += 1
+        guard grams.words >= n else { return 0 }
+        return text.table.counting(atMost: grams.words - n + 1) { table in
+            var repeated = 0, i = 0
+            while i + n <= grams.words {
+                if table.add(grams.hash(i, n)) > 0 {
+                    repeated += grams.characters(i, n)
+                    i += n
+                } else {
+                    i += 1
+                }
             }
+            return repeated
         }
-        return repeated
     }
 }
 
