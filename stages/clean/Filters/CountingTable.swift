@@ -35,6 +35,17 @@ struct CountingTable {
                 slot = (slot + 1) & mask
             }
         }
+
+        /// The count of `key` so far (0 when absent).
+        @inline(__always)
+        func count(of key: UInt64) -> Int32 {
+            var slot = Int(truncatingIfNeeded: key) & mask
+            while slots[slot].stamp == generation {
+                if slots[slot].key == key { return slots[slot].count }
+                slot = (slot + 1) & mask
+            }
+            return 0
+        }
     }
 
     /// Empties the table, sizes it for at most `keys` distinct keys, and runs `body` with an

@@ -76,15 +76,18 @@ struct GopherRepetitionFilter: QualityFilter {
 
         let words = text.words
         let grams = NGramHashes(text, words)
-        for (nText, limit) in p.top_n_grams.sorted(by: { Int($0.key)! < Int($1.key)! }) where limit > 0 {
-            let n = Int(nText)!
-            guard words.count >= n else { continue }
-            let share = Double(topNGramCharacters(n, grams, text)) / length
+        let top = p.top_n_grams.map { (Int($0.key)!, $0.value) }.filter { $0.1 > 0 }.sorted { $0.0 < $1.0 }
+        // An n-gram can only repeat where its first n0 words (n0 <= n) repeat too: positions whose
+        // shortest n-gram occurs once are left out of the longer passes.
+        var candidates = top.first.map { repeatedPositions($0.0, grams, text) } ?? []
+        for (n, limit) in top where words.count >= n {
+            let share = Double(topNGramCharacters(n, grams, candidates, text)) / length
             if share > limit { return .drop("top_\(n)_gram: \(rounded(share)) of characters in the most frequent \(n)-gram") }
         }
-        for (nText, limit) in p.dup_n_grams.sorted(by: { Int($0.key)! < Int($1.key)! }) where limit > 0 {
-            let n = Int(nText)!
-            let share = Double(repeatedNGramCharacters(n, grams, text)) / length
+        let duplicated = p.dup_n_grams.map { (Int($0.key)!, $0.value) }.filter { $0.1 > 0 }.sorted { $0.0 < $1.0 }
+        candidates = duplicated.first.map { repeatedPositions($0.0, grams, text) } ?? []
+        for (n, limit) in duplicated {
+            let share = Double(repeatedNGramCharacters(n, grams, candidates, text)) / length
             if share > limit { return .drop("duplicated_\(n)_n_grams: \(rounded(share)) of characters in repeated \(n)-grams") }
         }
         return .keep
@@ -104,26 +107,39 @@ struct GopherRepetitionFilter: QualityFilter {
         return (repeats, characters)
     }
 
+    /// For each position, whether the n-gram starting there occurs more than once.
+    private func repeatedPositions(_ n: Int, _ grams: NGramHashes, _ text: TextAnalysis) -> [Bool] {
+        guard grams.words >= n else { return [] }
+        let positions = grams.words - n + 1
+        return text.table.counting(atMost: positions) { table in
+            for i in 0..<positions { _ = table.add(grams.hash(i, n)) }
+            return (0..<positions).map { table.count(of: grams.hash($0, n)) > 1 }
+        }
+    }
+
     /// Characters of the most frequent n-gram (words joined by spaces) times its count; among
-    /// equally frequent n-grams the first seen wins, as with `Counter.most_common(1)`.
-    private func topNGramCharacters(_ n: Int, _ grams: NGramHashes, _ text: TextAnalysis) -> Int {
+    /// equally frequent n-grams the first seen wins, as with `Counter.most_common(1)`. Only
+    /// `candidates` can occur more than once; when none does, the first n-gram wins with 1.
+    private func topNGramCharacters(_ n: Int, _ grams: NGramHashes, _ candidates: [Bool], _ text: TextAnalysis) -> Int {
         let last = grams.words - n
         text.table.counting(atMost: last + 1) { table in
-            for i in 0...last { _ = table.add(grams.hash(i, n), position: i) }
+            for i in 0...last where candidates[i] { _ = table.add(grams.hash(i, n), position: i) }
         }
-        let (count, winner) = text.table.mostFrequent()
+        var (count, winner) = text.table.mostFrequent()
+        if count <= 1 { (count, winner) = (1, 0) }
         let span = grams.characters(winner, n) + (n - 1)
         return span * Int(count)
     }
 
     /// Characters in n-grams (words joined without spaces) that repeat an earlier one, scanning
-    /// forward and jumping past each repeat.
-    private func repeatedNGramCharacters(_ n: Int, _ grams: NGramHashes, _ text: TextAnalysis) -> Int {
+    /// forward and jumping past each repeat. Positions outside `candidates` start n-grams that
+    /// occur once, so they are passed over without counting.
+    private func repeatedNGramCharacters(_ n: Int, _ grams: NGramHashes, _ candidates: [Bool], _ text: TextAnalysis) -> Int {
         guard grams.words >= n else { return 0 }
         return text.table.counting(atMost: grams.words - n + 1) { table in
             var repeated = 0, i = 0
             while i + n <= grams.words {
-                if table.add(grams.hash(i, n)) > 0 {
+                if candidates[i], table.add(grams.hash(i, n)) > 0 {
                     repeated += grams.characters(i, n)
                     i += n
                 } else {
