@@ -1,26 +1,23 @@
 import Foundation
 import PipeKit
 
-/// One stage run to perform: the stage, its key, and its input artifacts.
-public struct StageJob: Sendable {
-    public var stage: ManifestStage
-    public var parts: KeyParts
-    public var key: String
-    public var inputs: [String: ArtifactTree]
-    public var threads: Int
-}
-
-/// What a successful stage run produced.
-struct StageProduct: Sendable {
-    var outputs: [String: ArtifactTree]
-}
-
-/// Runs stages on this machine: built-ins in this process, plugins as child processes.
-struct LocalExecutor: Sendable {
+/// Runs stages on this machine: built-ins in this process, plugins as child processes, and
+/// stages with `resources: {tasks: N > 1}` as N MPI ranks under `mpirun`.
+struct LocalExecutor: StageExecutor {
     let cache: Cache
     let workspace: URL
+    let manifest: Manifest
 
     func execute(_ job: StageJob, events: StageEvents, cancel: CancellationFlag) async throws -> StageProduct {
+        if job.stage.resources.ranks > 1 {
+            return try await MPILauncher(cache: cache, manifest: manifest).execute(job, events: events, cancel: cancel)
+        }
+        return try await run(job, events: events, cancel: cancel, keepOutputs: true)
+    }
+
+    /// Runs the stage here, in this process. `keepOutputs` false (MPI ranks other than 0) runs it
+    /// for its share of the work and discards what it wrote.
+    func run(_ job: StageJob, events: StageEvents, cancel: CancellationFlag, keepOutputs: Bool) async throws -> StageProduct {
         let temp = try cache.makeTempFolder("run-\(job.stage.name)")
         defer { temp.remove() }
         let scratch = temp.url.appendingPathComponent("scratch")
@@ -59,6 +56,7 @@ struct LocalExecutor: Sendable {
             }
         }
         try Task.checkCancellation()
+        guard keepOutputs else { return StageProduct(outputs: [:]) }
 
         var trees: [String: ArtifactTree] = [:]
         for port in job.stage.descriptor.outputs {
