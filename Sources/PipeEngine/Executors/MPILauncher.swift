@@ -15,7 +15,7 @@ struct MPILauncher {
             var tail: [String] = []
             let ending = try ChildProcess.run(argv, in: manifest.workspace, environment: ProcessInfo.processInfo.environment,
                                               timeout: job.stage.timeout, cancel: cancel) { line in
-                events.progress(fraction: nil, message: line)
+                Self.showProgress(line, events: events)
                 tail.append(line)
                 if tail.count > 40 { tail.removeFirst() }
             }
@@ -24,6 +24,14 @@ struct MPILauncher {
         if ending == .cancelled { throw CancellationError() }
         if let result = folder.readResult() { return try folder.product(result, events: events) }
         throw StageError("mpirun ended (\(ending)) before rank 0 wrote a result; its last lines:\n" + tail.joined(separator: "\n"))
+    }
+
+    /// Rank 0's `::progress FRACTION MESSAGE` lines (see `LinePrinter`) as progress; its log
+    /// lines show as the current message (the log itself comes with the result).
+    static func showProgress(_ line: String, events: StageEvents) {
+        guard line.hasPrefix("::progress ") else { return events.progress(fraction: nil, message: line) }
+        let rest = line.dropFirst(11).split(separator: " ", maxSplits: 1)
+        events.progress(fraction: rest.first.flatMap { Double($0) }, message: rest.count > 1 ? String(rest[1]) : "")
     }
 
     /// `mpirun` for `ranks` processes on this machine: shared memory between ranks, the
