@@ -13,8 +13,19 @@ struct ExecStageCommand: AsyncParsableCommand {
     @Argument(help: "The job.json a submitting pipe wrote in the cache.")
     var job: String
 
+    @Option(help: "Run this task of the job's array (a group of a shardable stage's units).")
+    var task: Int?
+
+    @Flag(help: "Merge the pieces the array's tasks wrote.")
+    var merge = false
+
+    func validate() throws {
+        if task != nil && merge { throw ValidationError("give --task or --merge, not both") }
+    }
+
     func run() async throws {
-        let stage = DetachedStage(specURL: URL(fileURLWithPath: job), registry: BuiltinStages.registry,
+        let part: DetachedStage.Part = merge ? .merge : task.map { .task($0) } ?? .whole
+        let stage = DetachedStage(specURL: URL(fileURLWithPath: job), part: part, registry: BuiltinStages.registry,
                                   compressionLevel: compressionLevel())
         let ok = await stage.run { line in
             FileHandle.standardOutput.write(Data((line + "\n").utf8))

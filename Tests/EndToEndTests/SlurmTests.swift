@@ -148,6 +148,62 @@ final class SlurmTests: XCTestCase {
         XCTAssertEqual(try Self.queue(), [], "Ctrl-C cancels every submitted job")
     }
 
+    static let arrayManifest = """
+    version: 1
+    name: slurm-array
+    stages:
+      source:
+        uses: collect
+        with:
+          shard_bytes: 1000
+          sources:
+            - {path: corpus, include: ["*.txt"]}
+        resources: {array: ARRAY, cpus: CPUS}
+      stats:
+        uses: ./stages/examples/stats
+        inputs: {documents: source.documents}
+
+    """
+
+    func testAShardableStageFansOutAsAJobArrayAndTheMergeGivesTheLocalIds() throws {
+        let text = Self.arrayManifest.replacingOccurrences(of: "ARRAY", with: "4").replacingOccurrences(of: "CPUS", with: "1")
+        try ws.write("a.yaml", text)
+        _ = try ws.runStages("a.yaml", ["--cache", "cache-local"])
+        let local = try Self.outputIds(ws.read("a.lock"))
+        XCTAssertGreaterThan(local["source"]?["documents"]?.count ?? 0, 0)
+
+        let before = try Self.lastJobId()
+        XCTAssertEqual(try ws.runStages("a.yaml", ["--cache", "cache-slurm", "--executor", "slurm"]), ["source": "ran", "stats": "ran"])
+        XCTAssertEqual(try Self.outputIds(ws.read("a.lock")), local)
+        XCTAssertEqual(try Self.lastJobId(), before + 4 + 1 + 1, "4 array tasks, the merge, and stats")
+        let show = try ws.run(["show", "a.yaml", "source", "--cache", "cache-slurm", "--log"])
+        XCTAssertTrue(show.stdout.contains("merged 20 documents from 4 pieces"), show.stdout)
+    }
+
+    func testInterruptDuringAJobArrayCancelsEveryTask() throws {
+        // Each task asks for the node's every core: the tasks run one after another.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let text = Self.arrayManifest.replacingOccurrences(of: "ARRAY", with: "20").replacingOccurrences(of: "CPUS", with: "\(cores)")
+        try ws.write("a.yaml", text)
+        let process = Process()
+        process.executableURL = Workspace.binary
+        process.arguments = ["run", "a.yaml", "--executor", "slurm"]
+        process.currentDirectoryURL = ws.root
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while try Self.queue().isEmpty {
+            XCTAssertLessThan(Date(), deadline, "the array never showed in the queue")
+            if Date() > deadline { process.terminate(); return }
+            usleep(50_000)
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130)
+        XCTAssertEqual(try Self.queue(), [], "Ctrl-C cancels every task of the array")
+    }
+
     /// The jobs Slurm still queues or runs, as "name state".
     static func queue() throws -> [String] {
         let (status, output) = try Workspace.execute("/usr/bin/env", ["squeue", "-h", "-o", "%j %t"], in: URL(fileURLWithPath: "/"),

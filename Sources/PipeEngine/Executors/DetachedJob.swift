@@ -16,6 +16,8 @@ public struct DetachedJobSpec: Sendable, Codable {
     public var threads: Int
     /// The submitting host, for messages about a cache that is not shared.
     public var submitter: String
+    /// For a job array: each task's units of a shardable stage, in order.
+    public var groups: [[ShardSpec]]?
 }
 
 /// What `pipe exec-stage` leaves for the submitter (`result.json`): the outputs it ingested, or
@@ -37,13 +39,13 @@ final class DetachedJobFolder {
     let url: URL
     private let temp: TempFolder
 
-    init(cache: Cache, manifest: Manifest, job: StageJob) throws {
+    init(cache: Cache, manifest: Manifest, job: StageJob, groups: [[ShardSpec]]? = nil) throws {
         temp = try cache.makeTempFolder("job-\(job.stage.name)")
         url = temp.url
         let spec = DetachedJobSpec(manifest: manifest.url.path, displayPath: manifest.displayPath,
                                    workspace: manifest.workspace.path, overrides: manifest.overrides,
                                    cacheRoot: cache.root.path, stage: job.stage.name, key: job.key, inputs: job.inputs,
-                                   threads: job.threads, submitter: HostName.current)
+                                   threads: job.threads, submitter: HostName.current, groups: groups)
         try FileSystem.writeAtomically(try Self.encoder.encode(spec), to: specURL)
     }
 
@@ -51,17 +53,21 @@ final class DetachedJobFolder {
     var resultURL: URL { url.appendingPathComponent("result.json") }
     var outputURL: URL { url.appendingPathComponent("output.log") }
 
+    /// Where array task `index` writes its result and output.
+    func resultURL(task index: Int) -> URL { url.appendingPathComponent("result-\(index).json") }
+    func outputURL(task index: Int) -> URL { url.appendingPathComponent("output-\(index).log") }
+
     func remove() { temp.remove() }
 
-    /// The job's result, if it wrote one.
-    func readResult() -> DetachedJobResult? {
-        guard let data = try? Data(contentsOf: resultURL) else { return nil }
+    /// The job's result (or array task `task`'s), if it wrote one.
+    func readResult(task: Int? = nil) -> DetachedJobResult? {
+        guard let data = try? Data(contentsOf: task.map(resultURL(task:)) ?? resultURL) else { return nil }
         return try? JSONDecoder().decode(DetachedJobResult.self, from: data)
     }
 
     /// The last lines of the launcher's output file, for a job that died without a result.
-    func outputTail(_ lines: Int = 20) -> [String] {
-        guard let text = try? String(contentsOf: outputURL, encoding: .utf8) else { return [] }
+    func outputTail(_ lines: Int = 20, task: Int? = nil) -> [String] {
+        guard let text = try? String(contentsOf: task.map(outputURL(task:)) ?? outputURL, encoding: .utf8) else { return [] }
         return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines + 1).map(String.init)
             .filter { !$0.isEmpty }
     }
@@ -81,9 +87,11 @@ final class DetachedJobFolder {
         return e
     }()
 
-    /// Writes `result` where the submitter looks for it (temp, fsync, rename).
-    static func write(_ result: DetachedJobResult, besides spec: URL) throws {
-        try FileSystem.writeAtomically(try encoder.encode(result), to: spec.deletingLastPathComponent().appendingPathComponent("result.json"))
+    /// Writes `result` where the submitter looks for it (temp, fsync, rename): `result.json`, or
+    /// `result-N.json` for array task N.
+    static func write(_ result: DetachedJobResult, besides spec: URL, task: Int?) throws {
+        let name = task.map { "result-\($0).json" } ?? "result.json"
+        try FileSystem.writeAtomically(try encoder.encode(result), to: spec.deletingLastPathComponent().appendingPathComponent(name))
     }
 }
 

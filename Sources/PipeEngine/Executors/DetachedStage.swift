@@ -6,14 +6,31 @@ import PipeKit
 /// stage still has the submitted key, runs the stage like the local executor, ingests the
 /// outputs into the cache (rank 0 only) and writes `result.json` beside the job file.
 public struct DetachedStage {
+    /// Which part of the stage this process runs.
+    public enum Part: Sendable {
+        /// All of it.
+        case whole
+        /// Task N of a job array: the N-th group of units of a shardable stage.
+        case task(Int)
+        /// The merge of every task's piece, once the array finished.
+        case merge
+    }
+
     public let specURL: URL
+    public let part: Part
     public let registry: StageRegistry
     public let compressionLevel: Int32
 
-    public init(specURL: URL, registry: StageRegistry, compressionLevel: Int32) {
+    public init(specURL: URL, part: Part, registry: StageRegistry, compressionLevel: Int32) {
         self.specURL = specURL
+        self.part = part
         self.registry = registry
         self.compressionLevel = compressionLevel
+    }
+
+    private var task: Int? {
+        if case .task(let index) = part { return index }
+        return nil
     }
 
     /// Runs the job; false when it failed (the reason is printed and, when possible, in the result).
@@ -58,7 +75,30 @@ public struct DetachedStage {
         }
         let job = StageJob(stage: stage, parts: parts, key: spec.key, inputs: spec.inputs, threads: spec.threads)
         let executor = LocalExecutor(cache: cache, workspace: workspace, manifest: manifest)
-        return try await executor.run(job, events: events, cancel: CancellationFlag(), keepOutputs: keepOutputs).outputs
+        return try await executor.run(job, events: events, cancel: CancellationFlag(), keepOutputs: keepOutputs,
+                                      action: try action(spec)).outputs
+    }
+
+    /// What to run for this part, with the pieces of the array's tasks for a merge.
+    private func action(_ spec: DetachedJobSpec) throws -> LocalExecutor.Action {
+        switch part {
+        case .whole: return .whole
+        case .task(let index):
+            guard let groups = spec.groups, groups.indices.contains(index) else {
+                throw StageError("the job has no array task \(index)")
+            }
+            return .units(groups[index])
+        case .merge:
+            let folder = specURL.deletingLastPathComponent()
+            return .merge(try (0..<(spec.groups?.count ?? 0)).map { index in
+                let url = folder.appendingPathComponent("result-\(index).json")
+                guard let data = try? Data(contentsOf: url),
+                      let outputs = try JSONDecoder().decode(DetachedJobResult.self, from: data).outputs else {
+                    throw StageError("array task \(index) left no piece in \(url.path)")
+                }
+                return outputs
+            })
+        }
     }
 
     private func write(_ spec: DetachedJobSpec, host: String, events: StageEvents, outputs: [String: ArtifactTree]?,
@@ -66,7 +106,7 @@ public struct DetachedStage {
     {
         let result = DetachedJobResult(host: host, outputs: outputs, error: error, log: events.logText, logTail: events.logTail,
                                        metrics: events.metrics, warnings: events.warnings)
-        try DetachedJobFolder.write(result, besides: specURL)
+        try DetachedJobFolder.write(result, besides: specURL, task: task)
     }
 }
 

@@ -15,9 +15,29 @@ struct LocalExecutor: StageExecutor {
         return try await run(job, events: events, cancel: cancel, keepOutputs: true)
     }
 
+    /// What to run of a built-in stage: all of it, some units of a shardable stage, or the merge
+    /// of the pieces that groups of units wrote (in order).
+    enum Action: Sendable {
+        case whole
+        case units([ShardSpec])
+        case merge([[String: ArtifactTree]])
+    }
+
+    /// The units a shardable built-in stage splits this job into (none when it does not split).
+    func shards(of job: StageJob, events: StageEvents) throws -> [ShardSpec] {
+        guard case .builtin(let builtin) = job.stage.descriptor.origin, let sharding = builtin.sharding else { return [] }
+        let temp = try cache.makeTempFolder("shards-\(job.stage.name)")
+        defer { temp.remove() }
+        let readers = job.inputs.mapValues { StoredArtifact(tree: $0, store: cache.objects) as any ArtifactReading }
+        let context = StageContext(stageName: job.stage.name, workspace: workspace, inputs: readers, outputs: [:],
+                                   scratch: temp.url, work: temp.url, threads: job.threads, events: events)
+        return try sharding.shards(job.stage.params, context)
+    }
+
     /// Runs the stage here, in this process. `keepOutputs` false (MPI ranks other than 0) runs it
     /// for its share of the work and discards what it wrote.
-    func run(_ job: StageJob, events: StageEvents, cancel: CancellationFlag, keepOutputs: Bool) async throws -> StageProduct {
+    func run(_ job: StageJob, events: StageEvents, cancel: CancellationFlag, keepOutputs: Bool,
+             action: Action = .whole) async throws -> StageProduct {
         let temp = try cache.makeTempFolder("run-\(job.stage.name)")
         defer { temp.remove() }
         let scratch = temp.url.appendingPathComponent("scratch")
@@ -37,8 +57,13 @@ struct LocalExecutor: StageExecutor {
             let readers = job.inputs.mapValues { StoredArtifact(tree: $0, store: cache.objects) as any ArtifactReading }
             let context = StageContext(stageName: job.stage.name, workspace: workspace, inputs: readers, outputs: outputs,
                                        scratch: scratch, work: work, threads: job.threads, events: events)
+            let pieces = try materialize(action, in: temp.url)
             try await withTimeout(job.stage.timeout, stage: job.stage.name) {
-                try await builtin.run(job.stage.params, context)
+                switch action {
+                case .whole: try await builtin.run(job.stage.params, context)
+                case .units(let units): try await builtin.sharding!.runShards(job.stage.params, units, context)
+                case .merge: try await builtin.sharding!.merge(job.stage.params, pieces, context)
+                }
             }
         case .plugin(let plugin):
             var inputFolders: [String: URL] = [:]
@@ -64,12 +89,24 @@ struct LocalExecutor: StageExecutor {
             let tree = try await Blocking.run { [cache] in
                 try ArtifactTree.ingest(folder: folder, store: cache.objects, threads: job.threads)
             }
-            if tree.files.isEmpty && !port.optional {
+            if case .units = action {} else if tree.files.isEmpty && !port.optional {
                 throw StageError("stage '\(job.stage.name)' left its output '\(port.name)' empty")
             }
             trees[port.name] = tree
         }
         return StageProduct(outputs: trees)
+    }
+
+    /// The pieces of a merge, as folders under `folder`.
+    private func materialize(_ action: Action, in folder: URL) throws -> [[String: URL]] {
+        guard case .merge(let pieces) = action else { return [] }
+        return try pieces.enumerated().map { index, outputs in
+            try outputs.reduce(into: [:]) { folders, output in
+                let target = folder.appendingPathComponent("pieces/\(index)/\(output.key)")
+                try output.value.materialize(into: target, store: cache.objects, readOnly: true)
+                folders[output.key] = target
+            }
+        }
     }
 
     /// Runs `body`, failing with a clear message when it outlives `seconds`.

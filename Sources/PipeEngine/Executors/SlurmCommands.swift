@@ -6,6 +6,9 @@ import PipeKit
 enum Slurm {
     /// A job's state as `scontrol` reports it.
     struct JobState: Sendable {
+        var id: String
+        /// The task of an array (`3`, or `4-7` for tasks still pending together), if any.
+        var arrayTask: String?
         var state: String
         var reason: String
         var exitCode: String
@@ -27,6 +30,8 @@ enum Slurm {
             }
             guard let state = fields["JobState"] else { return nil }
             self.state = state
+            id = fields["JobId"] ?? "?"
+            arrayTask = fields["ArrayTaskId"]
             reason = fields["Reason"] ?? "None"
             exitCode = fields["ExitCode"] ?? "?"
             host = fields["BatchHost"].flatMap { $0 == "(null)" ? nil : $0 }
@@ -43,17 +48,17 @@ enum Slurm {
         return id
     }
 
-    /// The job's state, or nil once Slurm has forgotten it (after `MinJobAge`).
-    static func state(_ id: String) throws -> JobState? {
+    /// The job's state (one per task of an array, pending tasks grouped), or nil once Slurm has
+    /// forgotten it (after `MinJobAge`).
+    static func states(_ id: String) throws -> [JobState]? {
         let (status, output) = try capture(["scontrol", "show", "job", "-o", id])
         if status != 0 {
             if output.contains("Invalid job id") { return nil }
             throw StageError("scontrol show job \(id) failed (status \(status)): \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
-        guard let line = output.split(separator: "\n").first, let state = JobState(scontrolLine: String(line)) else {
-            throw StageError("cannot read the state of Slurm job \(id) from: \(output)")
-        }
-        return state
+        let states = output.split(separator: "\n").compactMap { JobState(scontrolLine: String($0)) }
+        guard !states.isEmpty else { throw StageError("cannot read the state of Slurm job \(id) from: \(output)") }
+        return states
     }
 
     /// Cancels the job (and every task of an array).

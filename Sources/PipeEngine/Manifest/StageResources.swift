@@ -11,6 +11,8 @@ public struct StageResources: Sendable, Equatable {
     public var nodes: Int?
     public var tasks: Int?
     public var gpus: Int?
+    /// At most this many Slurm array tasks for a shardable stage (unset: one job).
+    public var array: Int?
 
     public init() {}
 
@@ -25,6 +27,7 @@ public struct StageResources: Sendable, Equatable {
         ParamSpec("nodes", .int, default: .null, doc: "nodes"),
         ParamSpec("tasks", .int, default: .null, doc: "tasks (MPI ranks)"),
         ParamSpec("gpus", .int, default: .null, doc: "GPUs"),
+        ParamSpec("array", .int, default: .null, doc: "shardable stages: at most this many Slurm array tasks"),
     ]
 
     /// Reads validated `resources:` fields and checks their values, pointing at each bad one.
@@ -46,6 +49,7 @@ public struct StageResources: Sendable, Equatable {
         r.nodes = int("nodes")
         r.tasks = int("tasks")
         r.gpus = int("gpus")
+        r.array = int("array")
         r.mem = string("mem", valid: isMemory, expected: "a size such as 512M, 8G or 1T")
         r.time = string("time", valid: isTimeLimit, expected: "a Slurm time such as 30, 45:00, 02:00:00 or 1-12:00:00")
         r.partition = string("partition", valid: { !$0.isEmpty && !$0.contains(where: \.isWhitespace) },
