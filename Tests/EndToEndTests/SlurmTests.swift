@@ -61,17 +61,7 @@ final class SlurmTests: XCTestCase {
     }
 
     func testAFailedJobFailsItsStageAndSkipsItsDependents() throws {
-        try ws.write("stages/fail/stage.yaml", """
-        name: fail
-        version: 1
-        run: [sh, run.sh]
-        inputs:
-          documents: {kind: documents}
-        outputs:
-          documents: {kind: documents}
-
-        """)
-        try ws.write("stages/fail/run.sh", "echo about to fail\nexit 3\n")
+        try writePlugin("fail", script: "echo about to fail\nexit 3\n")
         try ws.write("f.yaml", """
         version: 1
         name: fails
@@ -100,19 +90,8 @@ final class SlurmTests: XCTestCase {
     }
 
     func testInterruptCancelsTheSubmittedJobs() throws {
-        for (name, seconds) in [("slow1", 120), ("slow2", 121)] {  // two stages, two keys
-            try ws.write("stages/\(name)/stage.yaml", """
-            name: \(name)
-            version: 1
-            run: [sh, run.sh]
-            inputs:
-              documents: {kind: documents}
-            outputs:
-              documents: {kind: documents}
-
-            """)
-            try ws.write("stages/\(name)/run.sh", "sleep \(seconds)\n")
-        }
+        try writePlugin("slow1", script: "sleep 120\n")  // two stages, two keys
+        try writePlugin("slow2", script: "sleep 121\n")
         try ws.write("s.yaml", """
         version: 1
         name: slow
@@ -129,22 +108,10 @@ final class SlurmTests: XCTestCase {
             resources: {cpus: 1}
 
         """)
-        let process = Process()
-        process.executableURL = Workspace.binary
-        process.arguments = ["run", "s.yaml", "--executor", "slurm", "--threads", "1"]
-        process.currentDirectoryURL = ws.root
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while try Self.queue().filter({ $0.hasSuffix("R") }).count < 2 {
-            XCTAssertLessThan(Date(), deadline, "the two slow jobs never ran together")
-            if Date() > deadline { process.terminate(); return }
-            usleep(100_000)
+        let status = try interrupt(["run", "s.yaml", "--executor", "slurm", "--threads", "1"]) {
+            $0.filter { $0.hasSuffix("R") }.count == 2
         }
-        kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 130)
+        XCTAssertEqual(status, 130)
         XCTAssertEqual(try Self.queue(), [], "Ctrl-C cancels every submitted job")
     }
 
@@ -185,23 +152,48 @@ final class SlurmTests: XCTestCase {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let text = Self.arrayManifest.replacingOccurrences(of: "ARRAY", with: "20").replacingOccurrences(of: "CPUS", with: "\(cores)")
         try ws.write("a.yaml", text)
+        let status = try interrupt(["run", "a.yaml", "--executor", "slurm"]) { !$0.isEmpty }
+        XCTAssertEqual(status, 130)
+        XCTAssertEqual(try Self.queue(), [], "Ctrl-C cancels every task of the array")
+    }
+
+    /// A shell plugin with a documents input and output that runs `script`.
+    private func writePlugin(_ name: String, script: String) throws {
+        try ws.write("stages/\(name)/stage.yaml", """
+        name: \(name)
+        version: 1
+        run: [sh, run.sh]
+        inputs:
+          documents: {kind: documents}
+        outputs:
+          documents: {kind: documents}
+
+        """)
+        try ws.write("stages/\(name)/run.sh", script)
+    }
+
+    /// Starts `pipe arguments`, sends SIGINT once the queue satisfies `ready`, and returns the
+    /// exit status.
+    private func interrupt(_ arguments: [String], when ready: ([String]) -> Bool) throws -> Int32 {
         let process = Process()
         process.executableURL = Workspace.binary
-        process.arguments = ["run", "a.yaml", "--executor", "slurm"]
+        process.arguments = arguments
         process.currentDirectoryURL = ws.root
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(60)
-        while try Self.queue().isEmpty {
-            XCTAssertLessThan(Date(), deadline, "the array never showed in the queue")
-            if Date() > deadline { process.terminate(); return }
+        while try !ready(Self.queue()) {
+            guard Date() < deadline else {
+                process.terminate()
+                XCTFail("the queue never got ready: \(try Self.queue())")
+                return -1
+            }
             usleep(50_000)
         }
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 130)
-        XCTAssertEqual(try Self.queue(), [], "Ctrl-C cancels every task of the array")
+        return process.terminationStatus
     }
 
     /// The jobs Slurm still queues or runs, as "name state".
