@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # MPI on this machine: (1) MPI_Allreduce (SUM, float, in place) bandwidth between 2 ranks over
 # shared memory, median of 15 per size (bench/mpi/allreduce.c, built with mpicc); (2) training
-# throughput through a real pipeline (collect -> bpe-tokenize -> train, L2 d128 T128, batch 16):
+# throughput through a real pipeline (collect -> bpe-tokenize -> train, L4 d256 T128, batch 16):
 # 1 rank x 1 thread, 1 rank x 2 threads, 2 ranks x 1 thread, the median tokens/s of RUNS runs.
 #
-#   bench/mpi.sh [RUNS=3] [STEPS=60]          (PIPE_BIN: the pipe to measure; default release)
+#   bench/mpi.sh [RUNS=3] [STEPS=20]          (PIPE_BIN: the pipe to measure; default release)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${1:-3}"
-steps="${2:-60}"
+steps="${2:-20}"
 for p in openmpi-bin libopenmpi-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null
@@ -28,7 +28,7 @@ mpirun "${root[@]}" -np 2 --bind-to core --mca btl self,vader --mca oob_tcp_if_i
 echo "== training, $steps steps, median tokens/s of $runs runs"
 cd "$work"
 cp -r "$repo/docs" corpus
-train="model: {layers: 2, heads: 4, dim: 128, context: 128}, batch: 16, steps: $steps, lr: 1.0e-3, warmup: 5, eval_every: $steps, eval_tokens: 2048, log_every: 10"
+train="model: {layers: 4, heads: 4, dim: 256, context: 128}, batch: 16, steps: $steps, lr: 1.0e-3, warmup: 5, eval_every: $steps, eval_tokens: 2048, log_every: 5"
 cat > p.yaml <<YAML
 version: 1
 name: mpi-bench

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Slurm executor overhead on a real one-node cluster (scripts/slurm-cluster), medians of RUNS:
+#  0. a bare job: sbatch of /bin/true until scontrol says COMPLETED (polled every 20 ms);
 #  1. per stage: a chain of STAGES small plugin stages, run with --executor local and slurm
 #     (a fresh cache each run); (slurm - local) / STAGES is what one sbatch round trip costs;
 #  2. per array task: collect over 64 files as one job, and as job arrays of 8, 16 and 32
@@ -27,7 +28,7 @@ cd "$work"
 cp -r "$repo/stages/examples" examples
 mkdir -p corpus
 for n in $(seq -w 1 64); do
-  for line in $(seq 50); do echo "File $n, line $line: some text to collect, with words and numbers $((n * line))."; done > "corpus/f$n.txt"
+  for line in $(seq 50); do echo "File $n, line $line: some text to collect, with words and numbers $((10#$n * line))."; done > "corpus/f$n.txt"
 done
 {
   echo "version: 1"; echo "name: chain"; echo "stages:"
@@ -50,6 +51,16 @@ seconds() {  # seconds MANIFEST ARGS...: wall time of one pipe run on a fresh ca
   end=$(date +%s.%N)
   echo "$end - $start" | bc -l
 }
+
+echo "== a bare job (sbatch /bin/true -> COMPLETED), median of $((runs * 4)) jobs"
+printf '#!/bin/sh\nexec /bin/true\n' > true.sh
+for _ in $(seq $((runs * 4))); do
+  start=$(date +%s.%N)
+  id=$(sbatch --parsable -o /dev/null true.sh)
+  while ! scontrol show job -o "$id" | grep -q "JobState=COMPLETED"; do sleep 0.02; done
+  end=$(date +%s.%N)
+  echo "$end - $start" | bc -l
+done | median | xargs printf 'bare job round trip  %.2f s\n'
 
 echo "== per stage: a chain of $stages stages, median of $runs runs"
 local_t=$(for _ in $(seq "$runs"); do seconds chain.yaml; done | median)

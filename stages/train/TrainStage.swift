@@ -24,7 +24,7 @@ public struct TrainStage: Stage {
             model = try c.decode(Architecture.self, forKey: .model)
             steps = try c.decodeIfPresent(Int.self, forKey: .steps)
             tokens = try c.decodeIfPresent(Int.self, forKey: .tokens)
-            ranks = try c.decode(Int.self, forKey: .ranks)
+            ranks = try c.decodeIfPresent(Int.self, forKey: .ranks) ?? 1
             training = try TrainingSettings(from: decoder)
         }
     }
