@@ -58,14 +58,19 @@ struct LocalExecutor: StageExecutor {
             let context = StageContext(stageName: job.stage.name, workspace: workspace, inputs: readers, outputs: outputs,
                                        scratch: scratch, work: work, threads: job.threads, events: events)
             let pieces = try materialize(action, in: temp.url)
+            let sharding = builtin.sharding
+            if case .whole = action {} else if sharding == nil {
+                throw StageError("stage '\(job.stage.name)' (\(job.stage.descriptor.name)) does not split into shards")
+            }
             try await withTimeout(job.stage.timeout, stage: job.stage.name) {
                 switch action {
                 case .whole: try await builtin.run(job.stage.params, context)
-                case .units(let units): try await builtin.sharding!.runShards(job.stage.params, units, context)
-                case .merge: try await builtin.sharding!.merge(job.stage.params, pieces, context)
+                case .units(let units): try await sharding?.runShards(job.stage.params, units, context)
+                case .merge: try await sharding?.merge(job.stage.params, pieces, context)
                 }
             }
         case .plugin(let plugin):
+            if case .whole = action {} else { throw StageError("plugin stage '\(job.stage.name)' does not split into shards") }
             var inputFolders: [String: URL] = [:]
             for (port, tree) in job.inputs {
                 let folder = temp.url.appendingPathComponent("in/\(port)")
