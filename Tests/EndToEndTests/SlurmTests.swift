@@ -220,3 +220,15 @@ final class SlurmTests: XCTestCase {
         return stages.mapValues { $0["outputs"] as! [String: String] }
     }
 }
+
+/// `pipe exec-stage` on a node that does not see the cache (no cluster needed).
+final class ExecStageTests: XCTestCase {
+    func testAJobFileTheNodeCannotSeeIsBlamedOnTheCacheNotBeingShared() throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        let output = try ws.run(["exec-stage", ws.root.appendingPathComponent("cache/tmp/job-x/job.json").path])
+        XCTAssertEqual(output.status, 1)
+        XCTAssertTrue(output.stdout.contains("cannot read the job file"), output.stdout)
+        XCTAssertTrue(output.stdout.contains("The cache must be on a filesystem that every node sees"), output.stdout)
+    }
+}
