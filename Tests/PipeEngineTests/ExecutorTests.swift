@@ -22,6 +22,18 @@ final class ExecutorTests: XCTestCase {
         XCTAssertNil(Slurm.JobState(scontrolLine: "slurm_load_jobs error: Invalid job id specified"))
     }
 
+    func testSqueueLinesInTheMonitorsFormatParseToo() throws {
+        // What `squeue -o "JobId=%A ArrayJobId=%F ArrayTaskId=%K JobState=%T Reason=%r BatchHost=%B"` prints.
+        let plain = try XCTUnwrap(Slurm.JobState(scontrolLine: "JobId=631 ArrayJobId=631 ArrayTaskId=N/A JobState=PENDING Reason=Priority BatchHost=n/a"))
+        XCTAssertNil(plain.arrayTask)
+        XCTAssertNil(plain.host)
+        XCTAssertTrue(plain.isActive)
+        let task = try XCTUnwrap(Slurm.JobState(scontrolLine: "JobId=634 ArrayJobId=630 ArrayTaskId=2 JobState=COMPLETED Reason=None BatchHost=vm"))
+        XCTAssertEqual(task.arrayJob, "630")
+        XCTAssertEqual(task.arrayTask, "2")
+        XCTAssertTrue(task.isCompleted)
+    }
+
     func testSlurmTimeAndMemoryForms() {
         for good in ["30", "45:00", "02:00:00", "1-12", "1-12:00", "1-12:00:00"] { XCTAssertTrue(StageResources.isTimeLimit(good), good) }
         for bad in ["", "soon", "1:2:3:4", "1-", "-5", "1-2-3", "1h"] { XCTAssertFalse(StageResources.isTimeLimit(bad), bad) }

@@ -9,6 +9,8 @@ enum Slurm {
         var id: String
         /// The task of an array (`3`, or `4-7` for tasks still pending together), if any.
         var arrayTask: String?
+        /// The array's id, for a task of an array.
+        var arrayJob: String?
         var state: String
         var reason: String
         var exitCode: String
@@ -31,10 +33,11 @@ enum Slurm {
             guard let state = fields["JobState"] else { return nil }
             self.state = state
             id = fields["JobId"] ?? "?"
-            arrayTask = fields["ArrayTaskId"]
+            arrayTask = fields["ArrayTaskId"].flatMap { $0 == "N/A" ? nil : $0 }
+            arrayJob = fields["ArrayJobId"].flatMap { $0 == "N/A" ? nil : $0 }
             reason = fields["Reason"] ?? "None"
             exitCode = fields["ExitCode"] ?? "?"
-            host = fields["BatchHost"].flatMap { $0 == "(null)" ? nil : $0 }
+            host = fields["BatchHost"].flatMap { $0 == "(null)" || $0 == "n/a" ? nil : $0 }
         }
     }
 
@@ -59,6 +62,24 @@ enum Slurm {
         let states = output.split(separator: "\n").compactMap { JobState(scontrolLine: String($0)) }
         guard !states.isEmpty else { throw StageError("cannot read the state of Slurm job \(id) from: \(output)") }
         return states
+    }
+
+    /// The states of several jobs (every task of an array under its array's id) in one `squeue`
+    /// call; nil when Slurm no longer knows one of them (then ask `states` one by one).
+    static func queueStates(_ ids: [String]) throws -> [String: [JobState]]? {
+        guard !ids.isEmpty else { return [:] }
+        let (status, output) = try capture(["squeue", "-h", "--states=all", "--jobs=" + ids.joined(separator: ","),
+                                            "-o", "JobId=%A ArrayJobId=%F ArrayTaskId=%K JobState=%T Reason=%r BatchHost=%B"])
+        if status != 0 {
+            if output.contains("Invalid job id") { return nil }
+            throw StageError("squeue failed (status \(status)): \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        var result: [String: [JobState]] = [:]
+        for line in output.split(separator: "\n") {
+            guard let state = JobState(scontrolLine: String(line)) else { continue }
+            result[state.arrayJob ?? state.id, default: []].append(state)
+        }
+        return result
     }
 
     /// Cancels the job (and every task of an array).

@@ -12,6 +12,8 @@ struct SlurmExecutor: StageExecutor {
     let manifest: Manifest
     /// `--threads`: what a stage without `resources: {cpus}` gets per task (it has a node to itself).
     let threads: Int
+    /// One `squeue` a cycle for all of this run's jobs.
+    let monitor = SlurmMonitor(interval: 0.25)
 
     func threads(for stage: ManifestStage, share: Int) -> Int {
         stage.resources.cpus ?? max(1, threads / stage.resources.ranks)
@@ -72,6 +74,8 @@ struct SlurmExecutor: StageExecutor {
         try FileSystem.writeAtomically(Data(batchScript(job, folder: folder, part: part).utf8), to: script)
         let id = try await Blocking.run { try Slurm.submit(script) }
         events.progress(fraction: nil, message: "Slurm job \(id) submitted" + part.description)
+        monitor.watch(id)
+        defer { monitor.forget(id) }
         do {
             return try await wait(for: id, events: events, cancel: cancel)
         } catch {
@@ -80,15 +84,15 @@ struct SlurmExecutor: StageExecutor {
         }
     }
 
-    /// Polls until the job is no longer active: often at first (jobs on an idle cluster start
-    /// within a second), then every 2 s at most.
+    /// Polls until the job is no longer active: every 50 ms at first (jobs on an idle cluster
+    /// start within a second), then every `monitor.interval`, from the run's shared snapshot.
     private func wait(for id: String, events: StageEvents, cancel: CancellationFlag) async throws -> [Slurm.JobState]? {
         var interval = 0.05
         var last = ""
         while true {
             if cancel.isSet { throw CancellationError() }
             try await Task.sleep(nanoseconds: UInt64(interval * 1e9))
-            guard let states = try await Blocking.run({ try Slurm.states(id) }) else { return nil }
+            guard let states = try await Blocking.run({ [monitor] in try monitor.states(id) }) else { return nil }
             guard states.contains(where: \.isActive) else { return states }
             let summary = Dictionary(grouping: states, by: \.state).map { "\($0.value.count) \($0.key.lowercased())" }.sorted()
                 .joined(separator: ", ")
@@ -96,7 +100,7 @@ struct SlurmExecutor: StageExecutor {
                 last = summary
                 events.progress(fraction: nil, message: "Slurm job \(id): \(summary)")
             }
-            interval = min(2, interval * 1.5)
+            interval = min(monitor.interval, interval * 1.5)
         }
     }
 
