@@ -40,6 +40,9 @@ final class DetachedJobFolder {
     private let temp: TempFolder
 
     init(cache: Cache, manifest: Manifest, job: StageJob, groups: [[ShardSpec]]? = nil) throws {
+        // The job recomputes the key: with the digests saved, it stats the external files
+        // instead of reading them again (each task of an array would read them all).
+        cache.stats.save()
         temp = try cache.makeTempFolder("job-\(job.stage.name)")
         url = temp.url
         let spec = DetachedJobSpec(manifest: manifest.url.path, displayPath: manifest.displayPath,
