@@ -53,8 +53,12 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fassociative-math", "-fno-signed-zeros",
                                           "-fno-trapping-math", "-ffp-contract=fast"])]),
         .target(name: "Transformer", dependencies: ["PipeKit", "CBLAS", "CTrainKernels"]),
-        .target(name: "Training", dependencies: ["PipeKit", "Transformer"]),
-        .target(name: "TrainStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/train"),
+        // MPI data parallelism: Open MPI loaded with dlopen only under an MPI launcher, so
+        // neither building nor running pipe on one machine needs MPI.
+        .target(name: "CMPILoader", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "DataParallel", dependencies: ["PipeKit", "CMPILoader"]),
+        .target(name: "Training", dependencies: ["PipeKit", "Transformer", "DataParallel"]),
+        .target(name: "TrainStage", dependencies: ["PipeKit", "Transformer", "Training", "DataParallel"], path: "stages/train"),
         .target(name: "EvaluateStage", dependencies: ["PipeKit", "Transformer", "BPETokenizeStage"], path: "stages/evaluate"),
         .target(name: "PruneStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/prune"),
         .target(name: "DistillStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/distill"),

@@ -1,3 +1,4 @@
+import DataParallel
 import Foundation
 import PipeKit
 import Transformer
@@ -35,7 +36,7 @@ public final class Trainer {
     private let val: TokenSplit
     private let context: StageContext
     private let maxSeconds: Double?
-    private let fingerprint: String
+    private var fingerprint: String
     private let workers: Workers
     private let schedule: LearningRateSchedule
 
@@ -43,6 +44,14 @@ public final class Trainer {
     public var afterStep: ((TransformerModel) -> Void)?
     /// A teacher whose logits the loss also follows (distillation).
     public var teacher: Distillation?
+    /// Data parallelism: each rank takes its share of every batch's rows and the gradients and
+    /// losses are summed over ranks before clipping and AdamW, so every rank takes the same step.
+    /// Only rank 0 writes checkpoints.
+    public var world: MPIWorld? {
+        didSet { if let world, world.size > 1 { fingerprint += " ranks=\(world.size)" } }
+    }
+    private var ranks: Int { world?.size ?? 1 }
+    private var isWriter: Bool { (world?.rank ?? 0) == 0 }
 
     public init(model: TransformerModel, settings params: TrainingSettings, steps: Int, train: TokenSplit, val: TokenSplit,
                 context: StageContext, maxSeconds: Double?, fingerprint: String)
@@ -64,9 +73,10 @@ public final class Trainer {
     public func run() throws -> Summary {
         let c = model.config, seq = c.context
         let optimizer = AdamW(layout: model.layout, settings: p.adamW)
-        let acts = Activations(config: c, batch: p.batch, seq: seq, workers: workers, training: true,
+        let acts = Activations(config: c, batch: p.batch / ranks, seq: seq, workers: workers, training: true,
                                checkpointing: p.gradient_checkpointing)
-        let teaching = teacher.map { Teacher(model: $0.model, batch: p.batch, seq: seq, workers: workers,
+        let globalRows = acts.rows * ranks
+        let teaching = teacher.map { Teacher(model: $0.model, batch: p.batch / ranks, seq: seq, workers: workers,
                                              temperature: Float($0.temperature), alpha: Float($0.alpha)) }
         let gradients = FloatBuffer(count: model.layout.count)
         context.log("model: \(c.parameterCount) parameters (\(c.layers) layers, dim \(c.dim), \(c.heads) heads, \(c.kvHeads) kv heads, ffn \(c.ffnDim), vocabulary \(c.vocabSize), context \(seq))")
@@ -91,6 +101,7 @@ public final class Trainer {
         var step = start
         var rates: [Double] = []
         func saveCheckpoint() throws {
+            guard isWriter else { return }
             let header = Checkpoint.Header(fingerprint: fingerprint, step: step, workers: workers.count,
                                            elapsedSeconds: elapsedBefore + Date().timeIntervalSince(began), history: history,
                                            windowLoss: windowLoss, windowSteps: windowSteps)
@@ -104,16 +115,20 @@ public final class Trainer {
             var loss = 0.0
             for micro in 0..<p.grad_accum {
                 fillTrainingBatch(acts, step: step, micro: micro)
-                loss += model.run(acts, gradients: gradients, gradScale: 1 / Float(acts.rows * p.grad_accum), teacher: teaching)
+                loss += model.run(acts, gradients: gradients, gradScale: 1 / Float(globalRows * p.grad_accum), teacher: teaching)
             }
-            loss /= Double(acts.rows * p.grad_accum)
+            if let world, ranks > 1 {
+                try world.sumInPlace(gradients.pointer, count: gradients.count)
+                loss = try world.sum(loss)
+            }
+            loss /= Double(globalRows * p.grad_accum)
             guard loss.isFinite else {
                 throw StageError("training diverged at step \(step + 1): the loss is \(loss); lower lr (now \(lr)) or raise warmup")
             }
             let norm = optimizer.update(parameters: model.parameters, gradients: gradients, lr: Float(lr), workers: workers)
             afterStep?(model)
             step += 1
-            windowTokens += acts.rows * p.grad_accum
+            windowTokens += globalRows * p.grad_accum
             windowLoss += loss
             windowSteps += 1
 
@@ -152,14 +167,17 @@ public final class Trainer {
     }
 
     /// Random windows of the train split, chosen by (seed, step, micro-batch) alone, so a resumed
-    /// run sees exactly the batches the uninterrupted one would have.
+    /// run sees exactly the batches the uninterrupted one would have. Of the global batch's
+    /// `p.batch` rows, this rank takes the consecutive `acts.batch` rows at `rank * acts.batch`.
     private func fillTrainingBatch(_ acts: Activations, step: Int, micro: Int) {
         var rng = SplitMix64.keyed("batch \(step) \(micro)", seed: UInt64(p.seed))
         let seq = acts.seq, span = train.count - seq
-        for b in 0..<acts.batch {
+        let first = (world?.rank ?? 0) * acts.batch
+        for b in 0..<first + acts.batch {
             let start = Int(rng.next() % UInt64(span))
-            train.copy(from: start, count: seq, into: acts.tokens + b * seq)
-            train.copy(from: start + 1, count: seq, into: acts.targets + b * seq)
+            guard b >= first else { continue }
+            train.copy(from: start, count: seq, into: acts.tokens + (b - first) * seq)
+            train.copy(from: start + 1, count: seq, into: acts.targets + (b - first) * seq)
         }
     }
 

@@ -11,7 +11,8 @@ struct Pipe: AsyncParsableCommand {
         version: PipeVersion.current,
         subcommands: [RunCommand.self, StatusCommand.self, DagCommand.self, ShowCommand.self, StagesCommand.self,
                       VerifyCommand.self, GCCommand.self, NewStageCommand.self,
-                      EncodeCommand.self, DecodeCommand.self, GenerateCommand.self, ReportCommand.self]
+                      EncodeCommand.self, DecodeCommand.self, GenerateCommand.self, ReportCommand.self,
+                      ExecStageCommand.self]
     )
 
     /// Parses and runs, mapping errors to pipe's exit codes: 2 for usage or manifest errors.

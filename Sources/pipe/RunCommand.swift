@@ -29,6 +29,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Threads shared by the running stages (default: number of cores).")
     var threads: Int?
 
+    @Option(help: "Where stale stages run: local or slurm (default: the manifest's executor:, else local).")
+    var executor: ExecutorKind?
+
     @Flag(name: .shortAndLong, help: "Show the stages' log lines and cached stages too.")
     var verbose = false
 
@@ -46,7 +49,10 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.targets = stages
         runOptions.force = Set(force)
         runOptions.keepGoing = keepGoing
-        if let jobs { runOptions.jobs = jobs }
+        runOptions.executor = executor
+        if let jobs { runOptions.jobs = jobs } else if (executor ?? manifest.executor) == .slurm {
+            runOptions.jobs = 1000  // the cluster queues what it cannot start yet
+        }
         if let threads {
             guard threads >= 1 else { throw UsageError("--threads must be at least 1") }
             runOptions.threads = threads
@@ -154,6 +160,8 @@ struct RunCommand: AsyncParsableCommand {
         ])
     }
 }
+
+extension ExecutorKind: ExpressibleByArgument {}
 
 /// Turns the first Ctrl-C (or SIGTERM) into a clean stop; a second one exits at once.
 final class InterruptHandler: @unchecked Sendable {

@@ -58,6 +58,12 @@ final class MalformedManifestTests: XCTestCase {
         ("no-stages", header, "m.yaml:1:1: error: missing 'stages'"),
         ("choice-and-float", header + "stages:\n" + source + "    resources: {cpus: 2.5}\n",
          "m.yaml:7:23: error: parameter 'cpus' must be an int, not float (2.5)"),
+        ("bad-resources", header + "stages:\n" + source + "    resources: {mem: 8 GB, time: soon, tasks: 0}\n",
+         "3 problems:\nm.yaml:7:22: error: resources: 'mem' must be a size such as 512M, 8G or 1T, not '8 GB'\n"
+            + "m.yaml:7:34: error: resources: 'time' must be a Slurm time such as 30, 45:00, 02:00:00 or 1-12:00:00, not 'soon'\n"
+            + "m.yaml:7:47: error: resources: 'tasks' must be at least 1, not 0"),
+        ("bad-executor", header + "executor: slurmm\nstages:\n" + source,
+         "m.yaml:3:11: error: 'executor' must be one of local, slurm; did you mean 'slurm'?"),
     ]
 
     func testEachMalformedManifestIsRefusedWithItsExactMessage() throws {

@@ -21,11 +21,9 @@ struct Collector {
         self.context = context
     }
 
-    /// Reads every file of a source.
-    mutating func collect(_ source: CollectStage.Source) throws {
-        let root = source.path.hasPrefix("/") ? URL(fileURLWithPath: source.path)
-            : context.workspace.appendingPathComponent(source.path)
-        let files = try Self.files(root, include: source.include, exclude: source.exclude, path: source.path)
+    /// Reads every file of a source (or only those at the relative `paths`, for one shard).
+    mutating func collect(_ source: CollectStage.Source, only paths: Set<String>? = nil) throws {
+        let files = try Self.files(of: source, workspace: context.workspace).filter { paths?.contains($0.1) ?? true }
         let name = source.name.isEmpty ? source.path : source.name
         for (n, (url, relative)) in files.enumerated() {
             try context.checkCancellation()
@@ -34,6 +32,12 @@ struct Collector {
             context.progress(nil, "\(name): file \(n + 1)/\(files.count), \(writer.count) documents")
             if limitReached { return }
         }
+    }
+
+    /// The files of a files source, resolved against the workspace.
+    static func files(of source: CollectStage.Source, workspace: URL) throws -> [(URL, String)] {
+        let root = source.path.hasPrefix("/") ? URL(fileURLWithPath: source.path) : workspace.appendingPathComponent(source.path)
+        return try files(root, include: source.include, exclude: source.exclude, path: source.path)
     }
 
     /// The files of a source: the file itself, or the folder's files matching the globs, sorted.
@@ -232,6 +236,16 @@ struct Collector {
     mutating func finish() throws {
         try writer.close()
         guard writer.count > 0 else { throw StageError("no documents collected from \(filesRead) file(s)") }
+        report()
+    }
+
+    /// Closes one shard's piece, which may be empty (all its documents sampled out).
+    mutating func finishPiece() throws {
+        try writer.close()
+        report()
+    }
+
+    private func report() {
         context.metric("collect.documents", Double(writer.count))
         context.metric("collect.bytes", Double(writer.textBytes))
         context.metric("collect.files", Double(filesRead))

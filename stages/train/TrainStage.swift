@@ -1,3 +1,4 @@
+import DataParallel
 import Foundation
 import PipeKit
 import Training
@@ -13,15 +14,17 @@ public struct TrainStage: Stage {
         var model: Architecture
         var steps: Int?
         var tokens: Int?
+        var ranks: Int
         var training: TrainingSettings
 
-        enum CodingKeys: String, CodingKey { case model, steps, tokens }
+        enum CodingKeys: String, CodingKey { case model, steps, tokens, ranks }
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             model = try c.decode(Architecture.self, forKey: .model)
             steps = try c.decodeIfPresent(Int.self, forKey: .steps)
             tokens = try c.decodeIfPresent(Int.self, forKey: .tokens)
+            ranks = try c.decodeIfPresent(Int.self, forKey: .ranks) ?? 1
             training = try TrainingSettings(from: decoder)
         }
     }
@@ -43,6 +46,7 @@ public struct TrainStage: Stage {
         Architecture.parameter,
         ParamSpec("steps", .int, default: .null, doc: "optimizer steps (give steps or tokens; default 1000)"),
         ParamSpec("tokens", .int, default: .null, doc: "training tokens; steps = tokens / (batch · context · grad_accum)"),
+        ParamSpec("ranks", .int, default: .int(1), doc: "MPI data-parallel ranks sharing each batch (set resources: {tasks: N} too)"),
     ] + TrainingSettings.parameters
 
     public static func validate(_ p: Params) -> [ParamProblem] {
@@ -50,6 +54,10 @@ public struct TrainStage: Stage {
         if p.steps != nil, p.tokens != nil { problems.append(ParamProblem(["tokens"], "give steps or tokens, not both")) }
         if let s = p.steps, s <= 0 { problems.append(ParamProblem(["steps"], "must be positive")) }
         if let t = p.tokens, t <= 0 { problems.append(ParamProblem(["tokens"], "must be positive")) }
+        if p.ranks < 1 { problems.append(ParamProblem(["ranks"], "must be at least 1")) }
+        else if p.training.batch % p.ranks != 0 {
+            problems.append(ParamProblem(["ranks"], "batch \(p.training.batch) must split evenly over \(p.ranks) ranks"))
+        }
         return problems
     }
 
@@ -96,6 +104,12 @@ public struct TrainStage: Stage {
 
         let trainer = Trainer(model: model, settings: p.training, steps: steps, train: train, val: val, context: context, maxSeconds: maxSeconds,
                               fingerprint: "\(try context.input("tokens").id) \(context.optionalInput("init_from")?.id ?? "fresh")")
+        let world = try MPIWorld.current()
+        guard (world?.size ?? 1) == p.ranks else {
+            throw StageError("with.ranks is \(p.ranks) but the stage runs as \(world?.size ?? 1) process(es): give it resources: {tasks: \(p.ranks)}")
+        }
+        trainer.world = world
+        if let world, world.size > 1 { context.log("data parallel: rank \(world.rank) of \(world.size), \(p.training.batch / world.size) rows of each batch") }
         let summary = try trainer.run()
         try trainer.writeOutputs(summary, model: try context.output("model"), metrics: try context.output("metrics"),
                                  state: try context.output("state"))

@@ -12,6 +12,11 @@ public struct Manifest: Sendable {
     public var params: [String: JSONValue]
     /// The `cache:` field, if any (relative to the workspace).
     public var cache: String?
+    /// The `executor:` field, if any (`pipe run --executor` overrides it).
+    public var executor: ExecutorKind?
+    /// The `--set name=value` overrides it was loaded with, as [name, value] pairs, so a job can
+    /// load the same manifest elsewhere.
+    public var overrides: [[String]]
     /// Stages in the order the manifest lists them.
     public var stages: [ManifestStage]
 
@@ -22,6 +27,11 @@ public struct Manifest: Sendable {
         let base = url.deletingPathExtension()
         return base.appendingPathExtension("lock")
     }
+}
+
+/// Where stale stages run: on this machine, or as Slurm jobs.
+public enum ExecutorKind: String, Sendable, Codable, CaseIterable {
+    case local, slurm
 }
 
 /// A reference to another stage's output: `stage.output`.
@@ -49,7 +59,7 @@ public struct ManifestStage: Sendable {
     /// Output name -> workspace path.
     public var publish: [String: String]
     /// Resource requests for executors.
-    public var resources: JSONValue
+    public var resources: StageResources
 
     /// Every stage this one waits for.
     public var dependencies: [String] {

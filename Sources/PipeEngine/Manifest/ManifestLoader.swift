@@ -13,15 +13,6 @@ public struct ManifestLoader {
 
     static let topLevelFields: Set<String> = ["version", "name", "params", "stages", "cache", "description", "executor"]
     static let stageFields: Set<String> = ["uses", "inputs", "with", "needs", "timeout", "publish", "resources", "description"]
-    static let resourceSpecs: [ParamSpec] = [
-        ParamSpec("cpus", .int, default: .null, doc: "CPU cores"),
-        ParamSpec("mem", .string, default: .null, doc: "memory, e.g. 8G"),
-        ParamSpec("time", .string, default: .null, doc: "wall time limit, e.g. 02:00:00"),
-        ParamSpec("partition", .string, default: .null, doc: "Slurm partition"),
-        ParamSpec("nodes", .int, default: .null, doc: "nodes"),
-        ParamSpec("tasks", .int, default: .null, doc: "tasks (MPI ranks)"),
-        ParamSpec("gpus", .int, default: .null, doc: "GPUs"),
-    ]
 
     /// Loads `url`. `overrides` are `--set name=value` pairs applied to `params:`.
     public func load(_ url: URL, displayPath: String, overrides: [(String, String)] = []) throws -> Manifest {
@@ -44,6 +35,15 @@ public struct ManifestLoader {
         var cache: String?
         if let c = root["cache"] {
             if let s = c.string { cache = s } else { sink.error(c.location, "'cache' must be a path") }
+        }
+
+        var executor: ExecutorKind?
+        if let e = root["executor"] {
+            executor = e.string.flatMap(ExecutorKind.init(rawValue:))
+            if executor == nil {
+                sink.error(e.location, "'executor' must be one of \(ExecutorKind.allCases.map(\.rawValue).joined(separator: ", "))"
+                    + (e.string.flatMap { Suggestion.closest(to: $0, in: ExecutorKind.allCases.map(\.rawValue)) }.map { "; did you mean '\($0)'?" } ?? ""))
+            }
         }
 
         let params = loadParams(root["params"], overrides: overrides, sink: &sink)
@@ -77,7 +77,7 @@ public struct ManifestLoader {
         }
         try sink.throwIfAny()
         return Manifest(url: url, displayPath: displayPath, workspace: workspace, name: name, params: params,
-                        cache: cache, stages: stages)
+                        cache: cache, executor: executor, overrides: overrides.map { [$0.0, $0.1] }, stages: stages)
     }
 
     // MARK: - Params
@@ -156,12 +156,13 @@ public struct ManifestLoader {
             }
         }
 
-        var resources: JSONValue = .object([:])
+        var resources = StageResources()
         if let r = node["resources"] {
             var rv = ParamValidator(sink: sink)
-            resources = rv.validateFields(r, specs: Self.resourceSpecs, path: [], owner: "resources of stage '\(name)'",
-                                          fallback: r.location)
+            let fields = rv.validateFields(r, specs: StageResources.specs, path: [], owner: "resources of stage '\(name)'",
+                                           fallback: r.location)
             sink = rv.sink
+            resources = StageResources.parse(fields, locations: rv.locations, fallback: r.location, sink: &sink)
         }
 
         return ManifestStage(name: name, location: entry.keyLocation, uses: uses, descriptor: descriptor, params: params,

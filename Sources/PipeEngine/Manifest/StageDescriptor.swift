@@ -40,8 +40,11 @@ public struct BuiltinStage: Sendable {
     let validate: @Sendable (JSONValue) -> [ParamProblem]
     let externalInputs: @Sendable (JSONValue) -> [ExternalInput]
     let run: @Sendable (JSONValue, StageContext) async throws -> Void
+    /// How to split the work, for a `ShardableStage`.
+    let sharding: BuiltinSharding?
 
     public init<S: Stage>(_ type: S.Type) {
+        sharding = (S.self as? any ShardableStage.Type).map { BuiltinSharding($0) }
         version = S.version
         validate = { json in
             do { return S.validate(try json.decode(S.Params.self)) } catch {
@@ -54,6 +57,19 @@ public struct BuiltinStage: Sendable {
         run = { json, context in
             try await S().run(try json.decode(S.Params.self), context)
         }
+    }
+}
+
+/// A `ShardableStage`'s three steps with its parameters erased to JSON.
+struct BuiltinSharding: Sendable {
+    let shards: @Sendable (JSONValue, StageContext) throws -> [ShardSpec]
+    let runShards: @Sendable (JSONValue, [ShardSpec], StageContext) async throws -> Void
+    let merge: @Sendable (JSONValue, [[String: URL]], StageContext) async throws -> Void
+
+    init<S: ShardableStage>(_ type: S.Type) {
+        shards = { json, context in try S.shards(try json.decode(S.Params.self), context) }
+        runShards = { json, units, context in try await S().runShards(try json.decode(S.Params.self), units, context) }
+        merge = { json, pieces, context in try await S().merge(try json.decode(S.Params.self), pieces: pieces, context) }
     }
 }
 

@@ -13,6 +13,8 @@ public struct RunOptions: Sendable {
     public var jobs = ProcessInfo.processInfo.activeProcessorCount
     /// Threads shared by the running stages.
     public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Where stages run; nil takes the manifest's `executor:`, else local.
+    public var executor: ExecutorKind?
     public init() {}
 }
 
@@ -52,7 +54,7 @@ public final class PipelineRunner: @unchecked Sendable {
     let observer: any RunObserver
     let options: RunOptions
     let keys: KeyBuilder
-    let executor: LocalExecutor
+    let executor: any StageExecutor
     let lockWriter: LockFileWriter
     let cancelFlag = CancellationFlag()
     /// When this runner was made: every stage it computes records it, so a report can tell what
@@ -65,7 +67,10 @@ public final class PipelineRunner: @unchecked Sendable {
         self.observer = observer
         self.options = options
         keys = KeyBuilder(cache: cache, workspace: manifest.workspace)
-        executor = LocalExecutor(cache: cache, workspace: manifest.workspace)
+        switch options.executor ?? manifest.executor ?? .local {
+        case .local: executor = LocalExecutor(cache: cache, workspace: manifest.workspace, manifest: manifest)
+        case .slurm: executor = SlurmExecutor(cache: cache, manifest: manifest, threads: options.threads)
+        }
         lockWriter = LockFileWriter(url: manifest.lockURL, cache: cache)
     }
 
@@ -167,7 +172,7 @@ public final class PipelineRunner: @unchecked Sendable {
                     }
                     let inputs = stage.inputs.mapValues { outputs[$0.stage]![$0.output]! }
                     running.insert(name)
-                    let threads = max(1, options.threads / running.count)
+                    let threads = executor.threads(for: stage, share: max(1, options.threads / running.count))
                     group.addTask { await self.process(stage, inputs: inputs, threads: threads) }
                 }
             }

@@ -91,6 +91,19 @@ final class StageEvents: StageEventSink, @unchecked Sendable {
 
     var warnings: [String] { mutex.withLock { warningList } }
 
+    /// Takes in what the stage reported in another process (a detached job): its log lines
+    /// (warnings already among them), metrics and warnings.
+    func absorb(log text: String, metrics reported: [String: Double], warnings: [String]) {
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast(text.hasSuffix("\n") ? 1 : 0) {
+            log(String(line))
+        }
+        mutex.withLock {
+            metrics.merge(reported) { $1 }
+            warningList += warnings
+        }
+        for warning in warnings { observer.warning(stage, warning) }
+    }
+
     var logTail: [String] { mutex.withLock { tail } }
 
     /// The whole log as text (with a note where it was cut).

@@ -1,26 +1,43 @@
 import Foundation
 import PipeKit
 
-/// One stage run to perform: the stage, its key, and its input artifacts.
-public struct StageJob: Sendable {
-    public var stage: ManifestStage
-    public var parts: KeyParts
-    public var key: String
-    public var inputs: [String: ArtifactTree]
-    public var threads: Int
-}
-
-/// What a successful stage run produced.
-struct StageProduct: Sendable {
-    var outputs: [String: ArtifactTree]
-}
-
-/// Runs stages on this machine: built-ins in this process, plugins as child processes.
-struct LocalExecutor: Sendable {
+/// Runs stages on this machine: built-ins in this process, plugins as child processes, and
+/// stages with `resources: {tasks: N > 1}` as N MPI ranks under `mpirun`.
+struct LocalExecutor: StageExecutor {
     let cache: Cache
     let workspace: URL
+    let manifest: Manifest
 
     func execute(_ job: StageJob, events: StageEvents, cancel: CancellationFlag) async throws -> StageProduct {
+        if job.stage.resources.ranks > 1 {
+            return try await MPILauncher(cache: cache, manifest: manifest).execute(job, events: events, cancel: cancel)
+        }
+        return try await run(job, events: events, cancel: cancel, keepOutputs: true)
+    }
+
+    /// What to run of a built-in stage: all of it, some units of a shardable stage, or the merge
+    /// of the pieces that groups of units wrote (in order).
+    enum Action: Sendable {
+        case whole
+        case units([ShardSpec])
+        case merge([[String: ArtifactTree]])
+    }
+
+    /// The units a shardable built-in stage splits this job into (none when it does not split).
+    func shards(of job: StageJob, events: StageEvents) throws -> [ShardSpec] {
+        guard case .builtin(let builtin) = job.stage.descriptor.origin, let sharding = builtin.sharding else { return [] }
+        let temp = try cache.makeTempFolder("shards-\(job.stage.name)")
+        defer { temp.remove() }
+        let readers = job.inputs.mapValues { StoredArtifact(tree: $0, store: cache.objects) as any ArtifactReading }
+        let context = StageContext(stageName: job.stage.name, workspace: workspace, inputs: readers, outputs: [:],
+                                   scratch: temp.url, work: temp.url, threads: job.threads, events: events)
+        return try sharding.shards(job.stage.params, context)
+    }
+
+    /// Runs the stage here, in this process. `keepOutputs` false (MPI ranks other than 0) runs it
+    /// for its share of the work and discards what it wrote.
+    func run(_ job: StageJob, events: StageEvents, cancel: CancellationFlag, keepOutputs: Bool,
+             action: Action = .whole) async throws -> StageProduct {
         let temp = try cache.makeTempFolder("run-\(job.stage.name)")
         defer { temp.remove() }
         let scratch = temp.url.appendingPathComponent("scratch")
@@ -40,10 +57,20 @@ struct LocalExecutor: Sendable {
             let readers = job.inputs.mapValues { StoredArtifact(tree: $0, store: cache.objects) as any ArtifactReading }
             let context = StageContext(stageName: job.stage.name, workspace: workspace, inputs: readers, outputs: outputs,
                                        scratch: scratch, work: work, threads: job.threads, events: events)
+            let pieces = try materialize(action, in: temp.url)
+            let sharding = builtin.sharding
+            if case .whole = action {} else if sharding == nil {
+                throw StageError("stage '\(job.stage.name)' (\(job.stage.descriptor.name)) does not split into shards")
+            }
             try await withTimeout(job.stage.timeout, stage: job.stage.name) {
-                try await builtin.run(job.stage.params, context)
+                switch action {
+                case .whole: try await builtin.run(job.stage.params, context)
+                case .units(let units): try await sharding?.runShards(job.stage.params, units, context)
+                case .merge: try await sharding?.merge(job.stage.params, pieces, context)
+                }
             }
         case .plugin(let plugin):
+            if case .whole = action {} else { throw StageError("plugin stage '\(job.stage.name)' does not split into shards") }
             var inputFolders: [String: URL] = [:]
             for (port, tree) in job.inputs {
                 let folder = temp.url.appendingPathComponent("in/\(port)")
@@ -59,6 +86,7 @@ struct LocalExecutor: Sendable {
             }
         }
         try Task.checkCancellation()
+        guard keepOutputs else { return StageProduct(outputs: [:]) }
 
         var trees: [String: ArtifactTree] = [:]
         for port in job.stage.descriptor.outputs {
@@ -66,12 +94,24 @@ struct LocalExecutor: Sendable {
             let tree = try await Blocking.run { [cache] in
                 try ArtifactTree.ingest(folder: folder, store: cache.objects, threads: job.threads)
             }
-            if tree.files.isEmpty && !port.optional {
+            if case .units = action {} else if tree.files.isEmpty && !port.optional {
                 throw StageError("stage '\(job.stage.name)' left its output '\(port.name)' empty")
             }
             trees[port.name] = tree
         }
         return StageProduct(outputs: trees)
+    }
+
+    /// The pieces of a merge, as folders under `folder`.
+    private func materialize(_ action: Action, in folder: URL) throws -> [[String: URL]] {
+        guard case .merge(let pieces) = action else { return [] }
+        return try pieces.enumerated().map { index, outputs in
+            try outputs.reduce(into: [:]) { folders, output in
+                let target = folder.appendingPathComponent("pieces/\(index)/\(output.key)")
+                try output.value.materialize(into: target, store: cache.objects, readOnly: true)
+                folders[output.key] = target
+            }
+        }
     }
 
     /// Runs `body`, failing with a clear message when it outlives `seconds`.

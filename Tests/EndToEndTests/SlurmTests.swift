@@ -1,0 +1,234 @@
+import Foundation
+import XCTest
+
+/// The slurm executor against a real cluster: `scripts/test` starts one (scripts/slurm-cluster)
+/// and sets `PIPE_TEST_SLURM=1` and `SLURM_CONF`. Without them these tests are skipped.
+final class SlurmTests: XCTestCase {
+    var ws: Workspace!
+
+    static let manifest = """
+    version: 1
+    name: slurm-e2e
+    stages:
+      source:
+        uses: collect
+        with:
+          sources:
+            - {path: corpus, include: ["*.txt"]}
+      lower:
+        uses: ./stages/examples/lowercase
+        inputs: {documents: source.documents}
+        resources: {cpus: 1, mem: 500M, time: "10"}
+      tokenize:
+        uses: bpe-tokenize
+        inputs: {documents: lower.documents}
+        with: {vocab_size: 300}
+      stats:
+        uses: ./stages/examples/stats
+        inputs: {documents: lower.documents}
+
+    """
+
+    override func setUpWithError() throws {
+        guard ProcessInfo.processInfo.environment["PIPE_TEST_SLURM"] == "1" else {
+            throw XCTSkip("no Slurm cluster: scripts/test starts one and sets PIPE_TEST_SLURM=1")
+        }
+        ws = try Workspace()
+        for n in 1...20 { try ws.write("corpus/doc\(n).txt", "Document number \(n) of a small corpus.\nIt has Some TEXT in it, \(n * 7) words or so.\n") }
+        try ws.write("p.yaml", Self.manifest)
+    }
+
+    override func tearDown() { ws?.remove() }
+
+    func testSlurmRunGivesTheLocalArtifactIdsAndASecondRunSubmitsNothing() throws {
+        let local = try ws.runStages("p.yaml", ["--cache", "cache-local", "--threads", "2"])
+        XCTAssertEqual(Set(local.values), ["ran"])
+        let localLock = try ws.read("p.lock")
+        try FileManager.default.removeItem(at: ws.root.appendingPathComponent("p.lock"))
+
+        let before = try Self.lastJobId()
+        let slurm = try ws.runStages("p.yaml", ["--cache", "cache-slurm", "--threads", "2", "--executor", "slurm"])
+        XCTAssertEqual(slurm, ["source": "ran", "lower": "ran", "tokenize": "ran", "stats": "ran"])
+        XCTAssertEqual(try Self.lastJobId(), before + 4, "one job per stale stage")
+        XCTAssertEqual(try Self.outputIds(ws.read("p.lock")), try Self.outputIds(localLock))
+
+        let show = try ws.run(["show", "p.yaml", "lower", "--cache", "cache-slurm", "--log"])
+        XCTAssertTrue(show.stdout.contains("kept 20 documents"), "the job's log comes back: \(show.stdout)")
+
+        let again = try ws.runStages("p.yaml", ["--cache", "cache-slurm", "--executor", "slurm"])
+        XCTAssertEqual(Set(again.values), ["cached"])
+        XCTAssertEqual(try Self.lastJobId(), before + 4, "a second run submits nothing")
+    }
+
+    func testAFailedJobFailsItsStageAndSkipsItsDependents() throws {
+        try writePlugin("fail", script: "echo about to fail\nexit 3\n")
+        try ws.write("f.yaml", """
+        version: 1
+        name: fails
+        executor: slurm
+        stages:
+          source:
+            uses: collect
+            with: {sources: [{path: corpus, include: ["*.txt"]}]}
+          broken:
+            uses: ./stages/fail
+            inputs: {documents: source.documents}
+          after:
+            uses: ./stages/examples/stats
+            inputs: {documents: broken.documents}
+
+        """)
+        let output = try ws.run(["run", "f.yaml", "--json"])
+        XCTAssertEqual(output.status, 1, output.stderr)
+        let stages = try XCTUnwrap((output.json as? [String: Any])?["stages"] as? [[String: Any]])
+        let status = Dictionary(uniqueKeysWithValues: stages.map { ($0["stage"] as! String, $0["status"] as! String) })
+        XCTAssertEqual(status, ["source": "ran", "broken": "failed", "after": "skipped"])
+        let broken = try XCTUnwrap(stages.first { $0["stage"] as? String == "broken" })
+        XCTAssertTrue((broken["error"] as? String ?? "").contains("exited with status 3"), "\(broken)")
+        XCTAssertTrue((broken["log_tail"] as? [String] ?? []).contains("about to fail"), "\(broken)")
+        XCTAssertEqual(try Self.queue(), [], "nothing left pending")
+    }
+
+    func testInterruptCancelsTheSubmittedJobs() throws {
+        try writePlugin("slow1", script: "sleep 120\n")  // two stages, two keys
+        try writePlugin("slow2", script: "sleep 121\n")
+        try ws.write("s.yaml", """
+        version: 1
+        name: slow
+        stages:
+          source:
+            uses: collect
+            with: {sources: [{path: corpus, include: ["*.txt"]}]}
+          one:
+            uses: ./stages/slow1
+            inputs: {documents: source.documents}
+          two:
+            uses: ./stages/slow2
+            inputs: {documents: source.documents}
+            resources: {cpus: 1}
+
+        """)
+        let status = try interrupt(["run", "s.yaml", "--executor", "slurm", "--threads", "1"]) {
+            $0.filter { $0.hasSuffix("R") }.count == 2
+        }
+        XCTAssertEqual(status, 130)
+        XCTAssertEqual(try Self.queue(), [], "Ctrl-C cancels every submitted job")
+    }
+
+    static let arrayManifest = """
+    version: 1
+    name: slurm-array
+    stages:
+      source:
+        uses: collect
+        with:
+          shard_bytes: 1000
+          sources:
+            - {path: corpus, include: ["*.txt"]}
+        resources: {array: ARRAY, cpus: CPUS}
+      stats:
+        uses: ./stages/examples/stats
+        inputs: {documents: source.documents}
+
+    """
+
+    func testAShardableStageFansOutAsAJobArrayAndTheMergeGivesTheLocalIds() throws {
+        let text = Self.arrayManifest.replacingOccurrences(of: "ARRAY", with: "4").replacingOccurrences(of: "CPUS", with: "1")
+        try ws.write("a.yaml", text)
+        _ = try ws.runStages("a.yaml", ["--cache", "cache-local"])
+        let local = try Self.outputIds(ws.read("a.lock"))
+        XCTAssertGreaterThan(local["source"]?["documents"]?.count ?? 0, 0)
+
+        let before = try Self.lastJobId()
+        XCTAssertEqual(try ws.runStages("a.yaml", ["--cache", "cache-slurm", "--executor", "slurm"]), ["source": "ran", "stats": "ran"])
+        XCTAssertEqual(try Self.outputIds(ws.read("a.lock")), local)
+        XCTAssertEqual(try Self.lastJobId(), before + 4 + 1 + 1, "4 array tasks, the merge, and stats")
+        let show = try ws.run(["show", "a.yaml", "source", "--cache", "cache-slurm", "--log"])
+        XCTAssertTrue(show.stdout.contains("merged 20 documents from 4 pieces"), show.stdout)
+    }
+
+    func testInterruptDuringAJobArrayCancelsEveryTask() throws {
+        // Each task asks for the node's every core: the tasks run one after another.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let text = Self.arrayManifest.replacingOccurrences(of: "ARRAY", with: "20").replacingOccurrences(of: "CPUS", with: "\(cores)")
+        try ws.write("a.yaml", text)
+        let status = try interrupt(["run", "a.yaml", "--executor", "slurm"]) { !$0.isEmpty }
+        XCTAssertEqual(status, 130)
+        XCTAssertEqual(try Self.queue(), [], "Ctrl-C cancels every task of the array")
+    }
+
+    /// A shell plugin with a documents input and output that runs `script`.
+    private func writePlugin(_ name: String, script: String) throws {
+        try ws.write("stages/\(name)/stage.yaml", """
+        name: \(name)
+        version: 1
+        run: [sh, run.sh]
+        inputs:
+          documents: {kind: documents}
+        outputs:
+          documents: {kind: documents}
+
+        """)
+        try ws.write("stages/\(name)/run.sh", script)
+    }
+
+    /// Starts `pipe arguments`, sends SIGINT once the queue satisfies `ready`, and returns the
+    /// exit status.
+    private func interrupt(_ arguments: [String], when ready: ([String]) -> Bool) throws -> Int32 {
+        let process = Process()
+        process.executableURL = Workspace.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = ws.root
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while try !ready(Self.queue()) {
+            guard Date() < deadline else {
+                process.terminate()
+                XCTFail("the queue never got ready: \(try Self.queue())")
+                return -1
+            }
+            usleep(50_000)
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// The jobs Slurm still queues or runs, as "name state".
+    static func queue() throws -> [String] {
+        let (status, output) = try Workspace.execute("/usr/bin/env", ["squeue", "-h", "-o", "%j %t"], in: URL(fileURLWithPath: "/"),
+                                                     environment: ProcessInfo.processInfo.environment)
+        XCTAssertEqual(status, 0, output)
+        return output.split(separator: "\n").map(String.init).filter { $0.hasPrefix("pipe-") }
+    }
+
+    /// The highest job id the controller has handed out.
+    static func lastJobId() throws -> Int {
+        let (_, output) = try Workspace.execute("/usr/bin/env", ["scontrol", "show", "jobs", "-o"], in: URL(fileURLWithPath: "/"),
+                                                environment: ProcessInfo.processInfo.environment)
+        return output.split(separator: "\n").compactMap { line in
+            line.split(separator: " ").first { $0.hasPrefix("JobId=") }.flatMap { Int($0.dropFirst(6)) }
+        }.max() ?? 0
+    }
+
+    /// Each stage's output ids in a lock file.
+    static func outputIds(_ lock: String) throws -> [String: [String: String]] {
+        let json = try JSONSerialization.jsonObject(with: Data(lock.utf8)) as! [String: Any]
+        let stages = json["stages"] as! [String: [String: Any]]
+        return stages.mapValues { $0["outputs"] as! [String: String] }
+    }
+}
+
+/// `pipe exec-stage` on a node that does not see the cache (no cluster needed).
+final class ExecStageTests: XCTestCase {
+    func testAJobFileTheNodeCannotSeeIsBlamedOnTheCacheNotBeingShared() throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        let output = try ws.run(["exec-stage", ws.root.appendingPathComponent("cache/tmp/job-x/job.json").path])
+        XCTAssertEqual(output.status, 1)
+        XCTAssertTrue(output.stdout.contains("cannot read the job file"), output.stdout)
+        XCTAssertTrue(output.stdout.contains("The cache must be on a filesystem that every node sees"), output.stdout)
+    }
+}
