@@ -147,6 +147,37 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(show.stdout.contains("merged 20 documents from 4 pieces"), show.stdout)
     }
 
+    func testCleanFansOutOverItsInputShardsAndTheMergeGivesTheLocalIds() throws {
+        // Documents 1-9 are shorter than document 10: they go to rejects, so every output has lines.
+        let tenth = "Document number 10 of a small corpus.\nIt has Some TEXT in it, 70 words or so."
+        try ws.write("c.yaml", """
+        version: 1
+        name: slurm-clean
+        stages:
+          source:
+            uses: collect
+            with:
+              shard_bytes: 200
+              sources:
+                - {path: corpus, include: ["*.txt"]}
+          clean:
+            uses: clean
+            inputs: {documents: source.documents}
+            with: {min_chars: \(tenth.unicodeScalars.count)}
+            resources: {array: 3, cpus: 1}
+
+        """)
+        _ = try ws.runStages("c.yaml", ["--cache", "cache-local"])
+        let local = try Self.outputIds(ws.read("c.lock"))
+        XCTAssertEqual(local["clean"]?.keys.sorted(), ["documents", "rejects", "stats"])
+        let before = try Self.lastJobId()
+        XCTAssertEqual(try ws.runStages("c.yaml", ["--cache", "cache-slurm", "--executor", "slurm"]), ["source": "ran", "clean": "ran"])
+        XCTAssertEqual(try Self.outputIds(ws.read("c.lock")), local, "kept documents, rejects and counts equal the local run's")
+        XCTAssertEqual(try Self.lastJobId(), before + 1 + 3 + 1, "collect, 3 array tasks, and the merge")
+        let show = try ws.run(["show", "c.yaml", "clean", "--cache", "cache-slurm", "--log"])
+        XCTAssertTrue(show.stdout.contains("merged 11 kept documents from 3 pieces"), show.stdout)
+    }
+
     func testInterruptDuringAJobArrayCancelsEveryTask() throws {
         // Each task asks for the node's every core: the tasks run one after another.
         let cores = ProcessInfo.processInfo.activeProcessorCount

@@ -122,9 +122,20 @@ public struct CleanStage: Stage {
     /// The languages.json an objective writes.
     private struct Languages: Decodable { var languages: [String] }
 
+    /// The input's document shards, in order.
+    static func parts(_ context: StageContext) throws -> [String] {
+        try context.input("documents").files.map(\.path).filter { $0.hasPrefix("part-") && $0.hasSuffix(".jsonl") }.sorted()
+    }
+
     public func run(_ p: Params, _ context: StageContext) async throws {
+        try await clean(p, parts: try Self.parts(context), context)
+    }
+
+    /// Cleans the given input shards into the context's outputs: kept documents and rejects in
+    /// order, counts into `stats` (metrics.json, counts only, so equal inputs give an equal
+    /// artifact), and rates and timings as run metrics.
+    func clean(_ p: Params, parts shards: [String], _ context: StageContext) async throws {
         let input = try context.input("documents")
-        let shards = input.files.map(\.path).filter { $0.hasPrefix("part-") && $0.hasSuffix(".jsonl") }.sorted()
         var languages = p.language.languages
         if let wired = context.optionalInput("languages") {
             languages = try JSONDecoder().decode(Languages.self, from: wired.read("languages.json")).languages
@@ -138,15 +149,14 @@ public struct CleanStage: Stage {
         let kept = DocumentsWriter(folder: try context.output("documents"))
         let rejects = DocumentsWriter(folder: try context.output("rejects"))
         var counters = Cleaner.Counters()
-        var rejectedBy: [String: (documents: Int, bytes: Int)] = [:]
-        var documentsIn = 0, bytesIn = 0
+        var tally = Tally()
         let started = Date()
         let analyses = (0..<context.threads).map { _ in TextAnalysis() }
         for (n, shard) in shards.enumerated() {
             try context.checkCancellation()
             let data = try input.read(shard)
             let lines = DocumentLines(data)
-            bytesIn += data.count
+            tally.counts["bytes.in", default: 0] += Double(data.count)
             let parts = lines.partitions(context.threads)
             let results = try Parallel.map(parts.count) { k -> ([(Document, Cleaner.Outcome)], Cleaner.Counters) in
                 var local = Cleaner.Counters(), out: [(Document, Cleaner.Outcome)] = []
@@ -166,11 +176,12 @@ public struct CleanStage: Stage {
             for (outcomes, local) in results {
                 counters.merge(local)
                 for (document, outcome) in outcomes {
-                    documentsIn += 1
+                    tally.counts["documents.in", default: 0] += 1
                     switch outcome {
                     case .kept(let text, let language):
                         try text.withUnsafeBufferPointer {
-                            try kept.write(id: document.id, text: $0, source: document.source, meta: Self.meta(document.meta, language: language).map(JSONValue.object) ?? document.meta)
+                            try kept.write(id: document.id, text: $0, source: document.source,
+                                           meta: Self.meta(document.meta, language: language).map(JSONValue.object) ?? document.meta)
                         }
                     case .rejected(let filter, let reason, let language):
                         var meta = Self.meta(document.meta, language: language) ?? [:]
@@ -178,39 +189,60 @@ public struct CleanStage: Stage {
                         var rejected = document
                         rejected.meta = .object(meta)
                         try rejects.write(rejected)
-                        rejectedBy[filter, default: (0, 0)].documents += 1
-                        rejectedBy[filter, default: (0, 0)].bytes += document.text.utf8.count
+                        tally.counts["clean.\(filter).rejected", default: 0] += 1
+                        tally.counts["clean.\(filter).rejected_bytes", default: 0] += Double(document.text.utf8.count)
                     }
                 }
             }
-            let rate = Double(bytesIn) / 1e6 / max(Date().timeIntervalSince(started), 1e-9)
+            let rate = tally.counts["bytes.in", default: 0] / 1e6 / max(Date().timeIntervalSince(started), 1e-9)
             context.progress(Double(n + 1) / Double(shards.count), String(format: "shard %d/%d, %.1f MB/s", n + 1, shards.count, rate))
         }
         try kept.close()
         try rejects.close()
+        tally.counts["documents.out"] = Double(kept.count)
+        tally.counts["bytes.out"] = Double(kept.textBytes)
+        tally.add(counters)
+        try tally.write(to: context)
         let seconds = max(Date().timeIntervalSince(started), 1e-9)
-        var stats: [String: Double] = [
-            "documents.in": Double(documentsIn), "documents.out": Double(kept.count), "bytes.in": Double(bytesIn),
-            "bytes.out": Double(kept.textBytes), "clean.html.converted": Double(counters.htmlConverted),
-            "clean.pii.emails": Double(counters.pii.emails), "clean.pii.ips": Double(counters.pii.ips),
-            "clean.pii.phones": Double(counters.pii.phones), "clean.mb_per_second": Double(bytesIn) / 1e6 / seconds,
-        ]
-        for (filter, r) in rejectedBy {
-            stats["clean.\(filter).rejected"] = Double(r.documents)
-            stats["clean.\(filter).rejected_bytes"] = Double(r.bytes)
+        context.metric("clean.mb_per_second", tally.counts["bytes.in", default: 0] / 1e6 / seconds)
+        for (filter, c) in counters.filters.sorted(by: { $0.key < $1.key }) {
+            context.metric("clean.\(filter).seconds", Double(c.nanoseconds) / 1e9)
+            if c.documents > 0 { context.metric("clean.\(filter).mb_per_second", Double(c.bytes) / 1e6 / max(Double(c.nanoseconds) / 1e9, 1e-9)) }
         }
-        for (filter, c) in counters.filters {
-            stats["clean.\(filter).seconds"] = Double(c.nanoseconds) / 1e9
-            if c.documents > 0 {
-                stats["clean.\(filter).documents_in"] = Double(c.documents)
-                stats["clean.\(filter).bytes_in"] = Double(c.bytes)
-                stats["clean.\(filter).mb_per_second"] = Double(c.bytes) / 1e6 / max(Double(c.nanoseconds) / 1e9, 1e-9)
+        let reasons = active.compactMap { f in tally.counts["clean.\(f).rejected"].map { "\(f) \(Int($0))" } }.joined(separator: ", ")
+        context.log("kept \(kept.count) of \(Int(tally.counts["documents.in", default: 0])) documents (rejected: \(reasons.isEmpty ? "none" : reasons)); redacted \(counters.pii.emails) e-mails, \(counters.pii.ips) IPs, \(counters.pii.phones) phone numbers")
+    }
+
+    /// The counts `stats` holds: documents and bytes in and out, per filter, redactions. They
+    /// add up across pieces, which is how a sharded run's merge rebuilds them.
+    struct Tally {
+        var counts: [String: Double] = [:]
+
+        mutating func add(_ c: Cleaner.Counters) {
+            counts["clean.html.converted", default: 0] += Double(c.htmlConverted)
+            counts["clean.pii.emails", default: 0] += Double(c.pii.emails)
+            counts["clean.pii.ips", default: 0] += Double(c.pii.ips)
+            counts["clean.pii.phones", default: 0] += Double(c.pii.phones)
+            for (filter, f) in c.filters where f.documents > 0 {
+                counts["clean.\(filter).documents_in", default: 0] += Double(f.documents)
+                counts["clean.\(filter).bytes_in", default: 0] += Double(f.bytes)
             }
         }
-        for (k, v) in stats.sorted(by: { $0.key < $1.key }) { context.metric(k, v) }
-        try JSONValue.object(stats.mapValues(JSONValue.double)).write(to: try context.output("stats").appendingPathComponent("metrics.json"))
-        let reasons = rejectedBy.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.documents)" }.joined(separator: ", ")
-        context.log("kept \(kept.count) of \(documentsIn) documents (rejected: \(reasons.isEmpty ? "none" : reasons)); redacted \(counters.pii.emails) e-mails, \(counters.pii.ips) IPs, \(counters.pii.phones) phone numbers")
+
+        mutating func add(_ other: Tally) {
+            for (k, v) in other.counts { counts[k, default: 0] += v }
+        }
+
+        /// Writes stats/metrics.json and reports each count as a metric.
+        func write(to context: StageContext) throws {
+            for (k, v) in counts.sorted(by: { $0.key < $1.key }) { context.metric(k, v) }
+            try JSONValue.object(counts.mapValues(JSONValue.double)).write(to: try context.output("stats").appendingPathComponent("metrics.json"))
+        }
+
+        static func read(_ folder: URL) throws -> Tally {
+            let data = try Data(contentsOf: folder.appendingPathComponent("metrics.json"))
+            return Tally(counts: try JSONDecoder().decode([String: Double].self, from: data))
+        }
     }
 
     /// The document's meta with the identified language added (nil when there is nothing to add).
