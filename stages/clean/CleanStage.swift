@@ -5,8 +5,8 @@ import PipeKit
 /// redacts personal data. Presets choose the filters: `minimal` (length, language) for any
 /// corpus, `web` adds Gopher repetition, Gopher quality, C4 and FineWeb with datatrove's
 /// thresholds; `filters`/`skip` change the set and each filter has its own settings. Every
-/// rejected document goes to `rejects` with the filter and the reason; `stats` has documents,
-/// bytes and time per filter.
+/// rejected document goes to `rejects` with the filter and the reason; `stats` counts documents
+/// and bytes per filter, and the run metrics add rates and time per filter.
 public struct CleanStage: Stage {
     public struct Params: Decodable, Sendable {
         var preset: String
@@ -50,7 +50,7 @@ public struct CleanStage: Stage {
     public static let outputs = [
         StagePort("documents", .documents, doc: "the kept documents, repaired, in order; meta.language when identified"),
         StagePort("rejects", .documents, optional: true, doc: "dropped documents with meta.reject = {filter, reason}"),
-        StagePort("stats", .metrics, doc: "metrics.json: documents, bytes and seconds per filter, redactions"),
+        StagePort("stats", .metrics, doc: "metrics.json: documents and bytes in and out, per filter, redactions (rates and timings are run metrics)"),
     ]
     public static let parameters = [
         ParamSpec("preset", .choice(["minimal", "web"]), default: .string("minimal"),
