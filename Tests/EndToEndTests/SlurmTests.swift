@@ -178,6 +178,36 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(show.stdout.contains("merged 11 kept documents from 3 pieces"), show.stdout)
     }
 
+    func testDedupSignaturesFanOutAndTheMergeClustersWithTheLocalIds() throws {
+        for n in 1...5 { try ws.write("corpus/copy\(n).txt", try ws.read("corpus/doc\(n).txt")) }
+        try ws.write("d.yaml", """
+        version: 1
+        name: slurm-dedup
+        stages:
+          source:
+            uses: collect
+            with:
+              shard_bytes: 300
+              sources:
+                - {path: corpus, include: ["*.txt"]}
+          dedup:
+            uses: minhash-dedup
+            inputs: {documents: source.documents}
+            resources: {array: 3, cpus: 1}
+
+        """)
+        _ = try ws.runStages("d.yaml", ["--cache", "cache-local"])
+        let local = try Self.outputIds(ws.read("d.lock"))
+        let before = try Self.lastJobId()
+        XCTAssertEqual(try ws.runStages("d.yaml", ["--cache", "cache-slurm", "--executor", "slurm"]), ["source": "ran", "dedup": "ran"])
+        XCTAssertEqual(try Self.outputIds(ws.read("d.lock")), local, "kept documents, clusters and counts equal the local run's")
+        XCTAssertEqual(try Self.lastJobId(), before + 1 + 3 + 1, "collect, 3 signature tasks, and the merge")
+        let show = try ws.run(["show", "d.yaml", "dedup", "--cache", "cache-slurm", "--log"])
+        XCTAssertTrue(show.stdout.contains("merged the signatures of 25 documents from 3 pieces"), show.stdout)
+        // Normalization maps numbers to 0, so all 25 texts are one: a cluster across the 3 pieces.
+        XCTAssertTrue(show.stdout.contains("kept 1 of 25 documents: 24 exact"), show.stdout)
+    }
+
     func testInterruptDuringAJobArrayCancelsEveryTask() throws {
         // Each task asks for the node's every core: the tasks run one after another.
         let cores = ProcessInfo.processInfo.activeProcessorCount

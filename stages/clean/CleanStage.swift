@@ -41,7 +41,7 @@ public struct CleanStage: Stage {
     static let presets = ["minimal": ["length", "language"], "web": filterNames]
 
     public static let name = "clean"
-    public static let version = 2
+    public static let version = 3
     public static let summary = "HTML to text, Unicode and white-space repair, length/language/Gopher/C4/FineWeb filters, PII redaction; rejects kept with reasons."
     public static let inputs = [
         StagePort("documents", .documents),

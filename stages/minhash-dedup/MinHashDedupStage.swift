@@ -23,7 +23,7 @@ public struct MinHashDedupStage: Stage {
     }
 
     public static let name = "minhash-dedup"
-    public static let version = 1
+    public static let version = 2
     public static let summary = "Remove exact and near-duplicate documents (MinHash LSH), keeping one per cluster."
     public static let inputs = [StagePort("documents", .documents)]
     public static let outputs = [
@@ -63,20 +63,30 @@ public struct MinHashDedupStage: Stage {
 
     public init() {}
 
-    public func run(_ p: Params, _ context: StageContext) async throws {
-        let input = try context.input("documents")
-        let shards = input.files.map(\.path).filter { $0.hasPrefix("part-") && $0.hasSuffix(".jsonl") }.sorted()
-        let (bands, rows) = p.bands.map { ($0, p.rows!) } ?? LSHParameters.choose(threshold: p.threshold)
-        let k = bands * rows
-        let hasher = MinHasher(permutations: k, ngram: p.ngram, characters: p.shingle == "chars", seed: UInt64(p.seed))
-        context.log("MinHash: \(bands) bands × \(rows) rows, \(p.ngram)-\(p.shingle) shingles, kernel \(MinHasher.kernel)")
+    /// The input's document shards, in order.
+    static func parts(_ context: StageContext) throws -> [String] {
+        try context.input("documents").files.map(\.path).filter { $0.hasPrefix("part-") && $0.hasSuffix(".jsonl") }.sorted()
+    }
 
-        // Pass 1: one signature, exact hash, length and source per document.
-        var signatures: [UInt32] = []
-        var exact: [UInt64] = []
-        var lengths: [Int] = []
-        var sources: [Int16] = []
-        var bytesIn = 0
+    /// Bands, rows and the hasher these parameters ask for.
+    static func hasher(_ p: Params) -> (bands: Int, rows: Int, hasher: MinHasher) {
+        let (bands, rows) = p.bands.map { ($0, p.rows!) } ?? LSHParameters.choose(threshold: p.threshold)
+        return (bands, rows, MinHasher(permutations: bands * rows, ngram: p.ngram, characters: p.shingle == "chars", seed: UInt64(p.seed)))
+    }
+
+    public func run(_ p: Params, _ context: StageContext) async throws {
+        let shards = try Self.parts(context)
+        let table = try signatures(p, shards: shards, context)
+        try deduplicate(p, table, shards: shards, context)
+    }
+
+    /// Pass 1: one signature, exact hash, length and source per document of `shards`.
+    func signatures(_ p: Params, shards: [String], _ context: StageContext) throws -> SignatureTable {
+        let input = try context.input("documents")
+        let (bands, rows, hasher) = Self.hasher(p)
+        let k = bands * rows
+        context.log("MinHash: \(bands) bands × \(rows) rows, \(p.ngram)-\(p.shingle) shingles, kernel \(MinHasher.kernel)")
+        var table = SignatureTable(permutations: k)
         let started = Date()
         for (n, shard) in shards.enumerated() {
             try context.checkCancellation()
@@ -113,19 +123,30 @@ public struct MinHashDedupStage: Stage {
                 return (sigs, hashes, lens, srcs)
             }
             for (sigs, hashes, lens, srcs) in results {
-                signatures.append(contentsOf: sigs)
-                exact.append(contentsOf: hashes)
-                lengths.append(contentsOf: lens)
-                sources.append(contentsOf: srcs)
+                table.signatures.append(contentsOf: sigs)
+                table.exact.append(contentsOf: hashes)
+                table.lengths.append(contentsOf: lens)
+                table.sources.append(contentsOf: srcs)
             }
-            bytesIn += lines.data.count
-            let rate = Double(bytesIn) / 1e6 / max(Date().timeIntervalSince(started), 1e-9)
+            table.bytesIn += lines.data.count
+            let rate = Double(table.bytesIn) / 1e6 / max(Date().timeIntervalSince(started), 1e-9)
             context.progress(0.6 * Double(n + 1) / Double(shards.count),
                              String(format: "signatures: shard %d/%d, %.1f MB/s", n + 1, shards.count, rate))
         }
+        context.metric("dedup.signature_mb_per_second", Double(table.bytesIn) / 1e6 / max(Date().timeIntervalSince(started), 1e-9))
+        return table
+    }
+
+    /// Clusters the documents of `shards` (whose signatures `table` holds, in order) and writes
+    /// the kept documents, the clusters and the counts.
+    func deduplicate(_ p: Params, _ table: SignatureTable, shards: [String], _ context: StageContext) throws {
+        let input = try context.input("documents")
+        let (bands, rows, _) = Self.hasher(p)
+        let k = bands * rows
+        var signatures = table.signatures
+        let exact = table.exact, lengths = table.lengths, sources = table.sources, bytesIn = table.bytesIn
         let count = exact.count
         guard count > 0 else { throw StageError("no documents to deduplicate") }
-        let signatureSeconds = Date().timeIntervalSince(started)
 
         // Exact duplicates, then LSH candidates verified by signature agreement.
         var sets = UnionFind(count: count)
@@ -222,7 +243,6 @@ public struct MinHashDedupStage: Stage {
             "dedup.documents_in": Double(count), "dedup.documents_out": Double(writer.count),
             "dedup.exact_removed": Double(exactRemoved), "dedup.near_removed": Double(removed - exactRemoved),
             "dedup.clusters": Double(clusterIds.count), "dedup.bytes_in": Double(bytesIn), "dedup.bytes_out": Double(bytesOut),
-            "dedup.signature_mb_per_second": Double(bytesIn) / 1e6 / max(signatureSeconds, 1e-9),
             "dedup.bands": Double(bands), "dedup.rows": Double(rows),
         ]
         try JSONValue.object(stats.mapValues(JSONValue.double)).write(to: try context.output("stats").appendingPathComponent("metrics.json"))
