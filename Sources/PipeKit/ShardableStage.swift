@@ -21,3 +21,24 @@ public protocol ShardableStage: Stage {
     /// for output `port`, in unit order.
     func merge(_ params: Params, pieces: [[String: URL]], _ context: StageContext) async throws
 }
+
+extension ShardSpec {
+    /// One unit per `part-*.jsonl` shard of the `documents` input, in order: the split of a
+    /// stage whose work is per document.
+    public static func documentShards(_ context: StageContext) throws -> [ShardSpec] {
+        try documentShardNames(context).map { ShardSpec(.string($0)) }
+    }
+
+    /// The `part-*.jsonl` shards of the `documents` input, in order.
+    public static func documentShardNames(_ context: StageContext) throws -> [String] {
+        try context.input("documents").files.map(\.path).filter { $0.hasPrefix("part-") && $0.hasSuffix(".jsonl") }.sorted()
+    }
+
+    /// The shard names of units made by `documentShards`.
+    public static func documentShardNames(of units: [ShardSpec], stage: String) throws -> [String] {
+        try units.map { unit in
+            guard case .string(let name) = unit.payload else { throw StageError("\(stage): a malformed shard \(unit.payload)") }
+            return name
+        }
+    }
+}

@@ -150,62 +150,49 @@ final class SlurmTests: XCTestCase {
     func testCleanFansOutOverItsInputShardsAndTheMergeGivesTheLocalIds() throws {
         // Documents 1-9 are shorter than document 10: they go to rejects, so every output has lines.
         let tenth = "Document number 10 of a small corpus.\nIt has Some TEXT in it, 70 words or so."
-        try ws.write("c.yaml", """
-        version: 1
-        name: slurm-clean
-        stages:
-          source:
-            uses: collect
-            with:
-              shard_bytes: 200
-              sources:
-                - {path: corpus, include: ["*.txt"]}
-          clean:
-            uses: clean
-            inputs: {documents: source.documents}
-            with: {min_chars: \(tenth.unicodeScalars.count)}
-            resources: {array: 3, cpus: 1}
-
-        """)
-        _ = try ws.runStages("c.yaml", ["--cache", "cache-local"])
-        let local = try Self.outputIds(ws.read("c.lock"))
-        XCTAssertEqual(local["clean"]?.keys.sorted(), ["documents", "rejects", "stats"])
-        let before = try Self.lastJobId()
-        XCTAssertEqual(try ws.runStages("c.yaml", ["--cache", "cache-slurm", "--executor", "slurm"]), ["source": "ran", "clean": "ran"])
-        XCTAssertEqual(try Self.outputIds(ws.read("c.lock")), local, "kept documents, rejects and counts equal the local run's")
-        XCTAssertEqual(try Self.lastJobId(), before + 1 + 3 + 1, "collect, 3 array tasks, and the merge")
-        let show = try ws.run(["show", "c.yaml", "clean", "--cache", "cache-slurm", "--log"])
-        XCTAssertTrue(show.stdout.contains("merged 11 kept documents from 3 pieces"), show.stdout)
+        let log = try runArrayAgainstLocal(stage: "clean", uses: "clean", shardBytes: 200,
+                                           with: "{min_chars: \(tenth.unicodeScalars.count)}", ports: ["documents", "rejects", "stats"])
+        XCTAssertTrue(log.contains("merged 11 kept documents from 3 pieces"), log)
     }
 
     func testDedupSignaturesFanOutAndTheMergeClustersWithTheLocalIds() throws {
         for n in 1...5 { try ws.write("corpus/copy\(n).txt", try ws.read("corpus/doc\(n).txt")) }
-        try ws.write("d.yaml", """
+        let log = try runArrayAgainstLocal(stage: "dedup", uses: "minhash-dedup", shardBytes: 300, with: "{}",
+                                           ports: ["clusters", "documents", "stats"])
+        XCTAssertTrue(log.contains("merged the signatures of 25 documents from 3 pieces"), log)
+        // Normalization maps numbers to 0, so all 25 texts are one: a cluster across the 3 pieces.
+        XCTAssertTrue(log.contains("kept 1 of 25 documents: 24 exact"), log)
+    }
+
+    /// Runs collect (small shards) then `stage` as a 3-task job array under Slurm, checks that
+    /// every output id equals a local run's and that 5 jobs ran (collect, 3 tasks, the merge),
+    /// and returns the stage's log.
+    private func runArrayAgainstLocal(stage: String, uses: String, shardBytes: Int, with: String, ports: [String]) throws -> String {
+        try ws.write("s.yaml", """
         version: 1
-        name: slurm-dedup
+        name: slurm-shards
         stages:
           source:
             uses: collect
             with:
-              shard_bytes: 300
+              shard_bytes: \(shardBytes)
               sources:
                 - {path: corpus, include: ["*.txt"]}
-          dedup:
-            uses: minhash-dedup
+          \(stage):
+            uses: \(uses)
             inputs: {documents: source.documents}
+            with: \(with)
             resources: {array: 3, cpus: 1}
 
         """)
-        _ = try ws.runStages("d.yaml", ["--cache", "cache-local"])
-        let local = try Self.outputIds(ws.read("d.lock"))
+        _ = try ws.runStages("s.yaml", ["--cache", "cache-local"])
+        let local = try Self.outputIds(ws.read("s.lock"))
+        XCTAssertEqual(local[stage]?.keys.sorted(), ports)
         let before = try Self.lastJobId()
-        XCTAssertEqual(try ws.runStages("d.yaml", ["--cache", "cache-slurm", "--executor", "slurm"]), ["source": "ran", "dedup": "ran"])
-        XCTAssertEqual(try Self.outputIds(ws.read("d.lock")), local, "kept documents, clusters and counts equal the local run's")
-        XCTAssertEqual(try Self.lastJobId(), before + 1 + 3 + 1, "collect, 3 signature tasks, and the merge")
-        let show = try ws.run(["show", "d.yaml", "dedup", "--cache", "cache-slurm", "--log"])
-        XCTAssertTrue(show.stdout.contains("merged the signatures of 25 documents from 3 pieces"), show.stdout)
-        // Normalization maps numbers to 0, so all 25 texts are one: a cluster across the 3 pieces.
-        XCTAssertTrue(show.stdout.contains("kept 1 of 25 documents: 24 exact"), show.stdout)
+        XCTAssertEqual(try ws.runStages("s.yaml", ["--cache", "cache-slurm", "--executor", "slurm"]), ["source": "ran", stage: "ran"])
+        XCTAssertEqual(try Self.outputIds(ws.read("s.lock")), local, "every output equals the local run's")
+        XCTAssertEqual(try Self.lastJobId(), before + 1 + 3 + 1, "collect, 3 array tasks, and the merge")
+        return try ws.run(["show", "s.yaml", stage, "--cache", "cache-slurm", "--log"]).stdout
     }
 
     func testInterruptDuringAJobArrayCancelsEveryTask() throws {

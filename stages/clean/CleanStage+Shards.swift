@@ -7,14 +7,11 @@ import PipeKit
 /// their counts, so the outputs equal a single run's byte for byte.
 extension CleanStage: ShardableStage {
     public static func shards(_ p: Params, _ context: StageContext) throws -> [ShardSpec] {
-        try parts(context).map { ShardSpec(.string($0)) }
+        try ShardSpec.documentShards(context)
     }
 
     public func runShards(_ p: Params, _ units: [ShardSpec], _ context: StageContext) async throws {
-        let names = try units.map { unit -> String in
-            guard case .string(let name) = unit.payload else { throw StageError("clean: a malformed shard \(unit.payload)") }
-            return name
-        }
+        let names = try ShardSpec.documentShardNames(of: units, stage: Self.name)
         try await clean(p, parts: names, context)
     }
 

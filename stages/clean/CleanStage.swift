@@ -122,13 +122,8 @@ public struct CleanStage: Stage {
     /// The languages.json an objective writes.
     private struct Languages: Decodable { var languages: [String] }
 
-    /// The input's document shards, in order.
-    static func parts(_ context: StageContext) throws -> [String] {
-        try context.input("documents").files.map(\.path).filter { $0.hasPrefix("part-") && $0.hasSuffix(".jsonl") }.sorted()
-    }
-
     public func run(_ p: Params, _ context: StageContext) async throws {
-        try await clean(p, parts: try Self.parts(context), context)
+        try await clean(p, parts: try ShardSpec.documentShardNames(context), context)
     }
 
     /// Cleans the given input shards into the context's outputs: kept documents and rejects in

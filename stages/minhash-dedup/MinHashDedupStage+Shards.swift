@@ -8,14 +8,11 @@ import PipeKit
 /// single run's.
 extension MinHashDedupStage: ShardableStage {
     public static func shards(_ p: Params, _ context: StageContext) throws -> [ShardSpec] {
-        try parts(context).map { ShardSpec(.string($0)) }
+        try ShardSpec.documentShards(context)
     }
 
     public func runShards(_ p: Params, _ units: [ShardSpec], _ context: StageContext) async throws {
-        let names = try units.map { unit -> String in
-            guard case .string(let name) = unit.payload else { throw StageError("minhash-dedup: a malformed shard \(unit.payload)") }
-            return name
-        }
+        let names = try ShardSpec.documentShardNames(of: units, stage: Self.name)
         try signatures(p, shards: names, context).write(to: try context.output("clusters").appendingPathComponent("signatures.bin"))
     }
 
@@ -26,7 +23,7 @@ extension MinHashDedupStage: ShardableStage {
             guard let folder = piece["clusters"] else { throw StageError("minhash-dedup: a piece without signatures") }
             table.append(try SignatureTable.read(folder.appendingPathComponent("signatures.bin"), permutations: permutations))
         }
-        try deduplicate(p, table, shards: try Self.parts(context), context)
+        try deduplicate(p, table, shards: try ShardSpec.documentShardNames(context), context)
         context.log("merged the signatures of \(table.exact.count) documents from \(pieces.count) pieces")
     }
 }

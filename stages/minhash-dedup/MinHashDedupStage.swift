@@ -63,11 +63,6 @@ public struct MinHashDedupStage: Stage {
 
     public init() {}
 
-    /// The input's document shards, in order.
-    static func parts(_ context: StageContext) throws -> [String] {
-        try context.input("documents").files.map(\.path).filter { $0.hasPrefix("part-") && $0.hasSuffix(".jsonl") }.sorted()
-    }
-
     /// Bands, rows and the hasher these parameters ask for.
     static func hasher(_ p: Params) -> (bands: Int, rows: Int, hasher: MinHasher) {
         let (bands, rows) = p.bands.map { ($0, p.rows!) } ?? LSHParameters.choose(threshold: p.threshold)
@@ -75,7 +70,7 @@ public struct MinHashDedupStage: Stage {
     }
 
     public func run(_ p: Params, _ context: StageContext) async throws {
-        let shards = try Self.parts(context)
+        let shards = try ShardSpec.documentShardNames(context)
         let table = try signatures(p, shards: shards, context)
         try deduplicate(p, table, shards: shards, context)
     }
