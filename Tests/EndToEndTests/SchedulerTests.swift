@@ -10,7 +10,7 @@ final class SchedulerTests: XCTestCase {
         try ws.write("corpus/a.txt", "Alpha\n")
         try ws.write("stages/fail/stage.yaml", "name: fail\nversion: 1\nrun: [sh, -c, 'echo nope; exit 1']\noutputs:\n  documents: {kind: documents}\n")
         try ws.write("stages/slow/stage.yaml", "name: slow\nversion: 1\nrun: [sh, run.sh]\noutputs:\n  documents: {kind: documents}\n")
-        try ws.write("stages/slow/run.sh", "echo started > \"$PIPE_WORKSPACE/started\"\nsleep 30\necho x > \"$PIPE_OUTPUT_DOCUMENTS/part-00000.jsonl\"\n")
+        try ws.write("stages/slow/run.sh", "echo started > \"$PIPE_WORKSPACE/started\"\nsleep 47\necho x > \"$PIPE_OUTPUT_DOCUMENTS/part-00000.jsonl\"\n")
         try ws.write("p.yaml", """
         version: 1
         name: branches
@@ -72,7 +72,14 @@ final class SchedulerTests: XCTestCase {
         XCTAssertTrue(runs.isEmpty, "nothing cached: \(runs)")
         let tmp = (try? FileManager.default.contentsOfDirectory(atPath: ws.root.appendingPathComponent("cache/tmp").path)) ?? []
         XCTAssertTrue(tmp.filter { $0.hasPrefix("run-") }.isEmpty, "temporary folders removed: \(tmp)")
-        let sleepers = try shellOutput("pgrep -f '^sleep 30$' || true")
+        // A duration no other test uses, so only this test's plugin can match; a killed process
+        // may take a moment to go on a loaded machine.
+        var sleepers = try shellOutput("pgrep -f '^sleep 47$' || true")
+        let gone = Date().addingTimeInterval(3)
+        while !sleepers.isEmpty, Date() < gone {
+            Thread.sleep(forTimeInterval: 0.1)
+            sleepers = try shellOutput("pgrep -f '^sleep 47$' || true")
+        }
         XCTAssertTrue(sleepers.isEmpty, "the plugin is gone: \(sleepers)")
     }
 

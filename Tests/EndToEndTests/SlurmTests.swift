@@ -164,10 +164,25 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(log.contains("kept 1 of 25 documents: 24 exact"), log)
     }
 
-    /// Runs collect (small shards) then `stage` as a 3-task job array under Slurm, checks that
-    /// every output id equals a local run's and that 5 jobs ran (collect, 3 tasks, the merge),
-    /// and returns the stage's log.
-    private func runArrayAgainstLocal(stage: String, uses: String, shardBytes: Int, with: String, ports: [String]) throws -> String {
+    func testTokenizeEncodesInPiecesWithAGivenTokenizerWithTheLocalIds() throws {
+        // The first stage trains (all the text, one job); the second reuses its tokenizer and shards.
+        let trainer = """
+          vocab:
+            uses: bpe-tokenize
+            inputs: {documents: source.documents}
+            with: {vocab_size: 300}
+        """
+        let log = try runArrayAgainstLocal(stage: "tokens", uses: "bpe-tokenize", shardBytes: 300,
+                                           with: "{splits: {train: 0.6, val: 0.2, test: 0.2}}", ports: ["tokenizer", "tokens"],
+                                           before: trainer, extraInputs: ", tokenizer: vocab.tokenizer")
+        XCTAssertTrue(log.contains("merged the ids of 20 documents from 3 pieces"), log)
+    }
+
+    /// Runs collect (small shards), the stages in `before`, then `stage` as a 3-task job array
+    /// under Slurm; checks that every output id equals a local run's and that each other stage
+    /// took one job and `stage` 3 tasks and a merge; returns the stage's log.
+    private func runArrayAgainstLocal(stage: String, uses: String, shardBytes: Int, with: String, ports: [String],
+                                      before: String = "", extraInputs: String = "") throws -> String {
         try ws.write("s.yaml", """
         version: 1
         name: slurm-shards
@@ -178,9 +193,10 @@ final class SlurmTests: XCTestCase {
               shard_bytes: \(shardBytes)
               sources:
                 - {path: corpus, include: ["*.txt"]}
+        \(before)
           \(stage):
             uses: \(uses)
-            inputs: {documents: source.documents}
+            inputs: {documents: source.documents\(extraInputs)}
             with: \(with)
             resources: {array: 3, cpus: 1}
 
@@ -188,10 +204,11 @@ final class SlurmTests: XCTestCase {
         _ = try ws.runStages("s.yaml", ["--cache", "cache-local"])
         let local = try Self.outputIds(ws.read("s.lock"))
         XCTAssertEqual(local[stage]?.keys.sorted(), ports)
-        let before = try Self.lastJobId()
-        XCTAssertEqual(try ws.runStages("s.yaml", ["--cache", "cache-slurm", "--executor", "slurm"]), ["source": "ran", stage: "ran"])
+        let firstJob = try Self.lastJobId()
+        let statuses = try ws.runStages("s.yaml", ["--cache", "cache-slurm", "--executor", "slurm"])
+        XCTAssertEqual(Set(statuses.values), ["ran"])
         XCTAssertEqual(try Self.outputIds(ws.read("s.lock")), local, "every output equals the local run's")
-        XCTAssertEqual(try Self.lastJobId(), before + 1 + 3 + 1, "collect, 3 array tasks, and the merge")
+        XCTAssertEqual(try Self.lastJobId(), firstJob + statuses.count - 1 + 3 + 1, "one job a stage, 3 array tasks, and the merge")
         return try ws.run(["show", "s.yaml", stage, "--cache", "cache-slurm", "--log"]).stdout
     }
 

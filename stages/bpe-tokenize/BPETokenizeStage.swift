@@ -87,14 +87,12 @@ public struct BPETokenizeStage: Stage {
 
     public func run(_ p: Params, _ context: StageContext) async throws {
         let documents = try context.input("documents")
-        let shards = documents.files.map(\.path).filter { $0.hasPrefix("part-") && $0.hasSuffix(".jsonl") }.sorted()
+        let shards = try ShardSpec.documentShardNames(context)
         guard !shards.isEmpty else { throw StageError("the documents artifact has no part-*.jsonl shards") }
         let threads = context.threads
 
         // Pass 1: count documents, and words when training.
-        let given = context.optionalInput("tokenizer")
-        if given != nil, p.tokenizer != nil { throw StageError("give the tokenizer as the input port or as the parameter, not both") }
-        let training = p.tokenizer == nil && given == nil
+        let training = try Self.givenTokenizer(p, context) == nil
         var documentCount = 0
         var textBytes = 0
         var counts = BPETrainer.WordCounts()
@@ -128,14 +126,8 @@ public struct BPETokenizeStage: Stage {
         guard documentCount > 0 else { throw StageError("no documents to tokenize") }
 
         let model: BPEModel
-        if let given {
-            let folder = try given.materialize(into: context.scratch.appendingPathComponent("given-tokenizer"))
-            model = try TokenizerFile.read(folder.appendingPathComponent("tokenizer.json"))
-            context.log("using tokenizer \(given.id): \(model.vocabularySize) tokens, \(model.merges.count) merges")
-        } else if let path = p.tokenizer {
-            let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : context.workspace.appendingPathComponent(path)
-            model = try TokenizerFile.read(url)
-            context.log("using \(path): \(model.vocabularySize) tokens, \(model.merges.count) merges")
+        if let given = try Self.givenModel(p, context) {
+            model = given
         } else {
             let trainer = BPETrainer(vocabularySize: p.vocab_size, minFrequency: p.min_frequency, specialTokens: p.special_tokens)
             model = try trainer.train(counts) { done, total in
@@ -146,35 +138,49 @@ public struct BPETokenizeStage: Stage {
                                model.merges.count, documentCount, Double(textBytes) / 1e6, counts.table.count, seconds))
             context.metric("tokenize.train_seconds", seconds)
         }
-        guard let eot = model.specials.first(where: { $0.text == p.end_of_text })?.id else {
-            throw StageError("the tokenizer has no special token '\(p.end_of_text)'")
-        }
         counts = BPETrainer.WordCounts()
-
-        let tokenizerFolder = try context.output("tokenizer")
-        try TokenizerFile.write(model, to: tokenizerFolder.appendingPathComponent("tokenizer.json"))
-        try TokenizerFile.writeConfig(model, endOfText: p.end_of_text, to: tokenizerFolder.appendingPathComponent("tokenizer_config.json"))
+        let sink = try TokenSink(p, model: model, documents: documentCount, context)
 
         // Pass 2: encode, in document order, into the splits.
-        let tokensFolder = try context.output("tokens")
-        let wide = model.vocabularySize > 65536
-        let specialIds = Set(model.specials.map(\.id))
-        let tokenBytes = model.tokens.enumerated().map { specialIds.contains(Int32($0.offset)) ? 0 : $0.element.count }
-        let writers = ["train", "val", "test"].map {
-            TokenShardWriter(split: $0, folder: tokensFolder, wide: wide, shardTokens: p.shard_tokens, tokenBytes: tokenBytes)
-        }
-        let assignment = p.split_by == "document"
-            ? DocumentSplit(count: documentCount, fractions: [p.splits.train, p.splits.val, p.splits.test], seed: UInt64(p.seed))
-            : nil
-        let stream = p.split_by == "tokens" ? try TokenSpool(folder: context.scratch) : nil
-        let encoders = (0..<threads).map { _ in Encoder(model: model) }
         let encodeStarted = Date()
-        var documentIndex = 0
+        let encodedBytes = try Self.encode(shards, model: model, endOfText: sink.endOfText, context, progressFrom: 0.6) { try sink.add($0) }
+        try sink.finish(encodedBytes: encodedBytes, seconds: Date().timeIntervalSince(encodeStarted), context)
+    }
+
+    /// The tokenizer to reuse, if one is given (the input port or the parameter, not both).
+    static func givenTokenizer(_ p: Params, _ context: StageContext) throws -> String? {
+        let port = context.optionalInput("tokenizer")
+        if port != nil, p.tokenizer != nil { throw StageError("give the tokenizer as the input port or as the parameter, not both") }
+        return port.map { "input \($0.id)" } ?? p.tokenizer
+    }
+
+    /// The given tokenizer, read; nil when the stage trains one.
+    static func givenModel(_ p: Params, _ context: StageContext) throws -> BPEModel? {
+        if let given = context.optionalInput("tokenizer") {
+            let folder = try given.materialize(into: context.scratch.appendingPathComponent("given-tokenizer"))
+            let model = try TokenizerFile.read(folder.appendingPathComponent("tokenizer.json"))
+            context.log("using tokenizer \(given.id): \(model.vocabularySize) tokens, \(model.merges.count) merges")
+            return model
+        }
+        guard let path = p.tokenizer else { return nil }
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : context.workspace.appendingPathComponent(path)
+        let model = try TokenizerFile.read(url)
+        context.log("using \(path): \(model.vocabularySize) tokens, \(model.merges.count) merges")
+        return model
+    }
+
+    /// Encodes the documents of `shards` in order on all threads, handing each document's ids
+    /// (with the end-of-text id) to `each`; returns the bytes read.
+    static func encode(_ shards: [String], model: BPEModel, endOfText eot: Int32, _ context: StageContext, progressFrom: Double,
+                       _ each: (ArraySlice<Int32>) throws -> Void) throws -> Int {
+        let documents = try context.input("documents")
+        let encoders = (0..<context.threads).map { _ in Encoder(model: model) }
+        let started = Date()
         var encodedBytes = 0
         for (n, shard) in shards.enumerated() {
             try context.checkCancellation()
             let lines = DocumentLines(try documents.read(shard))
-            let parts = lines.partitions(threads)
+            let parts = lines.partitions(context.threads)
             let encoded = try Parallel.map(parts.count) { k in
                 var ids: [Int32] = []
                 var ends: [Int] = []
@@ -188,55 +194,15 @@ public struct BPETokenizeStage: Stage {
             for (ids, ends) in encoded {
                 var start = 0
                 for end in ends {
-                    let doc = ids[start..<end]
-                    if let assignment {
-                        try writers[assignment.split(of: documentIndex)].write(doc, document: true)
-                    } else {
-                        try stream!.append(doc)
-                    }
+                    try each(ids[start..<end])
                     start = end
-                    documentIndex += 1
                 }
             }
             encodedBytes += lines.data.count
-            let rate = Double(encodedBytes) / 1e6 / max(Date().timeIntervalSince(encodeStarted), 1e-9)
-            context.progress(0.6 + 0.4 * Double(n + 1) / Double(shards.count),
+            let rate = Double(encodedBytes) / 1e6 / max(Date().timeIntervalSince(started), 1e-9)
+            context.progress(progressFrom + (1 - progressFrom) * Double(n + 1) / Double(shards.count),
                              String(format: "encoding shard %d/%d, %.1f MB/s", n + 1, shards.count, rate))
         }
-        if let stream {
-            try stream.split(fractions: [p.splits.train, p.splits.val, p.splits.test], into: writers)
-        }
-        for w in writers { try w.close() }
-        let encodeSeconds = Date().timeIntervalSince(encodeStarted)
-
-        let totalTokens = writers.reduce(0) { $0 + $1.tokens }
-        let totalBytes = writers.reduce(0) { $0 + $1.bytes }
-        let totalDocuments = writers.reduce(0) { $0 + $1.documents }
-        let bytesPerToken = Double(totalBytes) / Double(max(1, totalTokens - documentCount))
-        var splits: [String: JSONValue] = [:]
-        for w in writers {
-            splits[w.split] = .object([
-                "tokens": .int(Int64(w.tokens)), "bytes": .int(Int64(w.bytes)),
-                "documents": .int(Int64(p.split_by == "document" ? w.documents : 0)),
-                "files": .array(w.files.map(JSONValue.string)),
-            ])
-            context.metric("tokens.\(w.split)", Double(w.tokens))
-        }
-        let meta: JSONValue = .object([
-            "vocab_size": .int(Int64(model.vocabularySize)),
-            "dtype": .string(wide ? "uint32" : "uint16"),
-            "end_of_text": .int(Int64(eot)),
-            "split_by": .string(p.split_by),
-            "seed": .int(Int64(p.seed)),
-            "documents": .int(Int64(p.split_by == "document" ? totalDocuments : documentCount)),
-            "bytes_per_token": .double(bytesPerToken),
-            "splits": .object(splits),
-        ])
-        try meta.write(to: tokensFolder.appendingPathComponent("meta.json"))
-        context.metric("tokenizer.vocab_size", Double(model.vocabularySize))
-        context.metric("tokenizer.bytes_per_token", bytesPerToken)
-        context.metric("tokenize.encode_mb_per_second", Double(encodedBytes) / 1e6 / max(encodeSeconds, 1e-9))
-        context.log(String(format: "encoded %d documents into %d tokens (%.3f bytes/token) in %.2f s",
-                           documentCount, totalTokens, bytesPerToken, encodeSeconds))
+        return encodedBytes
     }
 }
