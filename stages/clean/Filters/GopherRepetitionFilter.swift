@@ -24,23 +24,7 @@ struct GopherRepetitionFilter: QualityFilter {
 
         // Paragraphs: the stripped text split at runs of two or more line breaks.
         let all = text.withBytes { 0..<$0.count }
-        var paragraphs: [Range<Int>] = []
-        text.withBytes { s in
-            let body = text.stripped(all)
-            var start = body.lowerBound, i = body.lowerBound
-            while i < body.upperBound {
-                if s[i] == 0x0A, i + 1 < body.upperBound, s[i + 1] == 0x0A {
-                    var j = i
-                    while j < body.upperBound, s[j] == 0x0A { j += 1 }
-                    paragraphs.append(start..<i)
-                    start = j
-                    i = j
-                } else {
-                    i += 1
-                }
-            }
-            paragraphs.append(start..<body.upperBound)
-        }
+        let paragraphs = text.withBytes { Self.split($0, text.stripped(all), atBreakRunsOf: 2) }
         let (paragraphRepeats, paragraphCharacters) = duplicates(paragraphs, text)
         if p.dup_para_frac > 0, Double(paragraphRepeats) / Double(paragraphs.count) > p.dup_para_frac {
             return .drop("dup_para_frac: \(paragraphRepeats) of \(paragraphs.count) paragraphs repeat")
@@ -50,22 +34,7 @@ struct GopherRepetitionFilter: QualityFilter {
         }
 
         // Lines: the text split at runs of line breaks (an empty first or last line counts).
-        var lines: [Range<Int>] = []
-        text.withBytes { s in
-            var start = 0, i = 0
-            while i < s.count {
-                if s[i] == 0x0A {
-                    var j = i
-                    while j < s.count, s[j] == 0x0A { j += 1 }
-                    lines.append(start..<i)
-                    start = j
-                    i = j
-                } else {
-                    i += 1
-                }
-            }
-            lines.append(start..<s.count)
-        }
+        let lines = text.withBytes { Self.split($0, all, atBreakRunsOf: 1) }
         let (lineRepeats, lineCharacters) = duplicates(lines, text)
         if p.dup_line_frac > 0, Double(lineRepeats) / Double(lines.count) > p.dup_line_frac {
             return .drop("dup_line_frac: \(lineRepeats) of \(lines.count) lines repeat")
@@ -91,6 +60,25 @@ struct GopherRepetitionFilter: QualityFilter {
             if share > limit { return .drop("duplicated_\(n)_n_grams: \(rounded(share)) of characters in repeated \(n)-grams") }
         }
         return .keep
+    }
+
+    /// `range` split at every run of at least `minimum` line breaks (the runs removed): Python's
+    /// `re.split(r"\n{minimum,}", text)`, so an empty first or last part counts.
+    private static func split(_ s: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, atBreakRunsOf minimum: Int) -> [Range<Int>] {
+        var parts: [Range<Int>] = []
+        var start = range.lowerBound, i = range.lowerBound
+        while i < range.upperBound {
+            guard s[i] == 0x0A else { i += 1; continue }
+            var j = i
+            while j < range.upperBound, s[j] == 0x0A { j += 1 }
+            if j - i >= minimum {
+                parts.append(start..<i)
+                start = j
+            }
+            i = j
+        }
+        parts.append(start..<range.upperBound)
+        return parts
     }
 
     /// How many of `parts` repeat an earlier one, and their characters.
