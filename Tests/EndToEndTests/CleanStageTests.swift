@@ -26,18 +26,13 @@ final class CleanStageTests: XCTestCase {
 
         """)
         XCTAssertEqual(try ws.runStages("p.yaml")["clean"], "ran")
-        func documents(_ folder: String) throws -> [[String: Any]] {
-            try ws.read("\(folder)/part-00000.jsonl").split(separator: "\n").map {
-                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
-            }
-        }
-        let kept = try documents("out/kept")
+        let kept = try ws.documents("out/kept")
         XCTAssertEqual(kept.map { $0["text"] as! String }, [
             "Contact   the team at <EMAIL> or <IP>.\nLine two has  odd spacing.\n\nEnd.",
             "Caf\u{00E9} menus list prices, call <PHONE> to book a table.",
         ])
         XCTAssertEqual((kept[0]["meta"] as? [String: Any])?["license"] as? String, "CC-BY-4.0", "provenance survives cleaning")
-        let rejects = try documents("out/rejects")
+        let rejects = try ws.documents("out/rejects")
         XCTAssertEqual(rejects.count, 1)
         let reject = (rejects[0]["meta"] as! [String: Any])["reject"] as! [String: String]
         XCTAssertEqual(reject, ["filter": "length", "reason": "2 words < 5"])
@@ -82,17 +77,12 @@ final class CleanStageTests: XCTestCase {
 
         """)
         XCTAssertEqual(try ws.runStages("p.yaml")["clean"], "ran")
-        func documents(_ folder: String) throws -> [[String: Any]] {
-            try ws.read("\(folder)/part-00000.jsonl").split(separator: "\n").map {
-                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
-            }
-        }
-        let kept = try documents("out/kept")
+        let kept = try ws.documents("out/kept")
         XCTAssertEqual(kept.count, 1)
         XCTAssertEqual(kept.first?["text"] as? String, english,
                        "HTML became paragraphs without the script, navigation and footer (C4 keeps the lines, not the blank ones)")
         XCTAssertEqual((kept.first?["meta"] as? [String: Any])?["language"] as? String, "en")
-        let rejects = try documents("out/rejects").map { ($0["meta"] as! [String: Any])["reject"] as! [String: String] }
+        let rejects = try ws.documents("out/rejects").map { ($0["meta"] as! [String: Any])["reject"] as! [String: String] }
         XCTAssertEqual(rejects.map { $0["filter"]! }.sorted(), ["c4", "language"])
         XCTAssertTrue(rejects.contains { $0["reason"] == "curly_bracket" })
         XCTAssertTrue(rejects.contains { $0["reason"]!.hasPrefix("language de") }, "\(rejects)")
@@ -107,6 +97,6 @@ final class CleanStageTests: XCTestCase {
         // One filter switched off by itself: the page with code goes through.
         try ws.write("p.yaml", try ws.read("p.yaml").replacingOccurrences(of: "{preset: web}", with: "{preset: web, skip: [c4]}"))
         XCTAssertEqual(try ws.runStages("p.yaml")["clean"], "ran")
-        XCTAssertEqual(try documents("out/kept").count, 2)
+        XCTAssertEqual(try ws.documents("out/kept").count, 2)
     }
 }

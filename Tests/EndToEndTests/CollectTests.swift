@@ -13,11 +13,6 @@ final class CollectTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
     }
 
-    func documents(_ folder: String) throws -> [[String: Any]] {
-        let text = try ws.read(folder + "/part-00000.jsonl")
-        return text.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-    }
-
     /// A WARC record with CRLF line ends.
     func warcRecord(type: String, uri: String, contentType: String, content: String) -> String {
         let body = content.replacingOccurrences(of: "\n", with: "\r\n")
@@ -64,7 +59,7 @@ final class CollectTests: XCTestCase {
             with: "- {path: src, exclude: [quotes, \"*.jsonl*\"], name: files, license: CC0-1.0}\n        - {path: src, include: [\"*.jsonl*\"], text_field: body, id_field: uid,"))
         let run = try ws.run(["run", "c.yaml"])
         XCTAssertEqual(run.status, 0, run.stderr)
-        let docs = try documents("out/docs")
+        let docs = try ws.documents("out/docs")
         let texts = docs.map { $0["text"] as! String }
         XCTAssertEqual(texts, [
             "Plain text.\n", "# Title\nBody.\n", "<html><body><p>Hello</p></body></html>", "zst text",
@@ -94,7 +89,7 @@ final class CollectTests: XCTestCase {
         try shell("gzip -k src/big.txt && zstd -q src/big.txt && rm src/big.txt")
         try ws.write("c.yaml", "version: 1\nname: c\nstages:\n  c:\n    uses: collect\n    with: {sources: [{path: src}], max_file_bytes: 100000000}\n    publish: {documents: out/docs/}\n")
         XCTAssertEqual(try ws.run(["run", "c.yaml"]).status, 0)
-        let docs = try documents("out/docs")
+        let docs = try ws.documents("out/docs")
         XCTAssertEqual(docs.map { $0["id"] as! String }, ["src/big.txt.gz", "src/big.txt.zst"])
         for doc in docs { XCTAssertTrue((doc["text"] as! String) == text, "\(doc["id"]!) decompressed whole") }
     }
@@ -109,7 +104,7 @@ final class CollectTests: XCTestCase {
             try ws.write("c.yaml", "version: 1\nname: c\nstages:\n  collect:\n    uses: collect\n    with: \(with)\n    publish: {documents: out/docs/}\n")
             let run = try ws.run(["run", "c.yaml", "--cache", cache])
             XCTAssertEqual(run.status, 0, run.stderr)
-            return try documents("out/docs")
+            return try ws.documents("out/docs")
         }
         XCTAssertEqual(try collect("{sources: [{path: src}]}").map { $0["text"] as! String }, ["caf\u{FFFD}", "fine\n"])
         XCTAssertEqual(try collect("{sources: [{path: src}], invalid_utf8: latin-1}").map { $0["text"] as! String }, ["caf\u{e9}", "fine\n"])
@@ -159,9 +154,7 @@ final class CollectURLTests: XCTestCase {
         """)
         let run = try ws.run(["run", "u.yaml", "-v"])
         XCTAssertEqual(run.status, 0, run.stderr)
-        let docs = try ws.read("out/docs/part-00000.jsonl").split(separator: "\n").map {
-            try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
-        }
+        let docs = try ws.documents("out/docs")
         XCTAssertEqual(docs.map { $0["id"] as! String }, ["\(base)/page/1", "\(base)/page/2", "\(base)/flaky", "\(base)/text"])
         XCTAssertEqual(docs[2]["text"] as? String, "recovered")
         let meta = docs[0]["meta"] as! [String: Any]

@@ -28,9 +28,7 @@ final class DedupTests: XCTestCase {
         """)
         let run = try ws.run(["run", "d.yaml", "--json"])
         XCTAssertEqual(run.status, 0, run.stderr)
-        let kept = try ws.read("out/kept/part-00000.jsonl").split(separator: "\n").map {
-            (try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["id"] as! String
-        }
+        let kept = try ws.documents("out/kept").map { $0["id"] as! String }
         try ws.write("kept.txt", kept.joined(separator: "\n"))
         let total = try ws.read("src/docs.jsonl").split(separator: "\n").count
         let score = try Workspace.execute(TokenizerTests.python, [scripts + "/dedup_score.py", "truth.json", "kept.txt",
@@ -39,9 +37,7 @@ final class DedupTests: XCTestCase {
         XCTAssertEqual(score.status, 0, score.output)
 
         // Every removed document is in a cluster, named with its kind.
-        let clusters = try ws.read("out/clusters/clusters.jsonl").split(separator: "\n").map {
-            try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
-        }
+        let clusters = try ws.jsonLines("out/clusters/clusters.jsonl")
         let removed = clusters.flatMap { ($0["removed"] as! [[String: Any]]).map { $0["id"] as! String } }
         XCTAssertEqual(removed.count, total - kept.count)
         XCTAssertTrue(Set(removed).isDisjoint(with: kept))

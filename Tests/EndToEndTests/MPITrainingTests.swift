@@ -13,13 +13,7 @@ final class MPITrainingTests: XCTestCase {
         name: mpi-e2e
         executor: \(executor)
         stages:
-          text:
-            uses: collect
-            with: {sources: [{path: corpus, include: ["**/*.md"]}]}
-          tokenize:
-            uses: bpe-tokenize
-            inputs: {documents: text.documents}
-            with: {vocab_size: 320, split_by: tokens, splits: {train: 0.9, val: 0.1, test: 0.0}}
+        \(Workspace.docsTokenizeStages(vocab: 320, splits: "{train: 0.9, val: 0.1, test: 0.0}"))
           single:
             uses: train
             inputs: {tokens: tokenize.tokens}

@@ -12,13 +12,7 @@ final class OptimizeTests: XCTestCase {
         version: 1
         name: optimize-test
         stages:
-          text:
-            uses: collect
-            with: {sources: [{path: corpus, include: ["**/*.md"]}]}
-          tokenize:
-            uses: bpe-tokenize
-            inputs: {documents: text.documents}
-            with: {vocab_size: 300, split_by: tokens, splits: {train: 0.8, val: 0.1, test: 0.1}}
+        \(Workspace.docsTokenizeStages(vocab: 300, splits: "{train: 0.8, val: 0.1, test: 0.1}"))
           teacher:
             uses: train
             inputs: {tokens: tokenize.tokens}

@@ -27,6 +27,30 @@ struct Workspace {
         try FileManager.default.copyItem(at: Self.repository.appendingPathComponent("docs"), to: root.appendingPathComponent("corpus"))
     }
 
+    /// The JSON objects of a JSON-lines file in the workspace.
+    func jsonLines(_ relative: String) throws -> [[String: Any]] {
+        try read(relative).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+    }
+
+    /// The documents of a published documents folder's first shard.
+    func documents(_ folder: String) throws -> [[String: Any]] { try jsonLines(folder + "/part-00000.jsonl") }
+
+    /// Manifest stages (at stage indentation) that collect `corpus/**/*.md` (see `addDocsCorpus`)
+    /// as `text` and train a byte-level BPE tokenizer on it as `tokenize`.
+    static func docsTokenizeStages(vocab: Int, splits: String) -> String {
+        """
+          text:
+            uses: collect
+            with: {sources: [{path: corpus, include: ["**/*.md"]}]}
+          tokenize:
+            uses: bpe-tokenize
+            inputs: {documents: text.documents}
+            with: {vocab_size: \(vocab), split_by: tokens, splits: \(splits)}
+        """
+    }
+
     func remove() {
         _ = try? run(["gc", "--dry-run"])  // keeps nothing alive; harmless
         try? FileManager.default.removeItem(at: root)
