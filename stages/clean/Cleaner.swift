@@ -96,8 +96,8 @@ struct Cleaner: Sendable {
             case .drop(let reason): return .rejected(filter: filter.name, reason: reason, language: guess)
             }
         }
-        let redacted = redactor.redact(String(decoding: text, as: UTF8.self), counts: &counters.pii)
-        return .kept(text: Array(redacted.utf8), language: guess)
+        redactor.redact(&text, counts: &counters.pii)
+        return .kept(text: text, language: guess)
     }
 
     private func lengthVerdict(_ text: [UInt8]) -> FilterVerdict {

@@ -11,6 +11,12 @@ struct PIIRedactor: Sendable {
 
     func redact(_ text: String, counts: inout Counts) -> String {
         var bytes = Array(text.utf8)
+        return redact(&bytes, counts: &counts) ? String(decoding: bytes, as: UTF8.self) : text
+    }
+
+    /// Redacts UTF-8 text in place; returns whether anything was replaced.
+    @discardableResult
+    func redact(_ bytes: inout [UInt8], counts: inout Counts) -> Bool {
         var changed = false
         if emails { changed = replace(&bytes, "<EMAIL>", Self.email, &counts.emails) || changed }
         if ips {
@@ -18,7 +24,7 @@ struct PIIRedactor: Sendable {
             changed = replace(&bytes, "<IP>", Self.ipv6, &counts.ips) || changed
         }
         if phones { changed = replace(&bytes, "<PHONE>", Self.phone, &counts.phones) || changed }
-        return changed ? String(decoding: bytes, as: UTF8.self) : text
+        return changed
     }
 
     /// Replaces every match (`matcher(bytes, i)` returns the end of a match starting at `i`).
