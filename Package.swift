@@ -35,7 +35,6 @@ let package = Package(
         .target(name: "ObjectiveStage", dependencies: ["PipeKit"], path: "stages/objective"),
         .target(name: "BPETokenizeStage", dependencies: ["PipeKit"], path: "stages/bpe-tokenize"),
         .target(name: "CollectStage", dependencies: ["PipeKit", "CZlib", "CZstd"], path: "stages/collect"),
-        // CLD2's C++ entry point behind a C function (Debian's libcld2-dev).
         // CLD2's C++ entry point behind a C function (Debian's libcld2-dev), and HTML to text over
         // libxml2 in C (its headers clash with Foundation's ICU when imported into Swift).
         .target(name: "CLD2Shim", linkerSettings: [.linkedLibrary("cld2")]),
@@ -45,7 +44,7 @@ let package = Package(
                 // every table update cost a fifth of the filter time.
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         .target(name: "CMinHash", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "MinHashDedupStage", dependencies: ["PipeKit", "CMinHash"], path: "stages/minhash-dedup"),
+        .target(name: "MinHashDedupStage", dependencies: ["PipeKit", "CMinHash", "CXXHash"], path: "stages/minhash-dedup"),
 
         // The transformer: kernels between the matrix products (C, compiled per CPU level), and the
         // model, its forward/backward passes, optimizer and files (Swift over BLAS).

@@ -32,12 +32,12 @@ YAML
 "$pipe" run d.yaml collect >/dev/null 2>&1
 total=$(wc -l < corpus/docs.jsonl)
 score() { "$repo/.venv/bin/python" "$repo/tests-python/dedup_score.py" truth.json "$1" --removed $((total - $(grep -c . "$1"))) | grep -v passed; }
-for threads in 1 2; do
+for threads in 1 1 1 2 2 2; do
   /usr/bin/time -f "%M" -o rss "$pipe" run d.yaml --force dedup --threads "$threads" >/dev/null 2>&1
   "$pipe" show d.yaml dedup --json | python3 -c "
 import json, sys
 m = json.load(sys.stdin)['metrics']
-print('pipe ($threads threads): signatures %.1f MB/s, kept %d of %d, peak RSS %d MB' % (m['dedup.signature_mb_per_second'], m['dedup.documents_out'], m['dedup.documents_in'], int(open('rss').read()) // 1024))"
+print('pipe ($threads threads): signatures %.1f MB/s, whole stage %.1f MB/s (MB of text), kept %d of %d, peak RSS %d MB' % (m['dedup.signature_mb_per_second'], m['dedup.mb_per_second'], m['dedup.documents_out'], m['dedup.documents_in'], int(open('rss').read()) // 1024))"
 done
 python3 -c "import json; print('\n'.join(json.loads(l)['id'] for l in open('out/kept/part-00000.jsonl')))" > pipe.kept
 echo "== pipe"; score pipe.kept

@@ -1,3 +1,4 @@
+import CXXHash
 import Foundation
 import PipeKit
 
@@ -23,7 +24,7 @@ public struct MinHashDedupStage: Stage {
     }
 
     public static let name = "minhash-dedup"
-    public static let version = 2
+    public static let version = 3
     public static let summary = "Remove exact and near-duplicate documents (MinHash LSH), keeping one per cluster."
     public static let inputs = [StagePort("documents", .documents)]
     public static let outputs = [
@@ -71,8 +72,10 @@ public struct MinHashDedupStage: Stage {
 
     public func run(_ p: Params, _ context: StageContext) async throws {
         let shards = try ShardSpec.documentShardNames(context)
+        let started = Date()
         let table = try signatures(p, shards: shards, context)
         try deduplicate(p, table, shards: shards, context)
+        context.metric("dedup.mb_per_second", Self.megabytes(table) / max(Date().timeIntervalSince(started), 1e-9))
     }
 
     /// Pass 1: one signature, exact hash, length and source per document of `shards`.
@@ -90,22 +93,24 @@ public struct MinHashDedupStage: Stage {
             let results = try Parallel.map(parts.count) { part -> ([UInt32], [UInt64], [Int], [Int16]) in
                 var sigs = [UInt32](repeating: 0, count: parts[part].count * k)
                 var hashes: [UInt64] = [], lens: [Int] = [], srcs: [Int16] = []
-                var normalized: [UInt8] = [], shingles: [UInt32] = [], words: [UInt64] = [], source: [UInt8] = []
+                let simplifier = TextSimplifier(), scratch = ShingleScratch()
+                var source: [UInt8] = [], rowByExactHash: [UInt64: Int] = [:]
                 var row = 0
                 try lines.forEachText(parts[part]) { text, index in
-                    func sign(_ body: UnsafeBufferPointer<UInt8>) {
-                        hasher.shingles(body, into: &shingles, words: &words)
-                        sigs.withUnsafeMutableBufferPointer { all in
-                            hasher.signature(of: shingles, into: UnsafeMutableBufferPointer(rebasing: all[(row * k)..<((row + 1) * k)]))
+                    let body = p.normalize ? simplifier.simplify(text) : text
+                    let exact = XXH3_64bits(body.baseAddress, body.count)
+                    sigs.withUnsafeMutableBufferPointer { all in
+                        let signature = all.baseAddress! + row * k
+                        if let earlier = rowByExactHash[exact] {
+                            // An exact duplicate (the hash of its simplified text): the same signature.
+                            signature.update(from: all.baseAddress! + earlier * k, count: k)
+                        } else {
+                            rowByExactHash[exact] = row
+                            let count = hasher.shingles(body, into: scratch)
+                            hasher.signature(of: scratch.shingles, count: count, into: signature)
                         }
-                        hashes.append(MinHasher.hash(body, 0, body.count) ^ UInt64(body.count))
                     }
-                    if p.normalize {
-                        TextNormalizer.normalize(text, into: &normalized)
-                        normalized.withUnsafeBufferPointer { sign($0) }
-                    } else {
-                        sign(text)
-                    }
+                    hashes.append(exact)
                     lens.append(text.count)
                     if p.keep == "source" {
                         source.removeAll(keepingCapacity: true)
@@ -124,13 +129,16 @@ public struct MinHashDedupStage: Stage {
                 table.sources.append(contentsOf: srcs)
             }
             table.bytesIn += lines.data.count
-            let rate = Double(table.bytesIn) / 1e6 / max(Date().timeIntervalSince(started), 1e-9)
+            let rate = Self.megabytes(table) / max(Date().timeIntervalSince(started), 1e-9)
             context.progress(0.6 * Double(n + 1) / Double(shards.count),
                              String(format: "signatures: shard %d/%d, %.1f MB/s", n + 1, shards.count, rate))
         }
-        context.metric("dedup.signature_mb_per_second", Double(table.bytesIn) / 1e6 / max(Date().timeIntervalSince(started), 1e-9))
+        context.metric("dedup.signature_mb_per_second", Self.megabytes(table) / max(Date().timeIntervalSince(started), 1e-9))
         return table
     }
+
+    /// Megabytes of document text (not JSON lines) in `table`: the measure of the throughput metrics.
+    private static func megabytes(_ table: SignatureTable) -> Double { Double(table.lengths.reduce(0, +)) / 1e6 }
 
     /// Clusters the documents of `shards` (whose signatures `table` holds, in order) and writes
     /// the kept documents, the clusters and the counts.

@@ -25,64 +25,56 @@ struct MinHasher {
         b = (0..<permutations).map { _ in rng.next() }
     }
 
-    /// 64-bit hash of a byte range (FNV-1a with a final avalanche).
-    @inline(__always)
-    static func hash(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> UInt64 {
-        var h: UInt64 = 0xcbf29ce484222325
-        for i in start..<end { h = (h ^ UInt64(bytes[i])) &* 0x100000001b3 }
-        h ^= h >> 33; h = h &* 0xff51afd7ed558ccd; h ^= h >> 33; h = h &* 0xc4ceb9fe1a85ec53; h ^= h >> 33
-        return h
-    }
-
-    /// Shingle hashes of normalized text into `shingles` (cleared first).
-    func shingles(_ text: UnsafeBufferPointer<UInt8>, into shingles: inout [UInt32], words: inout [UInt64]) {
-        shingles.removeAll(keepingCapacity: true)
+    /// The shingle hashes of simplified text, in `scratch.shingles[0..<returned count]`. Words
+    /// and byte n-grams are hashed eight bytes at a time (`cminhash_bytes`).
+    func shingles(_ text: UnsafeBufferPointer<UInt8>, into scratch: ShingleScratch) -> Int {
+        let n = text.count
         if characters {
-            if text.count <= ngram { shingles.append(Self.fold(Self.hash(text, 0, text.count))); return }
-            for i in 0...(text.count - ngram) { shingles.append(Self.fold(Self.hash(text, i, i + ngram))) }
-            return
+            scratch.reserve(shingles: max(1, n - ngram + 1), words: 0)
+            return cminhash_byte_shingles(text.baseAddress, n, ngram, scratch.shingles)
         }
-        words.removeAll(keepingCapacity: true)
-        var start = 0
-        for i in 0...text.count where i == text.count || text[i] == 0x20 {
-            if i > start { words.append(Self.hash(text, start, i)) }
-            start = i + 1
-        }
-        if words.isEmpty { return }
-        if words.count <= ngram {
-            shingles.append(Self.fold(combine(words[...])))
-            return
-        }
-        for i in 0...(words.count - ngram) { shingles.append(Self.fold(combine(words[i..<(i + ngram)]))) }
+        scratch.reserve(shingles: (n + 1) / 2, words: (n + 1) / 2)
+        let words = cminhash_words(text.baseAddress, n, scratch.words)
+        return cminhash_word_shingles(scratch.words, words, ngram, scratch.shingles)
     }
 
-    @inline(__always)
-    static func fold(_ h: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: h ^ (h >> 32)) }
-
-    @inline(__always)
-    private func combine(_ words: ArraySlice<UInt64>) -> UInt64 {
-        var h: UInt64 = 0x9E3779B97F4A7C15
-        for w in words {
-            h = (h ^ w) &* 0xff51afd7ed558ccd
-            h ^= h >> 29
-        }
-        return h
-    }
-
-    /// The signature of a set of shingles, written into `signature` (permutations values).
-    func signature(of shingles: [UInt32], into signature: UnsafeMutableBufferPointer<UInt32>) {
-        signature.initialize(repeating: .max)
-        guard !shingles.isEmpty else { return }
-        shingles.withUnsafeBufferPointer { s in
-            a.withUnsafeBufferPointer { ap in
-                b.withUnsafeBufferPointer { bp in
-                    cminhash_update(s.baseAddress, s.count, ap.baseAddress, bp.baseAddress, signature.baseAddress, permutations)
-                }
+    /// The signature of `count` shingles, written into `signature` (permutations values).
+    func signature(of shingles: UnsafePointer<UInt32>, count: Int, into signature: UnsafeMutablePointer<UInt32>) {
+        signature.initialize(repeating: .max, count: permutations)
+        guard count > 0 else { return }
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                cminhash_update(shingles, count, ap.baseAddress, bp.baseAddress, signature, permutations)
             }
         }
     }
 
     static var kernel: String { String(cString: cminhash_kernel()) }
+}
+
+/// A worker's reusable buffers for word hashes and shingle hashes.
+final class ShingleScratch {
+    private(set) var words: UnsafeMutablePointer<UInt64> = .allocate(capacity: 1)
+    private(set) var shingles: UnsafeMutablePointer<UInt32> = .allocate(capacity: 1)
+    private var wordCapacity = 1, shingleCapacity = 1
+
+    deinit {
+        words.deallocate()
+        shingles.deallocate()
+    }
+
+    func reserve(shingles needed: Int, words neededWords: Int) {
+        if needed > shingleCapacity {
+            shingleCapacity = needed * 2
+            shingles.deallocate()
+            shingles = .allocate(capacity: shingleCapacity)
+        }
+        if neededWords > wordCapacity {
+            wordCapacity = neededWords * 2
+            words.deallocate()
+            words = .allocate(capacity: wordCapacity)
+        }
+    }
 }
 
 /// LSH parameters: bands × rows chosen to put the S-curve's steepest point near `threshold`,

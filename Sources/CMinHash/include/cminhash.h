@@ -3,6 +3,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// 64-bit hash of a byte range, eight bytes per step.
+uint64_t cminhash_bytes(const uint8_t *bytes, size_t count);
+
+/// Hashes the words of `text` (runs of bytes other than 0x20) into `words`, which must hold
+/// (count + 1) / 2 values; returns how many there are.
+size_t cminhash_words(const uint8_t *text, size_t count, uint64_t *words);
+
+/// 32-bit hashes of each run of `ngram` consecutive word hashes (one shingle of all the words when
+/// there are at most `ngram`; none when there are none) into `shingles`; returns how many.
+size_t cminhash_word_shingles(const uint64_t *words, size_t count, size_t ngram, uint32_t *shingles);
+
+/// 32-bit hashes of each run of `ngram` consecutive bytes (one of the whole text when it is no
+/// longer) into `shingles`, which must hold max(1, count - ngram + 1) values; returns how many.
+size_t cminhash_byte_shingles(const uint8_t *text, size_t count, size_t ngram, uint32_t *shingles);
+
 /// Folds 32-bit shingle hashes into a MinHash signature: for each shingle x and permutation i,
 /// sig[i] = min(sig[i], ((a[i] * x + b[i]) mod 2^64) >> 32), the multiply-add-shift universal
 /// family (random 64-bit a and b; the wrap-around modulo 2^64 is what makes permutations
