@@ -99,8 +99,18 @@ final class QualityFilterTests: XCTestCase {
         XCTAssertEqual(reason(c4.check(analysis("One sentence only here. And a second one here."))), "too_few_sentences")
         XCTAssertEqual(reason(c4.check(analysis(page + "\nUse dict literals like {1: 2} in code."))), "curly_bracket")
         XCTAssertEqual(reason(c4.check(analysis("Lorem ipsum dolor sit amet, consectetur.\n" + page))), "lorem_ipsum")
-        XCTAssertEqual(SentenceCounter.count(Array("Mr. Smith arrived. He sat down! Did he stay? \"Yes.\" Then he left.".utf8),
-                                             splitter: WordSplitter(), scratch: &TextAnalysis().lineWords), 5)
+        let line = analysis("Mr. Smith arrived. He sat down! Did he stay? \"Yes.\" Then he left.")
+        XCTAssertEqual(line.withBytes { SentenceCounter.count($0, line.words[...]) }, 5)
+        // Sentences are counted on the document's words, or on the line split again when a
+        // citation mark came out of it: both ways give the same counts.
+        let cited = "The river rises[1] in the mountains. It flows east. Towns grew[citation needed] along its banks.\n"
+            + "Fishing is popular in the summer months. Boats can be rented in most towns."
+        XCTAssertEqual(c4.check(analysis(cited)), .rewrite(Array("""
+        The river rises in the mountains. It flows east. Towns grew along its banks.
+        Fishing is popular in the summer months. Boats can be rented in most towns.
+        """.utf8)))
+        XCTAssertEqual(reason(c4.check(analysis(cited.replacingOccurrences(of: " Boats can be rented in most towns.", with: "")))),
+                       "too_few_sentences", "four sentences, one of them in a line that lost its citations")
     }
 
     private let fineweb = FineWebQualityFilter(settings: .init(

@@ -27,9 +27,19 @@ struct C4QualityFilter: QualityFilter {
         var kept: [UInt8] = []
         var line: [UInt8] = []
         var failure: String?
+        // Sentences are counted over the document's words (shared with the other filters): no
+        // word crosses a line break, so a line's words are a run of them. A line that lost a
+        // citation mark is split again.
+        let documentWords = p.min_num_sentences >= 0 ? text.words : []
+        var cursor = 0
         text.splitLines { raw in
             guard failure == nil else { return }
             let r = text.stripped(raw)
+            // A line is kept only if it ends a sentence, and removing citations changes its
+            // last character only when it ends in `]`: any other line goes without a scan.
+            if p.filter_no_terminal_punct, let last = text.withBytes({ r.isEmpty ? nil : $0[r.upperBound - 1] }),
+               !Self.endsSentence(last), last != UInt8(ascii: "]") { return }
+            if p.filter_no_terminal_punct, r.isEmpty { return }
             let (words, longest) = text.withBytes { Self.whitespaceWords(in: $0, r) }
             if p.max_word_length >= 0, longest > p.max_word_length { return }
             line.removeAll(keepingCapacity: true)
@@ -37,15 +47,26 @@ struct C4QualityFilter: QualityFilter {
                 if p.remove_citations { Self.appendRemovingCitations(s, r, to: &line) } else { line += UnsafeBufferPointer(rebasing: s[r]) }
             }
             if p.filter_no_terminal_punct {
-                guard let last = line.last, [UInt8(ascii: "."), UInt8(ascii: "?"), UInt8(ascii: "!"), UInt8(ascii: "\""), UInt8(ascii: "'")].contains(last),
-                      !line.ends(with: [0x2E, 0x2E, 0x2E]) else { return }
+                guard let last = line.last, Self.endsSentence(last), !line.ends(with: [0x2E, 0x2E, 0x2E]) else { return }
             }
             if words < p.min_words_per_line { return }
             if p.filter_lorem_ipsum, line.containsIgnoringASCIICase("lorem ipsum") { failure = "lorem_ipsum"; return }
             if p.filter_javascript, line.containsIgnoringASCIICase("javascript") { return }
             if p.filter_curly_bracket, line.contains(UInt8(ascii: "{")) { failure = "curly_bracket"; return }
             if p.filter_policy, Self.policies.contains(where: { line.containsIgnoringASCIICase($0) }) { return }
-            if p.min_num_sentences >= 0 { sentences += SentenceCounter.count(line, splitter: text.splitter, scratch: &text.lineWords) }
+            if p.min_num_sentences >= 0 {
+                if line.count == r.count {
+                    while cursor < documentWords.count, documentWords[cursor].lowerBound < r.lowerBound { cursor += 1 }
+                    var end = cursor
+                    while end < documentWords.count, documentWords[end].upperBound <= r.upperBound { end += 1 }
+                    sentences += text.withBytes { SentenceCounter.count($0, documentWords[cursor..<end]) }
+                    cursor = end
+                } else {
+                    text.lineWords.removeAll(keepingCapacity: true)
+                    line.withUnsafeBufferPointer { text.splitter.split($0, 0..<$0.count, into: &text.lineWords) }
+                    sentences += line.withUnsafeBufferPointer { SentenceCounter.count($0, text.lineWords[...]) }
+                }
+            }
             if !kept.isEmpty { kept.append(0x0A) }
             kept += line
         }
@@ -54,12 +75,23 @@ struct C4QualityFilter: QualityFilter {
         return .rewrite(kept)
     }
 
+    @inline(__always)
+    private static func endsSentence(_ b: UInt8) -> Bool {
+        b == UInt8(ascii: ".") || b == UInt8(ascii: "?") || b == UInt8(ascii: "!") || b == UInt8(ascii: "\"") || b == UInt8(ascii: "'")
+    }
+
     /// Words split at white space (Python's `str.split()`), and the longest one's characters.
     private static func whitespaceWords(in s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> (Int, Int) {
         var words = 0, longest = 0, current = 0, i = r.lowerBound
         while i < r.upperBound {
-            let (c, n) = UnicodeClasses.scalar(s, i)
-            if UnicodeClasses.isSpace(c) {
+            let b = s[i], space: Bool, n: Int
+            if b < 0x80 {
+                (space, n) = (b == 0x20 || (b >= 0x09 && b <= 0x0D) || (b >= 0x1C && b <= 0x1F), 1)
+            } else {
+                let (c, length) = UnicodeClasses.scalar(s, i)
+                (space, n) = (UnicodeClasses.isSpace(c), length)
+            }
+            if space {
                 current = 0
             } else {
                 if current == 0 { words += 1 }
@@ -92,24 +124,21 @@ struct C4QualityFilter: QualityFilter {
 /// Counts sentences as spaCy's rule-based sentencizer does: a sentence ends after a token that
 /// is a sentence terminator (`.`, `!`, `?`, ...) once a token follows that is not punctuation.
 enum SentenceCounter {
-    static func count(_ line: [UInt8], splitter: WordSplitter, scratch words: inout [Range<Int>]) -> Int {
-        words.removeAll(keepingCapacity: true)
-        return line.withUnsafeBufferPointer { s in
-            splitter.split(s, 0..<s.count, into: &words)
-            guard !words.isEmpty else { return 0 }
-            var sentences = 1, seenTerminal = false
-            for w in words {
-                let (c, n) = UnicodeClasses.scalar(s, w.lowerBound)
-                let isTerminal = n == w.count && UnicodeClasses.isSentenceTerminal(c)
-                if seenTerminal, !isTerminal, !isPunctuation(s, w) {
-                    sentences += 1
-                    seenTerminal = false
-                } else if isTerminal {
-                    seenTerminal = true
-                }
+    /// Sentences among `words` (one line's words, as `WordSplitter` gives them) of `s`.
+    static func count(_ s: UnsafeBufferPointer<UInt8>, _ words: ArraySlice<Range<Int>>) -> Int {
+        guard !words.isEmpty else { return 0 }
+        var sentences = 1, seenTerminal = false
+        for w in words {
+            let (c, n) = UnicodeClasses.scalar(s, w.lowerBound)
+            let isTerminal = n == w.count && UnicodeClasses.isSentenceTerminal(c)
+            if seenTerminal, !isTerminal, !isPunctuation(s, w) {
+                sentences += 1
+                seenTerminal = false
+            } else if isTerminal {
+                seenTerminal = true
             }
-            return sentences
         }
+        return sentences
     }
 
     private static func isPunctuation(_ s: UnsafeBufferPointer<UInt8>, _ w: Range<Int>) -> Bool {

@@ -1,6 +1,8 @@
 /// Counts 64-bit keys (hashes of lines, paragraphs, n-grams) with open addressing, remembering
-/// where each key was first seen. Cleared in O(1) by a generation stamp and sized once per
-/// counting pass, so one table serves every document a worker sees without allocating.
+/// where each key was first seen. Cleared in O(1) by a generation stamp. Each counting pass
+/// uses only as many slots as its keys need (a power-of-two prefix of the storage, which grows
+/// to the largest pass seen), so one table serves every document a worker sees without
+/// allocating, and a small document never touches the slots a large one needed.
 struct CountingTable {
     /// One slot: key, count, first position and generation side by side (one cache line).
     fileprivate struct Slot {
@@ -12,6 +14,8 @@ struct CountingTable {
 
     private var slots = [Slot](repeating: Slot(), count: 1024)
     private var generation: UInt32 = 1
+    /// Slots in use by the current pass.
+    private var active = 1024
 
     /// Adds keys during one counting pass.
     struct Inserter {
@@ -36,6 +40,28 @@ struct CountingTable {
             }
         }
 
+        /// Adds one to `key`'s count and returns its slot, whose count `count(atSlot:)` reads
+        /// once the pass is done: a second pass over the same keys needs no probing.
+        @inline(__always)
+        func addReturningSlot(_ key: UInt64) -> Int32 {
+            var slot = Int(truncatingIfNeeded: key) & mask
+            while true {
+                if slots[slot].stamp != generation {
+                    slots[slot] = Slot(key: key, count: 1, first: 0, stamp: generation)
+                    return Int32(truncatingIfNeeded: slot)
+                }
+                if slots[slot].key == key {
+                    slots[slot].count += 1
+                    return Int32(truncatingIfNeeded: slot)
+                }
+                slot = (slot + 1) & mask
+            }
+        }
+
+        /// The count held in a slot `addReturningSlot` returned during this pass.
+        @inline(__always)
+        func count(atSlot slot: Int32) -> Int32 { slots[Int(slot)].count }
+
         /// The count of `key` so far (0 when absent).
         @inline(__always)
         func count(of key: UInt64) -> Int32 {
@@ -51,12 +77,13 @@ struct CountingTable {
     /// Empties the table, sizes it for at most `keys` distinct keys, and runs `body` with an
     /// inserter for this pass.
     mutating func counting<R>(atMost keys: Int, _ body: (Inserter) -> R) -> R {
-        var size = slots.count
+        var size = 1024
         while size < 2 * keys { size *= 2 }
-        if size != slots.count {
+        if size > slots.count {
             slots = [Slot](repeating: Slot(), count: size)
             generation = 0
         }
+        active = size
         generation &+= 1
         if generation == 0 {
             for i in slots.indices { slots[i].stamp = 0 }
@@ -64,7 +91,7 @@ struct CountingTable {
         }
         let generation = generation
         return slots.withUnsafeMutableBufferPointer { table in
-            body(Inserter(slots: table.baseAddress!, mask: table.count - 1, generation: generation))
+            body(Inserter(slots: table.baseAddress!, mask: size - 1, generation: generation))
         }
     }
 
@@ -72,7 +99,7 @@ struct CountingTable {
     /// the same count, the one first seen.
     func mostFrequent() -> (count: Int32, position: Int) {
         var best: (count: Int32, position: Int32) = (0, 0)
-        for slot in slots where slot.stamp == generation {
+        for slot in slots[..<active] where slot.stamp == generation {
             if slot.count > best.count || slot.count == best.count && slot.first < best.position { best = (slot.count, slot.first) }
         }
         return (best.count, Int(best.position))
@@ -81,11 +108,27 @@ struct CountingTable {
 
 /// 64-bit hashes of byte ranges and of sequences of them.
 enum ByteHash {
+    /// Eight bytes per step; the last partial chunk is one masked load when the buffer has
+    /// eight bytes from there, else it is gathered byte by byte.
     @inline(__always)
     static func hash(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for i in r { h = (h ^ UInt64(s[i])) &* 0x0000_0100_0000_01B3 }
-        return mix(h ^ UInt64(r.count))
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325 ^ UInt64(r.count)
+        guard let base = s.baseAddress, !r.isEmpty else { return mix(h) }
+        let raw = UnsafeRawPointer(base)
+        var i = r.lowerBound
+        while i + 8 <= r.upperBound {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 29
+            i += 8
+        }
+        let rest = r.upperBound - i
+        var tail: UInt64 = 0
+        if rest > 0 && i + 8 <= s.count {
+            tail = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & (~0 >> UInt64(64 - 8 * rest))
+        } else {
+            for k in 0..<rest { tail |= UInt64(s[i + k]) << UInt64(8 * k) }
+        }
+        return mix(h ^ tail)
     }
 
     @inline(__always)

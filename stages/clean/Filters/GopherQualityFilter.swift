@@ -16,11 +16,16 @@ struct GopherQualityFilter: QualityFilter {
 
     let settings: Settings
     var name: String { "gopher_quality" }
-    private static let stopWords: [[UInt8]] = ["the", "be", "to", "of", "and", "that", "have", "with"].map { Array($0.utf8) }
+    /// The stop words' bytes packed little-endian into one integer each (all are at most four
+    /// bytes), so a word of up to four bytes is checked with eight integer compares.
+    private static let stopWords: [UInt32] = ["the", "be", "to", "of", "and", "that", "have", "with"].map { word in
+        word.utf8.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+    }
 
     func check(_ text: TextAnalysis) -> FilterVerdict {
         let p = settings
         let words = text.words
+        let stopWords = Self.stopWords
         var symbolFree = 0, symbolFreeCharacters = 0, alphaWords = 0
         var stopWordsSeen: UInt8 = 0
         text.withBytes { s in
@@ -45,9 +50,9 @@ struct GopherQualityFilter: QualityFilter {
                 if hasNonSymbol { symbolFree += 1; symbolFreeCharacters += characters }
                 if hasAlpha { alphaWords += 1 }
                 if w.count <= 4 {
-                    for (k, stop) in Self.stopWords.enumerated() where stop.count == w.count {
-                        if (0..<stop.count).allSatisfy({ s[w.lowerBound + $0] == stop[$0] }) { stopWordsSeen |= 1 << k }
-                    }
+                    var packed: UInt32 = 0
+                    for k in 0..<w.count { packed |= UInt32(s[w.lowerBound + k]) << (8 * UInt32(k)) }
+                    for k in 0..<stopWords.count where stopWords[k] == packed { stopWordsSeen |= 1 << k }
                 }
             }
         }

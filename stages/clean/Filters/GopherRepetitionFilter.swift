@@ -45,18 +45,18 @@ struct GopherRepetitionFilter: QualityFilter {
 
         let words = text.words
         let grams = NGramHashes(text, words)
+        // An n-gram can only repeat where every run of n0 words inside it (n0 <= n) repeats too:
+        // `Candidates` narrows the positions of each longer pass to those.
         let top = p.top_n_grams.map { (Int($0.key)!, $0.value) }.filter { $0.1 > 0 }.sorted { $0.0 < $1.0 }
-        // An n-gram can only repeat where its first n0 words (n0 <= n) repeat too: positions whose
-        // shortest n-gram occurs once are left out of the longer passes.
-        var candidates = top.first.map { repeatedPositions($0.0, grams, text) } ?? []
+        var candidates = top.first.map { Candidates(repeating: $0.0, grams, text) }
         for (n, limit) in top where words.count >= n {
-            let share = Double(topNGramCharacters(n, grams, candidates, text)) / length
+            let share = Double(topNGramCharacters(n, grams, candidates!, text)) / length
             if share > limit { return .drop("top_\(n)_gram: \(rounded(share)) of characters in the most frequent \(n)-gram") }
         }
         let duplicated = p.dup_n_grams.map { (Int($0.key)!, $0.value) }.filter { $0.1 > 0 }.sorted { $0.0 < $1.0 }
-        candidates = duplicated.first.map { repeatedPositions($0.0, grams, text) } ?? []
+        candidates = duplicated.first.map { Candidates(repeating: $0.0, grams, text) }
         for (n, limit) in duplicated {
-            let share = Double(repeatedNGramCharacters(n, grams, candidates, text)) / length
+            let share = Double(repeatedNGramCharacters(n, grams, candidates?.positions(n) ?? [], text)) / length
             if share > limit { return .drop("duplicated_\(n)_n_grams: \(rounded(share)) of characters in repeated \(n)-grams") }
         }
         return .keep
@@ -95,47 +95,83 @@ struct GopherRepetitionFilter: QualityFilter {
         return (repeats, characters)
     }
 
-    /// For each position, whether the n-gram starting there occurs more than once.
-    private func repeatedPositions(_ n: Int, _ grams: NGramHashes, _ text: TextAnalysis) -> [Bool] {
-        guard grams.words >= n else { return [] }
-        let positions = grams.words - n + 1
-        return text.table.counting(atMost: positions) { table in
-            for i in 0..<positions { _ = table.add(grams.hash(i, n)) }
-            return (0..<positions).map { table.count(of: grams.hash($0, n)) > 1 }
-        }
-    }
-
     /// Characters of the most frequent n-gram (words joined by spaces) times its count; among
     /// equally frequent n-grams the first seen wins, as with `Counter.most_common(1)`. Only
     /// `candidates` can occur more than once; when none does, the first n-gram wins with 1.
-    private func topNGramCharacters(_ n: Int, _ grams: NGramHashes, _ candidates: [Bool], _ text: TextAnalysis) -> Int {
-        let last = grams.words - n
-        text.table.counting(atMost: last + 1) { table in
-            for i in 0...last where candidates[i] { _ = table.add(grams.hash(i, n), position: i) }
+    private func topNGramCharacters(_ n: Int, _ grams: NGramHashes, _ candidates: Candidates, _ text: TextAnalysis) -> Int {
+        var (count, winner): (Int32, Int)
+        if n == candidates.shortest {
+            (count, winner) = candidates.mostFrequent()  // counted already
+        } else {
+            let positions = candidates.positions(n)
+            text.table.counting(atMost: positions.count) { table in
+                for i in positions { _ = table.add(grams.hash(Int(i), n), position: Int(i)) }
+            }
+            (count, winner) = text.table.mostFrequent()
         }
-        var (count, winner) = text.table.mostFrequent()
         if count <= 1 { (count, winner) = (1, 0) }
         let span = grams.characters(winner, n) + (n - 1)
         return span * Int(count)
     }
 
     /// Characters in n-grams (words joined without spaces) that repeat an earlier one, scanning
-    /// forward and jumping past each repeat. Positions outside `candidates` start n-grams that
-    /// occur once, so they are passed over without counting.
-    private func repeatedNGramCharacters(_ n: Int, _ grams: NGramHashes, _ candidates: [Bool], _ text: TextAnalysis) -> Int {
+    /// forward and jumping past each repeat. Positions outside `candidates` (ascending) start
+    /// n-grams that occur once, so the scan visits only the candidates at or after where it is.
+    private func repeatedNGramCharacters(_ n: Int, _ grams: NGramHashes, _ candidates: [Int32], _ text: TextAnalysis) -> Int {
         guard grams.words >= n else { return 0 }
-        return text.table.counting(atMost: grams.words - n + 1) { table in
-            var repeated = 0, i = 0
-            while i + n <= grams.words {
-                if candidates[i], table.add(grams.hash(i, n)) > 0 {
+        return text.table.counting(atMost: candidates.count) { table in
+            var repeated = 0, next = 0  // the first position the scan may still count from
+            for candidate in candidates {
+                let i = Int(candidate)
+                guard i >= next else { continue }
+                if table.add(grams.hash(i, n)) > 0 {
                     repeated += grams.characters(i, n)
-                    i += n
-                } else {
-                    i += 1
+                    next = i + n
                 }
             }
             return repeated
         }
+    }
+}
+
+/// The positions where an n-gram can repeat, for n from `shortest` up: first those whose
+/// shortest n-gram occurs more than once (counted exactly), then for each longer n those where
+/// every shortest n-gram inside it repeats, since an n-gram that occurs twice repeats all of its
+/// parts. Each list is ascending.
+struct Candidates {
+    let shortest: Int
+    /// For each position, how often its shortest n-gram occurs in the text.
+    private let counts: [Int32]
+
+    init(repeating shortest: Int, _ grams: NGramHashes, _ text: TextAnalysis) {
+        self.shortest = shortest
+        guard grams.words >= shortest else { counts = []; return }
+        let positions = grams.words - shortest + 1
+        counts = text.table.counting(atMost: positions) { table in
+            let slots = (0..<positions).map { table.addReturningSlot(grams.hash($0, shortest)) }
+            return slots.map { table.count(atSlot: $0) }
+        }
+    }
+
+    /// The largest count of a shortest n-gram and its first position (the earliest of the
+    /// n-grams with that count), or (0, 0) when the text is shorter.
+    func mostFrequent() -> (count: Int32, position: Int) {
+        var best: (count: Int32, position: Int) = (0, 0)
+        for (i, count) in counts.enumerated() where count > best.count { best = (count, i) }
+        return best
+    }
+
+    /// Ascending positions whose n-gram (n >= shortest) may occur more than once.
+    func positions(_ n: Int) -> [Int32] {
+        let span = n - shortest  // further shortest n-grams inside the n-gram
+        guard counts.count > span else { return [] }
+        var result: [Int32] = []
+        var run = 0  // repeating positions in a row ending at i
+        for i in 0..<counts.count {
+            run = counts[i] > 1 ? run + 1 : 0
+            if run > span { result.append(Int32(i - span)) }
+        }
+        return result
     }
 }
 

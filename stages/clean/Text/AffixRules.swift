@@ -90,7 +90,10 @@ enum AffixRules {
                 if splits { start = min(start, last) }
             }
         }
-        for unit in units where unit.count < r.count {
+        // A unit comes off only after a digit, within the last six bytes.
+        var digitNear = false
+        for k in max(r.lowerBound, r.upperBound - 6)..<(r.upperBound - 1) where UnicodeClasses.asciiDigit(s[k]) { digitNear = true }
+        for unit in units where digitNear && unit.count < r.count {
             let unitStart = r.upperBound - unit.count
             guard unitStart < start, UnicodeClasses.asciiDigit(s[unitStart - 1]) else { continue }
             if (0..<unit.count).allSatisfy({ s[unitStart + $0] == unit[$0] }) { start = unitStart }

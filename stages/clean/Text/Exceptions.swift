@@ -1,6 +1,10 @@
 /// English abbreviations that keep their final period (`Mr.`, `e.g.`, `Jan.`, `5p.m.`): the
 /// period does not end a sentence there.
 enum Abbreviations {
+    /// The abbreviations' bytes packed little-endian into one integer each (all are at most
+    /// eight bytes and end in a period, so the packing is one-to-one on the candidates checked).
+    private static let packed: Set<UInt64> = Set(words.map { pack(Array($0.utf8)[...]) })
+
     private static let words: Set<String> = {
         var set: Set<String> = [
             "Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.", "Mt.", "Jr.", "Inc.", "Ltd.", "Co.", "co.", "Corp.", "Bros.",
@@ -19,7 +23,14 @@ enum Abbreviations {
 
     static func contains(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
         guard r.count >= 2, r.count <= 8, s[r.upperBound - 1] == UInt8(ascii: ".") else { return false }
-        return words.contains(String(decoding: UnsafeBufferPointer(rebasing: s[r]), as: UTF8.self))
+        return packed.contains(pack(s[r]))
+    }
+
+    @inline(__always)
+    private static func pack<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+        var value: UInt64 = 0
+        for (k, b) in bytes.enumerated() { value |= UInt64(b) << (8 * UInt64(k)) }
+        return value
     }
 }
 
@@ -33,7 +44,7 @@ enum Contractions {
 
     /// Where `r` splits, or nil when it is not a contraction.
     static func split(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Int? {
-        guard r.count >= 3, r.count <= 12, r.contains(where: { s[$0] == UInt8(ascii: "'") || s[$0] == 0xE2 }) else { return nil }
+        guard r.count >= 3, r.count <= 12, hasContractionTail(s, r) else { return nil }
         let word = String(decoding: UnsafeBufferPointer(rebasing: s[r]), as: UTF8.self).lowercased()
             .replacingOccurrences(of: "\u{2019}", with: "'")
         guard let apostrophe = word.firstIndex(of: "'") else { return nil }
@@ -45,6 +56,28 @@ enum Contractions {
         }
         guard ["'ll", "'d", "'ve", "'re", "'m"].contains(String(tail)), pronouns.contains(String(word[..<apostrophe])) else { return nil }
         return r.upperBound - byteLength(of: String(tail), in: s, r)
+    }
+
+    /// Whether `r` ends like a contraction: `'` or `’` followed by `t`, `ll`, `d`, `ve`, `re` or
+    /// `m` in either case. Everything else is rejected without building a string.
+    @inline(__always)
+    private static func hasContractionTail(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        func isApostrophe(endingAt i: Int) -> Bool {
+            if i >= r.lowerBound, s[i] == UInt8(ascii: "'") { return true }
+            return i - 2 >= r.lowerBound && s[i] == 0x99 && s[i - 1] == 0x80 && s[i - 2] == 0xE2
+        }
+        let end = r.upperBound
+        let last = s[end - 1] | 0x20, secondLast = s[end - 2] | 0x20
+        switch last {
+        case UInt8(ascii: "t"), UInt8(ascii: "d"), UInt8(ascii: "m"):
+            return isApostrophe(endingAt: end - 2)
+        case UInt8(ascii: "l"):
+            return secondLast == UInt8(ascii: "l") && isApostrophe(endingAt: end - 3)
+        case UInt8(ascii: "e"):
+            return (secondLast == UInt8(ascii: "v") || secondLast == UInt8(ascii: "r")) && isApostrophe(endingAt: end - 3)
+        default:
+            return false
+        }
     }
 
     /// Bytes of the original spelling of an ASCII-folded tail (a curly apostrophe is 3 bytes).
