@@ -38,6 +38,12 @@ stages:
     inputs: {documents: text.documents}
     with: {preset: web, html: never, language: {languages: [en]}, $no_pii}
 YAML
+  cat <<YAML
+  quality:
+    uses: clean
+    inputs: {documents: text.documents}
+    with: {filters: [gopher_repetition, gopher_quality, c4, fineweb], html: never, $no_pii}
+YAML
   for f in gopher_quality gopher_repetition c4 fineweb language; do
     cat <<YAML
   $f:
@@ -55,6 +61,15 @@ echo "== keep/drop agreement with datatrove (each filter alone, same texts)"
 echo "== pipe, one core, each filter alone (filter time only)"
 for f in gopher_quality gopher_repetition c4 fineweb language; do
   echo "$f: $(metric "$f" "clean.$f.mb_per_second") MB/s"
+done
+echo "== pipe, one core, the four quality filters together on every document (filter time; words split once and shared)"
+for run in 1 2 3; do
+  /usr/bin/time -f "%M" -o rss "$pipe" run c.yaml quality --force quality --threads 1 >/dev/null 2>&1
+  "$pipe" show c.yaml quality --json | python3 -c "
+import json, sys
+m = json.load(sys.stdin)['metrics']
+seconds = sum(m['clean.%s.seconds' % f] for f in ('gopher_repetition', 'gopher_quality', 'c4', 'fineweb'))
+print('run $run: filters %.1f MB/s (%.2f s), whole stage %.1f MB/s, peak RSS %d MB' % (m['bytes.in'] / 1e6 / seconds, seconds, m['clean.mb_per_second'], int(open('rss').read()) // 1024))"
 done
 echo "== pipe, one core, the web preset (language + all four web filters), whole stage with JSON in and out"
 for run in 1 2 3; do

@@ -39,6 +39,11 @@ final class CleanTests: XCTestCase {
         XCTAssertEqual(TextNormalizer(form: .nfkc).normalize("ﬁle ①"), "file 1", "NFKC folds compatibility forms")
         XCTAssertEqual(TextNormalizer(form: .none).normalize("e\u{0301}"), "e\u{0301}")
         XCTAssertEqual(n.normalize("a\tb"), "a\tb", "tabs stay")
+        XCTAssertEqual(n.normalize("x\n  \ny"), "x\n\ny", "a line of spaces is a blank line")
+        XCTAssertEqual(n.normalize("a  \n\n\n\t  b \n"), "a\n\n\t  b", "indentation after a blank-line run stays")
+        XCTAssertEqual(n.normalize("  \n \u{00A0}\r\n"), "", "white space only")
+        XCTAssertEqual(n.normalize("a\u{2003}\u{200B}b\u{0085}c"), "a bc", "Unicode space, zero-width space and C1 control")
+        XCTAssertEqual(n.normalize("é \u{00A0}\n ü"), "é\n ü", "non-ASCII characters are visible")
     }
 
     func testCleanerRejectsWithReasonsAndRedactsWhatItKeeps() {

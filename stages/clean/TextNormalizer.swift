@@ -15,48 +15,84 @@ struct TextNormalizer: Sendable {
         } else if form == .nfc, !Self.isSurelyNFC(s) {
             s = s.precomposedStringWithCanonicalMapping
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(s.utf8.count)
-        var pending: [UInt8] = []  // spaces and tabs since the last visible character
-        var newlines = 0
-        s.utf8.withContiguousStorageIfAvailable { bytes in
-            var i = 0
-            while i < bytes.count {
-                let b = bytes[i]
-                if b == 0x0D || b == 0x0A {
-                    if b == 0x0D, i + 1 < bytes.count, bytes[i + 1] == 0x0A { i += 1 }
-                    pending.removeAll(keepingCapacity: true)
-                    newlines += 1
-                    i += 1
-                    continue
+        var text = s
+        return text.withUTF8 { bytes in
+            String(unsafeUninitializedCapacity: bytes.count) { out in Self.repair(bytes, into: out) }
+        }
+    }
+
+    /// The byte-level repairs, written into `out` (never longer than the input: every rule
+    /// drops bytes or replaces them with fewer). Spaces and tabs are written as they come and
+    /// taken back when a line ends without another visible character; line breaks are written
+    /// only once a visible character follows them, one for a single break and two for more.
+    private static func repair(_ bytes: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var o = 0
+        var committed = 0  // output up to and including the last visible character
+        var newlines = 0  // line breaks since the last visible character
+        var breaksWritten = false  // whether those were already written before an indentation
+        var i = 0
+        let n = bytes.count
+        func writeBreaks() {
+            if newlines > 0, committed > 0, !breaksWritten {
+                out[o] = 0x0A
+                o += 1
+                if newlines > 1 { out[o] = 0x0A; o += 1 }
+                breaksWritten = true
+            }
+        }
+        while i < n {
+            let b = bytes[i]
+            if b >= 0x21 && b < 0x7F {
+                // The common case: a visible ASCII character.
+                writeBreaks()
+                newlines = 0
+                breaksWritten = false
+                out[o] = b
+                o += 1
+                committed = o
+                i += 1
+                continue
+            }
+            if b == 0x0D || b == 0x0A {
+                if b == 0x0D, i + 1 < n, bytes[i + 1] == 0x0A { i += 1 }
+                o = committed
+                breaksWritten = false
+                newlines += 1
+                i += 1
+                continue
+            }
+            if b == 0x09 || b == 0x20 {
+                writeBreaks()
+                out[o] = b
+                o += 1
+                i += 1
+                continue
+            }
+            if b < 0x80 { i += 1; continue }  // other C0 controls and DEL
+            let length = b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4
+            switch classify(bytes, i, length) {
+            case .space:
+                writeBreaks()
+                out[o] = 0x20
+                o += 1
+                i += length
+                continue
+            case .removed:
+                i += length
+                continue
+            case .visible:
+                writeBreaks()
+                newlines = 0
+                breaksWritten = false
+                for k in i..<min(i + length, n) {
+                    out[o] = bytes[k]
+                    o += 1
                 }
-                if b == 0x09 || b == 0x20 { pending.append(b); i += 1; continue }
-                if b < 0x20 || b == 0x7F { i += 1; continue }
-                let length = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4
-                if length > 1 {
-                    switch Self.classify(bytes, i, length) {
-                    case .space: pending.append(0x20); i += length; continue
-                    case .removed: i += length; continue
-                    case .visible: break
-                    }
-                }
-                if newlines > 0 {
-                    if !out.isEmpty { out.append(0x0A); if newlines > 1 { out.append(0x0A) } }
-                    newlines = 0
-                }
-                if !pending.isEmpty {
-                    out += pending
-                    pending.removeAll(keepingCapacity: true)
-                }
-                if length == 1 {
-                    out.append(b)
-                } else {
-                    for k in i..<min(i + length, bytes.count) { out.append(bytes[k]) }
-                }
+                committed = o
                 i += length
             }
         }
-        return String(decoding: out, as: UTF8.self)
+        return committed
     }
 
     /// True when NFC cannot change the text, by the Unicode quick check (every scalar's

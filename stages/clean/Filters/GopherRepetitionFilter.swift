@@ -1,3 +1,5 @@
+import Foundation
+
 /// Gopher's repetition rules (Rae et al. 2021, table A1; as datatrove's
 /// `GopherRepetitionFilter`): repeated paragraphs and lines (by count and by characters), the
 /// most frequent 2-4-gram's share of the characters, and the share of characters in repeated
@@ -54,7 +56,9 @@ struct GopherRepetitionFilter: QualityFilter {
             if share > limit { return .drop("top_\(n)_gram: \(rounded(share)) of characters in the most frequent \(n)-gram") }
         }
         let duplicated = p.dup_n_grams.map { (Int($0.key)!, $0.value) }.filter { $0.1 > 0 }.sorted { $0.0 < $1.0 }
-        candidates = duplicated.first.map { Candidates(repeating: $0.0, grams, text) }
+        // The shortest repeated n-gram is counted only where the top family's candidates allow.
+        let base = duplicated.first.flatMap { shortest in candidates.flatMap { shortest.0 >= $0.shortest ? $0.positions(shortest.0) : nil } }
+        candidates = duplicated.first.map { Candidates(repeating: $0.0, at: base, grams, text) }
         for (n, limit) in duplicated {
             let share = Double(repeatedNGramCharacters(n, grams, candidates?.positions(n) ?? [], text)) / length
             if share > limit { return .drop("duplicated_\(n)_n_grams: \(rounded(share)) of characters in repeated \(n)-grams") }
@@ -68,7 +72,9 @@ struct GopherRepetitionFilter: QualityFilter {
         var parts: [Range<Int>] = []
         var start = range.lowerBound, i = range.lowerBound
         while i < range.upperBound {
-            guard s[i] == 0x0A else { i += 1; continue }
+            // The next line break, found by memchr (vectorized) rather than byte by byte.
+            guard let found = memchr(s.baseAddress! + i, 0x0A, range.upperBound - i) else { break }
+            i = s.baseAddress!.distance(to: found.assumingMemoryBound(to: UInt8.self))
             var j = i
             while j < range.upperBound, s[j] == 0x0A { j += 1 }
             if j - i >= minimum {
@@ -140,17 +146,27 @@ struct GopherRepetitionFilter: QualityFilter {
 /// parts. Each list is ascending.
 struct Candidates {
     let shortest: Int
-    /// For each position, how often its shortest n-gram occurs in the text.
+    /// For each position, how often its shortest n-gram occurs in the text (0 outside `base`).
     private let counts: [Int32]
 
-    init(repeating shortest: Int, _ grams: NGramHashes, _ text: TextAnalysis) {
+    /// Counts the shortest n-grams at every position, or only at `base`: positions known to
+    /// hold every n-gram that can repeat (from a family of shorter n-grams), so the counts of
+    /// those that repeat are still exact.
+    init(repeating shortest: Int, at base: [Int32]? = nil, _ grams: NGramHashes, _ text: TextAnalysis) {
         self.shortest = shortest
         guard grams.words >= shortest else { counts = []; return }
         let positions = grams.words - shortest + 1
-        counts = text.table.counting(atMost: positions) { table in
-            let slots = (0..<positions).map { table.addReturningSlot(grams.hash($0, shortest)) }
-            return slots.map { table.count(atSlot: $0) }
+        var counts = [Int32](repeating: 0, count: positions)
+        text.table.counting(atMost: base?.count ?? positions) { table in
+            if let base {
+                let slots = base.map { table.addReturningSlot(grams.hash(Int($0), shortest)) }
+                for (k, position) in base.enumerated() { counts[Int(position)] = table.count(atSlot: slots[k]) }
+            } else {
+                let slots = (0..<positions).map { table.addReturningSlot(grams.hash($0, shortest)) }
+                for (position, slot) in slots.enumerated() { counts[position] = table.count(atSlot: slot) }
+            }
         }
+        self.counts = counts
     }
 
     /// The largest count of a shortest n-gram and its first position (the earliest of the
@@ -192,10 +208,11 @@ struct NGramHashes {
         powers = [1]
         var p: UInt64 = 1
         for _ in 0..<16 { p = p &* Self.base; powers.append(p) }
+        let ascii = text.characters == text.bytes.count  // then a word's characters are its bytes
         text.withBytes { s in
             for (k, w) in ranges.enumerated() {
                 prefix[k + 1] = prefix[k] &* Self.base &+ ByteHash.hash(s, w)
-                characterPrefix[k + 1] = characterPrefix[k] + UnicodeClasses.count(s, w)
+                characterPrefix[k + 1] = characterPrefix[k] + (ascii ? w.count : UnicodeClasses.count(s, w))
             }
         }
     }

@@ -49,6 +49,27 @@ enum UnicodeClasses {
     /// classifying a character is one load instead of a Unicode property lookup.
     private static let bmp: [UInt16] = (0..<0x10000).map { v in Unicode.Scalar(UInt32(v)).map { computeBits($0).rawValue } ?? 0 }
 
+    /// A handle on the class table for hot loops. Reading a static table goes through a
+    /// lazy-initialization check on every access; a stored pointer does not.
+    struct Table: @unchecked Sendable {
+        private let bmp = UnicodeClasses.bmpPointer
+
+        @inline(__always)
+        private func bits(_ c: Unicode.Scalar) -> Bits {
+            c.value < 0x10000 ? Bits(rawValue: bmp[Int(c.value)]) : computeBits(c)
+        }
+
+        @inline(__always) func isSpace(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.space) }
+        @inline(__always) func isAlpha(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.alpha) }
+    }
+
+    /// `bmp` in memory that is never freed, for `Table`.
+    nonisolated(unsafe) private static let bmpPointer: UnsafePointer<UInt16> = {
+        let table = UnsafeMutablePointer<UInt16>.allocate(capacity: bmp.count)
+        table.initialize(from: bmp, count: bmp.count)
+        return UnsafePointer(table)
+    }()
+
     @inline(__always)
     private static func bits(_ c: Unicode.Scalar) -> Bits {
         c.value < 0x10000 ? Bits(rawValue: bmp[Int(c.value)]) : computeBits(c)

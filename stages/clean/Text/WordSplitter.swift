@@ -6,6 +6,8 @@
 ///
 /// Works on UTF-8 bytes and appends byte ranges; nothing is allocated per word.
 struct WordSplitter: Sendable {
+    private let classes = UnicodeClasses.Table()
+
     /// Appends the words of `range` of `text` to `words`.
     func split(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into words: inout [Range<Int>]) {
         var i = range.lowerBound
@@ -16,29 +18,39 @@ struct WordSplitter: Sendable {
             if b == 0x20 || b == 0x0A || b == 0x09 { i += 1; continue }
             if b >= 0x80 || b < 0x20 {
                 let (c, n) = UnicodeClasses.scalar(text, i)
-                if UnicodeClasses.isSpace(c) { i += n; continue }
+                if classes.isSpace(c) { i += n; continue }
             }
-            var j = i
+            // The piece up to the next white space, noting on the way whether it is plain
+            // (letters and digits, no letter after a digit), which most words are: those are
+            // one word as they are, without a second look.
+            var j = i, plain = true, sawDigit = false
             while j < end {
                 let b = text[j]
-                if b == 0x20 || b == 0x0A || b == 0x09 { break }
-                if b >= 0x80 || b < 0x20 {
-                    let (c, n) = UnicodeClasses.scalar(text, j)
-                    if UnicodeClasses.isSpace(c) { break }
-                    j += n
-                } else {
+                if b >= 0x20 && b < 0x80 {
+                    if b == 0x20 { break }
+                    if UnicodeClasses.asciiLetter(b) {
+                        plain = plain && !sawDigit
+                    } else if UnicodeClasses.asciiDigit(b) {
+                        sawDigit = true
+                    } else {
+                        plain = false
+                    }
                     j += 1
+                } else {
+                    let (c, n) = UnicodeClasses.scalar(text, j)
+                    if b == 0x0A || b == 0x09 || classes.isSpace(c) { break }
+                    plain = plain && !sawDigit && classes.isAlpha(c)
+                    j += n
                 }
             }
-            splitPiece(text, i..<j, into: &words)
+            if plain { words.append(i..<j) } else { splitPiece(text, i..<j, into: &words) }
             i = j
         }
     }
 
     /// One white-space-free piece: prefixes and suffixes off, then the middle.
     private func splitPiece(_ s: UnsafeBufferPointer<UInt8>, _ piece: Range<Int>, into words: inout [Range<Int>]) {
-        if Self.isPlain(s, piece) { words.append(piece); return }
-        if let cut = Self.plainWithTrailingPunctuation(s, piece) {
+        if let cut = plainWithTrailingPunctuation(s, piece) {
             words.append(piece.lowerBound..<cut)
             words.append(cut..<piece.upperBound)
             return
@@ -82,7 +94,7 @@ struct WordSplitter: Sendable {
     /// Letters and digits only, with no digit directly before a letter (`10km` splits): one
     /// word as it is. Most words take this path.
     @inline(__always)
-    private static func isPlain(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+    private func isPlain(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
         var previousDigit = false
         var i = r.lowerBound
         while i < r.upperBound {
@@ -95,7 +107,7 @@ struct WordSplitter: Sendable {
                 i += 1
             } else if b >= 0x80 {
                 let (c, n) = UnicodeClasses.scalar(s, i)
-                guard UnicodeClasses.isAlpha(c), !previousDigit else { return false }
+                guard classes.isAlpha(c), !previousDigit else { return false }
                 i += n
             } else {
                 return false
@@ -108,7 +120,7 @@ struct WordSplitter: Sendable {
     /// as a suffix (a period only after a lower-case letter or digit, and not in an
     /// abbreviation). Returns where the mark starts.
     @inline(__always)
-    private static func plainWithTrailingPunctuation(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Int? {
+    private func plainWithTrailingPunctuation(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Int? {
         guard r.count >= 2 else { return nil }
         let last = s[r.upperBound - 1], before = s[r.upperBound - 2]
         switch last {
