@@ -34,6 +34,19 @@ final class QualityFilterTests: XCTestCase {
         XCTAssertEqual(words("Mr. Jones etc. and Dr. Who vs. them at 5p.m. on Jan. 5."),
                        ["Mr.", "Jones", "etc", ".", "and", "Dr.", "Who", "vs.", "them", "at", "5p.m.", "on", "Jan.", "5", "."])
         XCTAssertEqual(words("  tabs\tand\u{00A0}spaces\n"), ["tabs", "and", "spaces"])
+        XCTAssertEqual(words("a_b __init__ snake_case_name"), ["a_b", "_", "_", "init", "_", "_", "snake_case_name"])
+    }
+
+    /// A splitter remembers how the affix rules split a piece: a piece met again gives the same
+    /// words at its own place, and a piece of the same length with other bytes is not confused
+    /// with it.
+    func testRememberedPiecesSplitAlikeWherever() {
+        let once = words("print(x), (self, >>> f(x)")
+        XCTAssertEqual(once, ["print(x", ")", ",", "(", "self", ",", ">", ">", ">", "f(x", ")"])
+        XCTAssertEqual(words("print(x), (self, >>> f(x) print(x), (self, >>> f(x) print(y), (selv,"),
+                       once + once + ["print(y", ")", ",", "(", "selv", ","])
+        let long = String(repeating: "ab.", count: 30) + "Cd"  // longer than what is remembered
+        XCTAssertEqual(words(long + " " + long), words(long) + words(long))
     }
 
     private let gopherQuality = GopherQualityFilter(settings: .init(

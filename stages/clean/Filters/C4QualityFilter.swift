@@ -1,3 +1,5 @@
+import Foundation
+
 /// C4's rules (Raffel et al. 2020; as datatrove's `C4QualityFilter`): keep only lines that end
 /// in terminal punctuation, have at least 3 words and no word over 1,000 characters, and do not
 /// mention javascript or cookie/terms policies; Wikipedia citation marks are removed; a page
@@ -25,7 +27,7 @@ struct C4QualityFilter: QualityFilter {
         let p = settings
         var sentences = 0
         var kept: [UInt8] = []
-        var line: [UInt8] = []
+        var line: [UInt8] = [], lower: [UInt8] = []
         var failure: String?
         // Sentences are counted over the document's words (shared with the other filters): no
         // word crosses a line break, so a line's words are a run of them. A line that lost a
@@ -50,10 +52,12 @@ struct C4QualityFilter: QualityFilter {
                 guard let last = line.last, Self.endsSentence(last), !line.ends(with: [0x2E, 0x2E, 0x2E]) else { return }
             }
             if words < p.min_words_per_line { return }
-            if p.filter_lorem_ipsum, line.containsIgnoringASCIICase("lorem ipsum") { failure = "lorem_ipsum"; return }
-            if p.filter_javascript, line.containsIgnoringASCIICase("javascript") { return }
-            if p.filter_curly_bracket, line.contains(UInt8(ascii: "{")) { failure = "curly_bracket"; return }
-            if p.filter_policy, Self.policies.contains(where: { line.containsIgnoringASCIICase($0) }) { return }
+            lower.removeAll(keepingCapacity: true)
+            lower.append(contentsOf: line.lazy.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 })
+            if p.filter_lorem_ipsum, lower.contains("lorem ipsum") { failure = "lorem_ipsum"; return }
+            if p.filter_javascript, lower.contains("javascript") { return }
+            if p.filter_curly_bracket, lower.contains("{") { failure = "curly_bracket"; return }
+            if p.filter_policy, Self.policies.contains(where: { lower.contains($0) }) { return }
             if p.min_num_sentences >= 0 {
                 if line.count == r.count {
                     while cursor < documentWords.count, documentWords[cursor].lowerBound < r.lowerBound { cursor += 1 }
@@ -105,6 +109,10 @@ struct C4QualityFilter: QualityFilter {
 
     /// Copies `r` without `[12]`, `[]`, `[edit]` and `[citation needed]`.
     private static func appendRemovingCitations(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, to out: inout [UInt8]) {
+        if !r.isEmpty, memchr(s.baseAddress! + r.lowerBound, Int32(UInt8(ascii: "[")), r.count) == nil {
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: s[r]))  // no citation marks: the whole line
+            return
+        }
         var i = r.lowerBound
         while i < r.upperBound {
             if s[i] == UInt8(ascii: "[") {
@@ -155,18 +163,19 @@ enum SentenceCounter {
 extension Array where Element == UInt8 {
     func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && self[(count - suffix.count)...].elementsEqual(suffix) }
 
-    /// Whether the ASCII-lower-cased bytes contain `needle` (given in lower case).
-    func containsIgnoringASCIICase(_ needle: StaticString) -> Bool {
-        let n = needle.utf8CodeUnitCount, p = needle.utf8Start
-        guard count >= n else { return false }
+    /// Whether the bytes contain `needle`: candidates found by `memchr` on its first byte
+    /// (vectorized), each checked with `memcmp`.
+    func contains(_ needle: StaticString) -> Bool {
+        let n = needle.utf8CodeUnitCount, first = Int32(needle.utf8Start[0])
         return withUnsafeBufferPointer { s in
-            func lower(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
+            guard let base = s.baseAddress, s.count >= n else { return false }
+            let last = s.count - n  // the last position a match can start at
             var i = 0
-            while i + n <= s.count {
-                var k = 0
-                while k < n, lower(s[i + k]) == p[k] { k += 1 }
-                if k == n { return true }
-                i += 1
+            while i <= last {
+                guard let hit = memchr(base + i, first, last - i + 1) else { return false }
+                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if memcmp(base + at, needle.utf8Start, n) == 0 { return true }
+                i = at + 1
             }
             return false
         }

@@ -1,21 +1,18 @@
-/// Counts 64-bit keys (hashes of lines, paragraphs, n-grams) with open addressing, remembering
-/// where each key was first seen. Cleared in O(1) by a generation stamp. Each counting pass
-/// uses only as many slots as its keys need (a power-of-two prefix of the storage, which grows
-/// to the largest pass seen), so one table serves every document a worker sees without
-/// allocating, and a small document never touches the slots a large one needed.
+/// Counts 64-bit keys (hashes of lines, paragraphs, n-grams) with open addressing. Cleared in
+/// O(1) by a generation stamp. Each counting pass uses only as many slots as its keys need (a
+/// power-of-two prefix of the storage, which grows to the largest pass seen), so one table
+/// serves every document a worker sees without allocating, and a small document never touches
+/// the slots a large one needed.
 struct CountingTable {
-    /// One slot: key, count, first position and generation side by side (one cache line).
+    /// One slot: key, count and generation side by side (16 bytes, four to a cache line).
     fileprivate struct Slot {
         var key: UInt64 = 0
         var count: Int32 = 0
-        var first: Int32 = 0
         var stamp: UInt32 = 0
     }
 
     private var slots = [Slot](repeating: Slot(), count: 1024)
     private var generation: UInt32 = 1
-    /// Slots in use by the current pass.
-    private var active = 1024
 
     /// Adds keys during one counting pass.
     struct Inserter {
@@ -23,13 +20,13 @@ struct CountingTable {
         fileprivate let mask: Int
         fileprivate let generation: UInt32
 
-        /// Adds one to `key`'s count (remembering `position` if it is new); returns the count before.
+        /// Adds one to `key`'s count; returns the count before.
         @inline(__always)
-        func add(_ key: UInt64, position: Int = 0) -> Int32 {
+        func add(_ key: UInt64) -> Int32 {
             var slot = Int(truncatingIfNeeded: key) & mask  // keys are mixed hashes
             while true {
                 if slots[slot].stamp != generation {
-                    slots[slot] = Slot(key: key, count: 1, first: Int32(truncatingIfNeeded: position), stamp: generation)
+                    slots[slot] = Slot(key: key, count: 1, stamp: generation)
                     return 0
                 }
                 if slots[slot].key == key {
@@ -47,7 +44,7 @@ struct CountingTable {
             var slot = Int(truncatingIfNeeded: key) & mask
             while true {
                 if slots[slot].stamp != generation {
-                    slots[slot] = Slot(key: key, count: 1, first: 0, stamp: generation)
+                    slots[slot] = Slot(key: key, count: 1, stamp: generation)
                     return Int32(truncatingIfNeeded: slot)
                 }
                 if slots[slot].key == key {
@@ -61,17 +58,6 @@ struct CountingTable {
         /// The count held in a slot `addReturningSlot` returned during this pass.
         @inline(__always)
         func count(atSlot slot: Int32) -> Int32 { slots[Int(slot)].count }
-
-        /// The count of `key` so far (0 when absent).
-        @inline(__always)
-        func count(of key: UInt64) -> Int32 {
-            var slot = Int(truncatingIfNeeded: key) & mask
-            while slots[slot].stamp == generation {
-                if slots[slot].key == key { return slots[slot].count }
-                slot = (slot + 1) & mask
-            }
-            return 0
-        }
     }
 
     /// Empties the table, sizes it for at most `keys` distinct keys, and runs `body` with an
@@ -83,7 +69,6 @@ struct CountingTable {
             slots = [Slot](repeating: Slot(), count: size)
             generation = 0
         }
-        active = size
         generation &+= 1
         if generation == 0 {
             for i in slots.indices { slots[i].stamp = 0 }
@@ -93,16 +78,6 @@ struct CountingTable {
         return slots.withUnsafeMutableBufferPointer { table in
             body(Inserter(slots: table.baseAddress!, mask: size - 1, generation: generation))
         }
-    }
-
-    /// The largest count of the last pass and the first position of its key; among keys with
-    /// the same count, the one first seen.
-    func mostFrequent() -> (count: Int32, position: Int) {
-        var best: (count: Int32, position: Int32) = (0, 0)
-        for slot in slots[..<active] where slot.stamp == generation {
-            if slot.count > best.count || slot.count == best.count && slot.first < best.position { best = (slot.count, slot.first) }
-        }
-        return (best.count, Int(best.position))
     }
 }
 

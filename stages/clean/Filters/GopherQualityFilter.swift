@@ -16,6 +16,15 @@ struct GopherQualityFilter: QualityFilter {
 
     let settings: Settings
     var name: String { "gopher_quality" }
+    private static let nonSymbol: UInt8 = 1, alpha: UInt8 = 2
+    /// Per ASCII byte: `nonSymbol` unless it is punctuation or a control character (tab and line
+    /// feed count as non-symbols, as in datatrove's set), and `alpha` for letters.
+    private static let asciiFlags: [UInt8] = (0..<128).map { v in
+        let b = UInt8(v)
+        if UnicodeClasses.asciiLetter(b) { return nonSymbol | alpha }
+        return !UnicodeClasses.asciiPunctuation(b) && b >= 0x20 && b != 0x7F || b == 0x09 || b == 0x0A ? nonSymbol : 0
+    }
+
     /// The stop words' bytes packed little-endian into one integer each (all are at most four
     /// bytes), so a word of up to four bytes is checked with eight integer compares.
     private static let stopWords: [UInt32] = ["the", "be", "to", "of", "and", "that", "have", "with"].map { word in
@@ -28,34 +37,33 @@ struct GopherQualityFilter: QualityFilter {
         let stopWords = Self.stopWords
         var symbolFree = 0, symbolFreeCharacters = 0, alphaWords = 0
         var stopWordsSeen: UInt8 = 0
-        text.withBytes { s in
+        let classes = UnicodeClasses.Table()
+        Self.asciiFlags.withUnsafeBufferPointer { asciiFlags in text.withBytes { s in
             for w in words {
-                var hasNonSymbol = false, hasAlpha = false, characters = 0
+                var flags: UInt8 = 0, characters = 0
                 var i = w.lowerBound
                 while i < w.upperBound {
                     let b = s[i]
+                    characters += 1
                     if b < 0x80 {
-                        characters += 1
-                        if UnicodeClasses.asciiLetter(b) { hasAlpha = true; hasNonSymbol = true }
-                        else if !UnicodeClasses.asciiPunctuation(b) && b >= 0x20 && b != 0x7F || b == 0x09 || b == 0x0A { hasNonSymbol = true }
+                        flags |= asciiFlags[Int(b)]
                         i += 1
                     } else {
                         let (c, n) = UnicodeClasses.scalar(s, i)
-                        characters += 1
-                        if !UnicodeClasses.isDatatrovePunctuation(c) { hasNonSymbol = true }
-                        if UnicodeClasses.isAlpha(c) { hasAlpha = true }
+                        if !classes.isDatatrovePunctuation(c) { flags |= Self.nonSymbol }
+                        if classes.isAlpha(c) { flags |= Self.alpha }
                         i += n
                     }
                 }
-                if hasNonSymbol { symbolFree += 1; symbolFreeCharacters += characters }
-                if hasAlpha { alphaWords += 1 }
+                if flags & Self.nonSymbol != 0 { symbolFree += 1; symbolFreeCharacters += characters }
+                if flags & Self.alpha != 0 { alphaWords += 1 }
                 if w.count <= 4 {
                     var packed: UInt32 = 0
                     for k in 0..<w.count { packed |= UInt32(s[w.lowerBound + k]) << (8 * UInt32(k)) }
                     for k in 0..<stopWords.count where stopWords[k] == packed { stopWordsSeen |= 1 << k }
                 }
             }
-        }
+        } }
         if p.min_doc_words > 0, symbolFree < p.min_doc_words {
             return .drop("gopher_short_doc: \(symbolFree) words < \(p.min_doc_words)")
         }

@@ -107,13 +107,18 @@ struct GopherRepetitionFilter: QualityFilter {
     private func topNGramCharacters(_ n: Int, _ grams: NGramHashes, _ candidates: Candidates, _ text: TextAnalysis) -> Int {
         var (count, winner): (Int32, Int)
         if n == candidates.shortest {
-            (count, winner) = candidates.mostFrequent()  // counted already
+            (count, winner) = candidates.mostFrequent  // counted already
         } else {
+            // The first position holding the largest count is that n-gram's first occurrence.
             let positions = candidates.positions(n)
-            text.table.counting(atMost: positions.count) { table in
-                for i in positions { _ = table.add(grams.hash(Int(i), n), position: Int(i)) }
+            (count, winner) = text.table.counting(atMost: positions.count) { table in
+                let slots = positions.map { table.addReturningSlot(grams.hash(Int($0), n)) }
+                var best: (Int32, Int) = (0, 0)
+                for (k, position) in positions.enumerated() where table.count(atSlot: slots[k]) > best.0 {
+                    best = (table.count(atSlot: slots[k]), Int(position))
+                }
+                return best
             }
-            (count, winner) = text.table.mostFrequent()
         }
         if count <= 1 { (count, winner) = (1, 0) }
         let span = grams.characters(winner, n) + (n - 1)
@@ -146,47 +151,45 @@ struct GopherRepetitionFilter: QualityFilter {
 /// parts. Each list is ascending.
 struct Candidates {
     let shortest: Int
-    /// For each position, how often its shortest n-gram occurs in the text (0 outside `base`).
-    private let counts: [Int32]
+    /// The largest count of a shortest n-gram and its first position (the earliest of the
+    /// n-grams with that count), or (0, 0) when none was counted.
+    let mostFrequent: (count: Int32, position: Int)
+    /// Ascending positions whose shortest n-gram occurs more than once, and for each how many
+    /// such positions follow one another from there.
+    private var repeating: [Int32] = [], runs: [Int32] = []
 
     /// Counts the shortest n-grams at every position, or only at `base`: positions known to
     /// hold every n-gram that can repeat (from a family of shorter n-grams), so the counts of
     /// those that repeat are still exact.
     init(repeating shortest: Int, at base: [Int32]? = nil, _ grams: NGramHashes, _ text: TextAnalysis) {
         self.shortest = shortest
-        guard grams.words >= shortest else { counts = []; return }
-        let positions = grams.words - shortest + 1
-        var counts = [Int32](repeating: 0, count: positions)
-        text.table.counting(atMost: base?.count ?? positions) { table in
-            if let base {
-                let slots = base.map { table.addReturningSlot(grams.hash(Int($0), shortest)) }
-                for (k, position) in base.enumerated() { counts[Int(position)] = table.count(atSlot: slots[k]) }
-            } else {
-                let slots = (0..<positions).map { table.addReturningSlot(grams.hash($0, shortest)) }
-                for (position, slot) in slots.enumerated() { counts[position] = table.count(atSlot: slot) }
+        guard grams.words >= shortest else { mostFrequent = (0, 0); return }
+        let all = grams.words - shortest + 1
+        let positions = base ?? (0..<all).map { Int32($0) }
+        var best: (count: Int32, position: Int) = (0, 0)
+        var repeating: [Int32] = []
+        text.table.counting(atMost: positions.count) { table in
+            let slots = positions.map { table.addReturningSlot(grams.hash(Int($0), shortest)) }
+            for (k, position) in positions.enumerated() {
+                let count = table.count(atSlot: slots[k])
+                if count > best.count { best = (count, Int(position)) }
+                if count > 1 { repeating.append(position) }
             }
         }
-        self.counts = counts
-    }
-
-    /// The largest count of a shortest n-gram and its first position (the earliest of the
-    /// n-grams with that count), or (0, 0) when the text is shorter.
-    func mostFrequent() -> (count: Int32, position: Int) {
-        var best: (count: Int32, position: Int) = (0, 0)
-        for (i, count) in counts.enumerated() where count > best.count { best = (count, i) }
-        return best
+        mostFrequent = best
+        var runs = [Int32](repeating: 1, count: repeating.count)
+        for k in stride(from: repeating.count - 2, through: 0, by: -1) where repeating[k + 1] == repeating[k] + 1 {
+            runs[k] = runs[k + 1] + 1
+        }
+        self.repeating = repeating
+        self.runs = runs
     }
 
     /// Ascending positions whose n-gram (n >= shortest) may occur more than once.
     func positions(_ n: Int) -> [Int32] {
-        let span = n - shortest  // further shortest n-grams inside the n-gram
-        guard counts.count > span else { return [] }
+        let span = Int32(n - shortest)  // further shortest n-grams inside the n-gram
         var result: [Int32] = []
-        var run = 0  // repeating positions in a row ending at i
-        for i in 0..<counts.count {
-            run = counts[i] > 1 ? run + 1 : 0
-            if run > span { result.append(Int32(i - span)) }
-        }
+        for k in repeating.indices where runs[k] > span { result.append(repeating[k]) }
         return result
     }
 }
@@ -195,26 +198,35 @@ struct Candidates {
 /// own 64-bit hashes, kept as prefix sums (`prefix[i+n] - prefix[i]·P^n`), then mixed; and
 /// prefix sums of the words' characters for the runs' lengths.
 struct NGramHashes {
-    private var prefix: [UInt64]
-    private var powers: [UInt64]
-    private var characterPrefix: [Int]
+    private let prefix: [UInt64]
+    private let powers: [UInt64]
+    private let characterPrefix: [Int]
     let words: Int
     private static let base: UInt64 = 0x9E37_79B9_7F4A_7C15
 
     init(_ text: TextAnalysis, _ ranges: [Range<Int>]) {
         words = ranges.count
-        prefix = [UInt64](repeating: 0, count: ranges.count + 1)
-        characterPrefix = [Int](repeating: 0, count: ranges.count + 1)
-        powers = [1]
-        var p: UInt64 = 1
-        for _ in 0..<16 { p = p &* Self.base; powers.append(p) }
+        var powers = [UInt64](repeating: 1, count: 17)
+        for k in 1...16 { powers[k] = powers[k - 1] &* Self.base }
+        self.powers = powers
         let ascii = text.characters == text.bytes.count  // then a word's characters are its bytes
+        var prefix = [UInt64](repeating: 0, count: ranges.count + 1)
+        var characterPrefix = [Int](repeating: 0, count: ranges.count + 1)
         text.withBytes { s in
-            for (k, w) in ranges.enumerated() {
-                prefix[k + 1] = prefix[k] &* Self.base &+ ByteHash.hash(s, w)
-                characterPrefix[k + 1] = characterPrefix[k] + (ascii ? w.count : UnicodeClasses.count(s, w))
+            prefix.withUnsafeMutableBufferPointer { hashes in
+                characterPrefix.withUnsafeMutableBufferPointer { characters in
+                    var h: UInt64 = 0, c = 0
+                    for (k, w) in ranges.enumerated() {
+                        h = h &* Self.base &+ ByteHash.hash(s, w)
+                        c += ascii ? w.count : UnicodeClasses.count(s, w)
+                        hashes[k + 1] = h
+                        characters[k + 1] = c
+                    }
+                }
             }
         }
+        self.prefix = prefix
+        self.characterPrefix = characterPrefix
     }
 
     /// The hash of words i..<i+n (n at most 16).

@@ -1,7 +1,10 @@
 /// What comes off the front (prefixes) and back (suffixes) of a white-space-free piece, and
-/// where its middle splits (infixes), after spaCy's English punctuation rules.
-enum AffixRules {
+/// where its middle splits (infixes), after spaCy's English punctuation rules. A value holds
+/// pointers to its class tables, so the hot path reads them without lazy-initialization checks.
+struct AffixRules: @unchecked Sendable {
     typealias Bytes = UnsafeBufferPointer<UInt8>
+    private let classes = UnicodeClasses.Table()
+    private let affixes = AffixRules.tablePointer
 
     /// Punctuation that splits off either end as one character.
     private static let edgePunctuation: Set<UInt32> = Set(",:;!?()[]{}<>_#*&".unicodeScalars.map(\.value)
@@ -16,31 +19,32 @@ enum AffixRules {
 
     /// Which of the sets above each BMP scalar is in (bit 1 edge, 2 quote, 4 currency, 8 front
     /// only), built once so the hot path does one load instead of hashing.
-    private static let table: [UInt8] = {
-        var t = [UInt8](repeating: 0, count: 0x10000)
+    nonisolated(unsafe) private static let tablePointer: UnsafePointer<UInt8> = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
+        t.initialize(repeating: 0, count: 0x10000)
         for v in edgePunctuation { t[Int(v)] |= 1 }
         for v in quotes { t[Int(v)] |= 2 }
         for v in currency { t[Int(v)] |= 4 }
         for v in frontOnly { t[Int(v)] |= 8 }
-        return t
+        return UnsafePointer(t)
     }()
 
     @inline(__always)
-    private static func has(_ c: Unicode.Scalar, _ bit: UInt8) -> Bool { c.value < 0x10000 && table[Int(c.value)] & bit != 0 }
-    @inline(__always) private static func isQuote(_ c: Unicode.Scalar) -> Bool { has(c, 2) }
-    @inline(__always) private static func isCurrency(_ c: Unicode.Scalar) -> Bool { has(c, 4) }
+    private func has(_ c: Unicode.Scalar, _ bit: UInt8) -> Bool { c.value < 0x10000 && affixes[Int(c.value)] & bit != 0 }
+    @inline(__always) private func isQuote(_ c: Unicode.Scalar) -> Bool { has(c, 2) }
+    @inline(__always) private func isCurrency(_ c: Unicode.Scalar) -> Bool { has(c, 4) }
     /// Units split off a number's end (`10km` -> `10 km`), longest first.
     private static let units: [[UInt8]] = ["km²", "km³", "km", "m²", "m³", "dm²", "dm³", "dm", "cm²", "cm³", "cm", "mm²", "mm³",
                                            "mm", "ha", "µm", "nm", "yd", "in", "ft", "kg", "mg", "µg", "lb", "oz", "m/s", "km/h",
                                            "kmh", "mph", "hPa", "Pa", "mbar", "mb", "MB", "kb", "KB", "gb", "GB", "tb", "TB",
                                            "m", "g", "t", "T", "G", "M", "K", "%"].map { Array($0.utf8) }
 
-    private static func isEdgePunctuation(_ c: Unicode.Scalar) -> Bool {
-        has(c, 3) || UnicodeClasses.isIcon(c) && c.value != 0xB0
+    private func isEdgePunctuation(_ c: Unicode.Scalar) -> Bool {
+        has(c, 3) || classes.isIcon(c) && c.value != 0xB0
     }
 
     /// Bytes to split off the front of `r`, or 0.
-    static func prefixLength(_ s: Bytes, _ r: Range<Int>) -> Int {
+    func prefixLength(_ s: Bytes, _ r: Range<Int>) -> Int {
         let (c, n) = UnicodeClasses.scalar(s, r.lowerBound)
         if c == "." {
             var k = r.lowerBound
@@ -51,7 +55,7 @@ enum AffixRules {
             let next = r.lowerBound + 1
             return next < r.upperBound && UnicodeClasses.asciiDigit(s[next]) ? 0 : 1
         }
-        if has(c, 1 | 2 | 4 | 8) || UnicodeClasses.isIcon(c) && c.value != 0xB0 { return n }
+        if has(c, 1 | 2 | 4 | 8) || classes.isIcon(c) && c.value != 0xB0 { return n }
         if r.count >= 3, s[r.lowerBound + 1] == UInt8(ascii: "$"), [UInt8(ascii: "C"), UInt8(ascii: "A")].contains(s[r.lowerBound]) {
             return 2
         }
@@ -63,7 +67,7 @@ enum AffixRules {
 
     /// Bytes to split off the back of `r`, or 0: the longest of the matching suffix rules
     /// (the leftmost start, as a regex search anchored at the end finds it).
-    static func suffixLength(_ s: Bytes, _ r: Range<Int>) -> Int {
+    func suffixLength(_ s: Bytes, _ r: Range<Int>) -> Int {
         guard !r.isEmpty else { return 0 }
         var start = r.upperBound
         let last = UnicodeClasses.previousStart(s, before: r.upperBound)
@@ -79,13 +83,13 @@ enum AffixRules {
             start = min(start, UnicodeClasses.previousStart(s, before: last))
         }
         if let p = before(last) {
-            if c == "+", UnicodeClasses.isDigit(p) { start = min(start, last) }
-            if isCurrency(c), UnicodeClasses.isDigit(p) { start = min(start, last) }
+            if c == "+", classes.isDigit(p) { start = min(start, last) }
+            if isCurrency(c), classes.isDigit(p) { start = min(start, last) }
             if c == "." {
                 let q = before(UnicodeClasses.previousStart(s, before: last))
-                let splits = UnicodeClasses.isDigit(p) || UnicodeClasses.isLower(p) || p == "%" || p == "\u{B2}" || p == "-" || p == "+"
+                let splits = classes.isDigit(p) || classes.isLower(p) || p == "%" || p == "\u{B2}" || p == "-" || p == "+"
                     || has(p, 1 | 2)
-                    || UnicodeClasses.isUpper(p) && q.map(UnicodeClasses.isUpper) == true
+                    || classes.isUpper(p) && q.map(classes.isUpper) == true
                     || q == "\u{B0}" && (p == "F" || p == "f" || p == "C" || p == "c" || p == "K" || p == "k")
                 if splits { start = min(start, last) }
             }
@@ -93,7 +97,7 @@ enum AffixRules {
         // A unit comes off only after a digit, within the last six bytes.
         var digitNear = false
         for k in max(r.lowerBound, r.upperBound - 6)..<(r.upperBound - 1) where UnicodeClasses.asciiDigit(s[k]) { digitNear = true }
-        for unit in units where digitNear && unit.count < r.count {
+        for unit in Self.units where digitNear && unit.count < r.count {
             let unitStart = r.upperBound - unit.count
             guard unitStart < start, UnicodeClasses.asciiDigit(s[unitStart - 1]) else { continue }
             if (0..<unit.count).allSatisfy({ s[unitStart + $0] == unit[$0] }) { start = unitStart }
@@ -104,7 +108,7 @@ enum AffixRules {
     /// Appends the pieces of `r` split at infixes: ellipses and symbols anywhere, hyphens and
     /// `: < > = /` between a letter or digit and a letter, `,` between letters, `.` between a
     /// lower-case and an upper-case letter, arithmetic signs between digits.
-    static func splitInfixes(_ s: Bytes, _ r: Range<Int>, into words: inout [Range<Int>]) {
+    func splitInfixes(_ s: Bytes, _ r: Range<Int>, into words: inout [Range<Int>]) {
         var start = r.lowerBound
         var i = r.lowerBound
         var previous: Unicode.Scalar? = nil
@@ -114,18 +118,18 @@ enum AffixRules {
             if c == "." && i + 1 < r.upperBound && s[i + 1] == UInt8(ascii: ".") {
                 matchEnd = i
                 while matchEnd < r.upperBound, s[matchEnd] == UInt8(ascii: ".") { matchEnd += 1 }
-            } else if c == "\u{2026}" || UnicodeClasses.isIcon(c) && c.value != 0xB0 {
+            } else if c == "\u{2026}" || classes.isIcon(c) && c.value != 0xB0 {
                 matchEnd = i + n
             } else if let p = previous, i + n < r.upperBound {
                 let next = UnicodeClasses.scalar(s, i + n).0
-                let pAlpha = UnicodeClasses.isAlpha(p), pDigit = UnicodeClasses.isDigit(p), nextAlpha = UnicodeClasses.isAlpha(next)
-                if pDigit, c == "+" || c == "-" || c == "*" || c == "^", UnicodeClasses.isDigit(next) || next == "-" {
+                let pAlpha = classes.isAlpha(p), pDigit = classes.isDigit(p), nextAlpha = classes.isAlpha(next)
+                if pDigit, c == "+" || c == "-" || c == "*" || c == "^", classes.isDigit(next) || next == "-" {
                     matchEnd = i + n
-                } else if c == ".", UnicodeClasses.isLower(p) || isQuote(p), UnicodeClasses.isUpper(next) || isQuote(next) {
+                } else if c == ".", classes.isLower(p) || isQuote(p), classes.isUpper(next) || isQuote(next) {
                     matchEnd = i + n
                 } else if c == ",", pAlpha, nextAlpha {
                     matchEnd = i + n
-                } else if pAlpha || pDigit, nextAlpha, Self.isInfixSeparator(c) {
+                } else if pAlpha || pDigit, nextAlpha, isInfixSeparator(c) {
                     matchEnd = i + n
                 }
             }
@@ -145,7 +149,7 @@ enum AffixRules {
 
     /// Hyphens, dashes, `~`, `:`, `<`, `>`, `=` and `/`: they split a word between letters.
     @inline(__always)
-    private static func isInfixSeparator(_ c: Unicode.Scalar) -> Bool {
+    private func isInfixSeparator(_ c: Unicode.Scalar) -> Bool {
         switch c {
         case "-", "\u{2013}", "\u{2014}", "~", ":", "<", ">", "=", "/": return true
         default: return false
@@ -153,7 +157,7 @@ enum AffixRules {
     }
 
     /// A URL or host name (`https://a.b/c`, `www.x.org`, `example.com/path`), kept whole.
-    static func isURL(_ s: Bytes, _ r: Range<Int>) -> Bool {
+    func isURL(_ s: Bytes, _ r: Range<Int>) -> Bool {
         var i = r.lowerBound
         // Optional scheme.
         var k = i

@@ -61,6 +61,11 @@ enum UnicodeClasses {
 
         @inline(__always) func isSpace(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.space) }
         @inline(__always) func isAlpha(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.alpha) }
+        @inline(__always) func isDatatrovePunctuation(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.datatrove) }
+        @inline(__always) func isDigit(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.digit) }
+        @inline(__always) func isLower(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.lower) }
+        @inline(__always) func isUpper(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.upper) }
+        @inline(__always) func isIcon(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.icon) }
     }
 
     /// `bmp` in memory that is never freed, for `Table`.

@@ -4,68 +4,96 @@
 /// before `n't`, `'s`, `'ll`, ... (the rules of spaCy's English tokenizer, which datatrove's
 /// Gopher and FineWeb filters use). URLs and abbreviations (`Mr.`, `e.g.`, `U.S.A.`) stay whole.
 ///
-/// Works on UTF-8 bytes and appends byte ranges; nothing is allocated per word.
-struct WordSplitter: Sendable {
+/// Works on UTF-8 bytes and appends byte ranges; nothing is allocated per word. Pieces the affix
+/// rules split are remembered (`PieceSplits`), so a splitter belongs to one thread.
+struct WordSplitter {
     private let classes = UnicodeClasses.Table()
+    private let affixes = AffixRules()
+    private let remembered = PieceSplits()
 
     /// Appends the words of `range` of `text` to `words`.
     func split(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into words: inout [Range<Int>]) {
-        var i = range.lowerBound
-        let end = range.upperBound
-        while i < end {
-            // Skip white space.
-            let b = text[i]
-            if b == 0x20 || b == 0x0A || b == 0x09 { i += 1; continue }
-            if b >= 0x80 || b < 0x20 {
-                let (c, n) = UnicodeClasses.scalar(text, i)
-                if classes.isSpace(c) { i += n; continue }
-            }
-            // The piece up to the next white space, noting on the way whether it is plain
-            // (letters and digits, no letter after a digit), which most words are: those are
-            // one word as they are, without a second look.
-            var j = i, plain = true, sawDigit = false
-            while j < end {
-                let b = text[j]
-                if b >= 0x20 && b < 0x80 {
-                    if b == 0x20 { break }
-                    if UnicodeClasses.asciiLetter(b) {
-                        plain = plain && !sawDigit
-                    } else if UnicodeClasses.asciiDigit(b) {
-                        sawDigit = true
-                    } else {
-                        plain = false
-                    }
-                    j += 1
+        Self.asciiKinds.withUnsafeBufferPointer { kinds in
+            var i = range.lowerBound
+            let end = range.upperBound
+            while i < end {
+                // Skip white space.
+                let b = text[i]
+                if b < 0x80 {
+                    if kinds[Int(b)] == Kind.space { i += 1; continue }
                 } else {
-                    let (c, n) = UnicodeClasses.scalar(text, j)
-                    if b == 0x0A || b == 0x09 || classes.isSpace(c) { break }
-                    plain = plain && !sawDigit && classes.isAlpha(c)
-                    j += n
+                    let (c, n) = UnicodeClasses.scalar(text, i)
+                    if classes.isSpace(c) { i += n; continue }
                 }
+                // The piece up to the next white space, noting on the way whether it is plain
+                // (letters and digits, no letter after a digit), which most words are: those are
+                // one word as they are, without a second look. `notPlain` gathers the kinds that
+                // spoil it; `afterDigit` becomes the letter kind once a digit is seen.
+                var j = i
+                var notPlain: UInt8 = 0, afterDigit: UInt8 = 0
+                while j < end {
+                    let b = text[j]
+                    if b < 0x80 {
+                        let kind = kinds[Int(b)]
+                        if kind == Kind.space { break }
+                        notPlain |= (kind & Kind.other) | (kind & afterDigit)
+                        afterDigit |= (kind & Kind.digit) >> 1
+                        j += 1
+                    } else {
+                        let (c, n) = UnicodeClasses.scalar(text, j)
+                        if classes.isSpace(c) { break }
+                        if afterDigit != 0 || !classes.isAlpha(c) { notPlain = Kind.other }
+                        j += n
+                    }
+                }
+                if notPlain == 0 { words.append(i..<j) } else { splitPiece(text, i..<j, into: &words) }
+                i = j
             }
-            if plain { words.append(i..<j) } else { splitPiece(text, i..<j, into: &words) }
-            i = j
         }
     }
 
-    /// One white-space-free piece: prefixes and suffixes off, then the middle.
+    /// What the piece scan needs to know of an ASCII byte (Python's `isspace` for white space).
+    private enum Kind {
+        static let letter: UInt8 = 1, digit: UInt8 = 2, other: UInt8 = 4, space: UInt8 = 8
+    }
+
+    private static let asciiKinds: [UInt8] = (0..<128).map { v in
+        let b = UInt8(v)
+        if (0x09...0x0D).contains(b) || (0x1C...0x20).contains(b) { return Kind.space }
+        if UnicodeClasses.asciiLetter(b) { return Kind.letter }
+        if UnicodeClasses.asciiDigit(b) { return Kind.digit }
+        return Kind.other
+    }
+
+    /// One white-space-free piece: a plain word with one closing mark, a piece split before, or
+    /// the affix rules (remembered for the next time).
     private func splitPiece(_ s: UnsafeBufferPointer<UInt8>, _ piece: Range<Int>, into words: inout [Range<Int>]) {
         if let cut = plainWithTrailingPunctuation(s, piece) {
             words.append(piece.lowerBound..<cut)
             words.append(cut..<piece.upperBound)
             return
         }
+        guard piece.count <= PieceSplits.maximumLength else { applyRules(s, piece, into: &words); return }
+        let hash = ByteHash.hash(s, piece)
+        if remembered.lookup(s, piece, hash: hash, into: &words) { return }
+        let first = words.count
+        applyRules(s, piece, into: &words)
+        remembered.remember(s, piece, hash: hash, words[first...])
+    }
+
+    /// Prefixes and suffixes off, then the middle.
+    private func applyRules(_ s: UnsafeBufferPointer<UInt8>, _ piece: Range<Int>, into words: inout [Range<Int>]) {
         var lo = piece.lowerBound, hi = piece.upperBound
         var suffixes: [Range<Int>] = []
         var lastSize = -1
         while lo < hi, hi - lo != lastSize {
             if Self.isSpecial(s, lo..<hi) { break }
             lastSize = hi - lo
-            let pre = AffixRules.prefixLength(s, lo..<hi)
+            let pre = affixes.prefixLength(s, lo..<hi)
             if pre > 0, lo + pre < hi, Self.isSpecial(s, (lo + pre)..<hi) {
                 words.append(lo..<(lo + pre)); lo += pre; break
             }
-            let suf = AffixRules.suffixLength(s, (lo + pre)..<hi)
+            let suf = affixes.suffixLength(s, (lo + pre)..<hi)
             if suf > 0, hi - suf > lo, Self.isSpecial(s, lo..<(hi - suf)) {
                 suffixes.append((hi - suf)..<hi); hi -= suf; break
             }
@@ -82,10 +110,10 @@ struct WordSplitter: Sendable {
         if lo < hi {
             if let contraction = Contractions.split(s, lo..<hi) {
                 words.append(lo..<contraction); words.append(contraction..<hi)
-            } else if Self.isSpecial(s, lo..<hi) || AffixRules.isURL(s, lo..<hi) {
+            } else if Self.isSpecial(s, lo..<hi) || affixes.isURL(s, lo..<hi) {
                 words.append(lo..<hi)
             } else {
-                AffixRules.splitInfixes(s, lo..<hi, into: &words)
+                affixes.splitInfixes(s, lo..<hi, into: &words)
             }
         }
         words.append(contentsOf: suffixes.reversed())
