@@ -55,11 +55,20 @@ struct GopherQualityFilter: QualityFilter {
                         i += n
                     }
                 }
-                if flags & Self.nonSymbol != 0 { symbolFree += 1; symbolFreeCharacters += characters }
-                if flags & Self.alpha != 0 { alphaWords += 1 }
+                // Without branches: which words count is data the predictor cannot learn.
+                let counted = Int(flags & Self.nonSymbol)
+                symbolFree += counted
+                symbolFreeCharacters += characters & (0 &- counted)
+                alphaWords += Int((flags & Self.alpha) >> 1)
                 if w.count <= 4 {
+                    // The stop words are 2-4 bytes: a word's first four bytes, masked to its length.
                     var packed: UInt32 = 0
-                    for k in 0..<w.count { packed |= UInt32(s[w.lowerBound + k]) << (8 * UInt32(k)) }
+                    if w.lowerBound + 4 <= s.count {
+                        packed = UnsafeRawPointer(s.baseAddress! + w.lowerBound).loadUnaligned(as: UInt32.self)
+                            & (UInt32.max >> UInt32(32 - 8 * w.count))
+                    } else {
+                        for k in 0..<w.count { packed |= UInt32(s[w.lowerBound + k]) << (8 * UInt32(k)) }
+                    }
                     for k in 0..<stopWords.count where stopWords[k] == packed { stopWordsSeen |= 1 << k }
                 }
             }

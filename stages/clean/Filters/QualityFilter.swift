@@ -1,3 +1,5 @@
+import Foundation
+
 /// A document-level quality rule's decision: keep the text, keep a rewritten text (C4 keeps
 /// only some lines), or drop it with a reason.
 enum FilterVerdict: Equatable, Sendable {
@@ -20,6 +22,8 @@ final class TextAnalysis {
     private(set) var bytes: [UInt8] = []
     private var wordRanges: [Range<Int>] = []
     private var wordsReady = false
+    private var lineRanges: [Range<Int>] = []
+    private var linesReady = false
     private var characterCount = -1
     let splitter = WordSplitter()
     /// Scratch for filters that count repeats.
@@ -31,6 +35,7 @@ final class TextAnalysis {
         bytes = text
         wordRanges.removeAll(keepingCapacity: true)
         wordsReady = false
+        linesReady = false
         characterCount = -1
     }
 
@@ -41,6 +46,7 @@ final class TextAnalysis {
     /// The words as the reference filters count them (`WordSplitter`).
     var words: [Range<Int>] {
         if !wordsReady {
+            wordRanges.reserveCapacity(bytes.count / 4)  // about one word per five bytes in prose
             bytes.withUnsafeBufferPointer { splitter.split($0, 0..<$0.count, into: &wordRanges) }
             wordsReady = true
         }
@@ -54,31 +60,46 @@ final class TextAnalysis {
     }
 
     /// Lines as Python's `str.splitlines` gives them: split at `\n`, `\r`, `\r\n`, `\v`, `\f`,
-    /// `\x1c`-`\x1e`, U+0085, U+2028, U+2029, no empty line after a final break.
+    /// `\x1c`-`\x1e`, U+0085, U+2028, U+2029, no empty line after a final break. Found once per
+    /// text and shared by the filters.
     func splitLines(_ body: (Range<Int>) -> Void) {
-        withBytes { s in
-            var start = 0, i = 0
-            while i < s.count {
-                let b = s[i]
-                var breakLength = 0
-                switch b {
-                case 0x0A, 0x0B, 0x0C, 0x1C, 0x1D, 0x1E: breakLength = 1
-                case 0x0D: breakLength = i + 1 < s.count && s[i + 1] == 0x0A ? 2 : 1
-                case 0xC2: breakLength = i + 1 < s.count && s[i + 1] == 0x85 ? 2 : 0
-                case 0xE2: breakLength = i + 2 < s.count && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9) ? 3 : 0
-                default: breakLength = 0
+        if !linesReady {
+            findLines()
+            linesReady = true
+        }
+        for line in lineRanges { body(line) }
+    }
+
+    private func findLines() {
+        lineRanges.removeAll(keepingCapacity: true)
+        Self.mayBreakLine.withUnsafeBufferPointer { mayBreak in
+            withBytes { s in
+                var start = 0, i = 0
+                while i < s.count {
+                    let b = s[i]
+                    guard mayBreak[Int(b)] else { i += 1; continue }
+                    var breakLength = 0
+                    switch b {
+                    case 0x0D: breakLength = i + 1 < s.count && s[i + 1] == 0x0A ? 2 : 1
+                    case 0xC2: breakLength = i + 1 < s.count && s[i + 1] == 0x85 ? 2 : 0
+                    case 0xE2: breakLength = i + 2 < s.count && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9) ? 3 : 0
+                    default: breakLength = 1
+                    }
+                    if breakLength > 0 {
+                        lineRanges.append(start..<i)
+                        i += breakLength
+                        start = i
+                    } else {
+                        i += 1
+                    }
                 }
-                if breakLength > 0 {
-                    body(start..<i)
-                    i += breakLength
-                    start = i
-                } else {
-                    i += 1
-                }
+                if start < s.count { lineRanges.append(start..<s.count) }
             }
-            if start < s.count { body(start..<s.count) }
         }
     }
+
+    /// Bytes that are, or may start, a line break.
+    private static let mayBreakLine: [Bool] = (0..<256).map { [0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0xC2, 0xE2].contains($0) }
 
     /// `range` without Python white space at either end.
     func stripped(_ range: Range<Int>) -> Range<Int> {
@@ -98,21 +119,26 @@ final class TextAnalysis {
         }
     }
 
-    /// Counts, in one pass, `#` and ellipses: non-overlapping `...` plus `…` (Python's
-    /// `text.count` of each).
+    /// Counts `#` and ellipses: non-overlapping `...` plus `…` (Python's `text.count` of each).
+    /// `#` is counted by a loop the compiler vectorizes; ellipses are looked for only where
+    /// `memchr` finds a period or the lead byte of `…`.
     func hashesAndEllipses() -> (hashes: Int, ellipses: Int) {
         withBytes { s in
-            var hashes = 0, ellipses = 0, i = 0
-            while i < s.count {
-                switch s[i] {
-                case UInt8(ascii: "#"): hashes += 1
-                case UInt8(ascii: "."):
-                    if i + 2 < s.count, s[i + 1] == UInt8(ascii: "."), s[i + 2] == UInt8(ascii: ".") { ellipses += 1; i += 2 }
-                case 0xE2:
-                    if i + 2 < s.count, s[i + 1] == 0x80, s[i + 2] == 0xA6 { ellipses += 1; i += 2 }
-                default: break
+            guard let base = s.baseAddress else { return (0, 0) }
+            var hashes = 0
+            for b in s { hashes &+= b == UInt8(ascii: "#") ? 1 : 0 }
+            var ellipses = 0
+            for (lead, rest) in [(UInt8(ascii: "."), (UInt8(ascii: "."), UInt8(ascii: "."))), (UInt8(0xE2), (UInt8(0x80), UInt8(0xA6)))] {
+                var i = 0
+                while i < s.count, let found = memchr(base + i, Int32(lead), s.count - i) {
+                    i = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                    if i + 2 < s.count, s[i + 1] == rest.0, s[i + 2] == rest.1 {
+                        ellipses += 1
+                        i += 3
+                    } else {
+                        i += 1
+                    }
                 }
-                i += 1
             }
             return (hashes, ellipses)
         }

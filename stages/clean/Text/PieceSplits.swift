@@ -1,5 +1,3 @@
-import Foundation
-
 /// The words of white-space-free pieces the affix rules have already split, found again by the
 /// pieces' bytes. In documentation and code most such pieces recur (`foo()`, `(self,`, `>>>`;
 /// on the conformance corpus 82% of them repeat an earlier one), and a lookup costs a fraction
@@ -28,20 +26,42 @@ final class PieceSplits {
     func lookup(_ s: UnsafeBufferPointer<UInt8>, _ piece: Range<Int>, hash: UInt64, into words: inout [Range<Int>]) -> Bool {
         let mask = slots.count - 1
         var slot = Int(truncatingIfNeeded: hash) & mask
-        while slots[slot] >= 0 {
-            let entry = entries[Int(slots[slot])]
-            if entry.hash == hash, Int(entry.length) == piece.count, arena.withUnsafeBufferPointer({ a in
-                memcmp(a.baseAddress! + Int(entry.bytes), s.baseAddress! + piece.lowerBound, piece.count) == 0
-            }) {
-                for k in 0..<Int(entry.words) {
-                    let at = Int(entry.cuts) + 2 * k
-                    words.append((piece.lowerBound + Int(cuts[at]))..<(piece.lowerBound + Int(cuts[at + 1])))
+        return slots.withUnsafeBufferPointer { slots in
+            entries.withUnsafeBufferPointer { entries in
+                while slots[slot] >= 0 {
+                    let entry = entries[Int(slots[slot])]
+                    if entry.hash == hash, Int(entry.length) == piece.count, sameBytes(entry, s, piece) {
+                        cuts.withUnsafeBufferPointer { cuts in
+                            for k in 0..<Int(entry.words) {
+                                let at = Int(entry.cuts) + 2 * k
+                                words.append((piece.lowerBound + Int(cuts[at]))..<(piece.lowerBound + Int(cuts[at + 1])))
+                            }
+                        }
+                        return true
+                    }
+                    slot = (slot + 1) & mask
                 }
-                return true
+                return false
             }
-            slot = (slot + 1) & mask
         }
-        return false
+    }
+
+    /// Whether the remembered piece's bytes equal `piece`'s: eight bytes at a time, then the rest.
+    @inline(__always)
+    private func sameBytes(_ entry: Entry, _ s: UnsafeBufferPointer<UInt8>, _ piece: Range<Int>) -> Bool {
+        arena.withUnsafeBytes { a in
+            let kept = a.baseAddress! + Int(entry.bytes), seen = UnsafeRawPointer(s.baseAddress! + piece.lowerBound)
+            var i = 0
+            while i + 8 <= piece.count {
+                if kept.loadUnaligned(fromByteOffset: i, as: UInt64.self) != seen.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+                i += 8
+            }
+            while i < piece.count {
+                if kept.load(fromByteOffset: i, as: UInt8.self) != seen.load(fromByteOffset: i, as: UInt8.self) { return false }
+                i += 1
+            }
+            return true
+        }
     }
 
     /// Remembers that `piece` splits into `split` (absolute ranges inside it).

@@ -33,7 +33,7 @@ enum UnicodeClasses {
     @inline(__always)
     static func count(_ s: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int {
         var n = 0
-        for i in range where s[i] & 0xC0 != 0x80 { n += 1 }
+        for b in UnsafeBufferPointer(rebasing: s[range]) { n &+= b & 0xC0 != 0x80 ? 1 : 0 }  // vectorizes
         return n
     }
 
@@ -61,6 +61,26 @@ enum UnicodeClasses {
 
         @inline(__always) func isSpace(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.space) }
         @inline(__always) func isAlpha(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.alpha) }
+
+        /// White space and letter classes of the character starting at byte `i` (at or above
+        /// 0x80) and its byte length, without building a `Unicode.Scalar` for the common
+        /// two- and three-byte characters.
+        @inline(__always)
+        func spaceAndAlpha(_ s: UnsafeBufferPointer<UInt8>, _ i: Int) -> (space: Bool, alpha: Bool, length: Int) {
+            let b0 = UInt32(s[i])
+            let value: UInt32, length: Int
+            if b0 < 0xE0, i + 1 < s.count {
+                (value, length) = (((b0 & 0x1F) << 6) | (UInt32(s[i + 1]) & 0x3F), 2)
+            } else if b0 >= 0xE0, b0 < 0xF0, i + 2 < s.count {
+                (value, length) = (((b0 & 0x0F) << 12) | ((UInt32(s[i + 1]) & 0x3F) << 6) | (UInt32(s[i + 2]) & 0x3F), 3)
+            } else {
+                let (c, n) = UnicodeClasses.scalar(s, i)
+                let b = bits(c)
+                return (b.contains(.space), b.contains(.alpha), n)
+            }
+            let b = Bits(rawValue: bmp[Int(value)])
+            return (b.contains(.space), b.contains(.alpha), length)
+        }
         @inline(__always) func isDatatrovePunctuation(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.datatrove) }
         @inline(__always) func isDigit(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.digit) }
         @inline(__always) func isLower(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.lower) }

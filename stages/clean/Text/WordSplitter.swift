@@ -22,8 +22,8 @@ struct WordSplitter {
                 if b < 0x80 {
                     if kinds[Int(b)] == Kind.space { i += 1; continue }
                 } else {
-                    let (c, n) = UnicodeClasses.scalar(text, i)
-                    if classes.isSpace(c) { i += n; continue }
+                    let (space, _, n) = classes.spaceAndAlpha(text, i)
+                    if space { i += n; continue }
                 }
                 // The piece up to the next white space, noting on the way whether it is plain
                 // (letters and digits, no letter after a digit), which most words are: those are
@@ -40,9 +40,9 @@ struct WordSplitter {
                         afterDigit |= (kind & Kind.digit) >> 1
                         j += 1
                     } else {
-                        let (c, n) = UnicodeClasses.scalar(text, j)
-                        if classes.isSpace(c) { break }
-                        if afterDigit != 0 || !classes.isAlpha(c) { notPlain = Kind.other }
+                        let (space, alpha, n) = classes.spaceAndAlpha(text, j)
+                        if space { break }
+                        if afterDigit != 0 || !alpha { notPlain = Kind.other }
                         j += n
                     }
                 }
