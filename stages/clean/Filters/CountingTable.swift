@@ -1,82 +1,52 @@
-/// Counts 64-bit keys (hashes of lines, paragraphs, n-grams) with open addressing. Cleared in
-/// O(1) by a generation stamp. Each counting pass uses only as many slots as its keys need (a
-/// power-of-two prefix of the storage, which grows to the largest pass seen), so one table
-/// serves every document a worker sees without allocating, and a small document never touches
-/// the slots a large one needed.
+/// Counts 64-bit keys (hashes of lines, paragraphs, n-grams) with open addressing, keeping the
+/// position where each key was first added. Each counting pass uses only as many slots as its
+/// keys need (a power-of-two prefix of the storage, which grows to the largest pass seen) and
+/// empties just those, so one table serves every document a worker sees without allocating,
+/// and a small document never touches the slots a large one needed.
 struct CountingTable {
-    /// One slot: key, count and generation side by side (16 bytes, four to a cache line).
+    /// One slot: key, count (0 when empty) and first position (16 bytes, four to a cache line).
     fileprivate struct Slot {
         var key: UInt64 = 0
         var count: Int32 = 0
-        var stamp: UInt32 = 0
+        var first: Int32 = 0
     }
 
-    private var slots = [Slot](repeating: Slot(), count: 1024)
-    private var generation: UInt32 = 1
+    private var slots = [Slot](repeating: Slot(), count: 64)
 
     /// Adds keys during one counting pass.
     struct Inserter {
         fileprivate let slots: UnsafeMutablePointer<Slot>
         fileprivate let mask: Int
-        fileprivate let generation: UInt32
 
-        /// Adds one to `key`'s count; returns the count before.
+        /// Adds one to `key`'s count; returns the count before and the position the key was
+        /// first added at (`position` itself when it is new).
         @inline(__always)
-        func add(_ key: UInt64) -> Int32 {
+        @discardableResult
+        func add(_ key: UInt64, at position: Int32 = 0) -> (before: Int32, first: Int32) {
             var slot = Int(truncatingIfNeeded: key) & mask  // keys are mixed hashes
             while true {
-                if slots[slot].stamp != generation {
-                    slots[slot] = Slot(key: key, count: 1, stamp: generation)
-                    return 0
+                if slots[slot].count == 0 {
+                    slots[slot] = Slot(key: key, count: 1, first: position)
+                    return (0, position)
                 }
                 if slots[slot].key == key {
                     slots[slot].count += 1
-                    return slots[slot].count - 1
+                    return (slots[slot].count - 1, slots[slot].first)
                 }
                 slot = (slot + 1) & mask
             }
         }
-
-        /// Adds one to `key`'s count and returns its slot, whose count `count(atSlot:)` reads
-        /// once the pass is done: a second pass over the same keys needs no probing.
-        @inline(__always)
-        func addReturningSlot(_ key: UInt64) -> Int32 {
-            var slot = Int(truncatingIfNeeded: key) & mask
-            while true {
-                if slots[slot].stamp != generation {
-                    slots[slot] = Slot(key: key, count: 1, stamp: generation)
-                    return Int32(truncatingIfNeeded: slot)
-                }
-                if slots[slot].key == key {
-                    slots[slot].count += 1
-                    return Int32(truncatingIfNeeded: slot)
-                }
-                slot = (slot + 1) & mask
-            }
-        }
-
-        /// The count held in a slot `addReturningSlot` returned during this pass.
-        @inline(__always)
-        func count(atSlot slot: Int32) -> Int32 { slots[Int(slot)].count }
     }
 
-    /// Empties the table, sizes it for at most `keys` distinct keys, and runs `body` with an
-    /// inserter for this pass.
+    /// Sizes the table for at most `keys` distinct keys, empties the slots this pass uses, and
+    /// runs `body` with an inserter for the pass.
     mutating func counting<R>(atMost keys: Int, _ body: (Inserter) -> R) -> R {
-        var size = 1024
+        var size = 64
         while size < 2 * keys { size *= 2 }
-        if size > slots.count {
-            slots = [Slot](repeating: Slot(), count: size)
-            generation = 0
-        }
-        generation &+= 1
-        if generation == 0 {
-            for i in slots.indices { slots[i].stamp = 0 }
-            generation = 1
-        }
-        let generation = generation
+        if size > slots.count { slots = [Slot](repeating: Slot(), count: size) }
         return slots.withUnsafeMutableBufferPointer { table in
-            body(Inserter(slots: table.baseAddress!, mask: size - 1, generation: generation))
+            table.baseAddress!.update(repeating: Slot(), count: size)
+            return body(Inserter(slots: table.baseAddress!, mask: size - 1))
         }
     }
 }

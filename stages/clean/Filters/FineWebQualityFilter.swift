@@ -48,7 +48,7 @@ struct FineWebQualityFilter: QualityFilter {
         var repeated = 0
         text.withBytes { s in
             text.table.counting(atMost: lines.count) { table in
-                for line in lines where table.add(ByteHash.hash(s, line)) > 0 { repeated += UnicodeClasses.count(s, line) }
+                for line in lines where table.add(ByteHash.hash(s, line)).before > 0 { repeated += UnicodeClasses.count(s, line) }
             }
         }
         let duplicateRatio = Double(repeated) / Double(max(1, text.characters - newlines))

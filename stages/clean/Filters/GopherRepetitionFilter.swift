@@ -92,7 +92,7 @@ struct GopherRepetitionFilter: QualityFilter {
         var repeats = 0, characters = 0
         text.withBytes { s in
             text.table.counting(atMost: parts.count) { table in
-                for part in parts where table.add(ByteHash.hash(s, part)) > 0 {
+                for part in parts where table.add(ByteHash.hash(s, part)).before > 0 {
                     repeats += 1
                     characters += UnicodeClasses.count(s, part)
                 }
@@ -109,15 +109,9 @@ struct GopherRepetitionFilter: QualityFilter {
         if n == candidates.shortest {
             (count, winner) = candidates.mostFrequent  // counted already
         } else {
-            // The first position holding the largest count is that n-gram's first occurrence.
             let positions = candidates.positions(n)
             (count, winner) = text.table.counting(atMost: positions.count) { table in
-                let slots = positions.map { table.addReturningSlot(grams.hash(Int($0), n)) }
-                var best: (Int32, Int) = (0, 0)
-                for (k, position) in positions.enumerated() where table.count(atSlot: slots[k]) > best.0 {
-                    best = (table.count(atSlot: slots[k]), Int(position))
-                }
-                return best
+                Candidates.mostFrequent(positions) { table.add(grams.hash(Int($0), n), at: $0) }
             }
         }
         if count <= 1 { (count, winner) = (1, 0) }
@@ -135,7 +129,7 @@ struct GopherRepetitionFilter: QualityFilter {
             for candidate in candidates {
                 let i = Int(candidate)
                 guard i >= next else { continue }
-                if table.add(grams.hash(i, n)) > 0 {
+                if table.add(grams.hash(i, n)).before > 0 {
                     repeated += grams.characters(i, n)
                     next = i + n
                 }
@@ -160,29 +154,42 @@ struct Candidates {
 
     /// Counts the shortest n-grams at every position, or only at `base`: positions known to
     /// hold every n-gram that can repeat (from a family of shorter n-grams), so the counts of
-    /// those that repeat are still exact.
+    /// those that repeat are still exact. One pass: a position is marked when its n-gram was
+    /// seen before, and the first occurrence when the second one comes.
     init(repeating shortest: Int, at base: [Int32]? = nil, _ grams: NGramHashes, _ text: TextAnalysis) {
         self.shortest = shortest
         guard grams.words >= shortest else { mostFrequent = (0, 0); return }
         let all = grams.words - shortest + 1
         let positions = base ?? (0..<all).map { Int32($0) }
-        var best: (count: Int32, position: Int) = (0, 0)
-        var repeating: [Int32] = []
-        text.table.counting(atMost: positions.count) { table in
-            let slots = positions.map { table.addReturningSlot(grams.hash(Int($0), shortest)) }
-            for (k, position) in positions.enumerated() {
-                let count = table.count(atSlot: slots[k])
-                if count > best.count { best = (count, Int(position)) }
-                if count > 1 { repeating.append(position) }
+        var repeats = [Bool](repeating: false, count: all)
+        mostFrequent = text.table.counting(atMost: positions.count) { table in
+            Candidates.mostFrequent(positions) { table.add(grams.hash(Int($0), shortest), at: $0) } marking: { position, first in
+                repeats[Int(position)] = true
+                repeats[Int(first)] = true
             }
         }
-        mostFrequent = best
+        repeating = positions.filter { repeats[Int($0)] }
         var runs = [Int32](repeating: 1, count: repeating.count)
         for k in stride(from: repeating.count - 2, through: 0, by: -1) where repeating[k + 1] == repeating[k] + 1 {
             runs[k] = runs[k + 1] + 1
         }
-        self.repeating = repeating
         self.runs = runs
+    }
+
+    /// Adds the key of each of `positions` (ascending) with `add`, and returns the largest
+    /// count and the first position of its key; among keys with the same count, the one first
+    /// seen, as `Counter.most_common(1)` picks. `marking` hears each position whose key was seen
+    /// before, with that key's first position.
+    static func mostFrequent(_ positions: [Int32], add: (Int32) -> (before: Int32, first: Int32),
+                             marking: (Int32, Int32) -> Void = { _, _ in }) -> (count: Int32, position: Int) {
+        var best: (count: Int32, position: Int) = (0, 0)
+        for position in positions {
+            let (before, first) = add(position)
+            if before > 0 { marking(position, first) }
+            let count = before + 1
+            if count > best.count || count == best.count && Int(first) < best.position { best = (count, Int(first)) }
+        }
+        return best
     }
 
     /// Ascending positions whose n-gram (n >= shortest) may occur more than once.
