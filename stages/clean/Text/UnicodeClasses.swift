@@ -46,13 +46,19 @@ enum UnicodeClasses {
     }
 
     /// The classes of every Basic Multilingual Plane scalar, computed once (about 10 ms) so that
-    /// classifying a character is one load instead of a Unicode property lookup.
-    private static let bmp: [UInt16] = (0..<0x10000).map { v in Unicode.Scalar(UInt32(v)).map { computeBits($0).rawValue } ?? 0 }
+    /// classifying a character is one load instead of a Unicode property lookup; in memory
+    /// that is never freed.
+    nonisolated(unsafe) private static let bmp: UnsafePointer<UInt16> = {
+        let table = UnsafeMutablePointer<UInt16>.allocate(capacity: 0x10000)
+        for v in 0..<0x10000 { table[v] = Unicode.Scalar(UInt32(v)).map { computeBits($0).rawValue } ?? 0 }
+        return UnsafePointer(table)
+    }()
 
-    /// A handle on the class table for hot loops. Reading a static table goes through a
-    /// lazy-initialization check on every access; a stored pointer does not.
+    /// The class table, through a pointer a hot loop can hold: reading a static goes through a
+    /// lazy-initialization check on every access; a stored pointer does not. The static
+    /// predicates below are these, for code outside hot loops.
     struct Table: @unchecked Sendable {
-        private let bmp = UnicodeClasses.bmpPointer
+        private let bmp = UnicodeClasses.bmp
 
         @inline(__always)
         private func bits(_ c: Unicode.Scalar) -> Bits {
@@ -86,18 +92,8 @@ enum UnicodeClasses {
         @inline(__always) func isLower(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.lower) }
         @inline(__always) func isUpper(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.upper) }
         @inline(__always) func isIcon(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.icon) }
-    }
-
-    /// `bmp` in memory that is never freed, for `Table`.
-    nonisolated(unsafe) private static let bmpPointer: UnsafePointer<UInt16> = {
-        let table = UnsafeMutablePointer<UInt16>.allocate(capacity: bmp.count)
-        table.initialize(from: bmp, count: bmp.count)
-        return UnsafePointer(table)
-    }()
-
-    @inline(__always)
-    private static func bits(_ c: Unicode.Scalar) -> Bits {
-        c.value < 0x10000 ? Bits(rawValue: bmp[Int(c.value)]) : computeBits(c)
+        @inline(__always) func isPunctuation(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.punctuation) }
+        @inline(__always) func isSentenceTerminal(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.terminal) }
     }
 
     private static func computeBits(_ c: Unicode.Scalar) -> Bits {
@@ -129,22 +125,22 @@ enum UnicodeClasses {
     }
 
     /// Python's `str.isspace` (what `strip()` and `split()` remove).
-    @inline(__always) static func isSpace(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.space) }
+    @inline(__always) static func isSpace(_ c: Unicode.Scalar) -> Bool { Table().isSpace(c) }
     /// Python's `str.isalpha`: letters (general categories Lu, Ll, Lt, Lm, Lo).
-    @inline(__always) static func isAlpha(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.alpha) }
-    @inline(__always) static func isLower(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.lower) }
-    @inline(__always) static func isUpper(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.upper) }
-    @inline(__always) static func isDigit(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.digit) }
+    @inline(__always) static func isAlpha(_ c: Unicode.Scalar) -> Bool { Table().isAlpha(c) }
+    @inline(__always) static func isLower(_ c: Unicode.Scalar) -> Bool { Table().isLower(c) }
+    @inline(__always) static func isUpper(_ c: Unicode.Scalar) -> Bool { Table().isUpper(c) }
+    @inline(__always) static func isDigit(_ c: Unicode.Scalar) -> Bool { Table().isDigit(c) }
     /// Unicode punctuation (general category P*), spaCy's `is_punct` per character.
-    @inline(__always) static func isPunctuation(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.punctuation) }
+    @inline(__always) static func isPunctuation(_ c: Unicode.Scalar) -> Bool { Table().isPunctuation(c) }
     /// Other symbols (general category So: emoji, pictographs), which spaCy splits off.
-    @inline(__always) static func isIcon(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.icon) }
+    @inline(__always) static func isIcon(_ c: Unicode.Scalar) -> Bool { Table().isIcon(c) }
     /// Sentence terminators (Unicode Sentence_Terminal): `.`, `!`, `?`, `。`, `।`, ...
-    @inline(__always) static func isSentenceTerminal(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.terminal) }
+    @inline(__always) static func isSentenceTerminal(_ c: Unicode.Scalar) -> Bool { Table().isSentenceTerminal(c) }
     /// datatrove's `PUNCTUATION_SET`: ASCII punctuation, control characters, sentence
     /// terminators, and a few dozen quotes, dashes and CJK brackets. A word made only of these
     /// is a "symbol word" to the Gopher rules.
-    @inline(__always) static func isDatatrovePunctuation(_ c: Unicode.Scalar) -> Bool { bits(c).contains(.datatrove) }
+    @inline(__always) static func isDatatrovePunctuation(_ c: Unicode.Scalar) -> Bool { Table().isDatatrovePunctuation(c) }
 
     private static let extraPunctuation: Set<UInt32> = [
         0xAB, 0xB4, 0xBB, 0x2013, 0x2014, 0x2019, 0x201C, 0x201D, 0x201E, 0x2026, 0x2236, 0x2501, 0x25BA,
