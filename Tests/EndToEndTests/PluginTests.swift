@@ -14,19 +14,6 @@ final class PluginTests: XCTestCase {
 
     override func tearDown() { ws.remove() }
 
-    /// A shell plugin whose script is given, writing one output `documents`.
-    func plugin(_ name: String, script: String, extra: String = "") throws {
-        try ws.write("stages/\(name)/stage.yaml", """
-        name: \(name)
-        version: 1
-        run: [sh, run.sh]
-        outputs:
-          documents: {kind: documents}
-        \(extra)
-        """)
-        try ws.write("stages/\(name)/run.sh", script)
-    }
-
     func testMixedPipelineOfBuiltinPythonAndShellStagesRunsAndRerunsOnlyWhatChanged() throws {
         try ws.write("p.yaml", """
         version: 1
@@ -66,7 +53,7 @@ final class PluginTests: XCTestCase {
     }
 
     func testFailingPluginShowsItsLogTailAndCachesNothing() throws {
-        try plugin("broken", script: "echo working on it\necho 'disk full' >&2\nexit 3\n")
+        try ws.writeShellPlugin("broken", script: "echo working on it\necho 'disk full' >&2\nexit 3\n")
         try ws.write("p.yaml", "version: 1\nname: f\nstages:\n  b:\n    uses: ./stages/broken\n  after:\n    uses: ./stages/examples/head\n    inputs: {documents: b.documents}\n")
         let output = try ws.run(["run", "p.yaml"])
         XCTAssertEqual(output.status, 1)
@@ -78,7 +65,7 @@ final class PluginTests: XCTestCase {
     }
 
     func testEmptyDeclaredOutputFails() throws {
-        try plugin("lazy", script: "echo did nothing\n")
+        try ws.writeShellPlugin("lazy", script: "echo did nothing\n")
         try ws.write("p.yaml", "version: 1\nname: f\nstages:\n  l:\n    uses: ./stages/lazy\n")
         let output = try ws.run(["run", "p.yaml"])
         XCTAssertEqual(output.status, 1)
@@ -86,7 +73,7 @@ final class PluginTests: XCTestCase {
     }
 
     func testTimeoutStopsThePluginAndItsChildren() throws {
-        try plugin("slow", script: "sleep 30 &\nsleep 30\n")
+        try ws.writeShellPlugin("slow", script: "sleep 30 &\nsleep 30\n")
         try ws.write("p.yaml", "version: 1\nname: f\nstages:\n  s:\n    uses: ./stages/slow\n    timeout: 1s\n")
         let started = Date()
         let output = try ws.run(["run", "p.yaml"])
@@ -96,7 +83,7 @@ final class PluginTests: XCTestCase {
     }
 
     func testEnvironmentProbeChangeMakesThePluginStale() throws {
-        try plugin("probed", script: "echo '{\"id\":\"1\",\"text\":\"x\"}' > \"$PIPE_OUTPUT_DOCUMENTS/part-00000.jsonl\"\n",
+        try ws.writeShellPlugin("probed", script: "echo '{\"id\":\"1\",\"text\":\"x\"}' > \"$PIPE_OUTPUT_DOCUMENTS/part-00000.jsonl\"\n",
                    extra: "probes:\n  - [sh, -c, 'echo \"$TOOL_VERSION\"']\n")
         try ws.write("p.yaml", "version: 1\nname: f\nstages:\n  p:\n    uses: ./stages/probed\n")
         XCTAssertEqual(try ws.run(["run", "p.yaml"], environment: ["TOOL_VERSION": "1.0"]).status, 0)
@@ -141,7 +128,7 @@ final class PluginTests: XCTestCase {
     }
 
     func testInputsAreMaterializedReadOnly() throws {
-        try plugin("modes", script: """
+        try ws.writeShellPlugin("modes", script: """
         stat -c '%a' "$PIPE_INPUT_DOCUMENTS" "$PIPE_INPUT_DOCUMENTS/part-00000.jsonl" | tr '\\n' ' ' > "$PIPE_OUTPUT_DOCUMENTS/modes"
 
         """, extra: "inputs:\n  documents: {kind: documents}\n")
@@ -152,7 +139,7 @@ final class PluginTests: XCTestCase {
     }
 
     func testSymlinkOutsideThePluginFolderIsRefused() throws {
-        try plugin("linked", script: "exit 0\n")
+        try ws.writeShellPlugin("linked", script: "exit 0\n")
         try FileManager.default.createSymbolicLink(atPath: ws.root.appendingPathComponent("stages/linked/secret").path,
                                                    withDestinationPath: "/etc/hostname")
         try ws.write("p.yaml", "version: 1\nname: f\nstages:\n  l:\n    uses: ./stages/linked\n")

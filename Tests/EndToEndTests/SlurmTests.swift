@@ -224,17 +224,7 @@ final class SlurmTests: XCTestCase {
 
     /// A shell plugin with a documents input and output that runs `script`.
     private func writePlugin(_ name: String, script: String) throws {
-        try ws.write("stages/\(name)/stage.yaml", """
-        name: \(name)
-        version: 1
-        run: [sh, run.sh]
-        inputs:
-          documents: {kind: documents}
-        outputs:
-          documents: {kind: documents}
-
-        """)
-        try ws.write("stages/\(name)/run.sh", script)
+        try ws.writeShellPlugin(name, script: script, extra: "inputs:\n  documents: {kind: documents}\n")
     }
 
     /// Starts `pipe arguments`, sends SIGINT once the queue satisfies `ready`, and returns the

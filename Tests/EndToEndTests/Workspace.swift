@@ -64,6 +64,20 @@ struct Workspace {
         return url
     }
 
+    /// A shell plugin under `stages/name` whose `run.sh` is `script`, writing one output
+    /// `documents`; `extra` is appended to its stage.yaml (inputs, probes).
+    func writeShellPlugin(_ name: String, script: String, extra: String = "") throws {
+        try write("stages/\(name)/stage.yaml", """
+        name: \(name)
+        version: 1
+        run: [sh, run.sh]
+        outputs:
+          documents: {kind: documents}
+        \(extra)
+        """)
+        try write("stages/\(name)/run.sh", script)
+    }
+
     func read(_ relative: String) throws -> String {
         try String(contentsOf: root.appendingPathComponent(relative), encoding: .utf8)
     }
