@@ -111,6 +111,31 @@ struct Workspace {
                       stderr: String(decoding: stderrData, as: UTF8.self))
     }
 
+    /// Runs `pipe arguments` with its output discarded, and returns its exit status and its own
+    /// peak resident set size in KiB. The child is waited for with `wait4`, so the figure is
+    /// this process's, not the largest of every child the test process has run.
+    func runMeasuringPeakMemory(_ arguments: [String]) throws -> (status: Int32, peakKiB: Int) {
+        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var env = ProcessInfo.processInfo.environment
+        env["PIPE_CACHE"] = nil
+        // sh changes into the workspace and execs pipe, which keeps its process id.
+        let argv = (["sh", "-c", "cd \"$0\" && exec \"$@\"", root.path, Self.binary.path] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/bin/sh", &actions, nil, argv, envp)
+        guard spawned == 0 else { throw NSError(domain: "posix_spawn", code: Int(spawned)) }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        return (exitStatus, usage.ru_maxrss)
+    }
+
     /// Runs any program to completion; stdout and stderr together.
     static func execute(_ program: String, _ arguments: [String], in folder: URL,
                         environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
