@@ -39,8 +39,13 @@ import json, sys
 m = json.load(sys.stdin)['metrics']
 print('pipe ($threads threads): signatures %.1f MB/s, whole stage %.1f MB/s (MB of text), kept %d of %d, peak RSS %d MB' % (m['dedup.signature_mb_per_second'], m['dedup.mb_per_second'], m['dedup.documents_out'], m['dedup.documents_in'], int(open('rss').read()) // 1024))"
 done
-python3 -c "import json; print('\n'.join(json.loads(l)['id'] for l in open('out/kept/part-00000.jsonl')))" > pipe.kept
-echo "== pipe"; score pipe.kept
+kept_ids() { python3 -c "import json; print('\n'.join(json.loads(l)['id'] for l in open('out/kept/part-00000.jsonl')))"; }
+kept_ids > pipe.kept
+echo "== pipe (default: candidates confirmed by exact Jaccard >= 0.5)"; score pipe.kept
+sed 's/uses: minhash-dedup/uses: minhash-dedup\n    with: {verify: none}/' d.yaml > none.yaml
+"$pipe" run none.yaml --force dedup --threads 1 >/dev/null 2>&1
+kept_ids > pipe-none.kept
+echo "== pipe, verify: none (every LSH candidate counts, as in datatrove)"; score pipe-none.kept
 "$repo/.venv/bin/python" "$repo/bench/dedup_compare.py" corpus/docs.jsonl truth.json "$work" 2>"$work/compare.log" | grep -E "^(datasketch|datatrove):"
 echo "== datasketch"; score datasketch.kept
 echo "== datatrove"; score datatrove.kept

@@ -48,7 +48,7 @@ from datatrove.pipeline.readers import JsonlReader  # noqa: E402
 from datatrove.pipeline.writers.jsonl import JsonlWriter  # noqa: E402
 from datatrove.utils.hashing import HashConfig  # noqa: E402
 
-# datatrove 2.0's default xxhash path fails on str input ("Strings must be encoded before
+# datatrove 0.10's default xxhash path fails on str input ("Strings must be encoded before
 # hashing"); its sha1 hash function is the documented alternative and leaves the rest default.
 config = MinhashConfig(hash_config=HashConfig(precision=64, hash_fc="sha1"))
 input_dir = os.path.dirname(os.path.abspath(corpus))

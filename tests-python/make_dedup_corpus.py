@@ -4,9 +4,11 @@ usage: make_dedup_corpus.py OUT.jsonl TRUTH.json [--originals N] [--per-kind M]
 
 Originals are 150-word windows of the Python standard library's sources, kept only when
 their word 5-gram Jaccard with every earlier original is below 0.3, so originals are not
-near duplicates of each other. For M originals per kind, a variant is planted:
-exact copy, white space and case noise, 1/2/5/10% of words replaced, two sentences swapped,
-and truncation to 85%. TRUTH.json maps each variant id to its original id and kind.
+near duplicates of each other. The words are those of the normalization dedup tools use
+(datatrove's simplify_text: lowercase, numbers to 0, punctuation to spaces): under it, two
+code-table windows that differ only in their hex numbers are the same text. For M originals
+per kind, a variant is planted: exact copy, white space and case noise, 1/2/5/10% of words
+replaced, two sentences swapped, and truncation to 85%. TRUTH.json maps each variant id to its original id and kind.
 """
 import glob
 import json
@@ -22,7 +24,7 @@ per_kind = int(sys.argv[sys.argv.index("--per-kind") + 1]) if "--per-kind" in sy
 rng = random.Random(42)
 
 def shingles(text, n=5):
-    words = re.sub(r"[^\w\s]", "", text.lower()).split()
+    words = re.sub(r"[^\w\s]|_", " ", re.sub(r"\d+([.,]\d+)?", "0", text.lower())).split()
     return {" ".join(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
 
 originals = []

@@ -229,3 +229,21 @@ const char *cminhash_kernel(void) {
     pthread_once(&once, pick);
     return chosen_name;
 }
+
+size_t cminhash_sorted_set(uint32_t *values, uint32_t *scratch, size_t count) {
+    uint32_t *from = values, *to = scratch;
+    for (int shift = 0; shift < 32; shift += 8) {
+        size_t offsets[256] = {0};
+        for (size_t i = 0; i < count; i++) offsets[(from[i] >> shift) & 0xFF]++;
+        size_t total = 0;
+        for (int d = 0; d < 256; d++) { size_t n = offsets[d]; offsets[d] = total; total += n; }
+        for (size_t i = 0; i < count; i++) to[offsets[(from[i] >> shift) & 0xFF]++] = from[i];
+        uint32_t *swap = from; from = to; to = swap;
+    }
+    // Four passes: the sorted values are back in `values`.
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (kept == 0 || values[i] != values[kept - 1]) values[kept++] = values[i];
+    }
+    return kept;
+}

@@ -22,9 +22,9 @@ public struct DocumentLines: Sendable {
         self.lines = lines
     }
 
-    /// Calls `body` with the UTF-8 text of lines `range`, one at a time, on this thread.
-    /// Invalid UTF-8 is repaired (U+FFFD) so every consumer sees the same text.
-    public func forEachText(_ range: Range<Int>, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
+    /// Calls `body` with the UTF-8 text of lines `range` (any sequence of line indices), one at a
+    /// time, on this thread. Invalid UTF-8 is repaired (U+FFFD) so every consumer sees the same text.
+    public func forEachText(_ range: some Sequence<Int>, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
         var text: [UInt8] = []
         try data.withUnsafeBytes { raw in
             let b = raw.bindMemory(to: UInt8.self)

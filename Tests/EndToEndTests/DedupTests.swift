@@ -43,9 +43,19 @@ final class DedupTests: XCTestCase {
         XCTAssertTrue(Set(removed).isDisjoint(with: kept))
         XCTAssertTrue(clusters.contains { ($0["removed"] as! [[String: Any]]).contains { $0["kind"] as? String == "exact" } })
 
-        // Thread count does not change the result.
+        // Candidates are confirmed by exact Jaccard (the default): some LSH candidates are chance collisions.
+        let metrics = (try ws.run(["show", "d.yaml", "dedup", "--json"]).json as! [String: Any])["metrics"] as! [String: Double]
+        XCTAssertGreaterThan(metrics["dedup.confirmed_pairs"]!, 0)
+        XCTAssertLessThanOrEqual(metrics["dedup.confirmed_pairs"]!, metrics["dedup.candidate_pairs"]!)
+
+        // Neither the thread count nor a memory budget that forces one pass per few candidates changes the result.
+        let keptLines = try ws.read("out/kept/part-00000.jsonl")
+        try ws.write("d.yaml", try ws.read("d.yaml").replacingOccurrences(of: "uses: minhash-dedup", with: "uses: minhash-dedup\n    with: {verify_memory_mb: 1}"))
         let again = try ws.run(["run", "d.yaml", "--threads", "1", "--cache", "cache-1", "--json"])
-        XCTAssertEqual(again.status, 0)
-        XCTAssertEqual(try ws.read("out/kept/part-00000.jsonl").split(separator: "\n").count, kept.count)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try ws.read("out/kept/part-00000.jsonl"), keptLines)
+        let log = try ws.run(["show", "d.yaml", "dedup", "--log", "--cache", "cache-1"]).stdout
+        let passes = log.firstMatch(of: /in (\d+) pass/).map { Int($0.1)! } ?? 0
+        XCTAssertGreaterThan(passes, 1, log)
     }
 }

@@ -6,8 +6,10 @@ import PipeKit
 /// MinHash LSH, keeping one document per cluster.
 ///
 /// Pass 1 streams the shards and keeps only a signature per document (4 bytes × bands × rows,
-/// plus a few numbers), so memory grows with the document count, never with the text. Pass 2
-/// streams the shards again and writes the kept documents unchanged, in their order.
+/// plus a few numbers), so memory grows with the document count, never with the text. LSH
+/// candidate pairs are then confirmed (by default by the exact Jaccard of their shingle sets,
+/// which reads the candidates again within a memory budget: `ExactVerifier`). The last pass
+/// streams the shards and writes the kept documents unchanged, in their order.
 public struct MinHashDedupStage: Stage {
     public struct Params: Decodable, Sendable {
         var ngram: Int
@@ -16,6 +18,8 @@ public struct MinHashDedupStage: Stage {
         var bands: Int?
         var rows: Int?
         var verify: String
+        var verify_threshold: Double
+        var verify_memory_mb: Int
         var keep: String
         var source_priority: [String]
         var normalize: Bool
@@ -24,7 +28,7 @@ public struct MinHashDedupStage: Stage {
     }
 
     public static let name = "minhash-dedup"
-    public static let version = 3
+    public static let version = 4
     public static let summary = "Remove exact and near-duplicate documents (MinHash LSH), keeping one per cluster."
     public static let inputs = [StagePort("documents", .documents)]
     public static let outputs = [
@@ -35,11 +39,15 @@ public struct MinHashDedupStage: Stage {
     public static let parameters = [
         ParamSpec("ngram", .int, default: .int(5), doc: "shingle length in words (or characters)"),
         ParamSpec("shingle", .choice(["words", "chars"]), default: .string("words"), doc: "word or character n-grams"),
-        ParamSpec("threshold", .float, default: .double(0.8), doc: "Jaccard similarity that makes two documents duplicates"),
+        ParamSpec("threshold", .float, default: .double(0.8), doc: "Jaccard similarity the LSH bands target (chooses bands × rows)"),
         ParamSpec("bands", .int, default: .null, doc: "LSH bands (default: chosen from threshold; 14 for 0.8)"),
         ParamSpec("rows", .int, default: .null, doc: "rows per band (default: chosen from threshold; 8 for 0.8)"),
-        ParamSpec("verify", .choice(["none", "estimated"]), default: .string("none"),
-                  doc: "none: every LSH candidate pair counts (as datatrove does); estimated: it must also agree on ≥ threshold of its signature"),
+        ParamSpec("verify", .choice(["none", "estimated", "exact"]), default: .string("exact"),
+                  doc: "how an LSH candidate pair is confirmed: exact Jaccard of the shingle sets (a second read of the candidates), estimated from the signatures, or none (every candidate counts, as in datatrove)"),
+        ParamSpec("verify_threshold", .float, default: .double(0.5),
+                  doc: "Jaccard a candidate pair needs under verify: pairs below it are chance LSH collisions"),
+        ParamSpec("verify_memory_mb", .int, default: .int(1024),
+                  doc: "verify: exact — memory for shingle sets; more candidates take more passes over the shards"),
         ParamSpec("keep", .choice(["first", "longest", "source"]), default: .string("first"),
                   doc: "which document of a cluster survives: first in order, longest, or by source_priority"),
         ParamSpec("source_priority", .list(.string), default: .array([]), doc: "keep: source — sources in order of preference"),
@@ -52,6 +60,8 @@ public struct MinHashDedupStage: Stage {
         var problems: [ParamProblem] = []
         if p.ngram < 1 { problems.append(ParamProblem(["ngram"], "must be at least 1")) }
         if !(p.threshold > 0 && p.threshold <= 1) { problems.append(ParamProblem(["threshold"], "must be in (0, 1]")) }
+        if !(p.verify_threshold >= 0 && p.verify_threshold <= 1) { problems.append(ParamProblem(["verify_threshold"], "must be in [0, 1]")) }
+        if p.verify_memory_mb < 1 { problems.append(ParamProblem(["verify_memory_mb"], "must be at least 1")) }
         if (p.bands == nil) != (p.rows == nil) { problems.append(ParamProblem(["bands"], "give bands and rows together, or neither")) }
         if let b = p.bands, let r = p.rows, b < 1 || r < 1 || b * r > 1024 {
             problems.append(ParamProblem(["bands"], "bands × rows must be between 1 and 1024"))
@@ -146,12 +156,12 @@ public struct MinHashDedupStage: Stage {
         let input = try context.input("documents")
         let (bands, rows, _) = Self.hasher(p)
         let k = bands * rows
-        var signatures = table.signatures
+        let signatures = table.signatures
         let exact = table.exact, lengths = table.lengths, sources = table.sources, bytesIn = table.bytesIn
         let count = exact.count
         guard count > 0 else { throw StageError("no documents to deduplicate") }
 
-        // Exact duplicates, then LSH candidates verified by signature agreement.
+        // Exact duplicates, then LSH candidates confirmed by `verify`.
         var sets = UnionFind(count: count)
         var exactDuplicate = [Bool](repeating: false, count: count)
         var firstByHash: [UInt64: Int32] = [:]
@@ -164,30 +174,26 @@ public struct MinHashDedupStage: Stage {
             }
         }
         firstByHash = [:]
-        let needed = Int((p.threshold * Double(k)).rounded(.up))
-        func similar(_ x: Int, _ y: Int) -> Bool {
-            if p.verify == "none" { return true }
-            var agree = 0
-            for j in 0..<k where signatures[x * k + j] == signatures[y * k + j] { agree += 1 }
-            return agree >= needed
-        }
+        var candidates: [CandidatePair] = []
         for band in 0..<bands {
             var buckets: [UInt64: (first: Int32, last: Int32)] = [:]
             for i in 0..<count where !exactDuplicate[i] {
                 var h: UInt64 = 0xcbf29ce484222325 ^ UInt64(band)
                 for j in (band * rows)..<((band + 1) * rows) { h = (h ^ UInt64(signatures[i * k + j])) &* 0x100000001b3 }
                 if let bucket = buckets[h] {
-                    if similar(Int(bucket.first), i) || (bucket.last != bucket.first && similar(Int(bucket.last), i)) {
-                        sets.union(Int(bucket.first), i)
-                    }
+                    candidates.append(CandidatePair(Int(bucket.first), i))
+                    if p.verify != "none" && bucket.last != bucket.first { candidates.append(CandidatePair(Int(bucket.last), i)) }
                     buckets[h] = (bucket.first, Int32(i))
                 } else {
                     buckets[h] = (Int32(i), Int32(i))
                 }
             }
-            context.progress(0.6 + 0.2 * Double(band + 1) / Double(bands), "LSH band \(band + 1)/\(bands)")
+            context.progress(0.5 + 0.1 * Double(band + 1) / Double(bands), "LSH band \(band + 1)/\(bands)")
         }
-        signatures = []
+        candidates = Array(Set(candidates)).sorted()
+        let accepted = try confirm(candidates, p, signatures: signatures, lengths: lengths, shards: shards, context)
+        for (pair, ok) in zip(candidates, accepted) where ok { sets.union(pair.first, pair.second) }
+        context.log("\(candidates.count) LSH candidate pairs, \(accepted.filter { $0 }.count) confirmed (verify: \(p.verify))")
 
         // The survivor of each cluster.
         var keeper = [Int32](repeating: -1, count: count)
@@ -247,10 +253,39 @@ public struct MinHashDedupStage: Stage {
             "dedup.exact_removed": Double(exactRemoved), "dedup.near_removed": Double(removed - exactRemoved),
             "dedup.clusters": Double(clusterIds.count), "dedup.bytes_in": Double(bytesIn), "dedup.bytes_out": Double(bytesOut),
             "dedup.bands": Double(bands), "dedup.rows": Double(rows),
+            "dedup.candidate_pairs": Double(candidates.count), "dedup.confirmed_pairs": Double(accepted.filter { $0 }.count),
         ]
         try JSONValue.object(stats.mapValues(JSONValue.double)).write(to: try context.output("stats").appendingPathComponent("metrics.json"))
         for (name, value) in stats { context.metric(name, value) }
         context.log("kept \(writer.count) of \(count) documents: \(exactRemoved) exact and \(removed - exactRemoved) near duplicates removed in \(clusterIds.count) clusters")
+    }
+
+    /// Which LSH candidate `pairs` are near duplicates under `p.verify`.
+    private func confirm(_ pairs: [CandidatePair], _ p: Params, signatures: [UInt32], lengths: [Int], shards: [String],
+                         _ context: StageContext) throws -> [Bool] {
+        let (bands, rows, hasher) = Self.hasher(p)
+        let k = bands * rows
+        switch p.verify {
+        case "exact":
+            let input = try context.input("documents")
+            let verifier = ExactVerifier(hasher: hasher, normalize: p.normalize, threshold: p.verify_threshold,
+                                         budgetBytes: p.verify_memory_mb << 20)
+            var passes = 0
+            let verdicts = try verifier.verify(pairs, lengths: lengths, shards: shards, threads: context.threads,
+                                               read: { DocumentLines(try input.read($0)) },
+                                               progress: { passes += 1; context.progress(0.7, $0) })
+            let documents = Set(pairs.flatMap { [$0.first, $0.second] }).count
+            context.log("exact Jaccard of \(pairs.count) candidate pairs (\(documents) documents) in \(passes) pass(es) over the shards")
+            return verdicts
+        case "estimated":
+            return pairs.map { pair in
+                var agree = 0
+                for j in 0..<k where signatures[pair.first * k + j] == signatures[pair.second * k + j] { agree += 1 }
+                return Double(agree) >= p.verify_threshold * Double(k)
+            }
+        default:
+            return [Bool](repeating: true, count: pairs.count)
+        }
     }
 
     /// Whether document `i` should survive instead of `j` under the keep policy.

@@ -56,11 +56,20 @@ struct MinHasher {
 final class ShingleScratch {
     private(set) var words: UnsafeMutablePointer<UInt64> = .allocate(capacity: 1)
     private(set) var shingles: UnsafeMutablePointer<UInt32> = .allocate(capacity: 1)
+    private var sortBuffer: UnsafeMutablePointer<UInt32> = .allocate(capacity: 1)
     private var wordCapacity = 1, shingleCapacity = 1
 
     deinit {
         words.deallocate()
         shingles.deallocate()
+        sortBuffer.deallocate()
+    }
+
+    /// Sorts the first `count` shingles and drops repeats: the shingle set, valid until the
+    /// next use of this scratch.
+    func shingleSet(count: Int) -> UnsafeBufferPointer<UInt32> {
+        if count > shingleCapacity { fatalError("shingleSet: \(count) shingles were never reserved") }
+        return UnsafeBufferPointer(start: shingles, count: cminhash_sorted_set(shingles, sortBuffer, count))
     }
 
     func reserve(shingles needed: Int, words neededWords: Int) {
@@ -68,6 +77,8 @@ final class ShingleScratch {
             shingleCapacity = needed * 2
             shingles.deallocate()
             shingles = .allocate(capacity: shingleCapacity)
+            sortBuffer.deallocate()
+            sortBuffer = .allocate(capacity: shingleCapacity)
         }
         if neededWords > wordCapacity {
             wordCapacity = neededWords * 2

@@ -26,6 +26,11 @@ size_t cminhash_byte_shingles(const uint8_t *text, size_t count, size_t ngram, u
 void cminhash_update(const uint32_t *shingles, size_t count, const uint64_t *a, const uint64_t *b,
                      uint32_t *signature, size_t permutations);
 
+/// Sorts `values` ascending and drops repeats (an LSD radix sort, a byte per pass, through
+/// `scratch`, which must hold `count` values); returns how many distinct values remain, first in
+/// `values`.
+size_t cminhash_sorted_set(uint32_t *values, uint32_t *scratch, size_t count);
+
 /// Which kernel cminhash_update uses: "avx512", "avx2" or "baseline".
 const char *cminhash_kernel(void);
 
