@@ -90,9 +90,9 @@ struct Cleaner: Sendable {
         for filter in filters {
             switch run(filter.name, { filter.check(analysis) }) {
             case .keep: continue
-            case .rewrite(let kept):
+            case .rewrite(let kept, let words):
                 text = kept
-                analysis.reset(kept)
+                analysis.reset(kept, words: words)
             case .drop(let reason): return .rejected(filter: filter.name, reason: reason, language: guess)
             }
         }

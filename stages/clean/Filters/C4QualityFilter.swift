@@ -31,8 +31,10 @@ struct C4QualityFilter: QualityFilter {
         var failure: String?
         // Sentences are counted over the document's words (shared with the other filters): no
         // word crosses a line break, so a line's words are a run of them. A line that lost a
-        // citation mark is split again.
+        // citation mark is split again. The kept lines' words, moved to where the lines land,
+        // are the rewritten text's words, which the next filters then need not find again.
         let documentWords = p.min_num_sentences >= 0 ? text.words : []
+        var keptWords: [Range<Int>] = []
         var cursor = 0
         text.splitLines { raw in
             guard failure == nil else { return }
@@ -58,25 +60,31 @@ struct C4QualityFilter: QualityFilter {
             if p.filter_javascript, lower.contains("javascript") { return }
             if p.filter_curly_bracket, lower.contains("{") { failure = "curly_bracket"; return }
             if p.filter_policy, Self.policies.contains(where: { lower.contains($0) }) { return }
+            if !kept.isEmpty { kept.append(0x0A) }
             if p.min_num_sentences >= 0 {
                 if line.count == r.count {
                     while cursor < documentWords.count, documentWords[cursor].lowerBound < r.lowerBound { cursor += 1 }
                     var end = cursor
                     while end < documentWords.count, documentWords[end].upperBound <= r.upperBound { end += 1 }
                     sentences += text.withBytes { SentenceCounter.count($0, documentWords[cursor..<end]) }
+                    Self.append(documentWords[cursor..<end], movedBy: kept.count - r.lowerBound, to: &keptWords)
                     cursor = end
                 } else {
                     text.lineWords.removeAll(keepingCapacity: true)
                     line.withUnsafeBufferPointer { text.splitter.split($0, 0..<$0.count, into: &text.lineWords) }
                     sentences += line.withUnsafeBufferPointer { SentenceCounter.count($0, text.lineWords[...]) }
+                    Self.append(text.lineWords[...], movedBy: kept.count, to: &keptWords)
                 }
             }
-            if !kept.isEmpty { kept.append(0x0A) }
             kept += line
         }
         if let failure { return .drop(failure) }
         if sentences < p.min_num_sentences { return .drop("too_few_sentences: \(sentences) < \(p.min_num_sentences)") }
-        return .rewrite(kept)
+        return .rewrite(kept, words: p.min_num_sentences >= 0 ? keptWords : nil)
+    }
+
+    private static func append(_ words: ArraySlice<Range<Int>>, movedBy offset: Int, to out: inout [Range<Int>]) {
+        for w in words { out.append((w.lowerBound + offset)..<(w.upperBound + offset)) }
     }
 
     @inline(__always)

@@ -1,10 +1,11 @@
 import Foundation
 
 /// A document-level quality rule's decision: keep the text, keep a rewritten text (C4 keeps
-/// only some lines), or drop it with a reason.
+/// only some lines; with the rewritten text's words when the filter knows them), or drop it
+/// with a reason.
 enum FilterVerdict: Equatable, Sendable {
     case keep
-    case rewrite([UInt8])
+    case rewrite([UInt8], words: [Range<Int>]? = nil)
     case drop(String)
 }
 
@@ -31,10 +32,12 @@ final class TextAnalysis {
     /// Scratch for filters that split lines into words.
     var lineWords: [Range<Int>] = []
 
-    func reset(_ text: [UInt8]) {
+    /// Starts on a new text; `words`, when given, are its words as `WordSplitter` finds them.
+    func reset(_ text: [UInt8], words: [Range<Int>]? = nil) {
         bytes = text
         wordRanges.removeAll(keepingCapacity: true)
-        wordsReady = false
+        if let words { wordRanges.append(contentsOf: words) }
+        wordsReady = words != nil
         linesReady = false
         characterCount = -1
     }
