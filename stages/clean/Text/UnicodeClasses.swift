@@ -29,12 +29,27 @@ enum UnicodeClasses {
         return i
     }
 
-    /// Scalars (Python's `len`) in a byte range of valid UTF-8.
+    /// Scalars (Python's `len`) in a byte range of valid UTF-8: the bytes that are not
+    /// continuation bytes (10xxxxxx), found eight at a time by their top two bits.
     @inline(__always)
     static func count(_ s: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int {
-        var n = 0
-        for b in UnsafeBufferPointer(rebasing: s[range]) { n &+= b & 0xC0 != 0x80 ? 1 : 0 }  // vectorizes
-        return n
+        guard let base = s.baseAddress, !range.isEmpty else { return 0 }
+        let raw = UnsafeRawPointer(base)
+        @inline(__always) func continuations(_ x: UInt64) -> Int { (x & ~(x << 1) & 0x8080_8080_8080_8080).nonzeroBitCount }
+        var i = range.lowerBound, skipped = 0
+        while i + 8 <= range.upperBound {
+            skipped += continuations(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i += 8
+        }
+        let rest = range.upperBound - i
+        if rest > 0 {
+            if i + 8 <= s.count {
+                skipped += continuations(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & (~0 >> UInt64(64 - 8 * rest)))
+            } else {
+                for k in i..<range.upperBound where s[k] & 0xC0 == 0x80 { skipped += 1 }
+            }
+        }
+        return range.count - skipped
     }
 
     /// Class bits of one scalar.

@@ -1,22 +1,35 @@
+import CTextScan
+
 /// Splits English text into words the way the reference filters count them: at white space,
 /// then punctuation, quotes, currency signs and symbols come off the front and back of each
 /// piece, hyphens, slashes and ellipses between letters split it, and contractions split
 /// before `n't`, `'s`, `'ll`, ... (the rules of spaCy's English tokenizer, which datatrove's
 /// Gopher and FineWeb filters use). URLs and abbreviations (`Mr.`, `e.g.`, `U.S.A.`) stay whole.
 ///
-/// Works on UTF-8 bytes and appends byte ranges; nothing is allocated per word. Pieces the affix
-/// rules split are remembered (`PieceSplits`), so a splitter belongs to one thread.
+/// Works on UTF-8 bytes and appends byte ranges; nothing is allocated per word. Runs of plain
+/// ASCII words are found 32 bytes at a time in C (`ctextscan_plain_words`); the rest here.
+/// Pieces the affix rules split are remembered (`PieceSplits`), so a splitter belongs to one
+/// thread.
 struct WordSplitter {
     private let classes = UnicodeClasses.Table()
     private let affixes = AffixRules()
     private let remembered = PieceSplits()
+    private let plainRun = PlainWordBounds()
 
     /// Appends the words of `range` of `text` to `words`.
     func split(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into words: inout [Range<Int>]) {
+        guard let base = text.baseAddress else { return }
         Self.asciiKinds.withUnsafeBufferPointer { kinds in
             var i = range.lowerBound
             let end = range.upperBound
             while i < end {
+                // Plain ASCII words, as many as follow one another; then one piece below.
+                var stop = 0
+                let found = ctextscan_plain_words(base, i, end, plainRun.bounds, PlainWordBounds.capacity, &stop)
+                if found > 0 { plainRun.append(found, to: &words) }
+                i = stop
+                if found == PlainWordBounds.capacity { continue }
+                guard i < end else { break }
                 // Skip white space.
                 let b = text[i]
                 if b < 0x80 {
@@ -166,5 +179,18 @@ struct WordSplitter {
     /// Pieces kept whole whatever the affix rules say: abbreviations and contractions.
     static func isSpecial(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
         Abbreviations.contains(s, r) || Contractions.split(s, r) != nil
+    }
+}
+
+/// Where `ctextscan_plain_words` writes the bounds of a run of plain words: (start, end) pairs
+/// with the layout of `Range<Int>`, so a run is appended to the words in one copy.
+final class PlainWordBounds {
+    static let capacity = 256
+    let bounds = UnsafeMutablePointer<Int64>.allocate(capacity: 2 * capacity)
+
+    deinit { bounds.deallocate() }
+
+    func append(_ count: Int, to words: inout [Range<Int>]) {
+        bounds.withMemoryRebound(to: Range<Int>.self, capacity: count) { words.append(contentsOf: UnsafeBufferPointer(start: $0, count: count)) }
     }
 }
