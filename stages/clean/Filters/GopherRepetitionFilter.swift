@@ -160,19 +160,26 @@ struct Candidates {
         self.shortest = shortest
         guard grams.words >= shortest else { mostFrequent = (0, 0); return }
         let all = grams.words - shortest + 1
-        let positions = base ?? (0..<all).map { Int32($0) }
         var repeats = [Bool](repeating: false, count: all)
-        mostFrequent = text.table.counting(atMost: positions.count) { table in
-            Candidates.mostFrequent(positions) { table.add(grams.hash(Int($0), shortest), at: $0) } marking: { position, first in
-                repeats[Int(position)] = true
-                repeats[Int(first)] = true
+        var repeating: [Int32] = []
+        mostFrequent = repeats.withUnsafeMutableBufferPointer { marks in
+            func count(_ positions: some Sequence<Int32>, _ keys: Int) -> (count: Int32, position: Int) {
+                let best = text.table.counting(atMost: keys) { table in
+                    Candidates.mostFrequent(positions) { table.add(grams.hash(Int($0), shortest), at: $0) } marking: { position, first in
+                        marks[Int(position)] = true
+                        marks[Int(first)] = true
+                    }
+                }
+                for position in positions where marks[Int(position)] { repeating.append(position) }
+                return best
             }
+            return base.map { count($0, $0.count) } ?? count(0..<Int32(all), all)
         }
-        repeating = positions.filter { repeats[Int($0)] }
         var runs = [Int32](repeating: 1, count: repeating.count)
         for k in stride(from: repeating.count - 2, through: 0, by: -1) where repeating[k + 1] == repeating[k] + 1 {
             runs[k] = runs[k + 1] + 1
         }
+        self.repeating = repeating
         self.runs = runs
     }
 
@@ -180,7 +187,7 @@ struct Candidates {
     /// count and the first position of its key; among keys with the same count, the one first
     /// seen, as `Counter.most_common(1)` picks. `marking` hears each position whose key was seen
     /// before, with that key's first position.
-    static func mostFrequent(_ positions: [Int32], add: (Int32) -> (before: Int32, first: Int32),
+    static func mostFrequent(_ positions: some Sequence<Int32>, add: (Int32) -> (before: Int32, first: Int32),
                              marking: (Int32, Int32) -> Void = { _, _ in }) -> (count: Int32, position: Int) {
         var best: (count: Int32, position: Int) = (0, 0)
         for position in positions {
