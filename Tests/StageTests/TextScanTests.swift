@@ -83,3 +83,30 @@ final class TextScanTests: XCTestCase {
         }
     }
 }
+
+/// The word splitter's memory of split pieces.
+final class PieceSplitsTests: XCTestCase {
+    func testARememberedPieceIsFoundAtAnyOffsetWithItsWords() {
+        let splits = PieceSplits()
+        // "(foo)" at 10..<15 split into "(", "foo", ")".
+        splits.remember(10..<15, hash: 42, [10..<11, 11..<14, 14..<15])
+        var words: [Range<Int>] = [0..<3]
+        XCTAssertTrue(splits.lookup(100..<105, hash: 42, into: &words))
+        XCTAssertEqual(words, [0..<3, 100..<101, 101..<104, 104..<105], "appended, moved to the new place")
+        XCTAssertFalse(splits.lookup(100..<106, hash: 42, into: &words), "same hash, other length: not the same piece")
+        XCTAssertFalse(splits.lookup(100..<105, hash: 43, into: &words))
+        XCTAssertEqual(words.count, 4)
+    }
+
+    func testPiecesOfManyWordsOrBytesAreNotKept() {
+        let splits = PieceSplits()
+        var words: [Range<Int>] = []
+        splits.remember(0..<24, hash: 1, (0..<12).map { (2 * $0)..<(2 * $0 + 1) }[...])
+        XCTAssertFalse(splits.lookup(0..<24, hash: 1, into: &words), "12 words: more than an entry holds")
+        splits.remember(0..<65, hash: 2, [0..<65])
+        XCTAssertFalse(splits.lookup(0..<65, hash: 2, into: &words), "longer than 64 bytes")
+        splits.remember(0..<22, hash: 3, (0..<11).map { (2 * $0)..<(2 * $0 + 1) }[...])
+        XCTAssertTrue(splits.lookup(0..<22, hash: 3, into: &words))
+        XCTAssertEqual(words.count, 11)
+    }
+}

@@ -88,10 +88,10 @@ struct WordSplitter {
         }
         guard piece.count <= PieceSplits.maximumLength else { applyRules(s, piece, into: &words); return }
         let hash = ByteHash.hash(s, piece)
-        if remembered.lookup(s, piece, hash: hash, into: &words) { return }
+        if remembered.lookup(piece, hash: hash, into: &words) { return }
         let first = words.count
         applyRules(s, piece, into: &words)
-        remembered.remember(s, piece, hash: hash, words[first...])
+        remembered.remember(piece, hash: hash, words[first...])
     }
 
     /// Prefixes and suffixes off, then the middle.
