@@ -69,6 +69,17 @@ final class TextScanTests: XCTestCase {
         XCTAssertEqual(all, (0..<100).map { (5 * $0)..<(5 * $0 + 4) })
     }
 
+    func testTheShortWordHashIsTheByteRangeHash() {
+        let s = Array("a bc déf ghij klmno pqrstu vwxyz12 345678901".utf8)
+        for start in 0..<s.count {
+            for end in start..<min(s.count, start + 7) where start + 8 <= s.count {
+                let x = s.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress! + start).loadUnaligned(as: UInt64.self) }
+                    & (end == start ? 0 : UInt64.max >> UInt64(64 - 8 * (end - start)))
+                XCTAssertEqual(ByteHash.hash(short: x, count: end - start), s.withUnsafeBufferPointer { ByteHash.hash($0, start..<end) })
+            }
+        }
+    }
+
     func testCharacterCountsAreUnicodeScalars() {
         var rng = SplitMix64(seed: 5)
         for round in 0..<300 {

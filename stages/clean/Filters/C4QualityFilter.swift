@@ -54,8 +54,10 @@ struct C4QualityFilter: QualityFilter {
                 guard let last = line.last, Self.endsSentence(last), !line.ends(with: [0x2E, 0x2E, 0x2E]) else { return }
             }
             if words < p.min_words_per_line { return }
-            lower.removeAll(keepingCapacity: true)
-            lower.append(contentsOf: line.lazy.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 })
+            lower = line
+            lower.withUnsafeMutableBufferPointer { b in
+                for k in b.indices { b[k] = b[k] &- 0x41 < 26 ? b[k] | 0x20 : b[k] }  // ASCII lower case; vectorizes
+            }
             if p.filter_lorem_ipsum, lower.contains("lorem ipsum") { failure = "lorem_ipsum"; return }
             if p.filter_javascript, lower.contains("javascript") { return }
             if p.filter_curly_bracket, lower.contains("{") { failure = "curly_bracket"; return }

@@ -76,6 +76,11 @@ enum ByteHash {
         return mix(h ^ tail)
     }
 
+    /// `hash` of a range of fewer than eight bytes, given those bytes in `x` (little-endian,
+    /// zero above them) and their count.
+    @inline(__always)
+    static func hash(short x: UInt64, count: Int) -> UInt64 { mix(0xCBF2_9CE4_8422_2325 ^ UInt64(count) ^ x) }
+
     @inline(__always)
     static func combine(_ a: UInt64, _ b: UInt64) -> UInt64 { mix(a &* 0x9E37_79B9_7F4A_7C15 ^ b) }
 

@@ -231,8 +231,16 @@ struct NGramHashes {
                 characterPrefix.withUnsafeMutableBufferPointer { characters in
                     var h: UInt64 = 0, c = 0
                     for (k, w) in ranges.enumerated() {
-                        h = h &* Self.base &+ ByteHash.hash(s, w)
-                        c += ascii ? w.count : UnicodeClasses.count(s, w)
+                        if w.count < 8, w.lowerBound + 8 <= s.count {
+                            // A short word: one load gives both its hash and its characters.
+                            let x = UnsafeRawPointer(s.baseAddress! + w.lowerBound).loadUnaligned(as: UInt64.self)
+                                & (UInt64.max >> UInt64(64 - 8 * w.count))
+                            h = h &* Self.base &+ ByteHash.hash(short: x, count: w.count)
+                            c += ascii ? w.count : w.count - UnicodeClasses.continuations(x)
+                        } else {
+                            h = h &* Self.base &+ ByteHash.hash(s, w)
+                            c += ascii ? w.count : UnicodeClasses.count(s, w)
+                        }
                         hashes[k + 1] = h
                         characters[k + 1] = c
                     }

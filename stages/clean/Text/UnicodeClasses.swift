@@ -35,7 +35,6 @@ enum UnicodeClasses {
     static func count(_ s: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int {
         guard let base = s.baseAddress, !range.isEmpty else { return 0 }
         let raw = UnsafeRawPointer(base)
-        @inline(__always) func continuations(_ x: UInt64) -> Int { (x & ~(x << 1) & 0x8080_8080_8080_8080).nonzeroBitCount }
         var i = range.lowerBound, skipped = 0
         while i + 8 <= range.upperBound {
             skipped += continuations(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
@@ -51,6 +50,10 @@ enum UnicodeClasses {
         }
         return range.count - skipped
     }
+
+    /// UTF-8 continuation bytes (10xxxxxx) among the eight bytes of `x`.
+    @inline(__always)
+    static func continuations(_ x: UInt64) -> Int { (x & ~(x << 1) & 0x8080_8080_8080_8080).nonzeroBitCount }
 
     /// Class bits of one scalar.
     private struct Bits: OptionSet {
