@@ -52,12 +52,33 @@ public enum JSONLineScanner {
     /// Index of the closing quote of a string whose contents start at `i`.
     static func endOfString(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int? {
         var i = i
-        while i < b.count {
-            let c = b[i]
-            if c == UInt8(ascii: "\"") { return i }
-            i += c == UInt8(ascii: "\\") ? 2 : 1
+        while true {
+            i = nextQuoteOrBackslash(b, i)
+            guard i < b.count else { return nil }
+            if b[i] == UInt8(ascii: "\"") { return i }
+            i += 2
         }
-        return nil
+    }
+
+    /// Index of the first `"` or `\` at or after `i`, or `b.count`: eight bytes at a time,
+    /// each byte compared by the zero-byte test on `x ^ 0x22…22` and `x ^ 0x5C…5C`. Only the
+    /// lowest flagged byte is used, and it is always a true match (a false flag needs a borrow
+    /// from a true match below it).
+    @inline(__always)
+    static func nextQuoteOrBackslash(_ b: UnsafeBufferPointer<UInt8>, _ start: Int) -> Int {
+        guard let base = b.baseAddress else { return 0 }
+        let raw = UnsafeRawPointer(base)
+        var i = start
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while i + 8 <= b.count {
+            let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let quote = x ^ 0x2222_2222_2222_2222, backslash = x ^ 0x5C5C_5C5C_5C5C_5C5C
+            let found = ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash) & highs
+            if found != 0 { return i + found.trailingZeroBitCount / 8 }
+            i += 8
+        }
+        while i < b.count, b[i] != UInt8(ascii: "\""), b[i] != UInt8(ascii: "\\") { i += 1 }
+        return i
     }
 
     /// The index just past the value starting at `i`.
@@ -91,13 +112,13 @@ public enum JSONLineScanner {
     static func unescape(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, into out: inout [UInt8]) -> Int? {
         var i = i
         var runStart = i
-        while i < b.count {
-            let c = b[i]
-            if c == UInt8(ascii: "\"") {
+        while true {
+            i = nextQuoteOrBackslash(b, i)
+            guard i < b.count else { return nil }
+            if b[i] == UInt8(ascii: "\"") {
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<i]))
                 return i + 1
             }
-            if c != UInt8(ascii: "\\") { i += 1; continue }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<i]))
             guard i + 1 < b.count else { return nil }
             let e = b[i + 1]
@@ -127,7 +148,6 @@ public enum JSONLineScanner {
             }
             runStart = i
         }
-        return nil
     }
 
     static func hex4(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> UInt32? {

@@ -52,6 +52,22 @@ final class JSONLineScannerTests: XCTestCase {
         XCTAssertNil(text(#"not json"#))
         XCTAssertNil(text(#"{"text": 5}"#))
     }
+
+    /// Quotes and backslashes at every offset from the eight-byte blocks the scan reads, in the
+    /// field sought and in the fields skipped before it; an unterminated string is no field.
+    func testEscapesAtEveryBlockOffsetRoundTrip() throws {
+        for length in 0..<24 {
+            for position in 0..<max(1, length) {
+                var chars = Array(repeating: Character("x"), count: length)
+                if length > 0 { chars[position] = position % 2 == 0 ? "\"" : "\\" }
+                let value = String(chars)
+                let encoded = String(decoding: try JSONSerialization.data(withJSONObject: ["text": value], options: [.withoutEscapingSlashes]), as: UTF8.self)
+                XCTAssertEqual(text(encoded), value, encoded)
+                XCTAssertEqual(text("{\"skip\": \(encoded.dropFirst(8).dropLast()), \(encoded.dropFirst())"), value)
+                XCTAssertNil(text(String(encoded.dropLast(2))), "unterminated: \(encoded.dropLast(2))")
+            }
+        }
+    }
 }
 
 final class SplitTests: XCTestCase {
