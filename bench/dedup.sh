@@ -32,7 +32,7 @@ YAML
 "$pipe" run d.yaml collect >/dev/null 2>&1
 total=$(wc -l < corpus/docs.jsonl)
 score() { "$repo/.venv/bin/python" "$repo/tests-python/dedup_score.py" truth.json "$1" --removed $((total - $(grep -c . "$1"))) | grep -v passed; }
-for threads in 1 1 1 2 2 2; do
+for threads in 1 1 1 1 1 2 2 2; do
   /usr/bin/time -f "%M" -o rss "$pipe" run d.yaml --force dedup --threads "$threads" >/dev/null 2>&1
   "$pipe" show d.yaml dedup --json | python3 -c "
 import json, sys
