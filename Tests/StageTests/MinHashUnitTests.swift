@@ -35,6 +35,37 @@ final class MinHashUnitTests: XCTestCase {
         XCTAssertEqual(simplified("a\u{0}b"), "a\u{0}b", "NUL is kept like other control bytes")
     }
 
+    /// The simplification of a whole non-ASCII run at once (lowercase the run, decompose it,
+    /// then the same rules), which the simplifier's per-character pieces must equal.
+    private func simplifiedAsOneRun(_ text: String) -> String {
+        var out = "", inNumber = false, last: Character = " "
+        func put(_ c: Character) { if c != " " || last != " " { out.append(c) }; last = c }
+        for scalar in text.lowercased().decomposedStringWithCanonicalMapping.unicodeScalars {
+            let p = scalar.properties
+            if p.numericType == .decimal { if !inNumber { put("0") }; inNumber = true; continue }
+            inNumber = false
+            if p.isWhitespace { put(" "); continue }
+            switch p.generalCategory {
+            case .nonspacingMark, .enclosingMark, .spacingMark: continue
+            case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+                 .initialPunctuation, .finalPunctuation, .otherPunctuation: put(" ")
+            default: put(Character(scalar))
+            }
+        }
+        return out.hasSuffix(" ") ? String(out.dropLast()) : out
+    }
+
+    func testNonASCIICharactersSimplifyAsWholeRunsDo() {
+        let alphabet = Array("ΟΔΟΣ σς İıŞ Ǆǅ Åå Ǻ é ñ ﬁ ß Ǳ ᾼ ẞ ٣٤ ४२ ¶ — “” ’ … \u{A0} \u{2003} 日本語 한국어 ผ่าน ק̈ a\u{301}\u{327} Ⅻ ½ ﹏ ・")
+        var rng = SplitMix64(seed: 11)
+        for round in 0..<400 {
+            // Runs of non-ASCII characters only: the ASCII path is not what this checks.
+            let run = String((0..<(1 + round % 12)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }.filter { !$0.isASCII })
+            XCTAssertEqual(simplified(run), simplifiedAsOneRun(run), "\(run.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+        XCTAssertEqual(simplified("ΟΔΟΣ"), "οδοσ", "no final sigma, as Swift lowercases")
+    }
+
     func testLongTextsGrowTheBuffer() {
         let word = "Überraschung "
         let text = String(repeating: word, count: 20_000)
