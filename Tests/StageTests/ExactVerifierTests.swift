@@ -63,10 +63,12 @@ final class ExactVerifierTests: XCTestCase {
         let lengths = documents.map(\.utf8.count)
         for budget in [1 << 20, 1] {
             let verifier = ExactVerifier(hasher: hasher, normalize: true, threshold: 0.55, budgetBytes: budget)
-            var passes = 0
-            let verdicts = try verifier.verify(pairs, lengths: lengths, shards: ["a", "b", "c"], threads: 2,
-                                               read: { shards[["a", "b", "c"].firstIndex(of: $0)!] },
-                                               progress: { _ in passes += 1 })
+            var fractions: [Double] = []
+            let (verdicts, passes) = try verifier.verify(pairs, lengths: lengths, shards: ["a", "b", "c"], threads: 2,
+                                                         read: { shards[["a", "b", "c"].firstIndex(of: $0)!] },
+                                                         progress: { fraction, _ in fractions.append(fraction) })
+            XCTAssertEqual(fractions, fractions.sorted(), "progress only goes forward")
+            XCTAssertLessThanOrEqual(fractions.last ?? 0, 1)
             XCTAssertEqual(Dictionary(uniqueKeysWithValues: zip(pairs, verdicts)), expected, "budget \(budget)")
             XCTAssertEqual(passes, budget == 1 ? 4 : 1, "first documents 0, 1, 2, 3: one pass each when only one fits")
         }

@@ -29,16 +29,19 @@ struct ExactVerifier {
     let budgetBytes: Int
 
     /// Whether each of `pairs` (sorted, unique) reaches `threshold`. `lengths` are the
-    /// documents' text lengths, an upper bound on their shingle counts.
+    /// documents' text lengths, an upper bound on their shingle counts. `progress` hears the
+    /// fraction done after each shard read, and returns how many passes the blocks took.
     func verify(_ pairs: [CandidatePair], lengths: [Int], shards: [String], threads: Int,
-                read: (String) throws -> DocumentLines, progress: (String) -> Void) throws -> [Bool] {
+                read: (String) throws -> DocumentLines, progress: (Double, String) -> Void) throws -> (verdicts: [Bool], passes: Int) {
         var verified = [Bool](repeating: false, count: pairs.count)
         let blocks = Self.blocks(pairs, cost: { 4 * (lengths[$0] + 1) }, budget: budgetBytes)
         for (n, block) in blocks.enumerated() {
-            try verifyBlock(pairs[block], offset: block.lowerBound, into: &verified, shards: shards, threads: threads, read: read)
-            progress("exact Jaccard: block \(n + 1)/\(blocks.count), \(block.count) candidate pairs")
+            try verifyBlock(pairs[block], into: &verified, shards: shards, threads: threads, read: read) { shard in
+                progress((Double(n) + Double(shard) / Double(shards.count)) / Double(blocks.count),
+                         "exact Jaccard: pass \(n + 1)/\(blocks.count), shard \(shard)/\(shards.count)")
+            }
         }
-        return verified
+        return (verified, blocks.count)
     }
 
     /// Contiguous ranges of `pairs` whose distinct first documents cost at most `budget` each
@@ -60,15 +63,15 @@ struct ExactVerifier {
     }
 
     /// One pass over the shards for the pairs of one block.
-    private func verifyBlock(_ pairs: ArraySlice<CandidatePair>, offset: Int, into verified: inout [Bool],
-                             shards: [String], threads: Int, read: (String) throws -> DocumentLines) throws {
+    private func verifyBlock(_ pairs: ArraySlice<CandidatePair>, into verified: inout [Bool], shards: [String], threads: Int,
+                             read: (String) throws -> DocumentLines, shardDone: (Int) -> Void) throws {
         let firsts = Set(pairs.map(\.first))
         var partners: [Int: [(first: Int, pair: Int)]] = [:]
         for (index, pair) in zip(pairs.indices, pairs) { partners[pair.second, default: []].append((pair.first, index)) }
         let last = pairs.map(\.second).max() ?? -1
         var stored = ShingleSets()
         var base = 0
-        for shard in shards where base <= last {
+        for (n, shard) in shards.enumerated() where base <= last {
             let lines = try read(shard)
             let needed = (base..<(base + lines.lines.count)).filter { firsts.contains($0) || partners[$0] != nil }
             let sets = try shingleSets(of: needed, base: base, lines, threads: threads)
@@ -80,6 +83,7 @@ struct ExactVerifier {
                 if firsts.contains(document) { stored.add(set, for: document) }
             }
             base += lines.lines.count
+            shardDone(n + 1)
         }
     }
 

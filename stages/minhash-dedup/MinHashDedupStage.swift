@@ -188,7 +188,7 @@ public struct MinHashDedupStage: Stage {
                     buckets[h] = (Int32(i), Int32(i))
                 }
             }
-            context.progress(0.5 + 0.1 * Double(band + 1) / Double(bands), "LSH band \(band + 1)/\(bands)")
+            context.progress(0.6 + 0.05 * Double(band + 1) / Double(bands), "LSH band \(band + 1)/\(bands)")
         }
         candidates = Array(Set(candidates)).sorted()
         let accepted = try confirm(candidates, p, signatures: signatures, lengths: lengths, shards: shards, context)
@@ -270,10 +270,9 @@ public struct MinHashDedupStage: Stage {
             let input = try context.input("documents")
             let verifier = ExactVerifier(hasher: hasher, normalize: p.normalize, threshold: p.verify_threshold,
                                          budgetBytes: p.verify_memory_mb << 20)
-            var passes = 0
-            let verdicts = try verifier.verify(pairs, lengths: lengths, shards: shards, threads: context.threads,
-                                               read: { DocumentLines(try input.read($0)) },
-                                               progress: { passes += 1; context.progress(0.7, $0) })
+            let (verdicts, passes) = try verifier.verify(pairs, lengths: lengths, shards: shards, threads: context.threads,
+                                                         read: { DocumentLines(try input.read($0)) },
+                                                         progress: { context.progress(0.65 + 0.15 * $0, $1) })
             let documents = Set(pairs.flatMap { [$0.first, $0.second] }).count
             context.log("exact Jaccard of \(pairs.count) candidate pairs (\(documents) documents) in \(passes) pass(es) over the shards")
             return verdicts
