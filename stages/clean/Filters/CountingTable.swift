@@ -53,8 +53,7 @@ struct CountingTable {
 
 /// 64-bit hashes of byte ranges and of sequences of them.
 enum ByteHash {
-    /// Eight bytes per step; the last partial chunk is one masked load when the buffer has
-    /// eight bytes from there, else it is gathered byte by byte.
+    /// Eight bytes per step, then the last partial chunk as one word (`word(at:count:)`).
     @inline(__always)
     static func hash(_ s: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325 ^ UInt64(r.count)
@@ -66,14 +65,7 @@ enum ByteHash {
             h ^= h >> 29
             i += 8
         }
-        let rest = r.upperBound - i
-        var tail: UInt64 = 0
-        if rest > 0 && i + 8 <= s.count {
-            tail = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & (~0 >> UInt64(64 - 8 * rest))
-        } else {
-            for k in 0..<rest { tail |= UInt64(s[i + k]) << UInt64(8 * k) }
-        }
-        return mix(h ^ tail)
+        return mix(h ^ s.word(at: i, count: r.upperBound - i))
     }
 
     /// `hash` of a range of fewer than eight bytes, given those bytes in `x` (little-endian,
@@ -90,5 +82,21 @@ enum ByteHash {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+extension UnsafeBufferPointer where Element == UInt8 {
+    /// The bytes `start..<start + count` (at most eight) as a little-endian word, zero above
+    /// them: one masked load when eight bytes can be read from `start`, else gathered byte by
+    /// byte (at the end of the buffer).
+    @inline(__always)
+    func word(at start: Int, count: Int) -> UInt64 {
+        guard count > 0 else { return 0 }
+        if start + 8 <= self.count {
+            return UnsafeRawPointer(baseAddress! + start).loadUnaligned(as: UInt64.self) & (~0 >> UInt64(64 - 8 * count))
+        }
+        var x: UInt64 = 0
+        for k in 0..<count { x |= UInt64(self[start + k]) << UInt64(8 * k) }
+        return x
     }
 }

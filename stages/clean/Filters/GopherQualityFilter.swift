@@ -61,14 +61,8 @@ struct GopherQualityFilter: QualityFilter {
                 symbolFreeCharacters += characters & (0 &- counted)
                 alphaWords += Int((flags & Self.alpha) >> 1)
                 if w.count <= 4 {
-                    // The stop words are 2-4 bytes: a word's first four bytes, masked to its length.
-                    var packed: UInt32 = 0
-                    if w.lowerBound + 4 <= s.count {
-                        packed = UnsafeRawPointer(s.baseAddress! + w.lowerBound).loadUnaligned(as: UInt32.self)
-                            & (UInt32.max >> UInt32(32 - 8 * w.count))
-                    } else {
-                        for k in 0..<w.count { packed |= UInt32(s[w.lowerBound + k]) << (8 * UInt32(k)) }
-                    }
+                    // The stop words are 2-4 bytes: the word's bytes packed like theirs.
+                    let packed = UInt32(truncatingIfNeeded: s.word(at: w.lowerBound, count: w.count))
                     for k in 0..<stopWords.count where stopWords[k] == packed { stopWordsSeen |= 1 << k }
                 }
             }

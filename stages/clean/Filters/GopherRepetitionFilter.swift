@@ -231,10 +231,9 @@ struct NGramHashes {
                 characterPrefix.withUnsafeMutableBufferPointer { characters in
                     var h: UInt64 = 0, c = 0
                     for (k, w) in ranges.enumerated() {
-                        if w.count < 8, w.lowerBound + 8 <= s.count {
-                            // A short word: one load gives both its hash and its characters.
-                            let x = UnsafeRawPointer(s.baseAddress! + w.lowerBound).loadUnaligned(as: UInt64.self)
-                                & (UInt64.max >> UInt64(64 - 8 * w.count))
+                        if w.count < 8 {
+                            // A short word: one word of bytes gives both its hash and its characters.
+                            let x = s.word(at: w.lowerBound, count: w.count)
                             h = h &* Self.base &+ ByteHash.hash(short: x, count: w.count)
                             c += ascii ? w.count : w.count - UnicodeClasses.continuations(x)
                         } else {

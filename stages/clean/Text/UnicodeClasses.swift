@@ -40,14 +40,7 @@ enum UnicodeClasses {
             skipped += continuations(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
             i += 8
         }
-        let rest = range.upperBound - i
-        if rest > 0 {
-            if i + 8 <= s.count {
-                skipped += continuations(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & (~0 >> UInt64(64 - 8 * rest)))
-            } else {
-                for k in i..<range.upperBound where s[k] & 0xC0 == 0x80 { skipped += 1 }
-            }
-        }
+        skipped += continuations(s.word(at: i, count: range.upperBound - i))
         return range.count - skipped
     }
 
