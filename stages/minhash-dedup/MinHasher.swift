@@ -68,7 +68,7 @@ final class ShingleScratch {
     /// Sorts the first `count` shingles and drops repeats: the shingle set, valid until the
     /// next use of this scratch.
     func shingleSet(count: Int) -> UnsafeBufferPointer<UInt32> {
-        if count > shingleCapacity { fatalError("shingleSet: \(count) shingles were never reserved") }
+        precondition(count <= shingleCapacity, "shingleSet: \(count) shingles were never reserved")
         return UnsafeBufferPointer(start: shingles, count: cminhash_sorted_set(shingles, sortBuffer, count))
     }
 
