@@ -15,34 +15,36 @@ public struct Document: Codable, Sendable, Equatable {
     }
 }
 
-/// Reads the documents of a folder of shards `part-*.jsonl`, in shard order, one line at a time.
-public struct DocumentsReader: Sequence {
-    public let shards: [URL]
+/// Reads the documents of a folder of shards `part-*.jsonl`, in shard order, one line at a time
+/// in bounded memory. A line that is not a document, a line longer than `maxLineBytes` or a
+/// shard that cannot be read is an error naming the shard and line, never skipped.
+public struct DocumentsReader {
+    /// The longest document line read by default (64 MiB).
+    public static let defaultMaxLineBytes = 64 << 20
 
-    public init(folder: URL) throws {
+    public let shards: [URL]
+    public let maxLineBytes: Int
+
+    public init(folder: URL, maxLineBytes: Int = defaultMaxLineBytes) throws {
         shards = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
             .filter { $0.lastPathComponent.hasPrefix("part-") && $0.pathExtension == "jsonl" }
             .sorted { $0.lastPathComponent < $1.lastPathComponent }
+        self.maxLineBytes = maxLineBytes
     }
 
-    public func makeIterator() -> AnyIterator<Document> {
-        var shardIndex = 0
-        var lines: [Substring] = []
-        var lineIndex = 0
+    /// Calls `body` with each document, in order.
+    public func forEach(_ body: (Document) throws -> Void) throws {
         let decoder = JSONDecoder()
-        return AnyIterator {
-            while true {
-                while lineIndex < lines.count {
-                    let line = lines[lineIndex]
-                    lineIndex += 1
-                    if line.isEmpty { continue }
-                    if let doc = try? decoder.decode(Document.self, from: Data(line.utf8)) { return doc }
+        for shard in shards {
+            try LineReader.forEachLine(of: shard, maxLineBytes: maxLineBytes) { line, number in
+                guard !line.isEmpty else { return }
+                let document: Document
+                do {
+                    document = try decoder.decode(Document.self, from: Data(buffer: line))
+                } catch {
+                    throw StageError("\(shard.lastPathComponent):\(number): not a document (a JSON object with \"id\" and \"text\" strings)")
                 }
-                guard shardIndex < shards.count,
-                      let text = try? String(contentsOf: shards[shardIndex], encoding: .utf8) else { return nil }
-                shardIndex += 1
-                lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-                lineIndex = 0
+                try body(document)
             }
         }
     }

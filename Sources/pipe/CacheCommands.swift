@@ -43,6 +43,7 @@ struct VerifyCommand: AsyncParsableCommand {
                 "objects": .int(Int64(report.objectsChecked)), "bytes": .int(report.bytesChecked),
                 "corrupt": .array(report.corrupt.map { .object(["blob": .string($0.blob), "reason": .string($0.reason)]) }),
                 "incomplete_runs": .array(report.incompleteRuns.map(JSONValue.string)),
+                "unreadable_runs": .array(report.unreadableRuns.map(JSONValue.string)),
             ]))
         } else {
             print("checked \(report.objectsChecked) objects (\(bytes(report.bytesChecked))) in \(Terminal.duration(seconds))")
@@ -50,6 +51,7 @@ struct VerifyCommand: AsyncParsableCommand {
             if !report.incompleteRuns.isEmpty {
                 print("\(report.incompleteRuns.count) cached runs miss objects; their stages will run again")
             }
+            for problem in report.unreadableRuns { print(Terminal.color("unreadable", 31) + " " + problem) }
             if report.corrupt.isEmpty { print("no corrupt objects") }
         }
         if !report.corrupt.isEmpty { throw ExitCode(ExitStatus.stageFailed) }
@@ -80,7 +82,14 @@ struct GCCommand: AsyncParsableCommand {
         let (workspace, cache) = try options.open()
         let locks = try lockFiles(workspace)
         var keep = Set<String>()
-        for lock in locks { PipelineLock.load(lock).stages.values.forEach { keep.insert($0.key) } }
+        for lock in locks {
+            do {
+                try PipelineLock.load(lock).stages.values.forEach { keep.insert($0.key) }
+            } catch {
+                throw UsageError("\(error): gc cannot tell which runs it must keep, so it removes nothing. "
+                    + "`pipe run` on its manifest sets the file aside; or move it away yourself, then run gc again")
+            }
+        }
         let report = Maintenance.collect(cache, keep: keep, dryRun: dryRun, grace: grace)
         if json {
             printJSON(.object([
@@ -88,8 +97,12 @@ struct GCCommand: AsyncParsableCommand {
                 "objects_removed": .int(Int64(report.objectsRemoved)), "bytes_freed": .int(report.bytesFreed),
                 "runs_kept": .int(Int64(report.runsKept)), "objects_kept": .int(Int64(report.objectsKept)),
                 "lock_files": .array(locks.map { .string($0.path) }),
+                "unreadable_runs": .array(report.unreadableRuns.map { .string($0.path) }),
             ]))
             return
+        }
+        for (path, reason) in report.unreadableRuns {
+            Terminal.error("warning: kept the unreadable run record \(path) (\(reason)); its objects may be removed")
         }
         let verb = dryRun ? "would remove" : "removed"
         print("kept the runs of \(locks.count) lock file(s): \(report.runsKept) runs, \(report.objectsKept) objects")

@@ -130,13 +130,13 @@ struct GenerateCommand: ParsableCommand {
         var options = try ManifestOptions.parse([manifest])
         options.cache = nil
         let (loaded, cache) = try options.load()
-        let lock = PipelineLock.load(loaded.lockURL)
+        let runs = try StageRuns(manifest: loaded, cache: cache)
         func artifact(stage: String, kind: ArtifactKind, into folder: URL) throws -> URL {
             guard let declared = loaded.stage(stage) else { throw UsageError("no stage '\(stage)' in \(manifest)") }
             guard let port = declared.descriptor.outputs.first(where: { $0.kind == kind }) else {
                 throw UsageError("stage '\(stage)' has no \(kind) output")
             }
-            guard let key = lock.stages[stage]?.key, let record = cache.runs.record(key), let tree = record.outputs[port.name] else {
+            guard let record = try runs.last(stage), let tree = record.outputs[port.name] else {
                 throw UsageError("stage '\(stage)' has not run yet; run `pipe run \(manifest) \(stage)` first")
             }
             try tree.materialize(into: folder, store: cache.objects)

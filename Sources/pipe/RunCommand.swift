@@ -58,9 +58,13 @@ struct RunCommand: AsyncParsableCommand {
             runOptions.threads = threads
         }
 
-        if dryRun { return try showPlan(PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: runOptions)) }
+        if dryRun {
+            let planner = try PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: runOptions)
+            planner.notices.forEach { Terminal.error("warning: " + $0) }
+            return try showPlan(planner)
+        }
         let reporter = RunReporter(quiet: json, verbose: verbose)
-        let runner = PipelineRunner(manifest: manifest, cache: cache, observer: reporter, options: runOptions)
+        let runner = try PipelineRunner(manifest: manifest, cache: cache, observer: reporter, options: runOptions)
         let started = Date()
         let task = Task { await runner.run() }
         let interrupts = InterruptHandler {
@@ -70,6 +74,7 @@ struct RunCommand: AsyncParsableCommand {
         let summary = await task.value
         interrupts.disarm()
         reporter.stop()
+        runner.notices.forEach { Terminal.error("warning: " + $0) }
         let seconds = Date().timeIntervalSince(started)
 
         if json {

@@ -24,14 +24,15 @@ struct ShowCommand: AsyncParsableCommand {
         guard manifest.stage(stage) != nil else {
             throw UsageError("no stage named '\(stage)'" + Suggestion.hint(for: stage, in: manifest.stages.map(\.name)))
         }
-        let runner = PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: RunOptions())
-        let status = runner.status().first { $0.stage == stage }!
-        let lockKey = PipelineLock.load(manifest.lockURL).stages[stage]?.key
-        guard let key = status.key.flatMap({ cache.runs.record($0) != nil ? $0 : nil }) ?? lockKey,
-              let record = cache.runs.record(key) else {
+        let runner = try PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: RunOptions())
+        runner.notices.forEach { Terminal.error("warning: " + $0) }
+        let status = runner.status().first { $0.stage == stage }
+        let currentRecord = try status?.key.flatMap { try cache.runs.load($0) }
+        guard let record = try currentRecord ?? StageRuns(manifest: manifest, cache: cache).last(stage) else {
             throw UsageError("stage '\(stage)' has not run yet (pipe run \(manifest.displayPath) \(stage))")
         }
-        let current = status.state == .fresh && status.key == key
+        let key = record.key
+        let current = status?.state == .fresh && status?.key == key
         let fullLog: String? = record.log.flatMap { blob in
             var data = Data()
             return (try? cache.objects.read(blob) { data.append(contentsOf: $0) }).map { String(decoding: data, as: UTF8.self) }

@@ -145,7 +145,7 @@ enum StageTemplates {
         let params = try request.params(as: Params.self)
         let writer = DocumentsWriter(folder: try request.output("documents"))
         var dropped = 0
-        for document in try DocumentsReader(folder: try request.input("documents")) {
+        try DocumentsReader(folder: try request.input("documents")).forEach { document in
             if keep(document, params) { try writer.write(document) } else { dropped += 1 }
         }
         try writer.close()

@@ -15,7 +15,8 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (manifest, cache) = try options.load()
-        let runner = PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: RunOptions())
+        let runner = try PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: RunOptions())
+        runner.notices.forEach { Terminal.error("warning: " + $0) }
         let statuses = runner.status()
         if json {
             printJSON(.array(statuses.map { s in

@@ -72,4 +72,40 @@ final class HostileInputTests: XCTestCase {
         XCTAssertLessThan(log.stdout.utf8.count, 10 << 20)
         XCTAssertTrue(log.stdout.contains("bytes of log dropped; last lines follow"))
     }
+
+    func testEveryDocumentRejectedSaysSoWithTheCountsByFilter() throws {
+        try ws.write("src/a.txt", "too short")
+        try ws.write("src/b.txt", "also short")
+        try ws.write("m.yaml", "version: 1\nname: c\nstages:\n  text:\n    uses: collect\n    with: {sources: [{path: src}]}\n"
+            + "  clean:\n    uses: clean\n    inputs: {documents: text.documents}\n")
+        let output = try ws.run(["run", "m.yaml"])
+        XCTAssertEqual(output.status, 1)
+        XCTAssertTrue(output.stderr.contains("left its output 'documents' empty: every document was rejected (length 2)"), output.stderr)
+    }
+
+    func testGCRefusesToCollectWithACorruptLockFile() throws {
+        try ws.write("m.yaml", "version: 1\nname: p\nstages:\n  o:\n    uses: objective\n")
+        XCTAssertEqual(try ws.runStages("m.yaml"), ["o": "ran"])
+        try ws.write("m.lock", "{\"stages\": {\"o\": 3")
+        let gc = try ws.run(["gc", "--grace", "0"])
+        XCTAssertEqual(gc.status, 2, gc.stderr)
+        XCTAssertTrue(gc.stderr.contains("m.lock is corrupt"), gc.stderr)
+        XCTAssertTrue(gc.stderr.contains("removes nothing"), gc.stderr)
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: ws.root.appendingPathComponent("cache/runs").path).isEmpty)
+
+        let status = try ws.run(["status", "m.yaml"])
+        XCTAssertTrue(status.stderr.contains("warning: the lock file \(ws.root.path)/m.lock is corrupt"), status.stderr)
+        let run = try ws.run(["run", "m.yaml"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("the corrupt lock file was kept as \(ws.root.path)/m.lock.corrupt-"), run.stderr)
+        XCTAssertEqual(try ws.run(["gc", "--grace", "0"]).status, 0)
+    }
+
+    func testALockThatCannotBeTakenStopsTheRun() throws {
+        try ws.write("m.yaml", "version: 1\nname: p\nstages:\n  o:\n    uses: objective\n")
+        try ws.write("cache/locks", "a file where the locks folder belongs")
+        let output = try ws.run(["run", "m.yaml"])
+        XCTAssertNotEqual(output.status, 0)
+        XCTAssertTrue(output.stderr.contains("cannot create the lock that guards m.lock"), output.stderr)
+    }
 }

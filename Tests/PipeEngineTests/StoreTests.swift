@@ -119,7 +119,7 @@ final class BuiltinRunTests: XCTestCase {
         let manifest = try loader.load(root.appendingPathComponent("m.yaml"), displayPath: "m.yaml")
         let cache = Cache(root: root.appendingPathComponent("cache"))
 
-        let summary = await PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: RunOptions()).run()
+        let summary = try await PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: RunOptions()).run()
         XCTAssertEqual(summary.reports.map(\.outcome.label), ["ran", "ran"])
         let key = summary.reports[1].key!
         let record = try XCTUnwrap(cache.runs.record(key))
@@ -127,7 +127,7 @@ final class BuiltinRunTests: XCTestCase {
         let output = StoredArtifact(tree: record.outputs["metrics"]!, store: cache.objects)
         XCTAssertEqual(String(decoding: try output.read("metrics.json"), as: UTF8.self), "{\"n\": 22.0}\n")
 
-        let again = await PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: RunOptions()).run()
+        let again = try await PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: RunOptions()).run()
         XCTAssertEqual(again.reports.map(\.outcome.label), ["cached", "cached"])
     }
 }

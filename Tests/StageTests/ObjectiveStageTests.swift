@@ -52,7 +52,7 @@ final class ObjectiveStageTests: XCTestCase {
         let cache = Cache(root: folder.appendingPathComponent("cache"))
         func run(_ with: String) async throws -> RunRecord {
             let m = try manifest(with)
-            let summary = await PipelineRunner(manifest: m, cache: cache, observer: SilentObserver(), options: RunOptions()).run()
+            let summary = try await PipelineRunner(manifest: m, cache: cache, observer: SilentObserver(), options: RunOptions()).run()
             return try XCTUnwrap(cache.runs.record(XCTUnwrap(summary.reports[0].key)))
         }
         let a = try await run("      targets: {test.bits_per_byte: {max: 2.5}}\n      budget: {max_parameters: 3000000}\n")

@@ -25,7 +25,7 @@ struct ModelCard {
         var counts: [String: (Int, Int)] = [:]
         if let documents = context.optionalInput("documents") {
             let folder = try documents.materialize(into: context.scratch.appendingPathComponent("documents"))
-            for doc in try DocumentsReader(folder: folder) {
+            try DocumentsReader(folder: folder).forEach { doc in
                 var license = "unspecified"
                 if case .object(let meta)? = doc.meta, case .string(let l)? = meta["license"] { license = l }
                 let key = "\(doc.source ?? "unnamed")\u{0}\(license)"

@@ -95,11 +95,24 @@ struct LocalExecutor: StageExecutor {
                 try ArtifactTree.ingest(folder: folder, store: cache.objects, threads: job.threads)
             }
             if case .units = action {} else if tree.files.isEmpty && !port.optional {
-                throw StageError("stage '\(job.stage.name)' left its output '\(port.name)' empty")
+                throw StageError("stage '\(job.stage.name)' left its output '\(port.name)' empty" + Self.rejections(events.metrics))
             }
             trees[port.name] = tree
         }
         return StageProduct(outputs: trees)
+    }
+
+    /// Why an output may be empty, from the stage's `<name>.rejected` counts: ": every document
+    /// was rejected (language 3, length 2)", or nothing when it reported none.
+    static func rejections(_ metrics: [String: Double]) -> String {
+        var counts: [(name: String, count: Int)] = []
+        for (metric, value) in metrics where metric.hasSuffix(".rejected") && value > 0 {
+            let name = metric.dropLast(".rejected".count).split(separator: ".").last.map(String.init) ?? metric
+            counts.append((name, Int(value)))
+        }
+        guard !counts.isEmpty else { return "" }
+        counts.sort { $0.count != $1.count ? $0.count > $1.count : $0.name < $1.name }
+        return ": every document was rejected (" + counts.map { "\($0.name) \($0.count)" }.joined(separator: ", ") + ")"
     }
 
     /// The pieces of a merge, as folders under `folder`.

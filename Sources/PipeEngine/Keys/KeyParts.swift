@@ -59,6 +59,8 @@ public enum StaleReason: Sendable, Equatable, CustomStringConvertible {
     case externalChanged(String)
     case environmentChanged(String)
     case upstreamWillRun(String)
+    /// The key cannot be computed now (an external file unreadable, parameters that do not decode).
+    case unknowable(String)
 
     public var description: String {
         switch self {
@@ -71,6 +73,7 @@ public enum StaleReason: Sendable, Equatable, CustomStringConvertible {
         case .externalChanged(let what): return "external input \(what) changed"
         case .environmentChanged(let probe): return "environment changed (\(probe))"
         case .upstreamWillRun(let stage): return "upstream \(stage) will run"
+        case .unknowable(let why): return "key unknown: \(why)"
         }
     }
 
@@ -96,7 +99,7 @@ public enum StaleReason: Sendable, Equatable, CustomStringConvertible {
     }
 
     private static func diff(_ old: JSONValue?, _ new: JSONValue?, path: [String], into reasons: inout [StaleReason]) {
-        if old == new { return }
+        if sameValue(old, new) { return }
         if case .object(let a)? = old, case .object(let b)? = new {
             for key in Set(a.keys).union(b.keys).sorted() {
                 diff(a[key], b[key], path: path + [key], into: &reasons)
@@ -105,5 +108,20 @@ public enum StaleReason: Sendable, Equatable, CustomStringConvertible {
         }
         reasons.append(.paramChanged(path: path.isEmpty ? "(all)" : dotted(path),
                                      old: old?.displayString ?? "(unset)", new: new?.displayString ?? "(unset)"))
+    }
+
+    /// Whether two values are equal with numbers compared by value (`10` and `10.0`: a lock file
+    /// written by JSONEncoder reads `10.0` back as an integer).
+    static func sameValue(_ a: JSONValue?, _ b: JSONValue?) -> Bool {
+        switch (a, b) {
+        case (.int(let x)?, .double(let y)?), (.double(let y)?, .int(let x)?):
+            return Double(x) == y
+        case (.array(let x)?, .array(let y)?):
+            return x.count == y.count && zip(x, y).allSatisfy { sameValue($0, $1) }
+        case (.object(let x)?, .object(let y)?):
+            return Set(x.keys) == Set(y.keys) && x.allSatisfy { sameValue($0.value, y[$0.key]) }
+        default:
+            return a == b
+        }
     }
 }

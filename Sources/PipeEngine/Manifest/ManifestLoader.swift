@@ -65,9 +65,12 @@ public struct ManifestLoader {
                     loadStage(entry, node, checkParams: !failedInterpolation.contains(entry.key), sink: &sink)
                 }
                 let known = Dictionary(stages.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+                var targets: [PublishTarget] = []
                 stages = stages.map { stage in
-                    checkWiring(stage, node: parsed.first { $0.0.key == stage.name }!.1, known: known, sink: &sink)
+                    checkWiring(stage, node: parsed.first { $0.0.key == stage.name }!.1, known: known,
+                                targets: &targets, sink: &sink)
                 }
+                checkPublishTargets(targets, manifest: url, workspace: workspace, sink: &sink)
                 if sink.isEmpty { checkCycles(stages, sink: &sink) }
             } else {
                 sink.error(stagesNode.location, "'stages' must be a map of stage name to definition")
@@ -195,7 +198,7 @@ public struct ManifestLoader {
     // MARK: - Wiring
 
     private func checkWiring(_ stage: ManifestStage, node: YAMLNode, known: [String: ManifestStage],
-                             sink: inout DiagnosticSink) -> ManifestStage {
+                             targets: inout [PublishTarget], sink: inout DiagnosticSink) -> ManifestStage {
         var stage = stage
         let d = stage.descriptor
         if let inputsNode = node["inputs"] {
@@ -269,12 +272,45 @@ public struct ManifestLoader {
                         continue
                     }
                     stage.publish[e.key] = path
+                    targets.append(PublishTarget(stage: stage.name, path: path, location: e.value.location))
                 }
             } else {
                 sink.error(publishNode.location, "'publish' must be a map of output to workspace path")
             }
         }
         return stage
+    }
+
+    // MARK: - Publish targets
+
+    /// One `publish:` entry, where the manifest gives it.
+    struct PublishTarget {
+        var stage: String
+        var path: String
+        var location: SourceLocation
+    }
+
+    /// Publish targets may not name the manifest or its lock file, nor lie inside one another
+    /// (republishing the outer folder would delete the inner copy).
+    private func checkPublishTargets(_ targets: [PublishTarget], manifest: URL, workspace: URL, sink: inout DiagnosticSink) {
+        func absolute(_ path: String) -> String {
+            let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : workspace.appendingPathComponent(path)
+            return url.standardizedFileURL.path
+        }
+        let own = [("the manifest", manifest.standardizedFileURL.path),
+                   ("its lock file", manifest.deletingPathExtension().appendingPathExtension("lock").standardizedFileURL.path)]
+        let resolved = targets.map { absolute($0.path) }
+        for (i, target) in targets.enumerated() {
+            if let (what, _) = own.first(where: { $0.1 == resolved[i] || $0.1.hasPrefix(resolved[i] + "/") }) {
+                sink.error(target.location, "publish path '\(target.path)' would replace \(what)")
+                continue
+            }
+            for j in 0..<i where resolved[i] == resolved[j] || resolved[i].hasPrefix(resolved[j] + "/")
+                || resolved[j].hasPrefix(resolved[i] + "/")
+            {
+                sink.error(target.location, "publish path '\(target.path)' overlaps '\(targets[j].path)' published by stage '\(targets[j].stage)'")
+            }
+        }
     }
 
     // MARK: - Cycles

@@ -25,10 +25,11 @@ public struct StageDescriptor: Sendable {
         return []
     }
 
-    /// External files the stage reads for these parameters.
-    func externalInputs(_ params: JSONValue) -> [ExternalInput] {
+    /// External files the stage reads for these parameters; parameters that do not decode are
+    /// an error, never an empty list (the files would drop out of the key).
+    func externalInputs(_ params: JSONValue) throws -> [ExternalInput] {
         switch origin {
-        case .builtin(let stage): return stage.externalInputs(params)
+        case .builtin(let stage): return try stage.externalInputs(params)
         case .plugin(let plugin): return plugin.externalInputs(params)
         }
     }
@@ -38,7 +39,7 @@ public struct StageDescriptor: Sendable {
 public struct BuiltinStage: Sendable {
     public let version: Int
     let validate: @Sendable (JSONValue) -> [ParamProblem]
-    let externalInputs: @Sendable (JSONValue) -> [ExternalInput]
+    let externalInputs: @Sendable (JSONValue) throws -> [ExternalInput]
     let run: @Sendable (JSONValue, StageContext) async throws -> Void
     /// How to split the work, for a `ShardableStage`.
     let sharding: BuiltinSharding?
@@ -52,7 +53,9 @@ public struct BuiltinStage: Sendable {
             }
         }
         externalInputs = { json in
-            (try? json.decode(S.Params.self)).map(S.externalInputs) ?? []
+            do { return S.externalInputs(try json.decode(S.Params.self)) } catch {
+                throw StageError("parameters of a \(S.name) stage do not decode: \(error)")
+            }
         }
         run = { json, context in
             try await S().run(try json.decode(S.Params.self), context)

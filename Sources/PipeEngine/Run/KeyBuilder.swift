@@ -18,7 +18,7 @@ final class KeyBuilder: @unchecked Sendable {
     func parts(for stage: ManifestStage, inputs: [String: ArtifactTree]) throws -> KeyParts {
         let d = stage.descriptor
         var external: [String: String] = [:]
-        for input in d.externalInputs(stage.params) {
+        for input in try d.externalInputs(stage.params) {
             external[ExternalHasher.describe(input)] = try ExternalHasher.digest(input, workspace: workspace, stats: cache.stats)
         }
         var environment: [String: String] = [:]

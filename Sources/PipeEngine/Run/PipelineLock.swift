@@ -17,6 +17,9 @@ public struct PipelineLock: Sendable, Codable {
     public struct Published: Sendable, Codable, Equatable {
         public var artifact: String
         public var stamp: String
+        /// For a folder, the files pipe wrote into it (nil for a one-file copy); nothing else in
+        /// the folder may be replaced.
+        public var files: [String]?
     }
 
     public var version = 1
@@ -24,10 +27,28 @@ public struct PipelineLock: Sendable, Codable {
 
     public init() {}
 
-    public static func load(_ url: URL) -> PipelineLock {
-        guard let data = try? Data(contentsOf: url),
-              let lock = try? JSONDecoder().decode(PipelineLock.self, from: data) else { return PipelineLock() }
-        return lock
+    /// Every published copy of every stage, by workspace path.
+    public var publishedCopies: [String: Published] {
+        var copies: [String: Published] = [:]
+        for entry in stages.values { entry.published?.forEach { copies[$0.key] = $0.value } }
+        return copies
+    }
+
+    /// The lock at `url`; empty when there is none. A file that cannot be read or decoded is an
+    /// error naming it, never taken for an empty lock.
+    public static func load(_ url: URL) throws -> PipelineLock {
+        let data: Data
+        do {
+            guard let present = try FileSystem.readIfPresent(url) else { return PipelineLock() }
+            data = present
+        } catch {
+            throw LockFileError.unreadable(path: url.path, reason: FileSystem.reason(error))
+        }
+        do {
+            return try JSONDecoder().decode(PipelineLock.self, from: data)
+        } catch {
+            throw LockFileError.corrupt(path: url.path, reason: "\(error)")
+        }
     }
 
     public func save(_ url: URL) throws {
@@ -37,33 +58,79 @@ public struct PipelineLock: Sendable, Codable {
     }
 }
 
+/// A lock file that cannot be used.
+public enum LockFileError: Error, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    case corrupt(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason): return "cannot read the lock file \(path): \(reason)"
+        case .corrupt(let path, let reason): return "the lock file \(path) is corrupt (\(reason))"
+        }
+    }
+}
+
 /// Updates `<manifest>.lock` as stages finish. Each update re-reads the file under a
 /// cross-process lock, so concurrent `pipe run`s of one manifest never drop each other's entries.
+///
+/// A corrupt lock file is read as empty and reported in `corruption`; `setAsideCorrupt()` renames
+/// it (never overwrites it) before the first update.
 final class LockFileWriter: @unchecked Sendable {
     private let url: URL
-    private let guardLock: FileLock?
+    private let guardLock: FileLock
     private let mutex = NSLock()
     private var current: PipelineLock
+    /// Why the lock file found at start could not be used, if it could not.
+    private(set) var corruption: LockFileError?
 
-    init(url: URL, cache: Cache) {
+    init(url: URL, cache: Cache) throws {
         self.url = url
-        current = PipelineLock.load(url)
-        guardLock = try? FileLock(path: cache.root.appendingPathComponent(
-            "locks/manifest-\(Hasher128.hash(url.path).hex).lock").path)
+        let guardPath = cache.root.appendingPathComponent("locks/manifest-\(Hasher128.hash(url.path).hex).lock").path
+        do {
+            guardLock = try FileLock(path: guardPath)
+        } catch {
+            throw StageError("cannot create the lock that guards \(url.lastPathComponent) (\(guardPath)): \(FileSystem.reason(error))")
+        }
+        do {
+            current = try PipelineLock.load(url)
+        } catch let error as LockFileError {
+            corruption = error
+            current = PipelineLock()
+        }
     }
 
     /// The lock as this run last saw it (read at start, refreshed on each update).
     var snapshot: PipelineLock { mutex.withLock { current } }
 
-    func update(_ stage: String, _ change: (inout PipelineLock.Entry?) -> Void) {
-        mutex.withLock {
-            guardLock?.lock()
-            defer { guardLock?.unlock() }
-            var lock = PipelineLock.load(url)
+    /// Renames a corrupt lock file to `<name>.corrupt-<time>` so updates start afresh; returns the
+    /// new path, or nil when there was nothing to set aside.
+    func setAsideCorrupt() throws -> URL? {
+        guard corruption != nil else { return nil }
+        return try mutex.withLock {
+            try guardLock.lock()
+            defer { guardLock.unlock() }
+            if (try? PipelineLock.load(url)) != nil { return nil }  // another run repaired it
+            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+            let aside = url.deletingLastPathComponent().appendingPathComponent("\(url.lastPathComponent).corrupt-\(stamp)")
+            try FileSystem.call("rename", aside.path) { rename(url.path, aside.path) }
+            return aside
+        }
+    }
+
+    func update(_ stage: String, _ change: (inout PipelineLock.Entry?) -> Void) throws {
+        try mutex.withLock {
+            try guardLock.lock()
+            defer { guardLock.unlock() }
+            var lock = try PipelineLock.load(url)
             var entry = lock.stages[stage]
             change(&entry)
             lock.stages[stage] = entry
-            try? lock.save(url)
+            do {
+                try lock.save(url)
+            } catch {
+                throw StageError("cannot save the lock file \(url.path): \(FileSystem.reason(error))")
+            }
             current = lock
         }
     }

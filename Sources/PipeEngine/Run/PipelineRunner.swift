@@ -35,6 +35,8 @@ public struct StageReport: Sendable {
     public var key: String?
     /// Warnings the stage reported when it ran (also for a cached result).
     public var warnings: [String] = []
+    /// The stage's outputs, when it ran or was reused: what its dependents read.
+    public var outputs: [String: ArtifactTree]?
 }
 
 /// The result of `pipe run`.
@@ -61,7 +63,10 @@ public final class PipelineRunner: @unchecked Sendable {
     /// one `pipe run` computed from what it reused.
     let runStarted = Date()
 
-    public init(manifest: Manifest, cache: Cache, observer: any RunObserver, options: RunOptions) {
+    /// Problems with the pipeline's bookkeeping that the user should hear of (a corrupt lock file).
+    public private(set) var notices: [String] = []
+
+    public init(manifest: Manifest, cache: Cache, observer: any RunObserver, options: RunOptions) throws {
         self.manifest = manifest
         self.cache = cache
         self.observer = observer
@@ -71,7 +76,10 @@ public final class PipelineRunner: @unchecked Sendable {
         case .local: executor = LocalExecutor(cache: cache, workspace: manifest.workspace, manifest: manifest)
         case .slurm: executor = SlurmExecutor(cache: cache, manifest: manifest, threads: options.threads)
         }
-        lockWriter = LockFileWriter(url: manifest.lockURL, cache: cache)
+        lockWriter = try LockFileWriter(url: manifest.lockURL, cache: cache)
+        if let corruption = lockWriter.corruption {
+            notices.append("\(corruption); staleness reasons start afresh")
+        }
     }
 
     /// Asks running stages to stop (Ctrl-C); nothing partial is cached.
@@ -102,9 +110,11 @@ public final class PipelineRunner: @unchecked Sendable {
                 result.append(StageStatus(stage: name, state: entry == nil ? .neverRun : .stale, reasons: reasons, key: nil))
                 continue
             }
-            let inputs = stage.inputs.mapValues { outputs[$0.stage]![$0.output]! }
-            guard let parts = try? keys.parts(for: stage, inputs: inputs) else {
-                result.append(StageStatus(stage: name, state: .stale, reasons: [.externalChanged("(unreadable)")], key: nil))
+            let parts: KeyParts
+            do {
+                parts = try keys.parts(for: stage, inputs: try inputTrees(of: stage, from: outputs))
+            } catch {
+                result.append(StageStatus(stage: name, state: .stale, reasons: [.unknowable("\(error)")], key: nil))
                 continue
             }
             let key = parts.key
@@ -138,6 +148,11 @@ public final class PipelineRunner: @unchecked Sendable {
     // MARK: - Run
 
     public func run() async -> RunSummary {
+        do {
+            if let aside = try lockWriter.setAsideCorrupt() { notices.append("the corrupt lock file was kept as \(aside.path)") }
+        } catch {
+            notices.append("cannot set the corrupt lock file aside: \(error)")
+        }
         cache.removeOrphans()
         let order = plannedOrder
         keys.prefetchProbes(order.compactMap(manifest.stage))
@@ -170,7 +185,16 @@ public final class PipelineRunner: @unchecked Sendable {
                         observer.finished(name, report.outcome)
                         continue
                     }
-                    let inputs = stage.inputs.mapValues { outputs[$0.stage]![$0.output]! }
+                    let inputs: [String: ArtifactTree]
+                    do {
+                        inputs = try inputTrees(of: stage, from: outputs)
+                    } catch {
+                        let report = StageReport(stage: name, outcome: .failed(message: "\(error)", logTail: []), seconds: 0, key: nil)
+                        finished[name] = report
+                        observer.finished(name, report.outcome)
+                        if !options.keepGoing { stopLaunching = true }
+                        continue
+                    }
                     running.insert(name)
                     let threads = executor.threads(for: stage, share: max(1, options.threads / running.count))
                     group.addTask { await self.process(stage, inputs: inputs, threads: threads) }
@@ -181,7 +205,7 @@ public final class PipelineRunner: @unchecked Sendable {
                 running.remove(report.stage)
                 finished[report.stage] = report
                 if case .failed = report.outcome, !options.keepGoing { stopLaunching = true }
-                if let key = report.key, let record = cache.runs.record(key) { outputs[report.stage] = record.outputs }
+                if let produced = report.outputs { outputs[report.stage] = produced }
                 launchReady()
             }
         }
@@ -190,12 +214,36 @@ public final class PipelineRunner: @unchecked Sendable {
         return RunSummary(reports: reports, interrupted: cancelFlag.isSet)
     }
 
+    /// The artifacts a stage's inputs name, from its upstream stages' outputs.
+    private func inputTrees(of stage: ManifestStage, from outputs: [String: [String: ArtifactTree]]) throws -> [String: ArtifactTree] {
+        try stage.inputs.mapValues { ref in
+            guard let tree = outputs[ref.stage]?[ref.output] else {
+                throw StageError("input '\(ref.stage).\(ref.output)' of stage '\(stage.name)' is not among \(ref.stage)'s recorded outputs")
+            }
+            return tree
+        }
+    }
+
+    /// The complete run record of `key`, if there is one; a corrupt record is reported as a
+    /// warning and the stage runs again.
+    private func reusableRecord(_ key: String, stage: String) -> RunRecord? {
+        do {
+            guard let record = try cache.runs.load(key), record.isComplete(in: cache.objects) else { return nil }
+            return record
+        } catch {
+            observer.warning(stage, "\(error); the stage runs again")
+            return nil
+        }
+    }
+
     /// Brings one stage up to date.
     private func process(_ stage: ManifestStage, inputs: [String: ArtifactTree], threads: Int) async -> StageReport {
         let started = Date()
-        func report(_ outcome: StageOutcome, _ key: String?, warnings: [String] = []) -> StageReport {
+        func report(_ outcome: StageOutcome, _ key: String?, warnings: [String] = [],
+                    outputs: [String: ArtifactTree]? = nil) -> StageReport {
             observer.finished(stage.name, outcome)
-            return StageReport(stage: stage.name, outcome: outcome, seconds: Date().timeIntervalSince(started), key: key, warnings: warnings)
+            return StageReport(stage: stage.name, outcome: outcome, seconds: Date().timeIntervalSince(started), key: key,
+                               warnings: warnings, outputs: outputs)
         }
         let parts: KeyParts
         do {
@@ -205,7 +253,7 @@ public final class PipelineRunner: @unchecked Sendable {
         }
         let key = parts.key
         let forced = options.force.contains(stage.name)
-        if !forced, let record = cache.runs.record(key), record.isComplete(in: cache.objects) {
+        if !forced, let record = reusableRecord(key, stage: stage.name) {
             return finishCached(stage, record: record, report: report)
         }
         let reasons = staleReasons(stage, parts: parts, forced: forced)
@@ -214,12 +262,12 @@ public final class PipelineRunner: @unchecked Sendable {
         let keyLock: FileLock
         do {
             keyLock = try cache.keyLock(key)
-            try await Blocking.run { keyLock.lock() }
+            try await Blocking.run { try keyLock.lock() }
         } catch {
             return report(.failed(message: "cannot lock the cache: \(error)", logTail: []), key)
         }
         defer { keyLock.unlock() }
-        if !forced, let record = cache.runs.record(key), record.isComplete(in: cache.objects) {
+        if !forced, let record = reusableRecord(key, stage: stage.name) {
             return finishCached(stage, record: record, report: report)
         }
 
@@ -237,24 +285,24 @@ public final class PipelineRunner: @unchecked Sendable {
             try cache.runs.save(record)
             FileSystem.removeTree(cache.workFolder(key))
             try recordInLock(stage, record: record)
-            return report(.ran(seconds: seconds), key, warnings: events.warnings)
+            return report(.ran(seconds: seconds), key, warnings: events.warnings, outputs: record.outputs)
         } catch is CancellationError {
             return report(.skipped(because: "interrupted"), nil)
         } catch {
             if cancelFlag.isSet { return report(.skipped(because: "interrupted"), nil) }
-            return report(.failed(message: "\(error)", logTail: events.logTail), nil)
+            return report(.failed(message: FileSystem.describe(error), logTail: events.logTail), nil)
         }
     }
 
     private func finishCached(_ stage: ManifestStage, record: RunRecord,
-                              report: (StageOutcome, String?, [String]) -> StageReport) -> StageReport
+                              report: (StageOutcome, String?, [String], [String: ArtifactTree]?) -> StageReport) -> StageReport
     {
         do {
             try recordInLock(stage, record: record)
         } catch {
-            return report(.failed(message: "publishing failed: \(error)", logTail: []), record.key, [])
+            return report(.failed(message: "\(error)", logTail: []), record.key, [], nil)
         }
-        return report(.cached, record.key, record.warnings ?? [])
+        return report(.cached, record.key, record.warnings ?? [], record.outputs)
     }
 
     private func staleReasons(_ stage: ManifestStage, parts: KeyParts, forced: Bool) -> [StaleReason] {
@@ -269,17 +317,21 @@ public final class PipelineRunner: @unchecked Sendable {
     /// Writes the stage's entry in the lock file and publishes its outputs where asked.
     private func recordInLock(_ stage: ManifestStage, record: RunRecord) throws {
         let publisher = Publisher(cache: cache, workspace: manifest.workspace)
-        let previous = lockWriter.snapshot.stages[stage.name]?.published ?? [:]
+        let previous = lockWriter.snapshot.publishedCopies
         var published: [String: PipelineLock.Published] = [:]
         for (output, path) in stage.publish.sorted(by: { $0.key < $1.key }) {
             guard let tree = record.outputs[output] else { continue }
-            published[path] = try publisher.publish(tree, to: path, previous: previous[path])
+            do {
+                published[path] = try publisher.publish(tree, to: path, previous: previous[path])
+            } catch {
+                throw StageError("publishing failed: \(error)")
+            }
         }
         let unchanged = lockWriter.snapshot.stages[stage.name].map {
             $0.key == record.key && ($0.published ?? [:]) == published
         } ?? false
         if unchanged { return }
-        lockWriter.update(stage.name) { entry in
+        try lockWriter.update(stage.name) { entry in
             entry = PipelineLock.Entry(key: record.key, parts: record.parts, outputs: record.outputs.mapValues(\.id),
                                        published: published.isEmpty ? nil : published)
         }

@@ -5,45 +5,81 @@ import Glibc
 #endif
 
 /// Copies artifacts to workspace paths named by `publish:`, skipping copies that are current.
+///
+/// A target is replaced only when it is absent or is a copy pipe published there before (the
+/// lock file records each copy and, for a folder, the files in it): publishing never deletes or
+/// overwrites a file that pipe did not write.
 struct Publisher {
     let cache: Cache
     let workspace: URL
 
-    /// Publishes `tree` at `path`; returns what was recorded. `previous` is the lock's record.
+    /// Publishes `tree` at `path`; returns what was recorded. `previous` is the lock's record of
+    /// the copy at `path`, whichever stage published it.
     func publish(_ tree: ArtifactTree, to path: String, previous: PipelineLock.Published?) throws -> PipelineLock.Published {
         let target = path.hasPrefix("/") ? URL(fileURLWithPath: path) : workspace.appendingPathComponent(path)
         try checkInsideWorkspace(target, path: path)
+        try checkOutsideCache(target, path: path)
         let asFile = tree.files.count == 1 && !path.hasSuffix("/")
         if let previous, previous.artifact == tree.id, previous.stamp == stamp(target, asFile: asFile) {
             return previous
         }
+        let replacing = try checkReplaceable(target, path: path, previous: previous)
         let parent = target.deletingLastPathComponent()
         try FileSystem.makeDirectory(parent)
         let staging = parent.appendingPathComponent(".\(target.lastPathComponent).pipe-\(getpid())")
         FileSystem.removeTree(staging)
         defer { FileSystem.removeTree(staging) }
+        try tree.materialize(into: staging, store: cache.objects)
+        if replacing && !(asFile && FileSystem.isRegularFile(target.path)) { FileSystem.removeTree(target) }
         if asFile {
-            try tree.materialize(into: staging, store: cache.objects)
             try FileSystem.call("rename", target.path) {
                 rename(staging.appendingPathComponent(tree.files[0].path).path, target.path)
             }
         } else {
-            try tree.materialize(into: staging, store: cache.objects)
-            FileSystem.removeTree(target)
             try FileSystem.call("rename", target.path) { rename(staging.path, target.path) }
         }
-        return PipelineLock.Published(artifact: tree.id, stamp: stamp(target, asFile: asFile))
+        try FileSystem.syncDirectory(parent)
+        return PipelineLock.Published(artifact: tree.id, stamp: stamp(target, asFile: asFile),
+                                      files: asFile ? nil : tree.files.map(\.path).sorted())
+    }
+
+    /// Refuses to replace anything pipe did not publish: an existing target must be the copy
+    /// recorded in the lock file, of the same shape (file or folder), and a folder may hold only
+    /// the files published into it. Returns whether something is there to replace.
+    private func checkReplaceable(_ target: URL, path: String, previous: PipelineLock.Published?) throws -> Bool {
+        var st = stat()
+        guard lstat(target.path, &st) == 0 else { return false }
+        let type = st.st_mode & S_IFMT
+        if type == S_IFLNK {
+            throw StageError("publish target '\(path)' is a symbolic link; pipe publishes only to a path that is absent or that it published before")
+        }
+        guard let previous else {
+            throw StageError("publish target '\(path)' already exists and pipe did not publish it; move it away or choose another path")
+        }
+        switch (type, previous.files) {
+        case (S_IFREG, nil):
+            return true
+        case (S_IFDIR, let recorded?):
+            let published = Set(recorded)
+            if let foreign = try FileSystem.regularFiles(in: target).first(where: { !published.contains($0) }) {
+                throw StageError("publish folder '\(path)' holds '\(foreign)', which pipe did not publish; move it away or choose another path")
+            }
+            return true
+        default:
+            throw StageError("publish target '\(path)' is not the \(previous.files == nil ? "file" : "folder") pipe published there; move it away or choose another path")
+        }
     }
 
     /// Size and modification time of what is at `target`, to notice later edits or removal.
     private func stamp(_ target: URL, asFile: Bool) -> String {
         func one(_ path: String) -> String {
             var st = stat()
-            guard stat(path, &st) == 0 else { return "missing" }
+            guard lstat(path, &st) == 0 else { return "missing" }
             return "\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
         }
         if asFile { return one(target.path) }
-        guard FileSystem.isDirectory(target.path), let files = try? FileSystem.regularFiles(in: target) else { return "missing" }
+        guard FileSystem.isDirectory(target.path, followingLinks: false),
+              let files = try? FileSystem.regularFiles(in: target) else { return "missing" }
         return Hasher128.hash(files.map { "\($0)=\(one(target.path + "/" + $0))" }.joined(separator: "\n")).hex
     }
 
@@ -59,5 +95,14 @@ struct Publisher {
             throw StageError("publish path '\(path)' leads outside the workspace (through \(existing.path))")
         }
     }
-}
 
+    /// Refuses targets inside the cache folder, or that would hold it.
+    private func checkOutsideCache(_ target: URL, path: String) throws {
+        let cacheRoot = cache.root.resolvingSymlinksInPath().path
+        let resolved = target.deletingLastPathComponent().resolvingSymlinksInPath()
+            .appendingPathComponent(target.lastPathComponent).path
+        if resolved == cacheRoot || resolved.hasPrefix(cacheRoot + "/") || cacheRoot.hasPrefix(resolved + "/") {
+            throw StageError("publish path '\(path)' is inside the cache folder \(cache.root.path) (or holds it)")
+        }
+    }
+}

@@ -42,7 +42,7 @@ public final class Cache: Sendable {
         let url = root.appendingPathComponent("tmp/\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileSystem.makeDirectory(url)
         let lock = try FileLock(path: url.path + ".owner")
-        lock.lock()
+        try lock.lock()
         return TempFolder(url: url, owner: lock)
     }
 
@@ -97,9 +97,9 @@ final class FileLock: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// Blocks until the lock is held.
-    func lock() {
-        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+    /// Blocks until the lock is held; a lock the system refuses is an error, never skipped.
+    func lock() throws {
+        try FileSystem.call("flock", path) { flock(fd, LOCK_EX) }
     }
 
     func tryLock() -> Bool { flock(fd, LOCK_EX | LOCK_NB) == 0 }

@@ -9,6 +9,8 @@ public struct VerifyReport: Sendable {
     public var corrupt: [(blob: String, reason: String)] = []
     /// Run records whose outputs are no longer all present (those stages will rerun).
     public var incompleteRuns: [String] = []
+    /// Run records that cannot be read, with the reason (those stages will rerun).
+    public var unreadableRuns: [String] = []
 }
 
 /// What `pipe gc` removed (or would remove).
@@ -18,6 +20,8 @@ public struct GCReport: Sendable {
     public var bytesFreed: Int64 = 0
     public var runsKept = 0
     public var objectsKept = 0
+    /// Run records that could not be read (left in place), with the reason.
+    public var unreadableRuns: [(path: String, reason: String)] = []
 }
 
 /// Cache upkeep: re-hashing every object, and removing what no lock file references.
@@ -41,7 +45,11 @@ public enum Maintenance {
             if let problem = check.problem { report.corrupt.append((blob, problem)) }
         }
         for key in cache.runs.allKeys() {
-            if let record = cache.runs.record(key), !record.isComplete(in: cache.objects) { report.incompleteRuns.append(key) }
+            do {
+                if let record = try cache.runs.load(key), !record.isComplete(in: cache.objects) { report.incompleteRuns.append(key) }
+            } catch {
+                report.unreadableRuns.append("\(error)")
+            }
         }
         return report
     }
@@ -58,7 +66,14 @@ public enum Maintenance {
         var liveBlobs = Set<String>()
         for key in cache.runs.allKeys() {
             let path = cache.runs.url(key).path
-            guard let record = cache.runs.record(key) else { continue }
+            let record: RunRecord
+            do {
+                guard let found = try cache.runs.load(key) else { continue }
+                record = found
+            } catch {
+                report.unreadableRuns.append((path, "\(error)"))
+                continue
+            }
             if keep.contains(key) || isYoung(path) {
                 report.runsKept += 1
                 for tree in record.outputs.values { tree.files.forEach { liveBlobs.insert($0.blob) } }

@@ -82,8 +82,10 @@ public final class ObjectStore: Sendable {
             try FileSystem.call("fsync", tempPath) { fsync(fd) }
             close(fd)
             closed = true
-            try FileSystem.makeDirectory(URL(fileURLWithPath: destination).deletingLastPathComponent())
+            let folder = URL(fileURLWithPath: destination).deletingLastPathComponent()
+            try FileSystem.makeDirectory(folder)
             try FileSystem.call("rename", destination) { rename(tempPath, destination) }
+            try FileSystem.syncDirectory(folder)
         }
         return StoredBlob(blob: blob, size: size, stored: stored)
     }

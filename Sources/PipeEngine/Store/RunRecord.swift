@@ -34,10 +34,27 @@ public struct RunStore: Sendable {
 
     func url(_ key: String) -> URL { root.appendingPathComponent(key + ".json") }
 
-    public func record(_ key: String) -> RunRecord? {
-        guard let data = try? Data(contentsOf: url(key)) else { return nil }
-        return try? Self.decoder.decode(RunRecord.self, from: data)
+    /// The record of `key`, or nil when there is none. A record that cannot be read or decoded
+    /// is an error naming its file.
+    public func load(_ key: String) throws -> RunRecord? {
+        let file = url(key)
+        let data: Data
+        do {
+            guard let present = try FileSystem.readIfPresent(file) else { return nil }
+            data = present
+        } catch {
+            throw StageError("cannot read the run record \(file.path): \(FileSystem.reason(error))")
+        }
+        do {
+            return try Self.decoder.decode(RunRecord.self, from: data)
+        } catch {
+            throw StageError("the run record \(file.path) is corrupt (\(error))")
+        }
     }
+
+    /// The record of `key` when it is present and readable; where a corrupt record must be
+    /// reported, use `load`.
+    public func record(_ key: String) -> RunRecord? { try? load(key) }
 
     public func save(_ record: RunRecord) throws {
         try FileSystem.writeAtomically(try Self.encoder.encode(record), to: url(record.key))

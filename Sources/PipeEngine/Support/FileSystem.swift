@@ -37,7 +37,8 @@ enum FileSystem {
         }
     }
 
-    /// Writes `data` to a temporary file beside `url`, fsyncs it and renames it into place.
+    /// Writes `data` to a temporary file beside `url`, fsyncs it, renames it into place and
+    /// fsyncs the folder, so the new name survives a power loss.
     static func writeAtomically(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
         try makeDirectory(dir)
@@ -48,11 +49,63 @@ enum FileSystem {
             try call("fsync", temp.path) { fsync(fd) }
             close(fd)
             try call("rename", url.path) { rename(temp.path, url.path) }
+            try syncDirectory(dir)
         } catch {
             close(fd)
             unlink(temp.path)
             throw error
         }
+    }
+
+    /// A file error in plain words: "No space left on device" rather than Foundation's
+    /// `NSCocoaErrorDomain Code=640 ... UserInfo={...}`.
+    static func reason(_ error: Error) -> String {
+        if let system = error as? SystemError { return String(cString: strerror(system.code)) }
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        if ns.domain == NSCocoaErrorDomain {
+            switch CocoaError.Code(rawValue: ns.code) {
+            case .fileWriteOutOfSpace: return String(cString: strerror(ENOSPC))
+            case .fileWriteNoPermission, .fileReadNoPermission: return String(cString: strerror(EACCES))
+            case .fileNoSuchFile, .fileReadNoSuchFile: return String(cString: strerror(ENOENT))
+            case .fileWriteVolumeReadOnly: return String(cString: strerror(EROFS))
+            default: break
+            }
+        }
+        return ns.localizedDescription
+    }
+
+    /// An error as a user should read it: Foundation's file errors become their reason and path
+    /// ("no space left on device: /work/cache/tmp/..."); any other error describes itself.
+    static func describe(_ error: Error) -> String {
+        let ns = error as NSError
+        guard ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain else { return "\(error)" }
+        let path = (ns.userInfo[NSFilePathErrorKey] as? String) ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path
+        return reason(error).lowercased() + (path.map { ": " + $0 } ?? "")
+    }
+
+    /// A whole file's bytes, or nil when it does not exist; any other failure is an error with
+    /// the system's reason.
+    static func readIfPresent(_ url: URL) throws -> Data? {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw SystemError(call: "open", path: url.path, code: errno)
+        }
+        defer { close(fd) }
+        var data = Data()
+        try readChunks(fd: fd, path: url.path) { data.append(contentsOf: $0) }
+        return data
+    }
+
+    /// Flushes a folder's entries (a rename into it) to disk.
+    static func syncDirectory(_ url: URL) throws {
+        let fd = try call("open", url.path) { open(url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        defer { close(fd) }
+        try call("fsync", url.path) { fsync(fd) }
     }
 
     /// Reads a file in chunks of up to `chunkSize` bytes.
@@ -61,6 +114,13 @@ enum FileSystem {
     {
         let fd = try call("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
+        try readChunks(fd: fd, path: path, chunkSize: chunkSize, body)
+    }
+
+    /// Reads an open file to its end in chunks of up to `chunkSize` bytes.
+    static func readChunks(fd: Int32, path: String, chunkSize: Int = 1 << 20,
+                           _ body: (UnsafeRawBufferPointer) throws -> Void) throws
+    {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
         defer { buffer.deallocate() }
         while true {

@@ -30,12 +30,12 @@ struct PipelineResults {
     let stages: [StageResult]
     let neverRun: [String]
 
-    init(manifest: Manifest, cache: Cache) {
+    init(manifest: Manifest, cache: Cache) throws {
         self.manifest = manifest
-        let lock = PipelineLock.load(manifest.lockURL)
+        let runs = try StageRuns(manifest: manifest, cache: cache)
         var results: [StageResult] = [], missing: [String] = []
         for stage in manifest.stages {
-            guard let key = lock.stages[stage.name]?.key, let record = cache.runs.record(key), record.isComplete(in: cache.objects) else {
+            guard let record = try runs.last(stage.name), record.isComplete(in: cache.objects) else {
                 missing.append(stage.name)
                 continue
             }

@@ -14,7 +14,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let (manifest, cache) = try options.load()
-        let results = PipelineResults(manifest: manifest, cache: cache)
+        let results = try PipelineResults(manifest: manifest, cache: cache)
         guard !results.stages.isEmpty else { throw UsageError("nothing of \(manifest.displayPath) has run yet; run it first") }
         let path = output ?? "out/\(manifest.name)-report.html"
         let url = URL(fileURLWithPath: path)
