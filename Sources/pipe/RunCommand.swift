@@ -168,10 +168,15 @@ struct RunCommand: AsyncParsableCommand {
 
 extension ExecutorKind: ExpressibleByArgument {}
 
-/// Turns the first Ctrl-C (or SIGTERM) into a clean stop; a second one exits at once.
+/// Turns the first Ctrl-C (or SIGTERM) into a clean stop; a second one, or a stop that takes
+/// longer than `patience` seconds, exits at once after killing every child. Nothing is lost by
+/// exiting: results are recorded atomically, and a later run removes the killed run's temp folders.
 final class InterruptHandler: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
     private var count = 0
+    private let disarmed = CancellationFlag()
+
+    static let patience: Double = 2
 
     init(_ onInterrupt: @escaping @Sendable () -> Void) {
         for sig in [SIGINT, SIGTERM] {
@@ -180,16 +185,27 @@ final class InterruptHandler: @unchecked Sendable {
             source.setEventHandler { [weak self] in
                 guard let self else { return }
                 self.count += 1
-                if self.count > 1 { exit(ExitStatus.interrupted) }
+                if self.count > 1 { Self.exitNow() }
                 Terminal.error("\ninterrupted: stopping running stages; nothing partial is cached (Ctrl-C again to quit now)")
                 onInterrupt()
+                DispatchQueue.global().asyncAfter(deadline: .now() + Self.patience) { [disarmed = self.disarmed] in
+                    guard !disarmed.isSet else { return }
+                    Terminal.error("stages did not stop within \(Int(Self.patience)) s; quitting")
+                    Self.exitNow()
+                }
             }
             source.resume()
             sources.append(source)
         }
     }
 
+    private static func exitNow() -> Never {
+        ProcessReaper.killAll()
+        exit(ExitStatus.interrupted)
+    }
+
     func disarm() {
+        disarmed.set()
         sources.forEach { $0.cancel() }
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)

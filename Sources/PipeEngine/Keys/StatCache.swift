@@ -76,7 +76,12 @@ enum ExternalHasher {
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory) else {
             throw StageError("external input '\(input.path)' does not exist")
         }
-        guard isDirectory.boolValue else { return (root, [""]) }
+        guard isDirectory.boolValue else {
+            guard FileSystem.isRegularFile(root.path) else {
+                throw StageError("external input '\(input.path)' is not a regular file (a FIFO, socket or device cannot be hashed)")
+            }
+            return (root, [""])
+        }
         let includes = input.include.map(GlobPattern.init), excludes = input.exclude.map(GlobPattern.init)
         var files: [String] = []
         guard let walker = FileManager.default.enumerator(atPath: root.path) else { return (root, []) }
@@ -105,7 +110,8 @@ enum ExternalHasher {
 enum PluginFolderHash {
     static let ignoredNames: Set<String> = ["__pycache__", ".build", ".git", ".venv", ".DS_Store", ".swiftpm"]
 
-    /// Files and symlinks in the folder, relative and sorted, skipping ignored names.
+    /// Regular files and symlinks in the folder, relative and sorted, skipping ignored names.
+    /// FIFOs, sockets and devices are not code and are left out (reading a FIFO would hang).
     static func files(in folder: URL) -> [String] {
         var result: [String] = []
         guard let walker = FileManager.default.enumerator(atPath: folder.path) else { return [] }
@@ -115,15 +121,17 @@ enum PluginFolderHash {
                 walker.skipDescendants()
                 continue
             }
-            if FileSystem.isDirectory(folder.path + "/" + relative, followingLinks: false) { continue }
-            result.append(relative)
+            var st = stat()
+            guard lstat(folder.path + "/" + relative, &st) == 0 else { continue }
+            let type = st.st_mode & S_IFMT
+            if type == S_IFREG || type == S_IFLNK { result.append(relative) }
         }
         return result.sorted()
     }
 
     static func digest(_ folder: URL, stats: StatCache) throws -> String {
         let hasher = Hasher128()
-        for file in files(in: folder) {
+        for file in files(in: folder) where FileSystem.isRegularFile(folder.path + "/" + file) {
             let path = folder.path + "/" + file
             var mode = stat()
             lstat(path, &mode)

@@ -4,17 +4,19 @@ import Glibc
 #endif
 
 /// A thread-safe flag set when a run is interrupted.
-final class CancellationFlag: @unchecked Sendable {
+public final class CancellationFlag: @unchecked Sendable {
     private let mutex = NSLock()
     private var value = false
-    var isSet: Bool { mutex.withLock { value } }
-    func set() { mutex.withLock { value = true } }
+    public init() {}
+    public var isSet: Bool { mutex.withLock { value } }
+    public func set() { mutex.withLock { value = true } }
 }
 
 /// Runs a command in its own process group, streaming its output line by line.
 ///
-/// Stdout and stderr share one pipe; stdin is `/dev/null`. A timeout or cancellation sends
-/// SIGTERM to the whole group, then SIGKILL after a grace period.
+/// Stdout and stderr share one pipe; stdin is `/dev/null`. A timeout sends SIGTERM to the whole
+/// group, then SIGKILL after 5 s; a cancellation (Ctrl-C) after 1 s. When the child ends, what
+/// is left of its group and every process that inherited its token is killed (`ProcessReaper`).
 enum ChildProcess {
     enum Ending: Equatable {
         case exited(Int32)
@@ -58,6 +60,9 @@ enum ChildProcess {
 
         // Change folder through the shell: glibc's addchdir is not visible to Swift.
         let argv = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory.path] + argv
+        let token = ProcessReaper.newToken()
+        var environment = environment
+        environment[ProcessReaper.variable] = token
         let env = environment.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
         let spawnResult = withCStrings(argv) { cargv in
@@ -70,6 +75,7 @@ enum ChildProcess {
             close(readEnd)
             throw SystemError(call: "spawn", path: argv[0], code: spawnResult)
         }
+        ProcessReaper.register(token, group: pid)
 
         let started = DispatchTime.now().uptimeNanoseconds
         var pending = [UInt8]()
@@ -128,7 +134,7 @@ enum ChildProcess {
                 else if let timeout, Double(now - started) / 1e9 > timeout { ending = .timedOut }
                 if ending != nil {
                     kill(-pid, SIGTERM)
-                    killDeadline = now + 5_000_000_000
+                    killDeadline = now + (ending == .cancelled ? 1_000_000_000 : 5_000_000_000)
                 }
             }
             if let deadline = killDeadline, now > deadline, !exited {
@@ -138,8 +144,8 @@ enum ChildProcess {
         }
         close(readEnd)
         flushLines(final: true)
-        // Leave no stragglers of the group behind.
-        kill(-pid, SIGKILL)
+        // Leave no stragglers behind, in the group or out of it.
+        ProcessReaper.reap(token, group: pid)
         if let ending { return ending }
         if (status & 0x7f) == 0 { return .exited((status >> 8) & 0xff) }
         return .signalled(status & 0x7f)
