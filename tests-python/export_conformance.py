@@ -292,6 +292,49 @@ def check_hf_dir(rep, hf, cfg):
         seen.append(f"{which} {sorted(set(map(str, ids.values())))}")
     rep.add(g, "bos/eos", not problems, ", ".join(seen) + " agree across files" if not problems else "; ".join(problems))
 
+    # transformers 4.x passes token_type_ids to generate() unless the tokenizer names its inputs;
+    # transformers 5 warns on every call when generation_config.json sets max_length.
+    names = (hf.tokenizer_config or {}).get("model_input_names")
+    rep.add(g, "model_input_names", names == ["input_ids", "attention_mask"], f"tokenizer_config.json model_input_names {names}")
+    rep.add(g, "generation_config", "max_length" not in (hf.generation_config or {}),
+            "generation_config.json leaves max_length to the caller" if "max_length" not in (hf.generation_config or {})
+            else f"generation_config.json sets max_length {hf.generation_config['max_length']}")
+
+
+def check_transformers_tokenizer(rep, hf, prompts):
+    """What a transformers user does first, without torch: load the tokenizer and the generation
+    config; the tokenizer's outputs are exactly what LlamaForCausalLM.generate accepts."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    g = "transformers-files"
+    try:
+        import logging
+        import transformers
+    except ImportError:
+        return
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            if record.levelno >= logging.WARNING and "PyTorch" not in record.getMessage():
+                records.append(record.getMessage())
+
+    handler = Collect()
+    logging.getLogger("transformers").addHandler(handler)
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(hf.path)
+        config = transformers.GenerationConfig.from_pretrained(hf.path)
+        config.validate()
+    except Exception as e:  # noqa: BLE001
+        rep.add(g, "load", False, f"{type(e).__name__}: {e}")
+        return
+    finally:
+        logging.getLogger("transformers").removeHandler(handler)
+    rep.add(g, "load", not records, f"transformers {transformers.__version__}: AutoTokenizer and GenerationConfig load"
+            + (" without warnings" if not records else f" with warnings: {short(records)}"))
+    keys = sorted(tok(prompts[0] if prompts else "x").keys())
+    rep.add(g, "tokenizer outputs", keys == ["attention_mask", "input_ids"], f"tokenizer(p) gives {keys}")
+
 
 # ----------------------------------------------------------------------------------------------
 # pipe CLI
@@ -735,11 +778,13 @@ def check_transformers(rep, hf, prompts, hf_ids, pipe_logits):
         model.eval()
         tok = transformers.AutoTokenizer.from_pretrained(hf.path)
         transformers.GenerationConfig.from_pretrained(hf.path)
+        with torch.no_grad():
+            model.generate(**tok(prompts[0] if prompts else "x", return_tensors="pt"), max_new_tokens=4, do_sample=False)
     except Exception as e:  # noqa: BLE001
         rep.add(g, "load", False, f"{type(e).__name__}: {e}")
         return
     rep.add(g, "load", True, f"transformers {transformers.__version__}: LlamaForCausalLM, {type(tok).__name__}, "
-            "GenerationConfig load")
+            "GenerationConfig load; generate(**tokenizer(p, return_tensors='pt')) runs")
     for n, p in enumerate(prompts):
         label = f"prompt {n + 1} {short(p, 30)}"
         ids = tok(p, add_special_tokens=False)["input_ids"]
@@ -830,6 +875,7 @@ def main(argv=None):
         rep.add("hf", "load", False, f"llama_reference cannot load it: {e}")
         return finish(rep, args)
     check_hf_dir(rep, hf, cfg)
+    check_transformers_tokenizer(rep, hf, prompts)
 
     with tempfile.TemporaryDirectory(prefix="export-conformance-") as tmp:
         pipe = Pipe(args.pipe, args.hf, tmp)

@@ -13,7 +13,7 @@ public struct ExportStage: Stage {
     }
 
     public static let name = "export"
-    public static let version = 1
+    public static let version = 2
     public static let summary = "Export a model as GGUF (llama.cpp) and as a Hugging Face directory with a model card."
     public static let inputs = [
         StagePort("model", .model, doc: "float or quantized"),
@@ -76,15 +76,28 @@ public struct ExportStage: Stage {
             let out = try context.output("hf")
             if quantized { context.log("the Hugging Face export holds the quantized model's weights dequantized to f32") }
             try ModelFiles.save(model, to: out, metadata: ["format": "pt"])
-            for file in ["tokenizer.json", "tokenizer_config.json"] {
-                try FileManager.default.copyItem(at: tokenizerFolder.appendingPathComponent(file), to: out.appendingPathComponent(file))
-            }
-            var generation: [String: JSONValue] = ["_from_model_config": .bool(true), "max_length": .int(Int64(model.config.context))]
+            try FileManager.default.copyItem(at: tokenizerFolder.appendingPathComponent("tokenizer.json"),
+                                             to: out.appendingPathComponent("tokenizer.json"))
+            try Self.writeTokenizerConfig(from: tokenizerFolder, to: out)
+            // No max_length: transformers 5 warns on every generate() call when the file sets it;
+            // the context is config.json's max_position_embeddings.
+            var generation: [String: JSONValue] = ["_from_model_config": .bool(true)]
             if let eos = model.config.eosTokenId { generation["eos_token_id"] = .int(Int64(eos)); generation["bos_token_id"] = .int(Int64(eos)) }
             try JSONValue.object(generation).write(to: out.appendingPathComponent("generation_config.json"))
             let card = try ModelCard(name: name, config: model.config, quantizedFrom: quantized ? try GGUF.read(quantizedFile) : nil, context: context)
             try Data(card.markdown.utf8).write(to: out.appendingPathComponent("README.md"))
         }
+    }
+
+    /// The tokenizer's `tokenizer_config.json` with the inputs a causal LM takes named, so
+    /// `transformers`' `generate(**tokenizer(p, return_tensors="pt"))` gets no `token_type_ids`.
+    static func writeTokenizerConfig(from tokenizerFolder: URL, to out: URL) throws {
+        let file = tokenizerFolder.appendingPathComponent("tokenizer_config.json")
+        guard case .object(var config) = try JSONValue.parse(Data(contentsOf: file)) else {
+            throw StageError("tokenizer: tokenizer_config.json is not a JSON object")
+        }
+        config["model_input_names"] = .array([.string("input_ids"), .string("attention_mask")])
+        try JSONValue.object(config).write(to: out.appendingPathComponent("tokenizer_config.json"))
     }
 
     /// The tokenizer as llama.cpp's `gpt2` vocabulary: pieces in id order, specials marked as
