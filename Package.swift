@@ -66,10 +66,21 @@ let package = Package(
         .target(name: "QuantizeStage", dependencies: ["PipeKit", "Transformer"], path: "stages/quantize"),
         .target(name: "ExportStage", dependencies: ["PipeKit", "Transformer", "BPETokenizeStage"], path: "stages/export"),
 
+        // The registry of the stage kinds compiled into pipe.
+        .target(name: "BuiltinStages",
+                dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "CleanStage", "MinHashDedupStage",
+                               "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage"]),
+
         // The command-line tool.
         .executableTarget(name: "pipe",
-                          dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "CleanStage", "MinHashDedupStage", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage", "Transformer",
+                          dependencies: ["PipeEngine", "BuiltinStages", "BPETokenizeStage", "Transformer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // Fuzz targets over every reader of outside data (fuzz/README.md): a corpus replayer and
+        // mutator in a normal build, libFuzzer's entry point when built by fuzz/run.
+        .executableTarget(name: "pipe-fuzz",
+                          dependencies: ["PipeEngine", "PipeKit", "BuiltinStages", "Transformer", "BPETokenizeStage"],
+                          path: "fuzz/pipe-fuzz"),
 
         // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).
         .executableTarget(name: "pipe-bench", dependencies: ["PipeEngine"], path: "bench/pipe-bench"),

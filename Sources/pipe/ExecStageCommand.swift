@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuiltinStages
 import Foundation
 import PipeEngine
 

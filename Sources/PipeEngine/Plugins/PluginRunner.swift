@@ -60,25 +60,43 @@ struct PluginRunner {
         String(name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
     }
 
-    /// `::progress <0..1> <message>`, `::metric <name> <value>`, `::warning <message>`, or a log line.
     func handle(_ line: String, events: StageEvents) {
+        switch PluginLine(line) {
+        case .progress(let fraction, let message): events.progress(fraction: fraction, message: message)
+        case .metric(let name, let value): events.metric(name: name, value: value)
+        case .warning(let message): events.warn(message)
+        case .log(let text): events.log(text)
+        }
+    }
+}
+
+/// One line a plugin printed: `::progress <0..1> <message>`, `::metric <name> <value>`,
+/// `::warning <message>`, or else a log line. A progress or metric line whose number is not
+/// finite (or a fraction outside 0...1) is kept as a log line.
+public enum PluginLine: Equatable, Sendable {
+    case progress(Double, String)
+    case metric(String, Double)
+    case warning(String)
+    case log(String)
+
+    public init(_ line: String) {
         if line.hasPrefix("::progress ") {
             let rest = line.dropFirst(11).split(separator: " ", maxSplits: 1)
-            if let first = rest.first, let fraction = Double(first) {
-                events.progress(fraction: fraction, message: rest.count > 1 ? String(rest[1]) : "")
+            if let first = rest.first, let fraction = Double(first), (0...1).contains(fraction) {
+                self = .progress(fraction, rest.count > 1 ? String(rest[1]) : "")
                 return
             }
         } else if line.hasPrefix("::warning ") {
-            events.warn(String(line.dropFirst(10)))
+            self = .warning(String(line.dropFirst(10)))
             return
         } else if line.hasPrefix("::metric ") {
             let parts = line.dropFirst(9).split(separator: " ")
-            if parts.count == 2, let value = Double(parts[1]) {
-                events.metric(name: String(parts[0]), value: value)
+            if parts.count == 2, let value = Double(parts[1]), value.isFinite {
+                self = .metric(String(parts[0]), value)
                 return
             }
         }
-        events.log(line)
+        self = .log(line)
     }
 }
 

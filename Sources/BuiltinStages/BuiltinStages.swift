@@ -12,8 +12,8 @@ import PipeEngine
 import TrainStage
 
 /// The stage kinds compiled into pipe, each from its own module under `stages/`.
-enum BuiltinStages {
-    static let registry = StageRegistry([
+public enum BuiltinStages {
+    public static let registry = StageRegistry([
         StageDescriptor(builtin: ObjectiveStage.self),
         StageDescriptor(builtin: CollectStage.self),
         StageDescriptor(builtin: CleanStage.self),
