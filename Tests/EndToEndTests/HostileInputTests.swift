@@ -108,4 +108,20 @@ final class HostileInputTests: XCTestCase {
         XCTAssertNotEqual(output.status, 0)
         XCTAssertTrue(output.stderr.contains("cannot create the lock that guards m.lock"), output.stderr)
     }
+
+    func testAFullDiskIsReportedInWordsWithThePath() throws {
+        try ws.write("m.yaml", "version: 1\nname: p\nstages:\n  o:\n    uses: objective\n")
+        let cache = ws.root.appendingPathComponent("cache")
+        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        let mount = try Workspace.execute("/bin/mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", cache.path], in: ws.root)
+        guard mount.status == 0 else { throw XCTSkip("cannot mount a small tmpfs here: \(mount.output)") }
+        defer { _ = try? Workspace.execute("/bin/umount", [cache.path], in: ws.root) }
+        XCTAssertEqual(try ws.runStages("m.yaml"), ["o": "ran"])
+        // Fill the file system, then make the stage write again.
+        _ = try Workspace.execute("/bin/dd", ["if=/dev/zero", "of=\(cache.path)/fill", "bs=4096", "count=1000"], in: ws.root)
+        let output = try ws.run(["run", "m.yaml", "--force", "o"])
+        XCTAssertEqual(output.status, 1)
+        XCTAssertTrue(output.stderr.contains("o failed: no space left on device: \(cache.path)/tmp/run-o-"), output.stderr)
+        XCTAssertFalse(output.stderr.contains("NSCocoaErrorDomain"), output.stderr)
+    }
 }

@@ -48,13 +48,17 @@ final class CleanTests: XCTestCase {
 
     func testCleanerRejectsWithReasonsAndRedactsWhatItKeeps() {
         let cleaner = Cleaner(html: nil, normalizer: TextNormalizer(form: .nfc), redactor: PIIRedactor(), minWords: 3, minChars: 0,
-                              language: nil, filters: [])
+                              maxWordBytes: 20, language: nil, filters: [])
         var counters = Cleaner.Counters()
         let analysis = TextAnalysis()
         guard case .rejected(let filter, let reason, _) = cleaner.clean("two words", isHTML: false, analysis: analysis, counters: &counters)
         else { return XCTFail() }
         XCTAssertEqual(filter, "length")
         XCTAssertEqual(reason, "2 words < 3")
+        guard case .rejected(_, let blob, _) = cleaner.clean("a base64 blob " + String(repeating: "QUJD", count: 6), isHTML: false,
+                                                           analysis: analysis, counters: &counters)
+        else { return XCTFail("a word over max_word_bytes is rejected") }
+        XCTAssertEqual(blob, "a word of 24 bytes > 20")
         guard case .rejected(let empty, _, _) = cleaner.clean(" \u{0007}\n", isHTML: false, analysis: analysis, counters: &counters)
         else { return XCTFail() }
         XCTAssertEqual(empty, "empty")
@@ -62,7 +66,7 @@ final class CleanTests: XCTestCase {
         else { return XCTFail() }
         XCTAssertEqual(String(decoding: text, as: UTF8.self), "mail me at <EMAIL> please")
         XCTAssertEqual(counters.pii.emails, 1)
-        XCTAssertEqual(counters.filters["length"]?.documents, 2)
-        XCTAssertEqual(counters.filters["length"]?.rejected, 1)
+        XCTAssertEqual(counters.filters["length"]?.documents, 3)
+        XCTAssertEqual(counters.filters["length"]?.rejected, 2)
     }
 }

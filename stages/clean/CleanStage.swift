@@ -2,7 +2,8 @@ import Foundation
 import PipeKit
 
 /// `clean`: turns HTML into text, repairs Unicode and white space, filters documents, and
-/// redacts personal data. Presets choose the filters: `minimal` (length, language) for any
+/// redacts personal data. Presets choose the filters: `minimal` (length with a longest-word cap,
+/// language) for any
 /// corpus, `web` adds Gopher repetition, Gopher quality, C4 and FineWeb with datatrove's
 /// thresholds; `filters`/`skip` change the set and each filter has its own settings. Every
 /// rejected document goes to `rejects` with the filter and the reason; `stats` counts documents
@@ -16,6 +17,7 @@ public struct CleanStage: Stage {
         var unicode: String
         var min_words: Int
         var min_chars: Int
+        var max_word_bytes: Int
         var language: LanguageSettings
         var pii: PII
         var gopher_quality: GopherQualityFilter.Settings
@@ -41,7 +43,7 @@ public struct CleanStage: Stage {
     static let presets = ["minimal": ["length", "language"], "web": filterNames]
 
     public static let name = "clean"
-    public static let version = 3
+    public static let version = 4
     public static let summary = "HTML to text, Unicode and white-space repair, length/language/Gopher/C4/FineWeb filters, PII redaction; rejects kept with reasons."
     public static let inputs = [
         StagePort("documents", .documents),
@@ -62,6 +64,8 @@ public struct CleanStage: Stage {
         ParamSpec("unicode", .choice(["nfc", "nfkc", "none"]), default: .string("nfc"), doc: "Unicode normalization form"),
         ParamSpec("min_words", .int, default: .int(5), doc: "length filter: fewest whitespace-separated words"),
         ParamSpec("min_chars", .int, default: .int(0), doc: "length filter: fewest characters (after repair)"),
+        ParamSpec("max_word_bytes", .int, default: .int(10_000),
+                  doc: "length filter: longest run without white space, in bytes (0: no limit); megabyte runs (base64, minified code) are not text and are one BPE pre-token each"),
         FilterParameters.language,
         ParamSpec("pii", .object([
             ParamSpec("emails", .bool, default: .bool(true), doc: "e-mail addresses -> <EMAIL>"),
@@ -78,6 +82,7 @@ public struct CleanStage: Stage {
         var problems: [ParamProblem] = []
         if p.min_words < 0 { problems.append(ParamProblem(["min_words"], "must not be negative")) }
         if p.min_chars < 0 { problems.append(ParamProblem(["min_chars"], "must not be negative")) }
+        if p.max_word_bytes < 0 { problems.append(ParamProblem(["max_word_bytes"], "must not be negative (0: no limit)")) }
         if !(0...100).contains(p.language.min_percent) { problems.append(ParamProblem(["language", "min_percent"], "must be between 0 and 100")) }
         for (field, map) in [("top_n_grams", p.gopher_repetition.top_n_grams), ("dup_n_grams", p.gopher_repetition.dup_n_grams)] {
             for key in map.keys where Int(key).map({ $0 < 1 || $0 > 16 }) ?? true {
@@ -116,6 +121,7 @@ public struct CleanStage: Stage {
                        redactor: PIIRedactor(emails: p.pii.emails, ips: p.pii.ips, phones: p.pii.phones),
                        minWords: active.contains("length") ? p.min_words : 0,
                        minChars: active.contains("length") ? p.min_chars : 0,
+                       maxWordBytes: active.contains("length") ? p.max_word_bytes : 0,
                        language: language, filters: filters)
     }
 

@@ -9,6 +9,8 @@ struct Cleaner: Sendable {
     let redactor: PIIRedactor
     let minWords: Int
     let minChars: Int
+    /// The longest run without white space a kept document may hold (0: no limit).
+    let maxWordBytes: Int
     let language: LanguageRule?
     /// The web preset's filters in the order they run.
     let filters: [any QualityFilter]
@@ -106,7 +108,21 @@ struct Cleaner: Sendable {
             if chars < minChars { return .drop("\(chars) characters < \(minChars)") }
         }
         let words = Self.words(text, atMost: minWords)
-        return words < minWords ? .drop("\(words) words < \(minWords)") : .keep
+        if words < minWords { return .drop("\(words) words < \(minWords)") }
+        if maxWordBytes > 0 {
+            let longest = Self.longestWord(text)
+            if longest > maxWordBytes { return .drop("a word of \(longest) bytes > \(maxWordBytes)") }
+        }
+        return .keep
+    }
+
+    /// The longest run of bytes without a space, tab or line break.
+    static func longestWord(_ text: [UInt8]) -> Int {
+        var longest = 0, run = 0
+        for b in text {
+            if b == 0x20 || b == 0x0A || b == 0x09 { run = 0 } else { run += 1; longest = max(longest, run) }
+        }
+        return longest
     }
 
     /// Whitespace-separated words, counting stops at `limit` (all the filter needs).
