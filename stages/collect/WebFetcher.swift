@@ -150,7 +150,11 @@ func withDeadline<T: Sendable>(_ seconds: Double, _ operation: @escaping @Sendab
 }
 
 /// The URLSession delegate of a fetcher's transfers: bodies arrive piece by piece, so one that
-/// passes the size cap is stopped there instead of being held whole.
+/// passes the size cap is stopped there instead of being held whole. A limit of this design:
+/// FoundationNetworking on Linux queues every piece libcurl reads for the delegate with no
+/// backpressure, and a cancel waits its turn behind the reads, so a body arriving faster than
+/// the delegate queue drains (loopback speed in a debug build) can pile up past the cap before
+/// it is stopped.
 final class Transfers: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     /// A transfer in flight: who waits for it and the body so far.
     private struct Pending {
