@@ -3,7 +3,8 @@
 usage: hostile_http_fixture.py PORT_FILE   (writes the chosen port there, serves until killed)
 
 /trickle answers 200 and then sends one byte every half second, forever; /endless sends a
-chunked text body of 1 GiB (endless to any client that keeps less); /ok is a short text.
+chunked text body that never ends, at about 100 MB/s (a fast link, not loopback speed); /ok is
+a short text.
 """
 import http.server
 import sys
@@ -31,9 +32,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif self.path == "/endless":
                 self.start({"Transfer-Encoding": "chunked"})
                 chunk = b"y" * (1 << 16)
-                for _ in range((1 << 30) // len(chunk)):
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                self.wfile.write(b"0\r\n\r\n")
+                while True:
+                    for _ in range(16):
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    time.sleep(0.01)
             elif self.path == "/ok":
                 body = b"fine words"
                 self.start({"Content-Length": str(len(body))})
