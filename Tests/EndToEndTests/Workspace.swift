@@ -115,8 +115,9 @@ struct Workspace {
     /// peak resident set size in KiB: the largest `VmHWM` read from `/proc/<pid>/status` every
     /// 10 ms while it runs. Not `wait4`'s `ru_maxrss`: posix_spawn starts the child on the test
     /// process's memory (vfork), and Linux carries that memory's peak into the child's figure at
-    /// exec, so it would report the test process's size.
-    func runMeasuringPeakMemory(_ arguments: [String]) throws -> (status: Int32, peakKiB: Int) {
+    /// exec, so it would report the test process's size. With `killAfter`, a run still going after
+    /// that many seconds is killed (status 137), so a hang fails the test instead of stalling it.
+    func runMeasuringPeakMemory(_ arguments: [String], killAfter: TimeInterval? = nil) throws -> (status: Int32, peakKiB: Int) {
         var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -132,9 +133,11 @@ struct Workspace {
         let spawned = posix_spawn(&pid, "/bin/sh", &actions, nil, argv, envp)
         guard spawned == 0 else { throw NSError(domain: "posix_spawn", code: Int(spawned)) }
         var status: Int32 = 0, peak = 0
+        let deadline = killAfter.map { Date().addingTimeInterval($0) }
         while true {
             let reaped = waitpid(pid, &status, WNOHANG)
             if reaped == pid { break }
+            if let deadline, Date() > deadline { kill(pid, SIGKILL) }
             if reaped < 0 && errno != EINTR { throw NSError(domain: "waitpid", code: Int(errno)) }
             peak = max(peak, Self.highWaterMarkKiB(of: pid))
             usleep(10_000)

@@ -10,7 +10,9 @@ extension CollectStage: ShardableStage {
         guard p.max_documents == nil, p.max_bytes == nil, p.sources.allSatisfy({ $0.kind == "files" }) else { return [] }
         var units: [ShardSpec] = []
         for (index, source) in p.sources.enumerated() {
-            for (_, relative) in try Collector.files(of: source, workspace: context.workspace) {
+            let listing = try Collector.files(of: source, workspace: context.workspace)
+            listing.warn(source: source.name.isEmpty ? source.path : source.name, context)
+            for (_, relative) in listing.files {
                 units.append(ShardSpec(.object(["source": .int(Int64(index)), "path": .string(relative)])))
             }
         }

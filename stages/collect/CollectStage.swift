@@ -16,6 +16,9 @@ public struct CollectStage: Stage {
         var seed: Int
         var invalid_utf8: String
         var max_file_bytes: Int
+        var max_record_bytes: Int
+        var on_large_record: String
+        var on_corrupt: String
         var shard_bytes: Int
     }
 
@@ -30,10 +33,12 @@ public struct CollectStage: Stage {
         var id_field: String?
         var delimiter: String
         var license: String?
+        var follow_symlinks: Bool
         var urls: [String]
         var url_file: String?
         var concurrency: Int
         var timeout: Double
+        var deadline: Double
         var retries: Int
         var rate_limit: Double
         var user_agent: String
@@ -41,7 +46,7 @@ public struct CollectStage: Stage {
     }
 
     public static let name = "collect"
-    public static let version = 1
+    public static let version = 2
     public static let summary = "Gather documents from files (text, markdown, html, jsonl, delimited, WARC/WET; .gz/.zst) and HTTP(S) URLs, with provenance."
     public static let inputs: [StagePort] = []
     public static let outputs = [StagePort("documents", .documents, doc: "part-NNNNN.jsonl with id, text, source, meta {path, offset, format, license, url}")]
@@ -58,10 +63,14 @@ public struct CollectStage: Stage {
             ParamSpec("id_field", .string, default: .null, doc: "jsonl: a field holding the document id"),
             ParamSpec("delimiter", .string, default: .string("%"), doc: "delimited: a line holding only this separates records"),
             ParamSpec("license", .string, default: .null, doc: "licence tag recorded on each document"),
+            ParamSpec("follow_symlinks", .bool, default: .bool(false),
+                      doc: "files: read symlinks leading outside the folder (by default they are skipped and counted)"),
             ParamSpec("urls", .list(.string), default: .array([]), doc: "urls: the URLs to fetch"),
             ParamSpec("url_file", .string, default: .null, doc: "urls: a file with one URL per line (# comments)"),
             ParamSpec("concurrency", .int, default: .int(8), doc: "urls: requests in flight"),
-            ParamSpec("timeout", .float, default: .double(30), doc: "urls: seconds per request"),
+            ParamSpec("timeout", .float, default: .double(30), doc: "urls: seconds a request may go without receiving anything"),
+            ParamSpec("deadline", .float, default: .double(300),
+                      doc: "urls: seconds one URL may take in all, retries included; past it the URL is skipped"),
             ParamSpec("retries", .int, default: .int(2), doc: "urls: retries on network errors, 429 and 5xx, with backoff"),
             ParamSpec("rate_limit", .float, default: .double(2), doc: "urls: requests per second to one host"),
             ParamSpec("user_agent", .string, default: .string("pipe-collect/0.1"), doc: "urls: the User-Agent (its first word is the robots.txt token)"),
@@ -73,7 +82,13 @@ public struct CollectStage: Stage {
         ParamSpec("seed", .int, default: .int(0), doc: "seed of the sampling"),
         ParamSpec("invalid_utf8", .choice(["repair", "latin-1", "skip"]), default: .string("repair"),
                   doc: "repair: U+FFFD for bad bytes; latin-1: read the document as ISO-8859-1; skip: drop it"),
-        ParamSpec("max_file_bytes", .int, default: .int(64 << 20), doc: "skip whole-file documents larger than this"),
+        ParamSpec("max_file_bytes", .int, default: .int(64 << 20), doc: "skip whole-file documents and URL bodies larger than this"),
+        ParamSpec("max_record_bytes", .int, default: .int(16 << 20),
+                  doc: "the longest JSON line, delimited record or WARC record kept; longer ones are read past (see on_large_record)"),
+        ParamSpec("on_large_record", .choice(["skip", "fail"]), default: .string("skip"),
+                  doc: "skip: count records over max_record_bytes and warn; fail: stop the run at the first"),
+        ParamSpec("on_corrupt", .choice(["fail", "skip"]), default: .string("fail"),
+                  doc: "a truncated or damaged .gz/.zst/WARC file: fail the run naming it, or skip the rest of it (counted, warned)"),
         ParamSpec("shard_bytes", .int, default: .int(64 << 20), doc: "bytes per output shard"),
     ]
 
@@ -97,12 +112,13 @@ public struct CollectStage: Stage {
             if s.kind == "urls" && s.urls.isEmpty && s.url_file == nil {
                 problems.append(ParamProblem(["sources", "\(i)"], "a urls source needs urls or url_file"))
             }
-            if s.kind == "urls" && (s.concurrency < 1 || s.rate_limit <= 0 || s.timeout <= 0 || s.retries < 0) {
-                problems.append(ParamProblem(["sources", "\(i)"], "concurrency, rate_limit and timeout must be positive, retries not negative"))
+            if s.kind == "urls" && (s.concurrency < 1 || s.rate_limit <= 0 || s.timeout <= 0 || s.deadline <= 0 || s.retries < 0) {
+                problems.append(ParamProblem(["sources", "\(i)"], "concurrency, rate_limit, timeout and deadline must be positive, retries not negative"))
             }
         }
         if let m = p.max_documents, m <= 0 { problems.append(ParamProblem(["max_documents"], "must be positive")) }
         if let m = p.max_bytes, m <= 0 { problems.append(ParamProblem(["max_bytes"], "must be positive")) }
+        if p.max_record_bytes <= 0 { problems.append(ParamProblem(["max_record_bytes"], "must be positive")) }
         return problems
     }
 

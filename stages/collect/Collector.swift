@@ -12,6 +12,10 @@ struct Collector {
     private var sampledOut = 0
     private var filesRead = 0
     private var skippedURLs = 0
+    private var skippedLargeRecords = 0
+    private var corruptFiles = 0
+    private var skippedSpecial = 0
+    private var skippedLinks = 0
     private var perSource: [String: Int] = [:]
     private(set) var limitReached = false
 
@@ -22,12 +26,20 @@ struct Collector {
     }
 
     /// Reads every file of a source (or only those at the relative `paths`, for one shard).
+    /// A whole source's entries that are not read (not regular files, links out of the folder)
+    /// are counted and warned about; one shard's are not (`shards` warned when listing them).
     mutating func collect(_ source: CollectStage.Source, only paths: Set<String>? = nil) throws {
-        let files = try Self.files(of: source, workspace: context.workspace).filter { paths?.contains($0.1) ?? true }
+        let listing = try Self.files(of: source, workspace: context.workspace)
+        let files = listing.files.filter { paths?.contains($0.1) ?? true }
         let name = source.name.isEmpty ? source.path : source.name
+        if paths == nil {
+            skippedSpecial += listing.special.count
+            skippedLinks += listing.outsideLinks.count
+            listing.warn(source: name, context)
+        }
         for (n, (url, relative)) in files.enumerated() {
             try context.checkCancellation()
-            try read(url, relative: relative, source: source, name: name)
+            try readUnlessCorrupt(FileInfo(url: url, relative: relative, source: source, name: name))
             filesRead += 1
             context.progress(nil, "\(name): file \(n + 1)/\(files.count), \(writer.count) documents")
             if limitReached { return }
@@ -35,29 +47,10 @@ struct Collector {
     }
 
     /// The files of a files source, resolved against the workspace.
-    static func files(of source: CollectStage.Source, workspace: URL) throws -> [(URL, String)] {
+    static func files(of source: CollectStage.Source, workspace: URL) throws -> FolderListing {
         let root = source.path.hasPrefix("/") ? URL(fileURLWithPath: source.path) : workspace.appendingPathComponent(source.path)
-        return try files(root, include: source.include, exclude: source.exclude, path: source.path)
-    }
-
-    /// The files of a source: the file itself, or the folder's files matching the globs, sorted.
-    static func files(_ root: URL, include: [String], exclude: [String], path: String) throws -> [(URL, String)] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory) else {
-            throw StageError("source path '\(path)' does not exist")
-        }
-        guard isDirectory.boolValue else { return [(root, root.lastPathComponent)] }
-        var result: [(URL, String)] = []
-        guard let walker = FileManager.default.enumerator(atPath: root.path) else { return [] }
-        while let relative = walker.nextObject() as? String {
-            let url = root.appendingPathComponent(relative)
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), !isDir.boolValue else { continue }
-            if !include.isEmpty, !include.contains(where: { GlobPattern($0).matches(relative) }) { continue }
-            if exclude.contains(where: { GlobPattern($0).matches(relative) }) { continue }
-            result.append((url, relative))
-        }
-        return result.sorted { $0.1 < $1.1 }
+        return try FolderListing(root, path: source.path, include: source.include, exclude: source.exclude,
+                                 followSymlinks: source.follow_symlinks)
     }
 
     /// The format of a file from its extension, after `.gz` / `.zst`.
@@ -74,83 +67,153 @@ struct Collector {
         }
     }
 
-    private mutating func read(_ url: URL, relative: String, source: CollectStage.Source, name: String) throws {
-        let format = Self.format(of: url, declared: source.format)
-        var base: [String: JSONValue] = ["path": .string(relative), "format": .string(format)]
-        if let license = source.license { base["license"] = .string(license) }
-        switch format {
-        case "jsonl":
-            var lines = LineReader(try openStream(url))
-            var number = 0
-            var text: [UInt8] = [], id: [UInt8] = []
-            let textKey = Array(source.text_field.utf8), idKey = source.id_field.map { Array($0.utf8) }
-            while try lines.next({ line in
-                number += 1
-                text.removeAll(keepingCapacity: true)
-                id.removeAll(keepingCapacity: true)
+    /// Reads one file; damage found in it fails the run, or under `on_corrupt: skip` ends the
+    /// file there (documents already read from it are kept) and is counted.
+    private mutating func readUnlessCorrupt(_ file: FileInfo) throws {
+        do {
+            switch file.format {
+            case "jsonl": try readJSONL(file)
+            case "delimited": try readDelimited(file)
+            case "warc": try readWARC(file)
+            default: try readWhole(file)
+            }
+        } catch let damage as CorruptInput {
+            guard params.on_corrupt == "skip" else { throw StageError(damage.description) }
+            corruptFiles += 1
+            context.log("skipped the rest of \(file.relative): \(damage)")
+        }
+    }
+
+    /// Counts a record longer than `max_record_bytes` at `location`, or fails the run under
+    /// `on_large_record: fail`.
+    private mutating func oversized(_ location: String, bytes: Int) throws {
+        let message = "\(location): record of \(bytes) bytes is larger than max_record_bytes (\(params.max_record_bytes))"
+        guard params.on_large_record == "skip" else { throw StageError(message) }
+        skippedLargeRecords += 1
+        context.log("skipped " + message)
+    }
+
+    /// A file being read, with what every document from it records.
+    private struct FileInfo {
+        let url: URL
+        let relative: String
+        let source: CollectStage.Source
+        /// The source's name on documents.
+        let name: String
+        let format: String
+        /// Meta fields of every document: path, format, license.
+        let meta: [String: JSONValue]
+
+        init(url: URL, relative: String, source: CollectStage.Source, name: String) {
+            (self.url, self.relative, self.source, self.name) = (url, relative, source, name)
+            format = Collector.format(of: url, declared: source.format)
+            var meta: [String: JSONValue] = ["path": .string(relative), "format": .string(format)]
+            if let license = source.license { meta["license"] = .string(license) }
+            self.meta = meta
+        }
+    }
+
+    /// One document per JSON line with a string `text_field`; blank lines are passed over.
+    private mutating func readJSONL(_ file: FileInfo) throws {
+        var lines = BufferedReader(try openStream(file.url))
+        var number = 0
+        var text: [UInt8] = [], id: [UInt8] = []
+        let textKey = Array(file.source.text_field.utf8), idKey = file.source.id_field.map { Array($0.utf8) }
+        while true {
+            let offset = lines.position
+            number += 1
+            text.removeAll(keepingCapacity: true)
+            id.removeAll(keepingCapacity: true)
+            guard let found = try lines.line(limit: params.max_record_bytes, { line in
                 guard !line.isEmpty, !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) else { return }
                 let found = textKey.withUnsafeBufferPointer { JSONLineScanner.stringField($0, in: line, into: &text) }
                 guard found else {
-                    throw StageError("\(relative):\(number): no string field '\(source.text_field)'")
+                    throw StageError("\(file.relative):\(number): no string field '\(file.source.text_field)'")
                 }
                 if let idKey { _ = idKey.withUnsafeBufferPointer { JSONLineScanner.stringField($0, in: line, into: &id) } }
-            }) {
+            }) else { return }
+            if case .oversized(let bytes) = found { try oversized("\(file.relative):\(number)", bytes: bytes) }
+            if limitReached { return }
+            if text.isEmpty { continue }
+            var meta = file.meta
+            meta["offset"] = .int(Int64(offset))
+            let docId = id.isEmpty ? "\(file.name)/\(file.relative):\(number)" : String(decoding: id, as: UTF8.self)
+            try emit(text, id: docId, source: file.name, meta: meta)
+        }
+    }
+
+    /// Records separated by lines holding only the delimiter.
+    private mutating func readDelimited(_ file: FileInfo) throws {
+        var lines = BufferedReader(try openStream(file.url))
+        let delimiter = Array(file.source.delimiter.utf8)
+        var record = DelimitedRecord(maxBytes: params.max_record_bytes)
+        var index = 0
+        while true {
+            let offset = lines.position
+            var isDelimiter = false
+            // Lines the record has no room for are measured, not kept; a delimiter always fits.
+            guard let found = try lines.line(limit: max(record.room, delimiter.count + 1), { line in
+                let body = line.last == 0x0D ? UnsafeBufferPointer(rebasing: line.dropLast()) : line
+                isDelimiter = body.elementsEqual(delimiter)
+                if !isDelimiter { record.append(line, at: offset) }
+            }) else { break }
+            if case .oversized(let bytes) = found { record.appendOversized(bytes, at: offset) }
+            if isDelimiter {
+                try flush(&record, index: &index, file)
                 if limitReached { return }
-                if text.isEmpty { continue }
-                var meta = base
-                meta["offset"] = .int(Int64(lines.offset))
-                let docId = id.isEmpty ? "\(name)/\(relative):\(number)" : String(decoding: id, as: UTF8.self)
-                try emit(text, id: docId, source: name, meta: meta)
             }
-        case "delimited":
-            var lines = LineReader(try openStream(url))
-            let delimiter = Array(source.delimiter.utf8)
-            var record: [UInt8] = [], current: [UInt8] = []
-            var recordOffset = 0, index = 0
-            func flush(_ collector: inout Collector) throws {
-                while record.last == 0x0A || record.last == 0x0D { record.removeLast() }
-                if !record.isEmpty {
-                    var meta = base
-                    meta["offset"] = .int(Int64(recordOffset))
-                    try collector.emit(record, id: "\(name)/\(relative)#\(index)", source: name, meta: meta)
-                    index += 1
-                }
-                record.removeAll(keepingCapacity: true)
-            }
-            while try lines.next({ current = Array($0) }) {
-                let body = current.last == 0x0D ? current.dropLast() : current[...]
-                if body.elementsEqual(delimiter) {
-                    try flush(&self)
-                    if limitReached { return }
-                    continue
-                }
-                if record.isEmpty { recordOffset = lines.offset }
-                record.append(contentsOf: current)
-                record.append(0x0A)
-            }
-            try flush(&self)
-        case "warc":
-            var reader = WARCReader(try openStream(url), path: relative)
-            while let record = try reader.next() {
-                var meta = base
+        }
+        try flush(&record, index: &index, file)
+    }
+
+    /// Writes a finished delimited record (trailing line ends removed, nothing when blank), or
+    /// reports it when it was too long.
+    private mutating func flush(_ record: inout DelimitedRecord, index: inout Int, _ file: FileInfo) throws {
+        defer { record = DelimitedRecord(maxBytes: params.max_record_bytes) }
+        if let bytes = record.oversizedBytes {
+            try oversized("\(file.relative)#\(index)", bytes: bytes)
+            index += 1
+            return
+        }
+        var text = record.text
+        while text.last == 0x0A || text.last == 0x0D { text.removeLast() }
+        guard !text.isEmpty else { return }
+        var meta = file.meta
+        meta["offset"] = .int(Int64(record.offset))
+        try emit(text, id: "\(file.name)/\(file.relative)#\(index)", source: file.name, meta: meta)
+        index += 1
+    }
+
+    /// The kept records of a WARC or WET file.
+    private mutating func readWARC(_ file: FileInfo) throws {
+        var reader = WARCReader(try openStream(file.url), path: file.relative, maxRecordBytes: params.max_record_bytes)
+        while let entry = try reader.next() {
+            switch entry {
+            case .oversized(let offset, let bytes):
+                try oversized("\(file.relative)@\(offset)", bytes: bytes)
+            case .record(let record):
+                var meta = file.meta
                 meta["offset"] = .int(Int64(record.offset))
                 meta["format"] = .string(record.format)
                 if let uri = record.uri { meta["url"] = .string(uri) }
-                try emit(record.body, id: record.uri ?? "\(name)/\(relative)@\(record.offset)", source: name, meta: meta)
-                if limitReached { return }
+                try emit(record.body, id: record.uri ?? "\(file.name)/\(file.relative)@\(record.offset)", source: file.name, meta: meta)
             }
-        default:
-            var stream = try openStream(url)
-            var bytes: [UInt8] = []
-            while try stream.read(into: &bytes, limit: 1 << 20) > 0 {
-                if bytes.count > params.max_file_bytes {
-                    skippedLarge += 1
-                    context.log("skipped \(relative): larger than max_file_bytes (\(params.max_file_bytes))")
-                    return
-                }
-            }
-            if !bytes.isEmpty { try emit(bytes, id: "\(name)/\(relative)", source: name, meta: base) }
+            if limitReached { return }
         }
+    }
+
+    /// The whole file as one document, unless it is larger than `max_file_bytes`.
+    private mutating func readWhole(_ file: FileInfo) throws {
+        var stream = try openStream(file.url)
+        var bytes: [UInt8] = []
+        while try stream.read(into: &bytes, limit: 1 << 20) > 0 {
+            if bytes.count > params.max_file_bytes {
+                skippedLarge += 1
+                context.log("skipped \(file.relative): larger than max_file_bytes (\(params.max_file_bytes))")
+                return
+            }
+        }
+        if !bytes.isEmpty { try emit(bytes, id: "\(file.name)/\(file.relative)", source: file.name, meta: file.meta) }
     }
 
     /// Fetches a urls source, a window at a time, writing documents in URL order.
@@ -254,6 +317,16 @@ struct Collector {
         context.metric("collect.skipped_large", Double(skippedLarge))
         context.metric("collect.sampled_out", Double(sampledOut))
         context.metric("collect.skipped_urls", Double(skippedURLs))
+        context.metric("collect.skipped_large_records", Double(skippedLargeRecords))
+        context.metric("collect.corrupt_files", Double(corruptFiles))
+        context.metric("collect.skipped_special_files", Double(skippedSpecial))
+        context.metric("collect.skipped_symlinks", Double(skippedLinks))
+        if skippedLargeRecords > 0 {
+            context.warn("skipped \(skippedLargeRecords) record(s) larger than max_record_bytes (\(params.max_record_bytes))")
+        }
+        if corruptFiles > 0 {
+            context.warn("skipped the rest of \(corruptFiles) corrupt file(s) (on_corrupt: skip; documents before the damage were kept)")
+        }
         for (source, count) in perSource.sorted(by: { $0.key < $1.key }) {
             context.log("\(source): \(count) documents")
         }

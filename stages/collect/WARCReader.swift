@@ -15,94 +15,98 @@ struct WARCRecord {
 
 /// Reads WARC and WET files record by record (ISO 28500): `WARC/1.x` header block, blank line,
 /// `Content-Length` bytes of content. Keeps `response` records whose HTTP body is HTML or
-/// text, and `conversion` and text `resource` records; skips the rest.
+/// text, and `conversion` and text `resource` records; reads past the rest without keeping
+/// them. A record to keep that is longer than `maxRecordBytes` is read past and reported; a
+/// header block longer than that, or a file breaking the format, is `CorruptInput`.
 struct WARCReader {
-    private var stream: any ByteStream
-    private var buffer: [UInt8] = []
-    private var start = 0
-    private var consumed = 0
-    private var ended = false
+    /// What `next` found.
+    enum Entry {
+        case record(WARCRecord)
+        /// A record to keep, longer than the cap, at this offset.
+        case oversized(offset: Int, bytes: Int)
+    }
+
+    /// What a record's headers say its content is, when it is kept.
+    private enum Content {
+        /// An HTTP response, kept if its body is HTML or text.
+        case httpResponse
+        /// A document of this format.
+        case document(String)
+    }
+
+    private var reader: BufferedReader
     let path: String
+    let maxRecordBytes: Int
 
-    init(_ stream: any ByteStream, path: String) {
-        self.stream = stream
+    init(_ stream: any ByteStream, path: String, maxRecordBytes: Int) {
+        reader = BufferedReader(stream)
         self.path = path
+        self.maxRecordBytes = maxRecordBytes
     }
 
-    /// Ensures `count` bytes are buffered after `start`; false at the end of the stream.
-    private mutating func fill(_ count: Int) throws -> Bool {
-        while buffer.count - start < count {
-            if ended { return false }
-            if start > 1 << 20 {
-                buffer.removeFirst(start)
-                consumed += start
-                start = 0
-            }
-            if try stream.read(into: &buffer, limit: 1 << 20) == 0 { ended = true }
+    /// The next line without its CR LF, or nil at the end; `budget` is what the header block
+    /// may still take.
+    private mutating func headerLine(near offset: Int, budget: inout Int) throws -> [UInt8]? {
+        var text: [UInt8] = []
+        guard let found = try reader.line(limit: max(0, budget), { text = Array($0) }) else { return nil }
+        guard found == .line else {
+            throw CorruptInput("\(path): WARC header block near byte \(offset) is longer than max_record_bytes (\(maxRecordBytes))")
         }
-        return true
+        budget -= text.count + 1
+        if text.last == 0x0D { text.removeLast() }
+        return text
     }
 
-    /// The next line without its CR LF, or nil at the end.
-    private mutating func line() throws -> [UInt8]? {
-        var searched = 0  // bytes after `start` already searched (stays valid when fill compacts)
+    /// The next kept record or oversized one, or nil at the end.
+    mutating func next() throws -> Entry? {
         while true {
-            if let newline = buffer[(start + searched)...].firstIndex(of: 0x0A) {
-                var end = newline
-                if end > start, buffer[end - 1] == 0x0D { end -= 1 }
-                let text = Array(buffer[start..<end])
-                start = newline + 1
-                return text
+            var offset = reader.position, budget = maxRecordBytes
+            var first = try headerLine(near: offset, budget: &budget)
+            while first?.isEmpty == true {
+                offset = reader.position
+                budget = maxRecordBytes
+                first = try headerLine(near: offset, budget: &budget)
             }
-            searched = buffer.count - start
-            if !(try fill(searched + 1)) {
-                guard start < buffer.count else { return nil }
-                let text = Array(buffer[start...])
-                start = buffer.count
-                return text
-            }
-        }
-    }
-
-    /// The next kept record, or nil at the end.
-    mutating func next() throws -> WARCRecord? {
-        while true {
-            var first: [UInt8]?
-            repeat { first = try line() } while first?.isEmpty == true
             guard let versionLine = first else { return nil }
-            let offset = consumed + start - versionLine.count - 2
             guard versionLine.starts(with: Array("WARC/".utf8)) else {
-                throw StageError("\(path): expected a WARC record near byte \(max(0, offset)), found \(String(decoding: versionLine.prefix(40), as: UTF8.self))")
+                throw CorruptInput("\(path): expected a WARC record near byte \(offset), found \(String(decoding: versionLine.prefix(40), as: UTF8.self))")
             }
             var headers: [String: String] = [:]
-            while let header = try line(), !header.isEmpty {
+            while let header = try headerLine(near: offset, budget: &budget), !header.isEmpty {
                 guard let colon = header.firstIndex(of: UInt8(ascii: ":")) else { continue }
                 let name = String(decoding: header[..<colon], as: UTF8.self).lowercased()
-                let value = String(decoding: header[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespaces)
-                headers[name] = value
+                headers[name] = String(decoding: header[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespaces)
             }
             guard let length = headers["content-length"].flatMap(Int.init), length >= 0 else {
-                throw StageError("\(path): WARC record near byte \(max(0, offset)) has no Content-Length")
+                throw CorruptInput("\(path): WARC record near byte \(offset) has no Content-Length")
             }
-            guard try fill(length) else { throw StageError("\(path): WARC record near byte \(max(0, offset)) is truncated") }
-            let content = Array(buffer[start..<(start + length)])
-            start += length
-            let type = headers["warc-type"] ?? ""
-            let uri = headers["warc-target-uri"]
-            let contentType = (headers["content-type"] ?? "").lowercased()
-            switch type {
-            case "response" where contentType.contains("application/http"):
+            let truncated = CorruptInput("\(path): WARC record near byte \(offset) is truncated")
+            let kept = Self.content(type: headers["warc-type"] ?? "", contentType: (headers["content-type"] ?? "").lowercased())
+            guard let kind = kept, length <= maxRecordBytes else {
+                guard try reader.skip(length) else { throw truncated }
+                if kept != nil { return .oversized(offset: offset, bytes: length) }
+                continue
+            }
+            guard let content = try reader.bytes(length) else { throw truncated }
+            let uri = headers["warc-target-uri"], type = headers["warc-type"] ?? ""
+            switch kind {
+            case .httpResponse:
                 if let (body, format) = Self.httpBody(content) {
-                    return WARCRecord(type: type, uri: uri, offset: offset, body: body, format: format)
+                    return .record(WARCRecord(type: type, uri: uri, offset: offset, body: body, format: format))
                 }
-            case "conversion":
-                return WARCRecord(type: type, uri: uri, offset: offset, body: content, format: "text")
-            case "resource" where contentType.hasPrefix("text/"):
-                return WARCRecord(type: type, uri: uri, offset: offset, body: content,
-                                  format: contentType.contains("html") ? "html" : "text")
-            default:
-                break
+            case .document(let format):
+                return .record(WARCRecord(type: type, uri: uri, offset: offset, body: content, format: format))
             }
+        }
+    }
+
+    /// What a record of this WARC-Type and (lowercased) Content-Type holds, nil when it is not kept.
+    private static func content(type: String, contentType: String) -> Content? {
+        switch type {
+        case "response" where contentType.contains("application/http"): return .httpResponse
+        case "conversion": return .document("text")
+        case "resource" where contentType.hasPrefix("text/"): return .document(contentType.contains("html") ? "html" : "text")
+        default: return nil
         }
     }
 

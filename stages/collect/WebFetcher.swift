@@ -11,13 +11,15 @@ enum FetchOutcome: Sendable {
 }
 
 /// Fetches URLs politely: a User-Agent, robots.txt honoured (RFC 9309), a minimum interval
-/// between requests to one host, a timeout, retries with exponential backoff on network
-/// errors, 429 and 5xx, and a size cap.
+/// between requests to one host, an idle timeout and a total deadline per URL, retries with
+/// exponential backoff on network errors, 429 and 5xx, and a size cap enforced as the body
+/// arrives.
 actor WebFetcher {
-    /// The urls source: user_agent, timeout, retries, rate_limit, robots.
+    /// The urls source: user_agent, timeout, deadline, retries, rate_limit, robots.
     private let source: CollectStage.Source
     private let maxBytes: Int
     private let session: URLSession
+    private let transfers: Transfers
     private var nextSlot: [String: Date] = [:]
     private var robots: [String: RobotsRules] = [:]
 
@@ -27,8 +29,11 @@ actor WebFetcher {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = source.timeout
         configuration.httpAdditionalHeaders = ["User-Agent": source.user_agent]
-        session = URLSession(configuration: configuration)
+        transfers = Transfers(maxBytes: maxBytes)
+        session = URLSession(configuration: configuration, delegate: transfers, delegateQueue: nil)
     }
+
+    deinit { session.finishTasksAndInvalidate() }
 
     /// Waits until `host` may be asked again.
     private func reserve(_ host: String) async throws {
@@ -40,27 +45,39 @@ actor WebFetcher {
         if wait > 0 { try await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
     }
 
-    /// One request with retries; returns (status, content type, body) or throws the last error.
+    /// One URL: its first request waits for its turn at the host, and from then on the
+    /// deadline bounds it, retries included. Returns (status, content type, body).
     private func get(_ url: URL) async throws -> (Int, String, Data) {
+        try await reserve(url.host ?? "")
+        return try await withDeadline(source.deadline) { try await self.attempts(url) }
+    }
+
+    /// Requests `url` (its turn already reserved), retrying; throws the last error.
+    private func attempts(_ url: URL) async throws -> (Int, String, Data) {
         var attempt = 0
         while true {
-            try await reserve(url.host ?? "")
             do {
-                let (data, response) = try await session.data(for: URLRequest(url: url))
+                let (response, data) = try await transfers.run(session.dataTask(with: URLRequest(url: url)))
                 let http = response as? HTTPURLResponse
                 let status = http?.statusCode ?? 0
                 if (status == 429 || status >= 500) && attempt < source.retries {
                     attempt += 1
-                    try await Task.sleep(nanoseconds: UInt64(0.25 * pow(2, Double(attempt)) * 1e9))
+                    try await backOff(attempt, url)
                     continue
                 }
                 return (status, http?.value(forHTTPHeaderField: "Content-Type") ?? "", data)
             } catch {
-                if attempt >= source.retries || error is CancellationError { throw error }
+                if attempt >= source.retries || error is CancellationError || error is DownloadLimit { throw error }
                 attempt += 1
-                try await Task.sleep(nanoseconds: UInt64(0.25 * pow(2, Double(attempt)) * 1e9))
+                try await backOff(attempt, url)
             }
         }
+    }
+
+    /// Waits before retry number `attempt`: exponential backoff, then the host's turn.
+    private func backOff(_ attempt: Int, _ url: URL) async throws {
+        try await Task.sleep(nanoseconds: UInt64(0.25 * pow(2, Double(attempt)) * 1e9))
+        try await reserve(url.host ?? "")
     }
 
     /// The robots rules of a URL's origin, fetched once per run.
@@ -91,13 +108,102 @@ actor WebFetcher {
         do {
             let (status, contentType, data) = try await get(url)
             guard (200..<300).contains(status) else { return .skipped(reason: "HTTP \(status)") }
-            guard data.count <= maxBytes else { return .skipped(reason: "larger than \(maxBytes) bytes") }
             let type = contentType.lowercased()
             let format = type.contains("html") ? "html" : (type.hasPrefix("text/") || type.isEmpty ? "text" : "")
             guard !format.isEmpty else { return .skipped(reason: "content type \(contentType)") }
             return .document(body: [UInt8](data), format: format, status: status)
+        } catch let limit as DownloadLimit {
+            return .skipped(reason: limit.description)
         } catch {
             return .skipped(reason: "\(error.localizedDescription)")
+        }
+    }
+}
+
+/// Why a download was cut short.
+enum DownloadLimit: Error, CustomStringConvertible {
+    /// The body passed this many bytes.
+    case tooLarge(Int)
+    /// The URL took longer than this many seconds.
+    case deadline(Double)
+
+    var description: String {
+        switch self {
+        case .tooLarge(let bytes): return "larger than \(bytes) bytes"
+        case .deadline(let seconds): return "not complete within the deadline (\(String(format: "%g", seconds)) s)"
+        }
+    }
+}
+
+/// Runs `operation`, cancelling it and throwing `DownloadLimit.deadline` if it takes longer
+/// than `seconds`.
+func withDeadline<T: Sendable>(_ seconds: Double, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+            throw DownloadLimit.deadline(seconds)
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
+/// The URLSession delegate of a fetcher's transfers: bodies arrive piece by piece, so one that
+/// passes the size cap is stopped there instead of being held whole. A limit of this design:
+/// FoundationNetworking on Linux queues every piece libcurl reads for the delegate with no
+/// backpressure, and a cancel waits its turn behind the reads, so a body arriving faster than
+/// the delegate queue drains (loopback speed in a debug build) can pile up past the cap before
+/// it is stopped.
+final class Transfers: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    /// A transfer in flight: who waits for it and the body so far.
+    private struct Pending {
+        let continuation: CheckedContinuation<(URLResponse?, Data), Error>
+        var body = Data()
+    }
+
+    private let maxBytes: Int
+    private let lock = NSLock()
+    private var pending: [Int: Pending] = [:]  // by task identifier
+
+    init(maxBytes: Int) { self.maxBytes = maxBytes }
+
+    /// Runs `task` to the end of its body; cancelling the caller cancels the transfer.
+    func run(_ task: URLSessionDataTask) async throws -> (URLResponse?, Data) {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                lock.withLock { pending[task.taskIdentifier] = Pending(continuation: continuation) }
+                if Task.isCancelled {
+                    finish(task.taskIdentifier)?.continuation.resume(throwing: CancellationError())
+                } else {
+                    task.resume()
+                }
+            }
+        } onCancel: {
+            task.cancel()
+        }
+    }
+
+    /// Removes a transfer from those in flight; nil when it already ended.
+    private func finish(_ id: Int) -> Pending? { lock.withLock { pending.removeValue(forKey: id) } }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        let id = dataTask.taskIdentifier
+        let size = lock.withLock { () -> Int in
+            pending[id]?.body.append(data)
+            return pending[id]?.body.count ?? 0
+        }
+        guard size > maxBytes, let transfer = finish(id) else { return }
+        dataTask.cancel()
+        transfer.continuation.resume(throwing: DownloadLimit.tooLarge(maxBytes))
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+        guard let transfer = finish(task.taskIdentifier) else { return }
+        if let error {
+            transfer.continuation.resume(throwing: error)
+        } else {
+            transfer.continuation.resume(returning: (task.response, transfer.body))
         }
     }
 }
