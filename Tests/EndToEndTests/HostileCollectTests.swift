@@ -147,6 +147,10 @@ final class HostileCollectTests: XCTestCase {
         try shell("ln -s real linked")
         try runBounded("{sources: [{path: linked}]}", seconds: 60)
         XCTAssertEqual(try result().texts, ["one\n", "two\n"])
+        // Its files are in the key: an edit makes the stage stale.
+        try ws.write("real/sub/b.txt", "two, edited\n")
+        let status = try ws.run(["status", "c.yaml"])
+        XCTAssertTrue(status.stdout.contains("external input linked changed"), status.stdout)
     }
 }
 

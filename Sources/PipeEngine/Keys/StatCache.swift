@@ -70,8 +70,9 @@ enum ExternalHasher {
 
     /// The files an external input selects, relative to its path (a single file gives "").
     static func files(of input: ExternalInput, workspace: URL) throws -> (root: URL, files: [String]) {
-        let root = input.path.hasPrefix("/") ? URL(fileURLWithPath: input.path)
-            : workspace.appendingPathComponent(input.path)
+        // A root that is a symlink to a folder is walked as that folder (as collect reads it).
+        let root = (input.path.hasPrefix("/") ? URL(fileURLWithPath: input.path)
+            : workspace.appendingPathComponent(input.path)).resolvingSymlinksInPath()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory) else {
             throw StageError("external input '\(input.path)' does not exist")
