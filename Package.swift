@@ -79,7 +79,7 @@ let package = Package(
         // Fuzz targets over every reader of outside data (fuzz/README.md): a corpus replayer and
         // mutator in a normal build, libFuzzer's entry point when built by fuzz/run.
         .executableTarget(name: "pipe-fuzz",
-                          dependencies: ["PipeEngine", "PipeKit", "BuiltinStages", "Transformer", "BPETokenizeStage"],
+                          dependencies: ["PipeEngine", "PipeKit", "BuiltinStages", "Transformer", "BPETokenizeStage", "CollectStage"],
                           path: "fuzz/pipe-fuzz"),
 
         // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).

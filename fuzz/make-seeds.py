@@ -114,6 +114,38 @@ def tokenizer_files():
     tok.save(os.path.join(out, "tokenizer.json"))
 
 
+def collect_files():
+    import gzip
+    import subprocess
+    lines = "".join(json.dumps({"id": str(i), "text": f"document {i}: caf\u00e9 \u2014 text"}) + "\n" for i in range(5))
+    out = folder("collect-jsonl")
+    write(out, "docs.jsonl", lines)
+    write(out, "custom.jsonl", '{"text": "no id field"}\n{"id": 3, "text": "number id"}\n\n{"id": "x"}\n')
+    out = folder("gzip")
+    write(out, "docs.jsonl.gz", gzip.compress(lines.encode(), mtime=0))
+    write(out, "two-members.jsonl.gz", gzip.compress(lines[:40].encode(), mtime=0) + gzip.compress(lines[40:].encode(), mtime=0))
+    out = folder("zstd")
+    write(out, "notes.txt.zst", subprocess.run(["zstd", "-q", "-c"], input=("a plain text note\n" * 20).encode(),
+                                               capture_output=True, check=True).stdout)
+    out = folder("warc")
+    html = b"<html><head><title>t</title></head><body><p>Hello from a crawl.</p></body></html>"
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n\r\n%s" % (len(html), html)
+    text = b"Plain converted text of a page."
+    records = [
+        (b"warcinfo", b"application/warc-fields", b"software: pipe-fuzz\r\n", None),
+        (b"response", b"application/http; msgtype=response", http, b"https://example.org/a"),
+        (b"conversion", b"text/plain", text, b"https://example.org/b"),
+    ]
+    warc = b""
+    for kind, ctype, body, uri in records:
+        head = b"WARC/1.0\r\nWARC-Type: " + kind + b"\r\n"
+        if uri:
+            head += b"WARC-Target-URI: " + uri + b"\r\n"
+        head += b"Content-Type: " + ctype + b"\r\nContent-Length: %d\r\n\r\n" % len(body)
+        warc += head + body + b"\r\n\r\n"
+    write(out, "crawl.warc", warc)
+
+
 if __name__ == "__main__":
     manifests()
     jsonl()
@@ -122,6 +154,7 @@ if __name__ == "__main__":
     safetensors_files()
     model_configs()
     tokenizer_files()
+    collect_files()
     for target in sorted(os.listdir(SEEDS)):
         files = os.listdir(os.path.join(SEEDS, target))
         size = sum(os.path.getsize(os.path.join(SEEDS, target, f)) for f in files)

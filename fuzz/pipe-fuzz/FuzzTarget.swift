@@ -1,5 +1,6 @@
 import BPETokenizeStage
 import BuiltinStages
+import CollectStage
 import Foundation
 import PipeEngine
 import PipeKit
@@ -15,6 +16,11 @@ enum FuzzTarget: String, CaseIterable {
     case safetensors
     case modelConfig = "model-config"
     case tokenizer
+    /// `collect` reading the input as each of its formats: WARC, gzip and zstd streams, JSONL.
+    case warc
+    case gzip
+    case zstd
+    case collectJSONL = "collect-jsonl"
 
     /// Feeds `data` to the reader; readers that take a path get it as a file in `scratch`.
     func run(_ data: Data, scratch: URL) {
@@ -47,6 +53,10 @@ enum FuzzTarget: String, CaseIterable {
                 let ids = tokenizer.encode("Hello, world! <|endoftext|> ünïcödé 12345")
                 _ = try? tokenizer.decode(ids)
             }
+        case .warc: CollectRun.shared.collect(data, as: "input.warc", in: scratch)
+        case .gzip: CollectRun.shared.collect(data, as: "input.jsonl.gz", in: scratch)
+        case .zstd: CollectRun.shared.collect(data, as: "input.txt.zst", in: scratch)
+        case .collectJSONL: CollectRun.shared.collect(data, as: "input.jsonl", in: scratch)
         }
     }
 
@@ -54,5 +64,54 @@ enum FuzzTarget: String, CaseIterable {
         let url = folder.appendingPathComponent(name)
         try? data.write(to: url)
         return url
+    }
+}
+
+/// Runs the real `collect` stage over one file, with its defaults and a 1 MiB record cap.
+final class CollectRun: @unchecked Sendable {
+    static let shared = CollectRun()
+    private let params: CollectStage.Params
+
+    /// Ignores what the stage reports.
+    private struct Silent: StageEventSink {
+        func progress(fraction: Double?, message: String) {}
+        func log(_ line: String) {}
+        func metric(name: String, value: Double) {}
+        func warn(_ message: String) {}
+    }
+
+    private init() {
+        // The manifest loader fills in the defaults, as for a real run.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-fuzz-params-\(getpid())")
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let manifest = folder.appendingPathComponent("m.yaml")
+        let text = "version: 1\nname: f\nstages:\n  c:\n    uses: collect\n"
+            + "    with: {sources: [{path: src}], max_record_bytes: 1048576, on_corrupt: skip, shard_bytes: 1048576}\n"
+        try? Data(text.utf8).write(to: manifest)
+        do {
+            let loaded = try ManifestLoader(registry: BuiltinStages.registry, workspace: folder).load(manifest, displayPath: "m.yaml")
+            params = try loaded.stages[0].params.decode(CollectStage.Params.self)
+        } catch {
+            fatalError("the collect fuzz target's manifest does not load: \(error)")
+        }
+    }
+
+    func collect(_ data: Data, as name: String, in scratch: URL) {
+        let source = scratch.appendingPathComponent("src"), output = scratch.appendingPathComponent("out")
+        for folder in [source, output] {
+            try? FileManager.default.removeItem(at: folder)
+            try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        }
+        try? data.write(to: source.appendingPathComponent(name))
+        let context = StageContext(stageName: "collect", workspace: scratch, inputs: [:], outputs: ["documents": output],
+                                   scratch: scratch, work: scratch, threads: 1, events: Silent())
+        let done = DispatchSemaphore(value: 0)
+        let params = self.params
+        Task.detached {
+            _ = try? await CollectStage().run(params, context)
+            done.signal()
+        }
+        done.wait()
     }
 }
