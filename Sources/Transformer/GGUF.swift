@@ -15,11 +15,12 @@ public enum GGUF {
         case int32s([Int32])
 
         public var string: String? { if case .string(let s) = self { return s } else { return nil } }
+        /// The value as an Int, or nil when it is not an integer or does not fit.
         public var int: Int? {
             switch self {
             case .uint32(let v): return Int(v)
             case .int32(let v): return Int(v)
-            case .uint64(let v): return Int(v)
+            case .uint64(let v): return Int(exactly: v)
             default: return nil
             }
         }
@@ -104,81 +105,161 @@ public enum GGUF {
         public var tensors: [String: Tensor]
     }
 
-    /// Reads a GGUF v3 file (the value types pipe writes, plus any other scalar or array, skipped).
-    public static func read(_ url: URL) throws -> File {
-        let data = try Data(contentsOf: url, options: .alwaysMapped)
-        var reader = Reader(data: data, path: url.path)
-        guard try reader.bytes(4) == Array("GGUF".utf8) else { throw reader.fail("not a GGUF file") }
-        let version = try reader.u32()
-        guard version == 3 || version == 2 else { throw reader.fail("GGUF version \(version); pipe reads versions 2 and 3") }
-        let tensorCount = try reader.u64(), keyCount = try reader.u64()
-        var metadata: [String: Value] = [:]
-        for _ in 0..<keyCount {
-            let key = try reader.string()
-            if let value = try reader.value(type: try reader.u32()) { metadata[key] = value }
-        }
-        var infos: [(String, [Int], GGMLType, Int)] = []
-        for _ in 0..<tensorCount {
-            let name = try reader.string()
-            let dims = try (0..<Int(try reader.u32())).map { _ in Int(try reader.u64()) }
-            let raw = try reader.u32()
-            guard let type = GGMLType(rawValue: raw) else { throw reader.fail("tensor \(name) has ggml type \(raw); pipe reads f32, f16, q8_0 and q4_0") }
-            infos.append((name, dims, type, Int(try reader.u64())))
-        }
-        let align = metadata["general.alignment"]?.int ?? alignment
-        let start = (reader.position + align - 1) / align * align
-        var tensors: [String: Tensor] = [:]
-        for (name, dims, type, offset) in infos {
-            let count = dims.reduce(1, *), size = type.bytes(for: count)
-            guard start + offset + size <= data.count else { throw reader.fail("tensor \(name) runs past the end of the file") }
-            tensors[name] = Tensor(name: name, dimensions: dims, type: type, data: [UInt8](data[start + offset..<start + offset + size]))
-        }
-        return File(metadata: metadata, tensors: tensors)
+    /// What a GGUF file may claim before pipe refuses it (see docs/ARCHITECTURE.md, "Hostile
+    /// model files"). Every count is also bounded by the bytes left in the file.
+    public enum Limits {
+        /// Dimensions of one tensor (ggml's GGML_MAX_DIMS).
+        public static let dimensions = 4
+        /// Bytes of a metadata key or a tensor name (the spec's limit for keys).
+        public static let nameBytes = 65_535
+        /// Arrays inside arrays inside … metadata arrays.
+        public static let arrayDepth = 8
+        /// `general.alignment`: a power of two at most this.
+        public static let alignment = 1 << 20
     }
 
-    /// Sequential little-endian reads with errors naming the file and offset.
-    private struct Reader {
-        let data: Data
-        let path: String
-        var position = 0
-
-        func fail(_ why: String) -> TransformerError { TransformerError("\(path): \(why) (at byte \(position))") }
-
-        mutating func bytes(_ n: Int) throws -> [UInt8] {
-            guard n >= 0, position + n <= data.count else { throw fail("unexpected end of file") }
-            defer { position += n }
-            return [UInt8](data[position..<position + n])
+    /// Reads a GGUF v2 or v3 file (the value types pipe writes, plus any other scalar or array, skipped).
+    public static func read(_ url: URL) throws -> File {
+        var reader = CheckedReader(try Data(contentsOf: url, options: .alwaysMapped), path: url.path)
+        guard try reader.bytes(4, "the magic number") == Array("GGUF".utf8) else { throw reader.fail("not a GGUF file") }
+        let version = try reader.u32("the version")
+        guard version == 3 || version == 2 else { throw reader.fail("GGUF version \(version); pipe reads versions 2 and 3") }
+        // A tensor description takes at least 24 bytes (name length, dimension count, type,
+        // offset), a key/value at least 13 (key length, type, one byte).
+        let tensorCount = try reader.count("the tensor count", itemBytes: 24)
+        let keyCount = try reader.count("the metadata key count", itemBytes: 13)
+        var metadata: [String: Value] = [:], keys = Set<String>()
+        for _ in 0..<keyCount {
+            let key = try reader.ggufString("a metadata key", limit: Limits.nameBytes)
+            guard keys.insert(key).inserted else { throw reader.fail("metadata key \(key) appears twice") }
+            if let value = try reader.value(type: try reader.u32("the type of \(key)"), key: key, depth: 0) { metadata[key] = value }
         }
+        var infos: [TensorInfo] = []
+        for _ in 0..<tensorCount { infos.append(try reader.tensorInfo()) }
+        let align = try alignment(metadata, reader)
+        let start = (reader.position + align - 1) / align * align
+        return File(metadata: metadata, tensors: try tensors(infos, dataStart: start, align: align, reader))
+    }
 
-        mutating func u32() throws -> UInt32 { try bytes(4).withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) } }
-        mutating func u64() throws -> UInt64 { try bytes(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) } }
-        mutating func string() throws -> String {
-            let n = try u64()
-            guard n < 1 << 30 else { throw fail("string of \(n) bytes") }
-            return String(decoding: try bytes(Int(n)), as: UTF8.self)
+    /// `general.alignment`, or 32 when absent.
+    private static func alignment(_ metadata: [String: Value], _ reader: CheckedReader) throws -> Int {
+        guard let value = metadata["general.alignment"] else { return alignment }
+        guard let align = value.int, align > 0, align <= Limits.alignment, align & (align - 1) == 0 else {
+            throw reader.fail("general.alignment is \(value), not a power of two from 1 to \(Limits.alignment)")
         }
+        return align
+    }
 
-        /// The value of a metadata type; nil for types pipe has no use for (read and skipped).
-        mutating func value(type: UInt32) throws -> Value? {
-            switch type {
-            case 0, 1: _ = try bytes(1); return nil
-            case 2, 3: _ = try bytes(2); return nil
-            case 4: return .uint32(try u32())
-            case 5: return .int32(Int32(bitPattern: try u32()))
-            case 6: return .float32(Float(bitPattern: try u32()))
-            case 7: return .bool(try bytes(1)[0] != 0)
-            case 8: return .string(try string())
-            case 10: return .uint64(try u64())
-            case 11: _ = try bytes(8); return nil
-            case 12: _ = try bytes(8); return nil
-            case 9:
-                let element = try u32(), count = Int(try u64())
-                if element == 8 { return .strings(try (0..<count).map { _ in try string() }) }
-                if element == 5 { return .int32s(try (0..<count).map { _ in Int32(bitPattern: try u32()) }) }
-                for _ in 0..<count { _ = try value(type: element) }
-                return nil
-            default: throw fail("unknown metadata type \(type)")
+    /// A tensor description, checked on its own; placement is checked once the data section is known.
+    fileprivate struct TensorInfo {
+        var name: String
+        var dimensions: [Int]
+        var type: GGMLType
+        var offset: Int
+        var bytes: Int
+    }
+
+    /// The tensors' bytes, each range aligned, inside the file and overlapping no other.
+    private static func tensors(_ infos: [TensorInfo], dataStart: Int, align: Int, _ reader: CheckedReader) throws -> [String: Tensor] {
+        let data = reader.data
+        var tensors: [String: Tensor] = [:]
+        var end = 0, previous = ""
+        for info in infos.sorted(by: { $0.offset < $1.offset }) {
+            guard info.offset % align == 0 else { throw reader.fail("tensor '\(info.name)' has offset \(info.offset), not a multiple of the alignment \(align)") }
+            guard info.offset >= end else { throw reader.fail("tensor '\(info.name)' at offset \(info.offset) overlaps tensor '\(previous)', which ends at \(end)") }
+            guard dataStart + info.offset + info.bytes <= data.count else {
+                throw reader.fail("tensor '\(info.name)' (\(info.bytes) bytes at offset \(info.offset)) runs past the end of the file")
             }
+            guard tensors[info.name] == nil else { throw reader.fail("tensor '\(info.name)' appears twice") }
+            let begin = dataStart + info.offset
+            tensors[info.name] = Tensor(name: info.name, dimensions: info.dimensions, type: info.type, data: [UInt8](data[begin..<begin + info.bytes]))
+            end = info.offset + info.bytes
+            previous = info.name
         }
+        return tensors
+    }
+}
+
+/// GGUF's strings, values and tensor descriptions over a checked reader.
+extension CheckedReader {
+    /// A length-prefixed string, at most `limit` bytes.
+    fileprivate mutating func ggufString(_ field: @autoclosure () -> String, limit: Int? = nil) throws -> String {
+        let n = try count("the length of \(field())", itemBytes: 1, limit: limit)
+        return String(decoding: try bytes(n, field()), as: UTF8.self)
+    }
+
+    /// Bytes of a fixed-size metadata type, nil for strings, arrays and unknown types.
+    private static func fixedSize(_ type: UInt32) -> Int? {
+        switch type {
+        case 0, 1, 7: return 1
+        case 2, 3: return 2
+        case 4, 5, 6: return 4
+        case 10, 11, 12: return 8
+        default: return nil
+        }
+    }
+
+    /// The value of a metadata type; nil for types pipe has no use for (read and skipped).
+    fileprivate mutating func value(type: UInt32, key: String, depth: Int) throws -> GGUF.Value? {
+        switch type {
+        case 4: return .uint32(try u32(key))
+        case 5: return .int32(Int32(bitPattern: try u32(key)))
+        case 6: return .float32(Float(bitPattern: try u32(key)))
+        case 7: return .bool(try bytes(1, key)[0] != 0)
+        case 8: return .string(try ggufString(key))
+        case 10: return .uint64(try u64(key))
+        case 9: return try array(key: key, depth: depth + 1)
+        default:
+            guard let size = Self.fixedSize(type) else { throw fail("metadata \(key) has unknown type \(type)") }
+            try skip(size, key)
+            return nil
+        }
+    }
+
+    /// An array value: strings and int32s are kept, anything else is skipped.
+    private mutating func array(key: String, depth: Int) throws -> GGUF.Value? {
+        guard depth <= GGUF.Limits.arrayDepth else { throw fail("metadata \(key) nests arrays deeper than \(GGUF.Limits.arrayDepth) levels") }
+        let element = try u32("the element type of \(key)")
+        // A string takes at least its 8-byte length, an array its type and count.
+        let itemBytes = Self.fixedSize(element) ?? (element == 8 ? 8 : element == 9 ? 12 : 1)
+        let count = try count("the length of array \(key)", itemBytes: itemBytes)
+        switch element {
+        case 8: return .strings(try (0..<count).map { i in try ggufString("\(key)[\(i)]") })
+        case 5: return .int32s(try (0..<count).map { i in Int32(bitPattern: try u32("\(key)[\(i)]")) })
+        case 9: for i in 0..<count { _ = try value(type: 9, key: "\(key)[\(i)]", depth: depth) }
+        default:
+            guard let size = Self.fixedSize(element) else { throw fail("metadata \(key) has unknown element type \(element)") }
+            try skip(count * size, key)
+        }
+        return nil
+    }
+
+    /// A tensor description: name, dimensions, type and offset, each checked against the file.
+    fileprivate mutating func tensorInfo() throws -> GGUF.TensorInfo {
+        let name = try ggufString("a tensor name", limit: GGUF.Limits.nameBytes)
+        let rank = try u32("the dimension count of tensor '\(name)'")
+        guard rank >= 1, rank <= GGUF.Limits.dimensions else {
+            throw fail("tensor '\(name)' has \(rank) dimensions; at most \(GGUF.Limits.dimensions) are allowed")
+        }
+        var dimensions: [Int] = []
+        for d in 0..<Int(rank) {
+            let raw = try u64("dimension \(d) of tensor '\(name)'")
+            // No type packs more than two elements into a byte.
+            guard raw <= UInt64(2 * data.count) else {
+                throw fail("tensor '\(name)' dimension \(d) is \(raw), more elements than this \(data.count)-byte file can hold")
+            }
+            dimensions.append(Int(raw))
+        }
+        let rawType = try u32("the type of tensor '\(name)'")
+        guard let type = GGMLType(rawValue: rawType) else { throw fail("tensor '\(name)' has ggml type \(rawType); pipe reads f32, f16, q8_0 and q4_0") }
+        guard dimensions[0] % type.blockSize == 0 else {
+            throw fail("tensor '\(name)' has rows of \(dimensions[0]) elements, not a multiple of \(type.name)'s block of \(type.blockSize)")
+        }
+        guard let count = elementCount(dimensions), count / type.blockSize <= data.count / type.blockBytes else {
+            throw fail("tensor '\(name)' of dimensions \(dimensions) has more elements than this \(data.count)-byte file can hold")
+        }
+        let offset = try u64("the offset of tensor '\(name)'")
+        guard offset <= UInt64(data.count) else { throw fail("tensor '\(name)' has offset \(offset), past the end of the \(data.count)-byte file") }
+        return GGUF.TensorInfo(name: name, dimensions: dimensions, type: type, offset: Int(offset), bytes: type.bytes(for: count))
     }
 }

@@ -10,24 +10,35 @@ public final class Generator {
     public let model: TransformerModel
     /// Tokens fed so far (the next token's position).
     public private(set) var position = 0
-    private let keys: FloatBuffer
-    private let values: FloatBuffer
-    private let x, norm, qkv, attention, scores, gateUp, mlp, logitBuffer: FloatBuffer
+    /// Positions the KV cache has room for: it grows (doubling, up to the context) as tokens
+    /// come, so memory follows the tokens fed, not the context a model file claims.
+    private var capacity = 0
+    private var keys = FloatBuffer(count: 0), values = FloatBuffer(count: 0), scores = FloatBuffer(count: 0)
+    private let x, norm, qkv, attention, gateUp, mlp, logitBuffer: FloatBuffer
     private let rstd = FloatBuffer(count: 1)
 
     public init(model: TransformerModel) {
         self.model = model
         let c = model.config
-        keys = FloatBuffer(count: c.layers * c.context * c.kvDim)
-        values = FloatBuffer(count: c.layers * c.context * c.kvDim)
         x = FloatBuffer(count: c.dim)
         norm = FloatBuffer(count: c.dim)
         qkv = FloatBuffer(count: c.dim + 2 * c.kvDim)
         attention = FloatBuffer(count: c.dim)
-        scores = FloatBuffer(count: c.context)
         gateUp = FloatBuffer(count: 2 * c.ffnDim)
         mlp = FloatBuffer(count: c.ffnDim)
         logitBuffer = FloatBuffer(count: c.vocabSize)
+    }
+
+    /// Makes room in the KV cache for `positions` positions, keeping the cached ones.
+    private func reserve(_ positions: Int) {
+        guard positions > capacity else { return }
+        let c = model.config, grown = min(c.context, max(positions, 2 * capacity, 64))
+        let (newKeys, newValues) = (FloatBuffer(count: c.layers * grown * c.kvDim), FloatBuffer(count: c.layers * grown * c.kvDim))
+        for l in 0..<c.layers {
+            (newKeys.pointer + l * grown * c.kvDim).update(from: keys.pointer + l * capacity * c.kvDim, count: position * c.kvDim)
+            (newValues.pointer + l * grown * c.kvDim).update(from: values.pointer + l * capacity * c.kvDim, count: position * c.kvDim)
+        }
+        (keys, values, scores, capacity) = (newKeys, newValues, FloatBuffer(count: grown), grown)
     }
 
     /// Forgets every cached token.
@@ -42,6 +53,7 @@ public final class Generator {
         let c = model.config, layout = model.layout, p = model.parameters.pointer
         precondition(position < c.context, "the context of \(c.context) tokens is full")
         precondition(token >= 0 && Int(token) < c.vocabSize, "token \(token) is outside the vocabulary")
+        reserve(position + 1)
         x.pointer.update(from: p + layout.embedding + Int(token) * c.dim, count: c.dim)
         let width = c.dim + 2 * c.kvDim, eps = Float(c.normEps)
         for l in 0..<c.layers {
@@ -54,7 +66,7 @@ public final class Generator {
                     tk_rope(qkv.pointer + c.dim, 1, width, c.kvHeads, c.headDim, position, cos.baseAddress, sin.baseAddress, 0)
                 }
             }
-            let layerKeys = keys.pointer + l * c.context * c.kvDim, layerValues = values.pointer + l * c.context * c.kvDim
+            let layerKeys = keys.pointer + l * capacity * c.kvDim, layerValues = values.pointer + l * capacity * c.kvDim
             (layerKeys + position * c.kvDim).update(from: qkv.pointer + c.dim, count: c.kvDim)
             (layerValues + position * c.kvDim).update(from: qkv.pointer + c.dim + c.kvDim, count: c.kvDim)
             attend(layerKeys, layerValues)
@@ -78,7 +90,7 @@ public final class Generator {
             let g = h / group
             cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(seen), Int32(c.headDim), 1, layerKeys + g * c.headDim, Int32(c.kvDim),
                         qkv.pointer + h * c.headDim, 1, 0, scores.pointer, 1)
-            tk_softmax_causal(scores.pointer, c.context, 1, position, seen, scale)
+            tk_softmax_causal(scores.pointer, capacity, 1, position, seen, scale)
             cblas_sgemv(CblasRowMajor, CblasTrans, Int32(seen), Int32(c.headDim), 1, layerValues + g * c.headDim, Int32(c.kvDim),
                         scores.pointer, 1, 0, attention.pointer + h * c.headDim, 1)
         }

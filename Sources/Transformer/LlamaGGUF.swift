@@ -79,7 +79,7 @@ public enum LlamaGGUF {
     /// The model shape a standalone GGUF file describes (for files without a config.json beside them).
     public static func config(of file: GGUF.File, path: String) throws -> ModelConfig {
         func int(_ key: String) throws -> Int {
-            guard let v = file.metadata["llama." + key]?.int else { throw TransformerError("\(path): metadata llama.\(key) is missing") }
+            guard let v = file.metadata["llama." + key]?.int else { throw TransformerError("\(path): metadata llama.\(key) is missing or not an integer") }
             return v
         }
         guard file.metadata["general.architecture"]?.string == "llama" else {
@@ -97,17 +97,16 @@ public enum LlamaGGUF {
                            tieEmbeddings: file.tensors["output.weight"] == nil, bosTokenId: eos, eosTokenId: eos)
     }
 
-    /// Loads the weights of a GGUF file into a float model of shape `config`, dequantizing and
-    /// undoing the q/k permutation.
-    public static func load(_ file: GGUF.File, config: ModelConfig, path: String) throws -> TransformerModel {
+    /// Loads the weights of a GGUF file into a float model of shape `config` (read from
+    /// `configPath`: a config.json, or the file itself), dequantizing and undoing the q/k
+    /// permutation. The config and every tensor's shape are checked before the model is allocated.
+    public static func load(_ file: GGUF.File, config: ModelConfig, configPath: String? = nil, path: String) throws -> TransformerModel {
+        try ModelFiles.checkWeights(of: config, from: configPath ?? path, path: path) { t in
+            (ggufName(t.name), file.tensors[ggufName(t.name)]?.dimensions, Array(t.shape.reversed()))
+        }
         let model = TransformerModel(config: config)
         for t in model.layout.tensors {
-            let name = ggufName(t.name)
-            guard let stored = file.tensors[name] else { throw TransformerError("\(path): tensor \(name) is missing") }
-            guard stored.dimensions == t.shape.reversed() else {
-                throw TransformerError("\(path): tensor \(name) has dimensions \(stored.dimensions), config.json implies \(Array(t.shape.reversed()))")
-            }
-            var values = stored.floats()
+            var values = file.tensors[ggufName(t.name)]!.floats()
             if let heads = permutedHeads(t.name, config) {
                 values = reorder(values, rows: t.shape[0], columns: t.shape[1], heads: heads, inverse: true)
             }

@@ -57,14 +57,43 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         return 6 * matrixWeights + 3 * attention
     }
 
-    /// Problems with the shape, each a sentence naming the field.
+    /// The largest shapes pipe accepts, named by their `config.json` fields; they bound what a
+    /// crafted config can make pipe compute or allocate before the weights are checked against
+    /// it, and they are far above any model pipe can train or run.
+    public static let limits: [(field: String, value: KeyPath<ModelConfig, Int> & Sendable, range: ClosedRange<Int>)] = [
+        ("vocab_size", \.vocabSize, 1...(1 << 24)),
+        ("hidden_size", \.dim, 1...(1 << 16)),
+        ("num_hidden_layers", \.layers, 1...1024),
+        ("num_attention_heads", \.heads, 1...(1 << 16)),
+        ("num_key_value_heads", \.kvHeads, 1...(1 << 16)),
+        ("intermediate_size", \.ffnDim, 1...(1 << 18)),
+        ("max_position_embeddings", \.context, 1...(1 << 20)),
+    ]
+
+    /// The most entries of each RoPE table (sine and cosine, context × head size / 2) a model
+    /// may need: 2^24, 64 MiB per table (a 128k context at head size 128 needs 2^23).
+    public static let maxRopeEntries = 1 << 24
+
+    /// Problems with the shape, each a sentence naming the field; a config without problems
+    /// has a parameter count and buffers that can be computed without overflow.
     public var problems: [String] {
+        let outside = Self.limits.filter { !$0.range.contains(self[keyPath: $0.value]) }
+        if !outside.isEmpty {
+            return outside.map { "\($0.field) is \(self[keyPath: $0.value]), outside \($0.range.lowerBound)...\($0.range.upperBound)" }
+        }
         var out: [String] = []
-        if dim <= 0 || layers <= 0 || heads <= 0 || context <= 0 || vocabSize <= 0 { out.append("dim, layers, heads, context and vocabulary must be positive") }
-        if heads > 0, dim % heads != 0 { out.append("dim \(dim) is not a multiple of heads \(heads)") }
-        if heads > 0, dim % heads == 0, headDim % 2 != 0 { out.append("head size \(headDim) (dim / heads) must be even for RoPE") }
-        if kvHeads <= 0 || heads % max(kvHeads, 1) != 0 { out.append("heads \(heads) is not a multiple of kv_heads \(kvHeads)") }
-        if ffnDim <= 0 || ffnDim % 32 != 0 { out.append("ffn_dim \(ffnDim) must be a positive multiple of 32") }
+        if dim % heads != 0 { out.append("hidden_size \(dim) is not a multiple of num_attention_heads \(heads)") }
+        if dim % heads == 0, headDim % 2 != 0 { out.append("head size \(headDim) (hidden_size / num_attention_heads) must be even for RoPE") }
+        if heads % kvHeads != 0 { out.append("num_attention_heads \(heads) is not a multiple of num_key_value_heads \(kvHeads)") }
+        if ffnDim % 32 != 0 { out.append("intermediate_size \(ffnDim) must be a multiple of 32") }
+        if dim % heads == 0, context * (headDim / 2) > Self.maxRopeEntries {
+            out.append("max_position_embeddings \(context) × head size \(headDim) / 2 is over the \(Self.maxRopeEntries) RoPE entries allowed")
+        }
+        if !(ropeTheta > 0) || !ropeTheta.isFinite { out.append("rope_theta \(ropeTheta) must be positive and finite") }
+        if !(normEps >= 0) || !normEps.isFinite { out.append("rms_norm_eps \(normEps) must be finite and not negative") }
+        for (field, id) in [("bos_token_id", bosTokenId), ("eos_token_id", eosTokenId)] {
+            if let id, !(0..<vocabSize).contains(id) { out.append("\(field) \(id) is outside the vocabulary 0..<\(vocabSize)") }
+        }
         return out
     }
 

@@ -46,39 +46,71 @@ public enum SafeTensors {
         }
     }
 
+    /// The largest JSON header read: a 1024-layer model's is about 1.5 MB, and parsing costs
+    /// up to about 25 bytes per byte of a crafted header.
+    public static let maxHeaderBytes = 4 << 20
+
     /// Every tensor in the file, by name; F32, F16 and BF16 are converted to Float.
+    ///
+    /// As the safetensors library requires, the tensors' byte ranges must tile the data
+    /// section exactly: no gaps, no overlaps, nothing after the last.
     public static func read(_ url: URL) throws -> [String: Tensor] {
-        let data = try Data(contentsOf: url, options: .alwaysMapped)
-        func fail(_ why: String) -> TransformerError { TransformerError("\(url.path): \(why)") }
-        guard data.count >= 8 else { throw fail("too short to be safetensors") }
-        let length = data.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        guard length > 0, 8 + length <= data.count else { throw fail("header length \(length) runs past the end of the file") }
-        guard let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<8 + length)) as? [String: Any] else {
-            throw fail("header is not a JSON object")
+        var reader = CheckedReader(try Data(contentsOf: url, options: .alwaysMapped), path: url.path)
+        let length = try reader.count("the header length", itemBytes: 1, limit: maxHeaderBytes)
+        let json = Data(try reader.bytes(length, "the header"))
+        guard let header = try? JSONSerialization.jsonObject(with: json) as? [String: Any] else {
+            throw reader.fail("the header is not a JSON object")
         }
-        let body = 8 + length
+        let entries = try header.filter { $0.key != "__metadata__" }.map { try Entry(name: $0.key, $0.value, dataBytes: reader.remaining, reader) }
+        var end = 0
+        for entry in entries.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
+            guard entry.begin == end else {
+                throw reader.fail("tensor \(entry.name): data_offsets start at \(entry.begin), expected \(end) (ranges must follow each other without gaps or overlaps)")
+            }
+            end = entry.end
+        }
+        guard end == reader.remaining else { throw reader.fail("the tensors cover \(end) of the \(reader.remaining) data bytes") }
+        let body = reader.data.suffix(from: reader.position)
         var tensors: [String: Tensor] = [:]
-        for (name, value) in header where name != "__metadata__" {
+        for entry in entries { tensors[entry.name] = Tensor(shape: entry.shape, values: entry.floats(body)) }
+        return tensors
+    }
+
+    /// One header entry, checked: a known dtype, a shape whose bytes match its data range,
+    /// and a range inside the data section.
+    private struct Entry {
+        let name: String, dtype: String, shape: [Int], count: Int, begin: Int, end: Int
+
+        static let widths = ["F32": 4, "F16": 2, "BF16": 2]
+
+        init(name: String, _ value: Any, dataBytes: Int, _ reader: CheckedReader) throws {
+            func fail(_ why: String) -> TransformerError { reader.fail("tensor \(name): \(why)") }
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
                   let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
-            else { throw fail("tensor \(name) has a malformed header entry") }
-            let count = shape.reduce(1, *)
-            let width = ["F32": 4, "F16": 2, "BF16": 2][dtype]
-            guard let width else { throw fail("tensor \(name) has dtype \(dtype); only F32, F16 and BF16 are read") }
-            guard offsets[1] - offsets[0] == count * width, body + offsets[1] <= data.count else {
-                throw fail("tensor \(name): data_offsets do not match its shape \(shape) or the file size")
+            else { throw fail("malformed header entry (dtype, shape and data_offsets of integers are required)") }
+            guard let width = Self.widths[dtype] else { throw fail("dtype \(dtype); only F32, F16 and BF16 are read") }
+            if let d = shape.firstIndex(where: { $0 < 0 }) { throw fail("shape \(shape): dimension \(d) is negative") }
+            let (begin, end) = (offsets[0], offsets[1])
+            guard begin >= 0, begin <= end, end <= dataBytes else {
+                throw fail("data_offsets [\(begin), \(end)] are not a range inside the \(dataBytes) data bytes")
             }
-            let bytes = data.subdata(in: body + offsets[0]..<body + offsets[1])
-            let values: [Float] = bytes.withUnsafeBytes { raw in
+            guard let count = elementCount(shape), count <= (end - begin) / width, count * width == end - begin else {
+                throw fail("shape \(shape) of \(dtype) does not match data_offsets [\(begin), \(end)] (\(end - begin) bytes)")
+            }
+            (self.name, self.dtype, self.shape, self.count, self.begin, self.end) = (name, dtype, shape, count, begin, end)
+        }
+
+        /// The values, converted from `dtype`, out of the data section.
+        func floats(_ body: Data) -> [Float] {
+            body.withUnsafeBytes { all in
+                let raw = UnsafeRawBufferPointer(rebasing: all[begin..<end])
                 switch dtype {
                 case "F32": return (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
                 case "F16": return (0..<count).map { Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)))) }
                 default: return (0..<count).map { Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) << 16) }
                 }
             }
-            tensors[name] = Tensor(shape: shape, values: values)
         }
-        return tensors
     }
 }
 

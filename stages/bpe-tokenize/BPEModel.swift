@@ -43,11 +43,27 @@ struct BPEModel: Sendable {
 
     var vocabularySize: Int { tokens.count }
 
+    /// Pre-tokens up to this many bytes are merged by `encodeWordByScan`, longer ones by
+    /// `encodeWordByQueue`: the scan is faster on the short words of ordinary text, the queue
+    /// keeps a megabyte-long word from taking quadratic time.
+    static let longWord = 64
+
     /// Applies merges to one pre-token: repeatedly the lowest-ranked pair, leftmost first.
-    ///
-    /// Each symbol keeps the rank of the pair it starts; a merge rescans ranks (integers, no
-    /// hashing) and looks up only the two pairs it changed.
     func encodeWord(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+        if bytes.count <= Self.longWord {
+            encodeWordByScan(bytes, into: &out)
+        } else {
+            encodeWordByQueue(bytes, into: &out)
+        }
+    }
+
+    /// The rank (high 32 bits) and result id (low 32 bits) of merging `left` and `right`.
+    @inline(__always)
+    private func merge(_ left: Int32, _ right: Int32) -> UInt64? { mergeTable.get(Self.key(left, right)) }
+
+    /// `encodeWord` in O(n²): each symbol keeps the rank of the pair it starts; a merge rescans
+    /// ranks (integers, no hashing) and looks up only the two pairs it changed.
+    func encodeWordByScan(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
         let n = bytes.count
         if n == 1 {
             out.append(byteIds[Int(bytes[0])])
@@ -57,7 +73,7 @@ struct BPEModel: Sendable {
             withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n) { ranks in
                 for i in 0..<n { symbols[i] = byteIds[Int(bytes[i])] }
                 @inline(__always) func rank(_ i: Int, _ count: Int) -> UInt64 {
-                    i + 1 < count ? (mergeTable.get(Self.key(symbols[i], symbols[i + 1])) ?? .max) : .max
+                    i + 1 < count ? (merge(symbols[i], symbols[i + 1]) ?? .max) : .max
                 }
                 var count = n
                 for i in 0..<count { ranks[i] = rank(i, count) }
@@ -79,6 +95,36 @@ struct BPEModel: Sendable {
                 }
                 out.append(contentsOf: UnsafeBufferPointer(start: symbols.baseAddress, count: count))
             }
+        }
+    }
+
+    /// `encodeWord` in O(n log n), as Hugging Face's `Word::merge_all` does it: the symbols form
+    /// a linked list over the byte positions, and a min-heap holds each candidate pair as
+    /// rank << 32 | position, so the lowest rank comes first and, among equal ranks, the
+    /// leftmost. A candidate whose pair changed since it was queued is skipped when popped.
+    func encodeWordByQueue(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+        let n = bytes.count
+        var symbols = bytes.map { byteIds[Int($0)] }  // -1 once merged into its left neighbour
+        var next = Array(1...n), previous = Array(-1..<(n - 1))  // n: no next symbol
+        var queue = MaxHeap<UInt64>(<)
+        func enqueue(_ i: Int) {
+            if next[i] < n, let m = merge(symbols[i], symbols[next[i]]) { queue.push(m & 0xFFFF_FFFF_0000_0000 | UInt64(i)) }
+        }
+        for i in 0..<n { enqueue(i) }
+        while let top = queue.pop() {
+            let i = Int(top & 0xFFFF_FFFF), j = next[i]
+            guard symbols[i] >= 0, j < n, let m = merge(symbols[i], symbols[j]), m >> 32 == top >> 32 else { continue }
+            symbols[i] = Int32(truncatingIfNeeded: m & 0xFFFF_FFFF)
+            symbols[j] = -1
+            next[i] = next[j]
+            if next[j] < n { previous[next[j]] = i }
+            if previous[i] >= 0 { enqueue(previous[i]) }
+            enqueue(i)
+        }
+        var i = 0
+        while i < n {
+            out.append(symbols[i])
+            i = next[i]
         }
     }
 

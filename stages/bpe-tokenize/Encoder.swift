@@ -66,8 +66,12 @@ final class Encoder {
     }
 }
 
-/// The per-encoder cache of pre-token -> ids.
+/// The per-encoder cache of pre-token -> ids, bounded in entries (the encoder's
+/// `cacheLimit`) and in bytes, so distinct long words cannot grow it without end.
 private struct Memo {
+    /// Bytes of cached words and ids at most.
+    static let maxBytes = 32 << 20
+
     var cache = WordTable()
     var cachedIds: [Int32] = []
     var cachedStarts: [Int] = [0]
@@ -88,7 +92,7 @@ private struct Memo {
             scratch.removeAll(keepingCapacity: true)
             model.encodeWord(word, into: &scratch)
             out.append(contentsOf: scratch)
-            if cache.count < cacheLimit {
+            if cache.count < cacheLimit, cache.arena.count + 4 * cachedIds.count + word.count + 4 * scratch.count <= Self.maxBytes {
                 _ = cache.insert(word, hash: h)
                 cachedIds.append(contentsOf: scratch)
                 cachedStarts.append(cachedIds.count)

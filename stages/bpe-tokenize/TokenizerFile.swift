@@ -60,10 +60,18 @@ enum TokenizerFile {
         try JSONValue.object(config).write(to: url)
     }
 
+    /// The largest tokenizer.json read: GPT-2's is 1.4 MB, a byte-level vocabulary of 2^18
+    /// tokens with its merges about 10 MB.
+    static let maxFileBytes = 32 << 20
+    /// The most JSON values (counted as commas and opening brackets outside strings) read:
+    /// parsing costs about 25 bytes per value, so this bounds it near 100 MB whatever the
+    /// file's shape. GPT-2's tokenizer.json has about 150,000.
+    static let maxJSONValues = 1 << 22
+
     /// Reads a byte-level BPE `tokenizer.json`.
     static func read(_ url: URL) throws -> BPEModel {
-        let json = try JSONValue.parse(Data(contentsOf: url))
         let where_ = url.lastPathComponent
+        let json = try JSONValue.parse(boundedContents(url))
         guard let model = json["model"], model["type"]?.stringValue == "BPE" else {
             throw TokenizerError("\(where_): only BPE models are supported")
         }
@@ -75,17 +83,14 @@ enum TokenizerFile {
         }
         guard let vocab = model["vocab"]?.objectValue else { throw TokenizerError("\(where_): model.vocab is missing") }
         var tokens = [[UInt8]?](repeating: nil, count: vocab.count)
-        var specials: [(id: Int32, text: String)] = []
-        for added in json["added_tokens"]?.arrayValue ?? [] {
-            guard let id = added["id"]?.intValue, let text = added["content"]?.stringValue else { continue }
-            if added["special"]?.boolValue == true { specials.append((Int32(id), text)) }
-        }
+        let specials = try addedTokens(json["added_tokens"], vocab: vocab, file: where_).filter(\.special).map { (id: $0.id, text: $0.text) }
         let specialTexts = Set(specials.map(\.text))
         var ids: [String: Int32] = [:]
         for (text, value) in vocab {
             guard let id = value.intValue, id >= 0, Int(id) < tokens.count else {
-                throw TokenizerError("\(where_): vocab ids must be 0..<\(vocab.count)")
+                throw TokenizerError("\(where_): model.vocab gives \(JSONValue.string(text).canonicalJSON) the id \(value.canonicalJSON); ids must be 0..<\(vocab.count)")
             }
+            guard tokens[Int(id)] == nil else { throw TokenizerError("\(where_): model.vocab gives the id \(id) to two tokens") }
             if specialTexts.contains(text) {
                 tokens[Int(id)] = Array(text.utf8)
             } else {
@@ -96,8 +101,7 @@ enum TokenizerFile {
             }
             ids[text] = Int32(id)
         }
-        if tokens.contains(where: { $0 == nil }) { throw TokenizerError("\(where_): vocab ids have gaps") }
-        let all = tokens.map { $0! }
+        let all = tokens.map { $0! }  // vocab.count distinct ids in 0..<vocab.count fill every slot
         var merges: [(left: Int32, right: Int32, result: Int32)] = []
         for (n, entry) in (model["merges"]?.arrayValue ?? []).enumerated() {
             let parts: [String]
@@ -112,5 +116,62 @@ enum TokenizerFile {
             merges.append((left, right, result))
         }
         return try BPEModel(tokens: all, specials: specials.sorted { $0.id < $1.id }, merges: merges)
+    }
+
+    /// The file's bytes, refused when over `maxFileBytes` or `maxJSONValues`, before parsing.
+    private static func boundedContents(_ url: URL) throws -> Data {
+        let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0
+        guard size <= maxFileBytes else {
+            throw TokenizerError("\(url.lastPathComponent): \(size) bytes; tokenizer files over \(maxFileBytes) bytes are refused")
+        }
+        let data = try Data(contentsOf: url)
+        guard data.count <= maxFileBytes else { throw TokenizerError("\(url.lastPathComponent): grew past \(maxFileBytes) bytes while read") }
+        let values = jsonValueCount(data)
+        guard values <= maxJSONValues else {
+            throw TokenizerError("\(url.lastPathComponent): about \(values) JSON values; tokenizer files with over \(maxJSONValues) are refused")
+        }
+        return data
+    }
+
+    /// Commas and opening brackets outside strings: about the number of values in a JSON
+    /// text, counted without parsing it.
+    private static func jsonValueCount(_ data: Data) -> Int {
+        data.withUnsafeBytes { bytes in
+            var inString = false, escaped = false, count = 0
+            for b in bytes {
+                if inString {
+                    if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+                } else if b == UInt8(ascii: "\"") {
+                    inString = true
+                } else if b == UInt8(ascii: ",") || b == UInt8(ascii: "[") || b == UInt8(ascii: "{") {
+                    count += 1
+                }
+            }
+            return count
+        }
+    }
+
+    /// The `added_tokens` entries, each with an id inside the vocabulary, given to no other
+    /// added token, and naming the token `model.vocab` gives that id.
+    private static func addedTokens(_ list: JSONValue?, vocab: [String: JSONValue], file: String) throws -> [(id: Int32, text: String, special: Bool)] {
+        guard let list, list != .null else { return [] }
+        guard let entries = list.arrayValue else { throw TokenizerError("\(file): added_tokens is not an array") }
+        var seen: [Int64: Int] = [:]
+        return try entries.enumerated().map { n, added in
+            let field = "added_tokens[\(n)]"
+            guard let id = added["id"]?.intValue, let text = added["content"]?.stringValue else {
+                throw TokenizerError("\(file): \(field) needs an integer id and a string content")
+            }
+            guard id >= 0, id < vocab.count else {
+                throw TokenizerError("\(file): \(field).id \(id) is outside the vocabulary 0..<\(vocab.count)")
+            }
+            if let earlier = seen.updateValue(n, forKey: id) {
+                throw TokenizerError("\(file): \(field).id \(id) is also the id of added_tokens[\(earlier)]")
+            }
+            guard vocab[text]?.intValue == id else {
+                throw TokenizerError("\(file): \(field) \(JSONValue.string(text).canonicalJSON) has id \(id), but model.vocab gives it \(vocab[text]?.canonicalJSON ?? "no id")")
+            }
+            return (Int32(id), text, added["special"]?.boolValue == true)
+        }
     }
 }
