@@ -1,28 +1,22 @@
 import Foundation
+import PipeKit
 
 /// Derives inputs from a corpus the way a mutation fuzzer does, reproducibly from a seed:
 /// flipped bits, replaced, inserted or deleted byte runs, little-endian numbers that readers
 /// trip over (0, -1, 2^31, 2^63...), and splices of two corpus files.
 struct Mutator {
-    private var state: UInt64
+    private var generator: SplitMix64
     private let corpus: [Data]
 
     static let interestingNumbers: [UInt64] = [0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0xffff, 0x7fff_ffff, 0x8000_0000,
                                                0xffff_ffff, 1 << 40, 0x7fff_ffff_ffff_ffff, 0x8000_0000_0000_0000, .max]
 
     init(seed: UInt64, corpus: [Data]) {
-        state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        generator = SplitMix64(seed: seed)
         self.corpus = corpus.isEmpty ? [Data()] : corpus
     }
 
-    /// SplitMix64.
-    private mutating func random() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private mutating func random() -> UInt64 { generator.next() }
 
     private mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(random() % UInt64(n)) }
 
