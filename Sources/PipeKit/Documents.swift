@@ -74,9 +74,15 @@ public final class DocumentsWriter {
     /// Writes one document from UTF-8 bytes (which must be valid UTF-8).
     public func write(id: String, text: UnsafeBufferPointer<UInt8>, source: String?, meta: JSONValue?) throws {
         if handle == nil || written >= shardBytes { try startShard() }
-        let before = buffer.count
-        JSONLWriting.appendDocument(id: id, text: text, source: source, meta: meta, to: &buffer)
-        written += buffer.count - before
+        var lineBytes = -buffer.count
+        let file = handle
+        try JSONLWriting.appendDocument(id: id, text: text, source: source, meta: meta, to: &buffer, piece: 1 << 20) { out in
+            guard out.count >= 1 << 20, let file else { return }
+            lineBytes += out.count
+            try file.write(contentsOf: out)
+            out.removeAll(keepingCapacity: true)
+        }
+        written += lineBytes + buffer.count
         count += 1
         textBytes += text.count
         if buffer.count >= 1 << 20 { try flush() }

@@ -6,6 +6,13 @@ public enum JSONLWriting {
     /// Appends `bytes` (UTF-8) as a quoted JSON string.
     public static func appendString(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        appendEscaped(bytes, to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `bytes` escaped as the inside of a JSON string. Escaping is byte by byte, so a
+    /// text may be escaped in pieces cut anywhere, even inside a character.
+    public static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         var runStart = 0
         for i in 0..<bytes.count {
             let c = bytes[i]
@@ -23,7 +30,6 @@ public enum JSONLWriting {
             runStart = i + 1
         }
         out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
-        out.append(UInt8(ascii: "\""))
     }
 
     public static func appendString(_ text: String, to out: inout [UInt8]) {
@@ -31,13 +37,23 @@ public enum JSONLWriting {
         text.withUTF8 { appendString($0, to: &out) }
     }
 
-    /// Appends one document line: `{"id":…,"text":…,"source":…,"meta":…}\n`.
+    /// Appends one document line: `{"id":…,"text":…,"source":…,"meta":…}\n`. The text is
+    /// escaped `piece` bytes at a time with `drain` called after each piece, so a caller that
+    /// empties `out` there never holds a long text's line whole (control bytes grow sixfold).
     public static func appendDocument(id: String, text: UnsafeBufferPointer<UInt8>, source: String?, meta: JSONValue?,
-                                      to out: inout [UInt8]) {
+                                      to out: inout [UInt8], piece: Int = .max,
+                                      drain: (inout [UInt8]) throws -> Void = { _ in }) rethrows {
         out.append(contentsOf: Array(#"{"id":"#.utf8))
         appendString(id, to: &out)
-        out.append(contentsOf: Array(#","text":"#.utf8))
-        appendString(text, to: &out)
+        out.append(contentsOf: Array(#","text":""#.utf8))
+        var start = 0
+        while start < text.count {
+            let end = start + min(piece, text.count - start)
+            appendEscaped(UnsafeBufferPointer(rebasing: text[start..<end]), to: &out)
+            try drain(&out)
+            start = end
+        }
+        out.append(UInt8(ascii: "\""))
         if let source {
             out.append(contentsOf: Array(#","source":"#.utf8))
             appendString(source, to: &out)

@@ -52,3 +52,21 @@ final class DocumentsReaderTests: XCTestCase {
         XCTAssertEqual(numbers, Array(1...201))
     }
 }
+
+/// Long texts are written a piece at a time and read back whole.
+final class DocumentsWriterTests: XCTestCase {
+    func testALongTextOfControlBytesIsWrittenInPiecesAndReadsBackWhole() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-writer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let text = String(repeating: "\u{0}\"\\\ncafé ", count: 300_000)  // 3.3 MB, about 12 MB escaped
+        let writer = DocumentsWriter(folder: folder)
+        try writer.write(Document(id: "long", text: text))
+        try writer.write(Document(id: "short", text: "after"))
+        try writer.close()
+        var read: [Document] = []
+        try DocumentsReader(folder: folder).forEach { read.append($0) }
+        XCTAssertEqual(read.map(\.id), ["long", "short"])
+        XCTAssertEqual(read.first?.text, text)
+    }
+}
