@@ -63,8 +63,12 @@ struct DecodeCommand: ParsableCommand {
         let words = ids.isEmpty
             ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).split(whereSeparator: { $0.isWhitespace }).map(String.init)
             : ids
+        // Every bad id is the same kind of mistake, answered the same way (exit 2).
         let parsed = try words.map { word -> Int32 in
             guard let id = Int32(word) else { throw UsageError("'\(word)' is not a token id") }
+            guard id >= 0, Int(id) < loaded.vocabularySize else {
+                throw UsageError("token id \(id) is outside the vocabulary (0..<\(loaded.vocabularySize))")
+            }
             return id
         }
         print(try loaded.decode(parsed), terminator: "")

@@ -1,4 +1,5 @@
 import Foundation
+import PipeKit
 import XCTest
 
 /// Crash safety, concurrent runs and cache integrity.
@@ -82,7 +83,9 @@ final class ReliabilityTests: XCTestCase {
         let expected = try outputIds(reference)
         XCTAssertEqual(expected.count, 4)
 
-        var generator = SystemRandomNumberGenerator()
+        // Seeded, so a failing sequence of kill moments can be replayed: PIPE_KILL_SEED=N.
+        let seed = ProcessInfo.processInfo.environment["PIPE_KILL_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64(1 << 32))
+        var generator = SplitMix64(seed: seed)
         var killedMidRun = 0
         for round in 0..<22 {
             let process = Process()
@@ -92,7 +95,7 @@ final class ReliabilityTests: XCTestCase {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            let delay = Double.random(in: 0.02...(fullRun * 1.1), using: &generator)
+            let delay = 0.02 + generator.nextUnit() * (fullRun * 1.1 - 0.02)
             Thread.sleep(forTimeInterval: delay)
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
@@ -101,11 +104,11 @@ final class ReliabilityTests: XCTestCase {
             process.waitUntilExit()
 
             let verify = try ws.run(["verify"])
-            XCTAssertEqual(verify.status, 0, "round \(round): \(verify.stdout)")
-            XCTAssertTrue(verify.stdout.contains("no corrupt objects"), "round \(round): \(verify.stdout)")
+            XCTAssertEqual(verify.status, 0, "round \(round) (PIPE_KILL_SEED=\(seed)): \(verify.stdout)")
+            XCTAssertTrue(verify.stdout.contains("no corrupt objects"), "round \(round) (PIPE_KILL_SEED=\(seed)): \(verify.stdout)")
             let rerun = try ws.run(["run", "p.yaml"])
-            XCTAssertEqual(rerun.status, 0, "round \(round): \(rerun.stderr)")
-            XCTAssertEqual(try outputIds(ws), expected, "round \(round): outputs differ from an uninterrupted run")
+            XCTAssertEqual(rerun.status, 0, "round \(round) (PIPE_KILL_SEED=\(seed)): \(rerun.stderr)")
+            XCTAssertEqual(try outputIds(ws), expected, "round \(round) (PIPE_KILL_SEED=\(seed)): outputs differ from an uninterrupted run")
         }
         XCTAssertGreaterThanOrEqual(killedMidRun, 15, "most kills must land while stages are writing")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: ws.root.appendingPathComponent("cache/tmp").path)

@@ -103,6 +103,12 @@ final class TokenizerTests: XCTestCase {
         let ids = encoded.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
         let decoded = try ws.run(["decode", "-t", "out/tokenizer/tokenizer.json"] + ids)
         XCTAssertEqual(decoded.stdout, text)
+        for (bad, message) in [("x7", "'x7' is not a token id"), ("999999", "token id 999999 is outside the vocabulary (0..<"),
+                               ("-1", "token id -1 is outside the vocabulary")] {
+            let refused = try ws.run(["decode", "-t", "out/tokenizer", "--", bad])
+            XCTAssertEqual(refused.status, 2, "\(bad): \(refused.stderr)")
+            XCTAssertTrue(refused.stderr.contains(message), refused.stderr)
+        }
         let reference = try python(["-c", "import sys; from tokenizers import Tokenizer; t = Tokenizer.from_file('out/tokenizer/tokenizer.json'); print(' '.join(map(str, t.encode(sys.argv[1]).ids)))", text])
         XCTAssertEqual(reference.output.trimmingCharacters(in: .whitespacesAndNewlines), ids.joined(separator: " "))
     }
