@@ -62,6 +62,9 @@ final class MalformedManifestTests: XCTestCase {
          "3 problems:\nm.yaml:7:22: error: resources: 'mem' must be a size such as 512M, 8G or 1T, not '8 GB'\n"
             + "m.yaml:7:34: error: resources: 'time' must be a Slurm time such as 30, 45:00, 02:00:00 or 1-12:00:00, not 'soon'\n"
             + "m.yaml:7:47: error: resources: 'tasks' must be at least 1, not 0"),
+        ("root-cause-once", header + "stages:\n  c:\n    uses: colect\n  b:\n    uses: ./stages/examples/lowercase\n"
+            + "    inputs: {documents: c.documents}\n    needs: [c]\n",
+         "m.yaml:5:11: error: unknown stage kind 'colect'; did you mean 'collect'?"),
         ("bad-executor", header + "executor: slurmm\nstages:\n" + source,
          "m.yaml:3:11: error: 'executor' must be one of local, slurm; did you mean 'slurm'?"),
     ]

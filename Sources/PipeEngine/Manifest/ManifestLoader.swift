@@ -66,8 +66,11 @@ public struct ManifestLoader {
                 }
                 let known = Dictionary(stages.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
                 var targets: [PublishTarget] = []
+                // Stages defined but not loaded already have their error; naming them again
+                // from their dependents would only repeat it.
+                let failed = Set(stageEntries.map(\.key)).subtracting(known.keys)
                 stages = stages.map { stage in
-                    checkWiring(stage, node: parsed.first { $0.0.key == stage.name }!.1, known: known,
+                    checkWiring(stage, node: parsed.first { $0.0.key == stage.name }!.1, known: known, failed: failed,
                                 targets: &targets, sink: &sink)
                 }
                 checkPublishTargets(targets, manifest: url, workspace: workspace, sink: &sink)
@@ -197,7 +200,7 @@ public struct ManifestLoader {
 
     // MARK: - Wiring
 
-    private func checkWiring(_ stage: ManifestStage, node: YAMLNode, known: [String: ManifestStage],
+    private func checkWiring(_ stage: ManifestStage, node: YAMLNode, known: [String: ManifestStage], failed: Set<String>,
                              targets: inout [PublishTarget], sink: inout DiagnosticSink) -> ManifestStage {
         var stage = stage
         let d = stage.descriptor
@@ -217,8 +220,10 @@ public struct ManifestLoader {
                     }
                     let ref = OutputRef(stage: String(text[..<dot]), output: String(text[text.index(after: dot)...]))
                     guard let upstream = known[ref.stage] else {
-                        sink.error(e.value.location, "input '\(e.key)' names unknown stage '\(ref.stage)'"
-                            + Suggestion.hint(for: ref.stage, in: known.keys))
+                        if !failed.contains(ref.stage) {
+                            sink.error(e.value.location, "input '\(e.key)' names unknown stage '\(ref.stage)'"
+                                + Suggestion.hint(for: ref.stage, in: known.keys))
+                        }
                         continue
                     }
                     guard let output = upstream.descriptor.output(ref.output) else {
@@ -249,7 +254,9 @@ public struct ManifestLoader {
                     continue
                 }
                 if known[need] == nil {
-                    sink.error(item.location, "'needs' names unknown stage '\(need)'" + Suggestion.hint(for: need, in: known.keys))
+                    if !failed.contains(need) {
+                        sink.error(item.location, "'needs' names unknown stage '\(need)'" + Suggestion.hint(for: need, in: known.keys))
+                    }
                 } else {
                     stage.needs.append(need)
                 }
