@@ -66,16 +66,23 @@ public final class PipelineRunner: @unchecked Sendable {
     /// Problems with the pipeline's bookkeeping that the user should hear of (a corrupt lock file).
     public private(set) var notices: [String] = []
 
-    public init(manifest: Manifest, cache: Cache, observer: any RunObserver, options: RunOptions) throws {
-        self.manifest = manifest
-        self.cache = cache
-        self.observer = observer
-        self.options = options
-        keys = KeyBuilder(cache: cache, workspace: manifest.workspace)
+    public convenience init(manifest: Manifest, cache: Cache, observer: any RunObserver, options: RunOptions) throws {
+        let executor: any StageExecutor
         switch options.executor ?? manifest.executor ?? .local {
         case .local: executor = LocalExecutor(cache: cache, workspace: manifest.workspace, manifest: manifest)
         case .slurm: executor = SlurmExecutor(cache: cache, manifest: manifest, threads: options.threads)
         }
+        try self.init(manifest: manifest, cache: cache, observer: observer, options: options, executor: executor)
+    }
+
+    /// A runner whose stages run on `executor` (tests give a fake one).
+    init(manifest: Manifest, cache: Cache, observer: any RunObserver, options: RunOptions, executor: any StageExecutor) throws {
+        self.manifest = manifest
+        self.cache = cache
+        self.observer = observer
+        self.options = options
+        self.executor = executor
+        keys = KeyBuilder(cache: cache, workspace: manifest.workspace)
         lockWriter = try LockFileWriter(url: manifest.lockURL, cache: cache)
         if let corruption = lockWriter.corruption {
             notices.append("\(corruption); staleness reasons start afresh")
@@ -93,46 +100,45 @@ public final class PipelineRunner: @unchecked Sendable {
 
     // MARK: - Status
 
+    /// The planner over the lock as this run sees it and the cache's run records.
+    func planner() -> Planner {
+        Planner(lock: lockWriter.snapshot, forced: options.force) { [cache] key in
+            guard let record = cache.runs.record(key) else { return (false, false) }
+            return (record.isComplete(in: cache.objects), true)
+        }
+    }
+
     /// Each planned stage's state, computing keys as far as fresh upstream runs make them known.
     public func status() -> [StageStatus] {
-        let lock = lockWriter.snapshot
+        let planner = planner()
         var outputs: [String: [String: ArtifactTree]] = [:]
         var result: [StageStatus] = []
         keys.prefetchProbes(plannedOrder.compactMap(manifest.stage))
         for name in plannedOrder {
             let stage = manifest.stage(name)!
-            let entry = lock.stages[name]
+            let decision: StageDecision
             if let stale = stage.inputs.values.first(where: { outputs[$0.stage] == nil }) {
-                var reasons = [StaleReason.upstreamWillRun(stale.stage)]
-                if let entry {
-                    reasons += StaleReason.differences(from: entry.parts, to: partsIgnoringInputs(stage, entry.parts))
+                let lastParts = planner.lock.stages[name]?.parts
+                decision = planner.decideWaiting(name, upstream: stale.stage,
+                                                 partsWithoutInputs: lastParts.map { partsIgnoringInputs(stage, $0) })
+            } else {
+                do {
+                    decision = planner.decide(name, parts: try keys.parts(for: stage, inputs: try inputTrees(of: stage, from: outputs)))
+                } catch {
+                    decision = .unknowable("\(error)")
                 }
-                result.append(StageStatus(stage: name, state: entry == nil ? .neverRun : .stale, reasons: reasons, key: nil))
-                continue
             }
-            let parts: KeyParts
-            do {
-                parts = try keys.parts(for: stage, inputs: try inputTrees(of: stage, from: outputs))
-            } catch {
-                result.append(StageStatus(stage: name, state: .stale, reasons: [.unknowable("\(error)")], key: nil))
-                continue
-            }
-            let key = parts.key
-            let forced = options.force.contains(name)
-            if !forced, let record = cache.runs.record(key), record.isComplete(in: cache.objects) {
-                outputs[name] = record.outputs
+            switch decision {
+            case .fresh(let key):
+                outputs[name] = cache.runs.record(key)?.outputs
                 result.append(StageStatus(stage: name, state: .fresh, reasons: [], key: key))
-                continue
+            case .run(let key, let reasons, let neverRun):
+                result.append(StageStatus(stage: name, state: neverRun ? .neverRun : .stale, reasons: reasons, key: key))
+            case .waits(let reasons, let neverRun):
+                result.append(StageStatus(stage: name, state: neverRun ? .neverRun : .stale, reasons: reasons, key: nil))
+            case .unknowable(let why):
+                result.append(StageStatus(stage: name, state: .stale, reasons: [.unknowable(why)], key: nil))
             }
-            var reasons: [StaleReason] = forced ? [.forced] : []
-            if let entry {
-                let differences = StaleReason.differences(from: entry.parts, to: parts)
-                reasons += differences.isEmpty && !forced ? [.outputsMissing] : differences
-            } else if !forced {
-                reasons.append(cache.runs.record(key) == nil ? .neverRun : .outputsMissing)
-            }
-            let state: StageStatus.State = entry == nil && cache.runs.record(key) == nil ? .neverRun : .stale
-            result.append(StageStatus(stage: name, state: state, reasons: reasons, key: key))
         }
         cache.stats.save()
         return result
@@ -253,10 +259,15 @@ public final class PipelineRunner: @unchecked Sendable {
         }
         let key = parts.key
         let forced = options.force.contains(stage.name)
-        if !forced, let record = reusableRecord(key, stage: stage.name) {
-            return finishCached(stage, record: record, report: report)
+        let reasons: [StaleReason]
+        switch planner().decide(stage.name, parts: parts) {
+        case .fresh:
+            if let record = reusableRecord(key, stage: stage.name) { return finishCached(stage, record: record, report: report) }
+            reasons = [.outputsMissing]  // collected between the decision and the read
+        case .run(_, let why, _): reasons = why
+        case .waits(let why, _): reasons = why
+        case .unknowable(let why): return report(.failed(message: "cannot compute the stage key: \(why)", logTail: []), nil)
         }
-        let reasons = staleReasons(stage, parts: parts, forced: forced)
 
         // One process computes a key at a time; a second waits, then reuses its result.
         let keyLock: FileLock
@@ -303,15 +314,6 @@ public final class PipelineRunner: @unchecked Sendable {
             return report(.failed(message: "\(error)", logTail: []), record.key, [], nil)
         }
         return report(.cached, record.key, record.warnings ?? [], record.outputs)
-    }
-
-    private func staleReasons(_ stage: ManifestStage, parts: KeyParts, forced: Bool) -> [StaleReason] {
-        if forced { return [.forced] }
-        guard let entry = lockWriter.snapshot.stages[stage.name] else {
-            return [cache.runs.record(parts.key) == nil ? .neverRun : .outputsMissing]
-        }
-        let differences = StaleReason.differences(from: entry.parts, to: parts)
-        return differences.isEmpty ? [.outputsMissing] : differences
     }
 
     /// Writes the stage's entry in the lock file and publishes its outputs where asked.
