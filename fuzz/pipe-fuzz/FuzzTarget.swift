@@ -62,8 +62,24 @@ enum FuzzTarget: String, CaseIterable {
 
     private func write(_ data: Data, _ name: String, in folder: URL) -> URL {
         let url = folder.appendingPathComponent(name)
-        try? data.write(to: url)
+        writeWithoutSync(data, to: url)
         return url
+    }
+}
+
+/// Writes a fuzz input where a reader will find it. No fsync (Foundation's `Data.write` syncs):
+/// on a busy disk a sync can take longer than libFuzzer's per-input timeout.
+func writeWithoutSync(_ data: Data, to url: URL) {
+    let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    data.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if n <= 0 { return }
+            offset += n
+        }
     }
 }
 
@@ -103,7 +119,7 @@ final class CollectRun: @unchecked Sendable {
             try? FileManager.default.removeItem(at: folder)
             try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         }
-        try? data.write(to: source.appendingPathComponent(name))
+        writeWithoutSync(data, to: source.appendingPathComponent(name))
         let context = StageContext(stageName: "collect", workspace: scratch, inputs: [:], outputs: ["documents": output],
                                    scratch: scratch, work: scratch, threads: 1, events: Silent())
         let done = DispatchSemaphore(value: 0)
