@@ -23,6 +23,8 @@ let package = Package(
                        providers: [.apt(["libxml2-dev"])]),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLibCurl", path: "Sources/CLibCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // The plugin SDK: everything a stage may import.
         .target(name: "PipeKit"),
@@ -34,7 +36,10 @@ let package = Package(
         // Built-in stage kinds, one folder each under stages/.
         .target(name: "ObjectiveStage", dependencies: ["PipeKit"], path: "stages/objective"),
         .target(name: "BPETokenizeStage", dependencies: ["PipeKit"], path: "stages/bpe-tokenize"),
-        .target(name: "CollectStage", dependencies: ["PipeKit", "CZlib", "CZstd"], path: "stages/collect"),
+        // One HTTP GET over libcurl whose body callback runs on the transferring thread, so a
+        // body is capped as it arrives (FoundationNetworking queues pieces with no backpressure).
+        .target(name: "CCurlGet", dependencies: ["CLibCurl"]),
+        .target(name: "CollectStage", dependencies: ["PipeKit", "CZlib", "CZstd", "CCurlGet"], path: "stages/collect"),
         // CLD2's C++ entry point behind a C function (Debian's libcld2-dev), and HTML to text over
         // libxml2 in C (its headers clash with Foundation's ICU when imported into Swift).
         .target(name: "CLD2Shim", linkerSettings: [.linkedLibrary("cld2")]),

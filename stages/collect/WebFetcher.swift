@@ -1,8 +1,6 @@
+import CCurlGet
 import Foundation
 import PipeKit
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// What a fetch of one URL gave.
 enum FetchOutcome: Sendable {
@@ -18,22 +16,13 @@ actor WebFetcher {
     /// The urls source: user_agent, timeout, deadline, retries, rate_limit, robots.
     private let source: CollectStage.Source
     private let maxBytes: Int
-    private let session: URLSession
-    private let transfers: Transfers
     private var nextSlot: [String: Date] = [:]
     private var robots: [String: RobotsRules] = [:]
 
     init(source: CollectStage.Source, maxBytes: Int) {
         self.source = source
         self.maxBytes = maxBytes
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = source.timeout
-        configuration.httpAdditionalHeaders = ["User-Agent": source.user_agent]
-        transfers = Transfers(maxBytes: maxBytes)
-        session = URLSession(configuration: configuration, delegate: transfers, delegateQueue: nil)
     }
-
-    deinit { session.finishTasksAndInvalidate() }
 
     /// Waits until `host` may be asked again.
     private func reserve(_ host: String) async throws {
@@ -57,15 +46,13 @@ actor WebFetcher {
         var attempt = 0
         while true {
             do {
-                let (response, data) = try await transfers.run(session.dataTask(with: URLRequest(url: url)))
-                let http = response as? HTTPURLResponse
-                let status = http?.statusCode ?? 0
-                if (status == 429 || status >= 500) && attempt < source.retries {
+                let response = try await HTTPGet.run(url, userAgent: source.user_agent, idleTimeout: source.timeout, maxBytes: maxBytes)
+                if (response.status == 429 || response.status >= 500) && attempt < source.retries {
                     attempt += 1
                     try await backOff(attempt, url)
                     continue
                 }
-                return (status, http?.value(forHTTPHeaderField: "Content-Type") ?? "", data)
+                return (response.status, response.contentType, response.body)
             } catch {
                 if attempt >= source.retries || error is CancellationError || error is DownloadLimit { throw error }
                 attempt += 1
@@ -115,7 +102,7 @@ actor WebFetcher {
         } catch let limit as DownloadLimit {
             return .skipped(reason: limit.description)
         } catch {
-            return .skipped(reason: "\(error.localizedDescription)")
+            return .skipped(reason: "\(error)")
         }
     }
 }
@@ -149,61 +136,80 @@ func withDeadline<T: Sendable>(_ seconds: Double, _ operation: @escaping @Sendab
     }
 }
 
-/// The URLSession delegate of a fetcher's transfers: bodies arrive piece by piece, so one that
-/// passes the size cap is stopped there instead of being held whole. A limit of this design:
-/// FoundationNetworking on Linux queues every piece libcurl reads for the delegate with no
-/// backpressure, and a cancel waits its turn behind the reads, so a body arriving faster than
-/// the delegate queue drains (loopback speed in a debug build) can pile up past the cap before
-/// it is stopped.
-final class Transfers: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    /// A transfer in flight: who waits for it and the body so far.
-    private struct Pending {
-        let continuation: CheckedContinuation<(URLResponse?, Data), Error>
-        var body = Data()
+/// One GET through libcurl. The body is handed over piece by piece on the transferring thread,
+/// so a body passing the cap stops the transfer right there and nothing piles up ahead of it
+/// (FoundationNetworking's delegate queue has no backpressure: a fast endless body outgrew any
+/// cap). The transfer also stops when fewer than one byte a second arrives for the idle
+/// timeout, and when the calling task is cancelled (the deadline, Ctrl-C).
+final class HTTPGet: @unchecked Sendable {
+    /// What the server answered.
+    struct Response {
+        var status: Int
+        var contentType: String
+        var body: Data
+    }
+
+    /// A transfer that failed, with libcurl's reason.
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
     }
 
     private let maxBytes: Int
     private let lock = NSLock()
-    private var pending: [Int: Pending] = [:]  // by task identifier
+    private var body = Data()
+    private var tooLarge = false
+    private var cancelled = false
 
-    init(maxBytes: Int) { self.maxBytes = maxBytes }
+    private init(maxBytes: Int) { self.maxBytes = maxBytes }
 
-    /// Runs `task` to the end of its body; cancelling the caller cancels the transfer.
-    func run(_ task: URLSessionDataTask) async throws -> (URLResponse?, Data) {
-        try await withTaskCancellationHandler {
+    static func run(_ url: URL, userAgent: String, idleTimeout: Double, maxBytes: Int) async throws -> Response {
+        let transfer = HTTPGet(maxBytes: maxBytes)
+        return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                lock.withLock { pending[task.taskIdentifier] = Pending(continuation: continuation) }
-                if Task.isCancelled {
-                    finish(task.taskIdentifier)?.continuation.resume(throwing: CancellationError())
-                } else {
-                    task.resume()
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try transfer.perform(url, userAgent: userAgent, idleTimeout: idleTimeout) })
                 }
             }
         } onCancel: {
-            task.cancel()
+            transfer.lock.withLock { transfer.cancelled = true }
         }
     }
 
-    /// Removes a transfer from those in flight; nil when it already ended.
-    private func finish(_ id: Int) -> Pending? { lock.withLock { pending.removeValue(forKey: id) } }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let id = dataTask.taskIdentifier
-        let size = lock.withLock { () -> Int in
-            pending[id]?.body.append(data)
-            return pending[id]?.body.count ?? 0
+    /// Runs the transfer on this thread.
+    private func perform(_ url: URL, userAgent: String, idleTimeout: Double) throws -> Response {
+        var callbacks = pipe_curl_callbacks(
+            on_body: { context, data, size in
+                let transfer = Unmanaged<HTTPGet>.fromOpaque(context!).takeUnretainedValue()
+                return transfer.receive(UnsafeRawBufferPointer(start: data, count: size)) ? 0 : 1
+            },
+            should_stop: { context in
+                let transfer = Unmanaged<HTTPGet>.fromOpaque(context!).takeUnretainedValue()
+                return transfer.lock.withLock { transfer.cancelled } ? 1 : 0
+            },
+            context: Unmanaged.passUnretained(self).toOpaque())
+        var result = pipe_curl_result()
+        withExtendedLifetime(self) {
+            pipe_curl_get(url.absoluteString, userAgent, max(1, Int(idleTimeout.rounded(.up))), &callbacks, &result)
         }
-        guard size > maxBytes, let transfer = finish(id) else { return }
-        dataTask.cancel()
-        transfer.continuation.resume(throwing: DownloadLimit.tooLarge(maxBytes))
+        let (tooLarge, cancelled) = lock.withLock { (self.tooLarge, self.cancelled) }
+        if tooLarge { throw DownloadLimit.tooLarge(maxBytes) }
+        if cancelled { throw CancellationError() }
+        guard result.code == 0 else {
+            throw Failure(description: withUnsafeBytes(of: result.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
+        }
+        let contentType = withUnsafeBytes(of: result.content_type) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return Response(status: result.status, contentType: contentType, body: lock.withLock { body })
     }
 
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        guard let transfer = finish(task.taskIdentifier) else { return }
-        if let error {
-            transfer.continuation.resume(throwing: error)
-        } else {
-            transfer.continuation.resume(returning: (task.response, transfer.body))
+    /// Keeps a piece of the body; false (stop) once the body would pass the cap.
+    private func receive(_ piece: UnsafeRawBufferPointer) -> Bool {
+        lock.withLock {
+            guard body.count + piece.count <= maxBytes else {
+                tooLarge = true
+                return false
+            }
+            body.append(contentsOf: piece)
+            return true
         }
     }
 }
