@@ -4,9 +4,19 @@
 /// With `checkpointing`, only each layer's input is kept; the backward pass recomputes a
 /// layer's other activations just before it needs them, in one shared set of slots.
 public final class Activations: @unchecked Sendable {
-    /// Offsets of one layer's kept activations inside `storage`.
+    /// Offsets of one layer's kept activations inside `storage`, with their shapes (B = batch,
+    /// T = seq, C = dim, F = ffnDim, H = heads, Hkv = kvHeads, D = headDim; rows are B·T).
     struct LayerSlots {
-        let norm1, rstd1, qkv, probabilities, attention, middle, norm2, rstd2, gateUp, mlp: Int
+        let norm1: Int          // (B, T, C)  RMSNorm of the layer's input
+        let rstd1: Int          // (B, T)     its reciprocal RMS
+        let qkv: Int            // (B, T, (H + 2·Hkv)·D)  q, k, v side by side, q and k after RoPE
+        let probabilities: Int  // (B, H, T, T)  causal softmax of the attention scores
+        let attention: Int      // (B, T, C)  heads' outputs, concatenated, before the output projection
+        let middle: Int         // (B, T, C)  residual after attention: input + attention projection
+        let norm2: Int          // (B, T, C)  RMSNorm of `middle`
+        let rstd2: Int          // (B, T)     its reciprocal RMS
+        let gateUp: Int         // (B, T, 2·F)  gate and up projections side by side
+        let mlp: Int            // (B, T, F)  SwiGLU: silu(gate) · up, before the down projection
     }
 
     public let batch: Int
