@@ -41,8 +41,15 @@ final class ReportTests: XCTestCase {
           evaluate_q8:
             uses: evaluate
             inputs: {model: q8.model, tokens: tokenize.tokens, tokenizer: tokenize.tokenizer}
+          judge:
+            uses: ./stages/judge
+            inputs: {model: q8.model}
 
         """)
+        // A plugin that evaluates a model: the report shows it by its shape, not its kind's name.
+        try ws.write("stages/judge/stage.yaml", "name: judge\nversion: 1\nrun: [sh, run.sh]\ninputs:\n  model: {kind: model}\n"
+            + "outputs:\n  metrics: {kind: metrics}\n")
+        try ws.write("stages/judge/run.sh", "echo '{\"test.perplexity\": 42}' > \"$PIPE_OUTPUT_METRICS/metrics.json\"\necho '::metric test.perplexity 42'\n")
     }
 
     override func tearDown() { ws?.remove() }
@@ -67,7 +74,8 @@ final class ReportTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(count("class=\"chart line-chart\""), 3, "loss, learning-rate and throughput curves")
         XCTAssertGreaterThanOrEqual(count("class=\"chart bar-chart\""), 3, "stage times, the data funnel and the model variants")
         XCTAssertGreaterThanOrEqual(count("<polyline"), 4)
-        for table in ["id=\"stages\"", "id=\"funnel\"", "id=\"variants\"", "id=\"gates-evaluate\"", "id=\"metrics-evaluate\"", "id=\"tokenizer-tokenize\""] {
+        for table in ["id=\"stages\"", "id=\"funnel\"", "id=\"variants\"", "id=\"gates-evaluate\"", "id=\"metrics-evaluate\"", "id=\"tokenizer-tokenize\"",
+                      "id=\"metrics-judge\""] {
             XCTAssertTrue(dom.output.contains(table), "table \(table) is missing")
         }
         let shot = ws.root.appendingPathComponent("out/report.png")

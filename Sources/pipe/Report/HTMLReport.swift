@@ -33,10 +33,10 @@ struct HTMLReport {
         let seconds = results.stages.reduce(0) { $0 + $1.record.seconds }
         var tiles = [("stages", "\(results.stages.count) of \(results.manifest.stages.count) computed"),
                      ("compute time", duration(seconds))]
-        if let train = results.stages.first(where: { $0.stage.uses == "train" }), let p = train.record.metrics["train.parameters"] {
+        if let p = results.stages.lazy.compactMap({ $0.record.metrics["train.parameters"] }).first {
             tiles.append(("parameters", SVGChart.format(p)))
         }
-        if let eval = results.stages.first(where: { $0.stage.uses == "evaluate" }) {
+        if let eval = results.stages.first(where: \.evaluatesAModel) {
             for m in ["test.perplexity", "test.bits_per_byte"] { if let v = eval.record.metrics[m] { tiles.append((m, String(format: "%.4g", v))) } }
         }
         return "<h1>\(e(results.manifest.name))</h1><div class=\"tiles\">" + tiles.map { "<div class=\"tile\"><span>\(e($0.0))</span><b>\(e($0.1))</b></div>" }.joined() + "</div>"
@@ -136,10 +136,10 @@ struct HTMLReport {
 
     private var evaluationSection: String {
         var html = ""
-        for r in results.stages where r.stage.uses == "evaluate" {
+        for r in results.stages where r.evaluatesAModel {
             let metrics = r.record.metrics.sorted { $0.key < $1.key }
             html += "<h3>\(e(r.stage.name))</h3>" + table(["metric", "value"], metrics.map { [e($0.key), String(format: "%.6g", $0.value)] }, id: "metrics-\(r.stage.name)")
-            if let gates = r.json("metrics", "gates.json") as? [String: Any], let targets = gates["targets"] as? [[String: Any]] {
+            if let gates = r.json(in: .metrics, "gates.json") as? [String: Any], let targets = gates["targets"] as? [[String: Any]] {
                 let rows = targets.map { t -> [String] in
                     let met = t["met"] as? Bool ?? false
                     let bound = [(t["min"] as? Double).map { "≥ \($0)" }, (t["max"] as? Double).map { "≤ \($0)" }].compactMap { $0 }.joined(separator: " and ")
@@ -155,12 +155,12 @@ struct HTMLReport {
     /// Every evaluated model side by side: where it came from, its size and its quality.
     private var variantsSection: String {
         var rows: [[String]] = [], bars: [(String, Double, String)] = []
-        for r in results.stages where r.stage.uses == "evaluate" {
-            guard let source = r.stage.inputs["model"], let upstream = results.result(source.stage),
-                  let tree = upstream.trees[source.output] else { continue }
+        for r in results.stages where r.evaluatesAModel {
+            guard let port = r.stage.descriptor.inputs.first(where: { $0.kind == .model }), let source = r.stage.inputs[port.name],
+                  let upstream = results.result(source.stage), let tree = upstream.trees[source.output] else { continue }
             let weights = tree.files.filter { $0.path.hasSuffix(".gguf") || $0.path.hasSuffix(".safetensors") }.reduce(Int64(0)) { $0 + $1.size }
             let perplexity = r.record.metrics["test.perplexity"] ?? r.record.metrics["val.perplexity"]
-            let kind = upstream.stage.uses == "quantize" ? "quantize (\(upstream.stage.params["type"]?.stringValue ?? ""))" : upstream.stage.uses
+            let kind = upstream.stage.params["type"]?.stringValue.map { "\(upstream.stage.uses) (\($0))" } ?? upstream.stage.uses
             rows.append([e(source.stage), e(kind), SVGChart.format(Double(weights)) + "B", perplexity.map { String(format: "%.4f", $0) } ?? "-",
                          (r.record.metrics["test.bits_per_byte"]).map { String(format: "%.4f", $0) } ?? "-"])
             if let perplexity { bars.append((source.stage, perplexity, String(format: "%.3f · %@B", perplexity, SVGChart.format(Double(weights))))) }
@@ -172,8 +172,8 @@ struct HTMLReport {
 
     private var samplesSection: String {
         var html = ""
-        for r in results.stages where r.stage.uses == "evaluate" {
-            guard let samples = r.json("metrics", "samples.json") as? [[String: Any]], !samples.isEmpty else { continue }
+        for r in results.stages where r.evaluatesAModel {
+            guard let samples = r.json(in: .metrics, "samples.json") as? [[String: Any]], !samples.isEmpty else { continue }
             for s in samples {
                 html += "<pre class=\"sample\"><b>\(e(s["prompt"] as? String ?? ""))</b>\(e(s["completion"] as? String ?? ""))</pre>"
             }

@@ -23,6 +23,20 @@ struct PipelineResults {
         func outputs(of kind: ArtifactKind) -> [String] {
             stage.descriptor.outputs.filter { $0.kind == kind && outputs[$0.name] != nil }.map(\.name)
         }
+
+        /// Whether the stage evaluates a model: it reads a model and writes metrics but no model
+        /// (built-in `evaluate`, or a plugin of that shape). The report draws by such shapes and
+        /// by metric names, never by stage kind names, so plugins appear as built-ins do.
+        var evaluatesAModel: Bool {
+            let d = stage.descriptor
+            return d.inputs.contains { $0.kind == .model } && d.outputs.contains { $0.kind == .metrics }
+                && !d.outputs.contains { $0.kind == .model }
+        }
+
+        /// A JSON file found in any of the stage's outputs of `kind`.
+        func json(in kind: ArtifactKind, _ file: String) -> Any? {
+            outputs(of: kind).lazy.compactMap { json($0, file) }.first
+        }
     }
 
     let manifest: Manifest
