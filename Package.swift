@@ -35,7 +35,10 @@ let package = Package(
 
         // Built-in stage kinds, one folder each under stages/.
         .target(name: "ObjectiveStage", dependencies: ["PipeKit"], path: "stages/objective"),
-        .target(name: "BPETokenizeStage", dependencies: ["PipeKit"], path: "stages/bpe-tokenize"),
+        // Byte-level BPE as Hugging Face's tokenizers defines it: tokenizer.json, pre-tokenizer,
+        // merges, encoder. Used by the tokenize stage, evaluate, export and the CLI.
+        .target(name: "BPETokenizer", dependencies: ["PipeKit"]),
+        .target(name: "BPETokenizeStage", dependencies: ["PipeKit", "BPETokenizer"], path: "stages/bpe-tokenize"),
         // One HTTP GET over libcurl whose body callback runs on the transferring thread, so a
         // body is capped as it arrives (FoundationNetworking queues pieces with no backpressure).
         .target(name: "CCurlGet", dependencies: ["CLibCurl"]),
@@ -65,11 +68,11 @@ let package = Package(
         .target(name: "DataParallel", dependencies: ["PipeKit", "CMPILoader"]),
         .target(name: "Training", dependencies: ["PipeKit", "Transformer", "DataParallel"]),
         .target(name: "TrainStage", dependencies: ["PipeKit", "Transformer", "Training", "DataParallel"], path: "stages/train"),
-        .target(name: "EvaluateStage", dependencies: ["PipeKit", "Transformer", "BPETokenizeStage"], path: "stages/evaluate"),
+        .target(name: "EvaluateStage", dependencies: ["PipeKit", "Transformer", "BPETokenizer"], path: "stages/evaluate"),
         .target(name: "PruneStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/prune"),
         .target(name: "DistillStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/distill"),
         .target(name: "QuantizeStage", dependencies: ["PipeKit", "Transformer"], path: "stages/quantize"),
-        .target(name: "ExportStage", dependencies: ["PipeKit", "Transformer", "BPETokenizeStage"], path: "stages/export"),
+        .target(name: "ExportStage", dependencies: ["PipeKit", "Transformer", "BPETokenizer"], path: "stages/export"),
 
         // The registry of the stage kinds compiled into pipe.
         .target(name: "BuiltinStages",
@@ -78,13 +81,13 @@ let package = Package(
 
         // The command-line tool.
         .executableTarget(name: "pipe",
-                          dependencies: ["PipeEngine", "BuiltinStages", "BPETokenizeStage", "Transformer",
+                          dependencies: ["PipeEngine", "BuiltinStages", "BPETokenizer", "Transformer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Fuzz targets over every reader of outside data (fuzz/README.md): a corpus replayer and
         // mutator in a normal build, libFuzzer's entry point when built by fuzz/run.
         .executableTarget(name: "pipe-fuzz",
-                          dependencies: ["PipeEngine", "PipeKit", "BuiltinStages", "Transformer", "BPETokenizeStage", "CollectStage"],
+                          dependencies: ["PipeEngine", "PipeKit", "BuiltinStages", "Transformer", "BPETokenizer", "CollectStage"],
                           path: "fuzz/pipe-fuzz"),
 
         // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).
@@ -94,7 +97,7 @@ let package = Package(
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
-        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage"]),
+        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["PipeKit"]),
     ]
 )

@@ -1,5 +1,5 @@
 import ArgumentParser
-import BPETokenizeStage
+import BPETokenizer
 import Foundation
 import PipeKit
 

@@ -1,4 +1,5 @@
 @testable import BPETokenizeStage
+@testable import BPETokenizer
 import Foundation
 import PipeKit
 import XCTest

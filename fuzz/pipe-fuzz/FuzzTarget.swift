@@ -1,4 +1,4 @@
-import BPETokenizeStage
+import BPETokenizer
 import BuiltinStages
 import CollectStage
 import Foundation

@@ -1,3 +1,4 @@
+import BPETokenizer
 import Foundation
 
 /// Learns byte-level BPE merges the way Hugging Face's `BpeTrainer` does, so that the same
@@ -209,43 +210,5 @@ private struct MergeState {
             pairCounts[BPEModel.key(newId, ids[after]), default: 0] += weight
             record(BPEModel.key(newId, ids[after]), at: Int32(slot))
         }
-    }
-}
-
-/// A binary heap ordered by `before` (the element that should come out first).
-struct MaxHeap<Element> {
-    private var items: [Element] = []
-    private let before: (Element, Element) -> Bool
-
-    init(_ before: @escaping (Element, Element) -> Bool) { self.before = before }
-
-    var isEmpty: Bool { items.isEmpty }
-
-    mutating func push(_ element: Element) {
-        items.append(element)
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            if !before(items[child], items[parent]) { break }
-            items.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> Element? {
-        guard !items.isEmpty else { return nil }
-        items.swapAt(0, items.count - 1)
-        let top = items.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1, right = left + 1
-            var first = parent
-            if left < items.count, before(items[left], items[first]) { first = left }
-            if right < items.count, before(items[right], items[first]) { first = right }
-            if first == parent { break }
-            items.swapAt(parent, first)
-            parent = first
-        }
-        return top
     }
 }

@@ -1,3 +1,4 @@
+import BPETokenizer
 import Foundation
 
 /// Writes one split's token ids into numbered shards `train-00000.bin`…, little-endian

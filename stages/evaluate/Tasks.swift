@@ -1,4 +1,4 @@
-import BPETokenizeStage
+import BPETokenizer
 import Foundation
 import PipeKit
 import Transformer

@@ -3,7 +3,7 @@ import Foundation
 /// A byte-level BPE tokenizer loaded from a Hugging Face `tokenizer.json`, for `pipe encode`
 /// and `pipe decode` and for stages that need one.
 public final class Tokenizer {
-    let model: BPEModel
+    package let model: BPEModel
     private let encoder: Encoder
 
     /// Loads `tokenizer.json` (or the file of that name inside a folder).

@@ -5,8 +5,8 @@ import PipeKit
 /// pre-tokenizer (GPT-2 regex, no prefix space), ByteLevel decoder, BPE model with merges
 /// written as `"a b"` strings (the pair form breaks `tokenizers` < 0.20), special tokens as
 /// added tokens.
-enum TokenizerFile {
-    static func write(_ model: BPEModel, to url: URL) throws {
+package enum TokenizerFile {
+    package static func write(_ model: BPEModel, to url: URL) throws {
         var out = "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": ["
         for (n, special) in model.specials.enumerated() {
             out += n == 0 ? "\n" : ",\n"
@@ -45,7 +45,7 @@ enum TokenizerFile {
     }
 
     /// The `tokenizer_config.json` that lets `transformers` load the tokenizer.
-    static func writeConfig(_ model: BPEModel, endOfText: String?, to url: URL) throws {
+    package static func writeConfig(_ model: BPEModel, endOfText: String?, to url: URL) throws {
         var config: [String: JSONValue] = [
             "tokenizer_class": .string("PreTrainedTokenizerFast"),
             "model_max_length": .int(1 << 30),
@@ -62,14 +62,14 @@ enum TokenizerFile {
 
     /// The largest tokenizer.json read: GPT-2's is 1.4 MB, a byte-level vocabulary of 2^18
     /// tokens with its merges about 10 MB.
-    static let maxFileBytes = 32 << 20
+    package static let maxFileBytes = 32 << 20
     /// The most JSON values (counted as commas and opening brackets outside strings) read:
     /// parsing costs about 25 bytes per value, so this bounds it near 100 MB whatever the
     /// file's shape. GPT-2's tokenizer.json has about 150,000.
-    static let maxJSONValues = 1 << 22
+    package static let maxJSONValues = 1 << 22
 
     /// Reads a byte-level BPE `tokenizer.json`.
-    static func read(_ url: URL) throws -> BPEModel {
+    package static func read(_ url: URL) throws -> BPEModel {
         let where_ = url.lastPathComponent
         let json = try JSONValue.parse(boundedContents(url))
         guard let model = json["model"], model["type"]?.stringValue == "BPE" else {

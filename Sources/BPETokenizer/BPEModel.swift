@@ -4,19 +4,19 @@ import Foundation
 ///
 /// Ids follow Hugging Face's trainer: special tokens first, then the 256 byte tokens in the
 /// code-point order of their characters, then one token per merge.
-struct BPEModel: Sendable {
+package struct BPEModel: Sendable {
     /// The bytes of each token (a special token's bytes are its UTF-8 text).
-    var tokens: [[UInt8]]
+    package var tokens: [[UInt8]]
     /// Special tokens by id.
-    var specials: [(id: Int32, text: String)]
+    package var specials: [(id: Int32, text: String)]
     /// Merged pairs in rank order, with the id each produces.
-    var merges: [(left: Int32, right: Int32, result: Int32)]
+    package var merges: [(left: Int32, right: Int32, result: Int32)]
     /// The id of each single byte.
-    var byteIds: [Int32]
+    package var byteIds: [Int32]
     /// (left << 32 | right) -> rank << 32 | result id.
-    var mergeTable: PairMap<UInt64>
+    package var mergeTable: PairMap<UInt64>
 
-    init(tokens: [[UInt8]], specials: [(id: Int32, text: String)], merges: [(left: Int32, right: Int32, result: Int32)]) throws {
+    package init(tokens: [[UInt8]], specials: [(id: Int32, text: String)], merges: [(left: Int32, right: Int32, result: Int32)]) throws {
         self.tokens = tokens
         self.specials = specials
         self.merges = merges
@@ -39,17 +39,17 @@ struct BPEModel: Sendable {
     }
 
     @inline(__always)
-    static func key(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b)) }
+    package static func key(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b)) }
 
-    var vocabularySize: Int { tokens.count }
+    package var vocabularySize: Int { tokens.count }
 
     /// Pre-tokens up to this many bytes are merged by `encodeWordByScan`, longer ones by
     /// `encodeWordByQueue`: the scan is faster on the short words of ordinary text, the queue
     /// keeps a megabyte-long word from taking quadratic time.
-    static let longWord = 64
+    package static let longWord = 64
 
     /// Applies merges to one pre-token: repeatedly the lowest-ranked pair, leftmost first.
-    func encodeWord(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+    package func encodeWord(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
         if bytes.count <= Self.longWord {
             encodeWordByScan(bytes, into: &out)
         } else {
@@ -63,7 +63,7 @@ struct BPEModel: Sendable {
 
     /// `encodeWord` in O(n²): each symbol keeps the rank of the pair it starts; a merge rescans
     /// ranks (integers, no hashing) and looks up only the two pairs it changed.
-    func encodeWordByScan(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+    package func encodeWordByScan(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
         let n = bytes.count
         if n == 1 {
             out.append(byteIds[Int(bytes[0])])
@@ -102,7 +102,7 @@ struct BPEModel: Sendable {
     /// a linked list over the byte positions, and a min-heap holds each candidate pair as
     /// rank << 32 | position, so the lowest rank comes first and, among equal ranks, the
     /// leftmost. A candidate whose pair changed since it was queued is skipped when popped.
-    func encodeWordByQueue(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+    package func encodeWordByQueue(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
         let n = bytes.count
         var symbols = bytes.map { byteIds[Int($0)] }  // -1 once merged into its left neighbour
         var next = Array(1...n), previous = Array(-1..<(n - 1))  // n: no next symbol
@@ -129,7 +129,7 @@ struct BPEModel: Sendable {
     }
 
     /// The text of a sequence of ids (invalid UTF-8 from partial tokens becomes U+FFFD).
-    func decode(_ ids: [Int32]) throws -> String {
+    package func decode(_ ids: [Int32]) throws -> String {
         var bytes: [UInt8] = []
         for id in ids {
             guard id >= 0, Int(id) < tokens.count else { throw TokenizerError("token id \(id) is outside the vocabulary (\(tokens.count))") }
@@ -140,7 +140,7 @@ struct BPEModel: Sendable {
 }
 
 /// A tokenizer problem with a message for the user.
-struct TokenizerError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+package struct TokenizerError: Error, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }

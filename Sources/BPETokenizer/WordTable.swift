@@ -1,26 +1,26 @@
 /// An open-addressing hash table from byte strings to dense indices 0, 1, 2, … in insertion
 /// order. Keys live in one byte arena, so lookups allocate nothing.
-struct WordTable {
+package struct WordTable {
     private var slots: [Int32]          // index + 1, 0 = empty
     private var hashes: [UInt64] = []   // per index
-    private(set) var arena: [UInt8] = []
-    private(set) var starts: [Int] = [0]
+    package private(set) var arena: [UInt8] = []
+    package private(set) var starts: [Int] = [0]
     private var mask: Int
 
-    init(capacity: Int = 1 << 16) {
+    package init(capacity: Int = 1 << 16) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         slots = [Int32](repeating: 0, count: size)
         mask = size - 1
     }
 
-    var count: Int { starts.count - 1 }
+    package var count: Int { starts.count - 1 }
 
     /// The bytes of word `index`.
-    func word(_ index: Int) -> ArraySlice<UInt8> { arena[starts[index]..<starts[index + 1]] }
+    package func word(_ index: Int) -> ArraySlice<UInt8> { arena[starts[index]..<starts[index + 1]] }
 
     @inline(__always)
-    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+    package static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         // FNV-1a, then a final mix: keys are short, so this beats heavier hashes here.
         var h: UInt64 = 0xcbf29ce484222325
         for b in bytes { h = (h ^ UInt64(b)) &* 0x100000001b3 }
@@ -31,7 +31,7 @@ struct WordTable {
     }
 
     /// The index of `bytes`, or nil.
-    func find(_ bytes: UnsafeBufferPointer<UInt8>, hash h: UInt64) -> Int? {
+    package func find(_ bytes: UnsafeBufferPointer<UInt8>, hash h: UInt64) -> Int? {
         var slot = Int(truncatingIfNeeded: h) & mask
         while true {
             let entry = Int(slots[slot])
@@ -43,7 +43,7 @@ struct WordTable {
     }
 
     /// The index of `bytes`, inserting it if new; `inserted` tells which.
-    mutating func insert(_ bytes: UnsafeBufferPointer<UInt8>, hash h: UInt64) -> (index: Int, inserted: Bool) {
+    package mutating func insert(_ bytes: UnsafeBufferPointer<UInt8>, hash h: UInt64) -> (index: Int, inserted: Bool) {
         var slot = Int(truncatingIfNeeded: h) & mask
         while true {
             let entry = Int(slots[slot])

@@ -5,8 +5,8 @@ import Foundation
 /// One encoder per thread: the cache is not shared. Special tokens in the text are matched
 /// first (as Hugging Face's added vocabulary does), then each stretch between them is
 /// pre-tokenized and every pre-token looked up in the cache or merged.
-final class Encoder {
-    let model: BPEModel
+package final class Encoder {
+    package let model: BPEModel
     private var memo: Memo? = Memo()
     private let specialPatterns: [(bytes: [UInt8], id: Int32)]
     private let startsSpecial: [Bool]
@@ -14,7 +14,7 @@ final class Encoder {
     private let commonLead: UInt8?
     private let cacheLimit: Int
 
-    init(model: BPEModel, cacheLimit: Int = 1 << 20) {
+    package init(model: BPEModel, cacheLimit: Int = 1 << 20) {
         self.model = model
         self.cacheLimit = cacheLimit
         specialPatterns = model.specials.map { (Array($0.text.utf8), $0.id) }.sorted { $0.bytes.count > $1.bytes.count }
@@ -26,12 +26,12 @@ final class Encoder {
     }
 
     /// Appends the ids of `text` to `out`.
-    func encode(_ text: String, into out: inout [Int32]) {
+    package func encode(_ text: String, into out: inout [Int32]) {
         var text = text
         text.withUTF8 { encode(bytes: $0, into: &out) }
     }
 
-    func encode(bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
+    package func encode(bytes: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
         guard !specialPatterns.isEmpty else { return encodeOrdinary(bytes, into: &out) }
         var start = 0, i = 0
         let n = bytes.count
@@ -70,14 +70,14 @@ final class Encoder {
 /// `cacheLimit`) and in bytes, so distinct long words cannot grow it without end.
 private struct Memo {
     /// Bytes of cached words and ids at most.
-    static let maxBytes = 32 << 20
+    package static let maxBytes = 32 << 20
 
-    var cache = WordTable()
-    var cachedIds: [Int32] = []
-    var cachedStarts: [Int] = [0]
-    var scratch: [Int32] = []
+    package var cache = WordTable()
+    package var cachedIds: [Int32] = []
+    package var cachedStarts: [Int] = [0]
+    package var scratch: [Int32] = []
 
-    mutating func encode(_ bytes: UnsafeBufferPointer<UInt8>, model: BPEModel, cacheLimit: Int, into out: inout [Int32]) {
+    package mutating func encode(_ bytes: UnsafeBufferPointer<UInt8>, model: BPEModel, cacheLimit: Int, into out: inout [Int32]) {
         PreTokenizer.split(bytes) { start, end in
             let word = UnsafeBufferPointer(rebasing: bytes[start..<end])
             if word.count == 1 {

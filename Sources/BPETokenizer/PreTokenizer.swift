@@ -4,8 +4,8 @@
 ///
 /// It reports byte ranges and never allocates. ASCII is classified by table; other scalars by
 /// their Unicode general category (letters L*, numbers N*) and White_Space property.
-struct PreTokenizer {
-    enum Class: UInt8 { case other = 0, letter, number, space }
+package struct PreTokenizer {
+    package enum Class: UInt8 { case other = 0, letter, number, space }
 
     /// Class tables in plain memory (read through pointers: no lazy-global check per byte).
     nonisolated(unsafe) private static let tables: UnsafePointer<Class> = {
@@ -22,7 +22,7 @@ struct PreTokenizer {
         return .other
     }
 
-    static func classify(_ value: UInt32) -> Class {
+    package static func classify(_ value: UInt32) -> Class {
         guard let scalar = Unicode.Scalar(value) else { return .other }
         let p = scalar.properties
         if p.isWhitespace { return .space }
@@ -36,7 +36,7 @@ struct PreTokenizer {
     /// The class and byte length of the scalar starting at `i`. Text is valid UTF-8 by
     /// contract; a truncated or stray byte is classed `other` on its own, never read past.
     @inline(__always)
-    static func scalar(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ bmp: UnsafePointer<Class>) -> (Class, Int) {
+    package static func scalar(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ bmp: UnsafePointer<Class>) -> (Class, Int) {
         let c0 = b[i]
         if c0 < 0x80 { return (bmp[Int(c0)], 1) }
         let length = c0 < 0xC0 ? 1 : c0 < 0xE0 ? 2 : c0 < 0xF0 ? 3 : 4
@@ -55,7 +55,7 @@ struct PreTokenizer {
 
     /// Calls `emit(start, end)` for each pre-token of the UTF-8 text `b`.
     @inline(__always)
-    static func split(_ b: UnsafeBufferPointer<UInt8>, _ emit: (Int, Int) -> Void) {
+    package static func split(_ b: UnsafeBufferPointer<UInt8>, _ emit: (Int, Int) -> Void) {
         let bmp = tables
         let n = b.count
         var i = 0

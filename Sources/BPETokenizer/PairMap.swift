@@ -1,15 +1,15 @@
 /// An open-addressing hash map from pair keys (`left << 32 | right`) to values, with a
 /// multiplicative hash: the hot lookup of BPE training and encoding, several times faster
 /// than `Dictionary`'s seeded SipHash for 64-bit keys.
-struct PairMap<Value: Sendable>: Sendable {
+package struct PairMap<Value: Sendable>: Sendable {
     private static var empty: UInt64 { .max }
     private var keys: [UInt64]
     private var values: [Value]
     private var shift: UInt64
     private let fill: Value
-    private(set) var count = 0
+    package private(set) var count = 0
 
-    init(capacity: Int = 1024, fill: Value) {
+    package init(capacity: Int = 1024, fill: Value) {
         var bits: UInt64 = 4
         while (1 << bits) < capacity * 2 { bits += 1 }
         keys = [UInt64](repeating: Self.empty, count: 1 << Int(bits))
@@ -23,7 +23,7 @@ struct PairMap<Value: Sendable>: Sendable {
 
     /// The value for `key`, or nil.
     @inline(__always)
-    func get(_ key: UInt64) -> Value? {
+    package func get(_ key: UInt64) -> Value? {
         let mask = keys.count - 1
         var i = slot(key)
         while true {
@@ -36,7 +36,7 @@ struct PairMap<Value: Sendable>: Sendable {
 
     /// Calls `update` on the value for `key`, starting from `fill` when absent.
     @inline(__always)
-    mutating func update(_ key: UInt64, _ update: (inout Value) -> Void) {
+    package mutating func update(_ key: UInt64, _ update: (inout Value) -> Void) {
         let mask = keys.count - 1
         var i = slot(key)
         while true {
