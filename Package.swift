@@ -26,12 +26,16 @@ let package = Package(
         .systemLibrary(name: "CLibCurl", path: "Sources/CLibCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        // What every layer shares and nothing else: the user-facing error, a seeded generator,
+        // the one atomic file write. The SDK re-exports it.
+        .target(name: "Support"),
+
         // The plugin SDK: everything a stage may import.
-        .target(name: "PipeKit"),
+        .target(name: "PipeKit", dependencies: ["Support"]),
 
         // Manifests, graph, keys, content-addressed store, scheduler, plugin runner.
         .target(name: "PipeEngine",
-                dependencies: ["PipeKit", "CZstd", "CXXHash", .product(name: "Yams", package: "Yams")]),
+                dependencies: ["PipeKit", "Support", "CZstd", "CXXHash", .product(name: "Yams", package: "Yams")]),
 
         // Built-in stage kinds, one folder each under stages/.
         .target(name: "ObjectiveStage", dependencies: ["PipeKit"], path: "stages/objective"),
@@ -61,11 +65,11 @@ let package = Package(
         .target(name: "CTrainKernels",
                 cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fassociative-math", "-fno-signed-zeros",
                                           "-fno-trapping-math", "-ffp-contract=fast"])]),
-        .target(name: "Transformer", dependencies: ["PipeKit", "CBLAS", "CTrainKernels"]),
+        .target(name: "Transformer", dependencies: ["Support", "CBLAS", "CTrainKernels"]),
         // MPI data parallelism: Open MPI loaded with dlopen only under an MPI launcher, so
         // neither building nor running pipe on one machine needs MPI.
         .target(name: "CMPILoader", linkerSettings: [.linkedLibrary("dl")]),
-        .target(name: "DataParallel", dependencies: ["PipeKit", "CMPILoader"]),
+        .target(name: "DataParallel", dependencies: ["Support", "CMPILoader"]),
         .target(name: "Training", dependencies: ["PipeKit", "Transformer", "DataParallel"]),
         .target(name: "TrainStage", dependencies: ["PipeKit", "Transformer", "Training", "DataParallel"], path: "stages/train"),
         .target(name: "EvaluateStage", dependencies: ["PipeKit", "Transformer", "BPETokenizer"], path: "stages/evaluate"),

@@ -1,6 +1,6 @@
 import CMPILoader
 import Foundation
-import PipeKit
+import Support
 
 /// The MPI ranks this process trains with: rank, size, and in-place sums over all ranks.
 ///

@@ -20,21 +20,17 @@ struct Checkpoint {
 
     static let fileName = "checkpoint.bin"
 
-    /// Saves the state after `header.step` steps: temp file, fsync, rename.
+    /// Saves the state after `header.step` steps, atomically (`AtomicFile`).
     static func save(_ header: Header, model: TransformerModel, optimizer: AdamW, in folder: URL) throws {
-        let url = folder.appendingPathComponent(fileName), temp = folder.appendingPathComponent(fileName + ".tmp")
         let json = try JSONEncoder().encode(header)
-        guard FileManager.default.createFile(atPath: temp.path, contents: nil) else { throw StageError("cannot write \(temp.path)") }
-        let handle = try FileHandle(forWritingTo: temp)
-        var length = UInt64(json.count).littleEndian
-        try handle.write(contentsOf: Data(bytes: &length, count: 8))
-        try handle.write(contentsOf: json)
-        for buffer in [model.parameters, optimizer.m, optimizer.v] {
-            try handle.write(contentsOf: Data(buffer: UnsafeBufferPointer(buffer.slice(0, buffer.count))))
+        try AtomicFile.write(to: folder.appendingPathComponent(fileName)) { fd, path in
+            var length = UInt64(json.count).littleEndian
+            try withUnsafeBytes(of: &length) { try AtomicFile.writeAll(fd, $0, path: path) }
+            try json.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: path) }
+            for buffer in [model.parameters, optimizer.m, optimizer.v] {
+                try AtomicFile.writeAll(fd, UnsafeRawBufferPointer(UnsafeBufferPointer(buffer.slice(0, buffer.count))), path: path)
+            }
         }
-        try handle.synchronize()
-        try handle.close()
-        guard rename(temp.path, url.path) == 0 else { throw StageError("cannot rename \(temp.path): \(String(cString: strerror(errno)))") }
     }
 
     /// Restores a checkpoint with this fingerprint into the model and optimizer, or returns nil.

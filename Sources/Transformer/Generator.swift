@@ -1,7 +1,7 @@
 import Foundation
 import CBLAS
 import CTrainKernels
-import PipeKit
+import Support
 
 /// Token-by-token inference with a KV cache: each step runs one new token through the model,
 /// attending over the keys and values cached for the earlier ones, and yields the next-token

@@ -1,6 +1,6 @@
 import CTrainKernels
 import Foundation
-import PipeKit
+import Support
 
 /// A LLaMA-style decoder: its shape, its weights in one contiguous buffer, and the explicit
 /// forward and backward passes over a batch (no autograd; the order of operations is fixed,

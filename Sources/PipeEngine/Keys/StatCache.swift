@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import PipeKit
 #if canImport(Glibc)
 import Glibc
@@ -31,7 +32,7 @@ public final class StatCache: @unchecked Sendable {
     /// The content hash of the file at `path` (absolute), read only when its stamp changed.
     public func hash(of path: String) throws -> String {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw SystemError(call: "stat", path: path, code: errno) }
+        guard stat(path, &st) == 0 else { throw SystemCallError(call: "stat", path: path, code: errno) }
         let stamp = Stamp(size: Int64(st.st_size), mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
                           inode: UInt64(st.st_ino))
         if let (known, digest) = lock.withLock({ entries[path] }), known == stamp { return digest }

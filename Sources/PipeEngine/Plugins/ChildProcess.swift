@@ -1,4 +1,5 @@
 import Foundation
+import Support
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,7 +32,7 @@ enum ChildProcess {
                     cancel: CancellationFlag, onLine: (String) -> Void) throws -> Ending
     {
         var pipeEnds: [Int32] = [0, 0]
-        guard pipe(&pipeEnds) == 0 else { throw SystemError(call: "pipe", path: argv.first ?? "", code: errno) }
+        guard pipe(&pipeEnds) == 0 else { throw SystemCallError(call: "pipe", path: argv.first ?? "", code: errno) }
         let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])
         fcntl(readEnd, F_SETFD, FD_CLOEXEC)
 
@@ -73,7 +74,7 @@ enum ChildProcess {
         close(writeEnd)
         guard spawnResult == 0 else {
             close(readEnd)
-            throw SystemError(call: "spawn", path: argv[0], code: spawnResult)
+            throw SystemCallError(call: "spawn", path: argv[0], code: spawnResult)
         }
         ProcessReaper.register(token, group: pid)
 

@@ -1,15 +1,8 @@
 import Foundation
+import Support
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A failed system call, with the path it concerned and the reason.
-public struct SystemError: Error, CustomStringConvertible {
-    public var call: String
-    public var path: String
-    public var code: Int32
-    public var description: String { "\(call) \(path): \(String(cString: strerror(code)))" }
-}
 
 /// File operations the cache relies on: atomic writes, chunked reads, tree removal.
 enum FileSystem {
@@ -20,47 +13,22 @@ enum FileSystem {
             let r = body()
             if r >= 0 { return r }
             if errno == EINTR { continue }
-            throw SystemError(call: name, path: path, code: errno)
+            throw SystemCallError(call: name, path: path, code: errno)
         }
     }
 
     /// Writes every byte of `bytes` to `fd`.
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(call: "write", path: path, code: errno)
-            }
-            offset += n
-        }
+        try AtomicFile.writeAll(fd, bytes, path: path)
     }
 
-    /// Writes `data` to a temporary file beside `url`, fsyncs it, renames it into place and
-    /// fsyncs the folder, so the new name survives a power loss.
-    static func writeAtomically(_ data: Data, to url: URL) throws {
-        let dir = url.deletingLastPathComponent()
-        try makeDirectory(dir)
-        let temp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
-        let fd = try call("open", temp.path) { open(temp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
-        do {
-            try data.withUnsafeBytes { try writeAll(fd, $0, path: temp.path) }
-            try call("fsync", temp.path) { fsync(fd) }
-            close(fd)
-            try call("rename", url.path) { rename(temp.path, url.path) }
-            try syncDirectory(dir)
-        } catch {
-            close(fd)
-            unlink(temp.path)
-            throw error
-        }
-    }
+    /// Replaces `url` with `data` atomically (`AtomicFile`: temp, fsync, rename, fsync of the folder).
+    static func writeAtomically(_ data: Data, to url: URL) throws { try AtomicFile.write(data, to: url) }
 
     /// A file error in plain words: "No space left on device" rather than Foundation's
     /// `NSCocoaErrorDomain Code=640 ... UserInfo={...}`.
     static func reason(_ error: Error) -> String {
-        if let system = error as? SystemError { return String(cString: strerror(system.code)) }
+        if let system = error as? SystemCallError { return String(cString: strerror(system.code)) }
         let ns = error as NSError
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))
@@ -93,7 +61,7 @@ enum FileSystem {
         let fd = open(url.path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
-            throw SystemError(call: "open", path: url.path, code: errno)
+            throw SystemCallError(call: "open", path: url.path, code: errno)
         }
         defer { close(fd) }
         var data = Data()
@@ -102,11 +70,7 @@ enum FileSystem {
     }
 
     /// Flushes a folder's entries (a rename into it) to disk.
-    static func syncDirectory(_ url: URL) throws {
-        let fd = try call("open", url.path) { open(url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { close(fd) }
-        try call("fsync", url.path) { fsync(fd) }
-    }
+    static func syncDirectory(_ url: URL) throws { try AtomicFile.syncFolder(url) }
 
     /// Reads a file in chunks of up to `chunkSize` bytes.
     static func readChunks(_ path: String, chunkSize: Int = 1 << 20,
@@ -127,7 +91,7 @@ enum FileSystem {
             let n = read(fd, buffer.baseAddress, chunkSize)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw SystemError(call: "read", path: path, code: errno)
+                throw SystemCallError(call: "read", path: path, code: errno)
             }
             if n == 0 { return }
             try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
