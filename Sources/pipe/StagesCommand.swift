@@ -12,20 +12,30 @@ struct StagesCommand: AsyncParsableCommand {
     @Option(name: .customShort("C"), help: "Use DIR as the workspace (default: the current folder).")
     var directory: String?
 
-    @Argument(help: "Plugin folders to list too (default: every stage.yaml under ./stages).")
-    var plugins: [String] = []
+    @Argument(help: "Stage kinds or plugin folders to show (default: every built-in kind and every stage.yaml under ./stages).")
+    var kinds: [String] = []
 
     @Flag(help: "Print machine-readable output.")
     var json = false
+
+    @Flag(help: "Print a JSON Schema of manifests using these kinds, for editors' completion and checks.")
+    var schema = false
 
     func run() async throws {
         if let directory, !FileManager.default.changeCurrentDirectoryPath(directory) {
             throw UsageError("cannot change to folder '\(directory)'")
         }
         let workspace = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        var descriptors = BuiltinStages.registry.names.map { BuiltinStages.registry.builtins[$0]! }
+        let registry = BuiltinStages.registry
+        let builtinNames = kinds.isEmpty ? registry.names : kinds.filter(registry.contains)
+        var descriptors = builtinNames.map { registry.builtins[$0]! }
+        let folders = kinds.isEmpty ? pluginFolders(workspace) : kinds.filter { !registry.contains($0) }.map(Self.folder)
+        for folder in folders where !FileManager.default.fileExists(atPath: workspace.appendingPathComponent(folder + "/stage.yaml").path) {
+            throw UsageError("'\(folder)' is neither a built-in stage kind nor a plugin folder"
+                + Suggestion.hint(for: folder, in: registry.names))
+        }
         var problems: [String] = []
-        for folder in pluginFolders(workspace) {
+        for folder in folders {
             let reference = "./" + folder
             do {
                 descriptors.append(try PluginLoader.load(folder: workspace.appendingPathComponent(folder), reference: reference).descriptor)
@@ -33,7 +43,9 @@ struct StagesCommand: AsyncParsableCommand {
                 problems.append("\(error)")
             }
         }
-        if json {
+        if schema {
+            printJSON(ManifestSchema.schema(for: descriptors))
+        } else if json {
             printJSON(.array(descriptors.map(describe)))
         } else {
             print(descriptors.map(render).joined(separator: "\n\n"))
@@ -41,8 +53,11 @@ struct StagesCommand: AsyncParsableCommand {
         for p in problems { Terminal.error(p) }
     }
 
+    private static func folder(_ argument: String) -> String {
+        argument.hasPrefix("./") ? String(argument.dropFirst(2)) : argument
+    }
+
     private func pluginFolders(_ workspace: URL) -> [String] {
-        if !plugins.isEmpty { return plugins.map { $0.hasPrefix("./") ? String($0.dropFirst(2)) : $0 } }
         let root = workspace.appendingPathComponent("stages")
         guard let walker = FileManager.default.enumerator(atPath: root.path) else { return [] }
         var found: [String] = []
