@@ -124,4 +124,13 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(output.stderr.contains("o failed: no space left on device: \(cache.path)/tmp/run-o-"), output.stderr)
         XCTAssertFalse(output.stderr.contains("NSCocoaErrorDomain"), output.stderr)
     }
+
+    func testALockFileThatCannotBeReadStopsTheRunAndIsLeftAlone() throws {
+        try ws.write("m.yaml", "version: 1\nname: p\nstages:\n  o:\n    uses: objective\n")
+        try ws.write("m.lock/notes.txt", "a folder where the lock file belongs\n")
+        let output = try ws.run(["run", "m.yaml"])
+        XCTAssertNotEqual(output.status, 0)
+        XCTAssertTrue(output.stderr.contains("cannot read the lock file \(ws.root.path)/m.lock: Is a directory"), output.stderr)
+        XCTAssertEqual(try ws.read("m.lock/notes.txt"), "a folder where the lock file belongs\n")
+    }
 }

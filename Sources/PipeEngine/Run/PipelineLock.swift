@@ -95,6 +95,9 @@ final class LockFileWriter: @unchecked Sendable {
         do {
             current = try PipelineLock.load(url)
         } catch let error as LockFileError {
+            // A corrupt file is set aside and the run starts afresh; one that cannot be read at
+            // all (a folder in its place, no permission) stops the run: it is not pipe's to move.
+            guard case .corrupt = error else { throw error }
             corruption = error
             current = PipelineLock()
         }
