@@ -76,4 +76,21 @@ final class PublishSafetyTests: XCTestCase {
         try assertRunRefused("publish target 'out/objective/' is a symbolic link")
         XCTAssertEqual(try ws.read("real/data.txt"), "precious\n")
     }
+
+    func testAFolderRecordedByAnOlderLockIsReplacedWhenUntouched() throws {
+        try ws.write("m.yaml", manifest(publish: "out/objective/"))
+        XCTAssertEqual(try ws.runStages("m.yaml"), ["o": "ran"])
+        // Locks written before folder copies listed their files.
+        let lock = ws.root.appendingPathComponent("m.lock")
+        var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: lock)) as? [String: Any])
+        var stages = try XCTUnwrap(json["stages"] as? [String: [String: Any]])
+        var published = try XCTUnwrap(stages["o"]?["published"] as? [String: [String: Any]])
+        published["out/objective/"]?["files"] = nil
+        stages["o"]?["published"] = published
+        json["stages"] = stages
+        try JSONSerialization.data(withJSONObject: json).write(to: lock)
+        try ws.write("m.yaml", "version: 1\nname: p\nstages:\n  o:\n    uses: objective\n    with: {targets: {test.perplexity: {max: 50}}}\n"
+            + "    publish: {objective: out/objective/}\n")
+        XCTAssertEqual(try ws.runStages("m.yaml"), ["o": "ran"])
+    }
 }

@@ -59,6 +59,8 @@ struct Publisher {
         switch (type, previous.files) {
         case (S_IFREG, nil):
             return true
+        case (S_IFDIR, nil) where previous.stamp == stamp(target, asFile: false):
+            return true  // a folder recorded before locks listed its files, untouched since
         case (S_IFDIR, let recorded?):
             let published = Set(recorded)
             if let foreign = try FileSystem.regularFiles(in: target).first(where: { !published.contains($0) }) {
