@@ -98,8 +98,15 @@ struct StagesCommand: AsyncParsableCommand {
     private func params(_ p: ParamSpec, indent: String, into lines: inout [String]) {
         let value = p.defaultValue.map { "default \($0.canonicalJSON)" } ?? "required"
         lines.append("\(indent)\(p.name): \(p.type)  \(Terminal.dim(value))" + (p.doc.isEmpty ? "" : "  \(p.doc)"))
-        if case .object(let fields) = p.type {
-            for f in fields { params(f, indent: indent + "  ", into: &lines) }
+        for f in Self.fields(of: p.type) { params(f, indent: indent + "  ", into: &lines) }
+    }
+
+    /// The declared fields of an object type, also inside a list or map (collect's `sources`).
+    static func fields(of type: ParamType) -> [ParamSpec] {
+        switch type {
+        case .object(let fields): return fields
+        case .list(let item), .map(let item): return fields(of: item)
+        default: return []
         }
     }
 
@@ -108,7 +115,8 @@ struct StagesCommand: AsyncParsableCommand {
             var fields: [String: JSONValue] = ["name": .string(p.name), "type": .string(p.type.description),
                                                "required": .bool(p.isRequired), "doc": .string(p.doc)]
             if let v = p.defaultValue { fields["default"] = v }
-            if case .object(let nested) = p.type { fields["fields"] = .array(nested.map(param)) }
+            let nested = Self.fields(of: p.type)
+            if !nested.isEmpty { fields["fields"] = .array(nested.map(param)) }
             return .object(fields)
         }
         func port(_ p: StagePort) -> JSONValue {

@@ -13,6 +13,11 @@ final class StagesCommandTests: XCTestCase {
         XCTAssertEqual(one.status, 0, one.stderr)
         let kinds = (one.json as? [[String: Any]])?.map { $0["name"] as? String }
         XCTAssertEqual(kinds, ["train"])
+        // A list of objects is described field by field (collect's sources).
+        let collect = try ws.run(["stages", "collect", "--json"])
+        let sources = ((collect.json as? [[String: Any]])?.first?["parameters"] as? [[String: Any]])?.first { $0["name"] as? String == "sources" }
+        let fields = (sources?["fields"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
+        XCTAssertTrue(fields.contains("follow_symlinks") && fields.contains("deadline"), "\(fields)")
         let typo = try ws.run(["stages", "tran"])
         XCTAssertEqual(typo.status, 2)
         XCTAssertTrue(typo.stderr.contains("'tran' is neither a built-in stage kind nor a plugin folder; did you mean 'train'?"), typo.stderr)
