@@ -58,9 +58,13 @@ public enum SafeTensors {
         var reader = CheckedReader(try Data(contentsOf: url, options: .alwaysMapped), path: url.path)
         let length = try reader.count("the header length", itemBytes: 1, limit: maxHeaderBytes)
         let json = Data(try reader.bytes(length, "the header"))
-        guard let header = try? JSONSerialization.jsonObject(with: json) as? [String: Any] else {
-            throw reader.fail("the header is not a JSON object")
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: json)
+        } catch {
+            throw reader.fail("the header is not JSON (\(error.localizedDescription))")
         }
+        guard let header = parsed as? [String: Any] else { throw reader.fail("the header is not a JSON object") }
         let entries = try header.filter { $0.key != "__metadata__" }.map { try Entry(name: $0.key, $0.value, dataBytes: reader.remaining, reader) }
         var end = 0
         for entry in entries.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {

@@ -51,7 +51,7 @@ final class BookkeepingTests: XCTestCase {
         let manifest = try load(Self.twoStages)
         let cache = Cache(root: root.appendingPathComponent("cache"))
         let summary = try await PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: RunOptions()).run()
-        let record = try XCTUnwrap(cache.runs.record(XCTUnwrap(summary.reports[1].key)))
+        let record = try XCTUnwrap(cache.runs.load(XCTUnwrap(summary.reports[1].key)))
         for file in record.outputs["metrics"]!.files { cache.objects.remove(file.blob) }
 
         let statuses = try PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: RunOptions()).status()

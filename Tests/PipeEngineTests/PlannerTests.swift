@@ -9,30 +9,36 @@ final class PlannerTests: XCTestCase {
         KeyParts(kind: "byte-count", code: "builtin@1", params: .object(["scale": .double(scale)]), inputs: [:], external: [:], environment: [:])
     }
 
-    func planner(lastScale: Double?, forced: Set<String> = [], cachedKeys: [String: Bool] = [:]) -> Planner {
+    func planner(lastScale: Double?, forced: Set<String> = [], cachedKeys: [String: CachedRun] = [:]) -> Planner {
         var lock = PipelineLock()
         if let lastScale {
             let last = parts(scale: lastScale)
             lock.stages["s"] = PipelineLock.Entry(key: last.key, parts: last, outputs: [:], published: nil)
         }
-        return Planner(lock: lock, forced: forced) { key in (cachedKeys[key] ?? false, cachedKeys[key] != nil) }
+        return Planner(lock: lock, forced: forced) { key in cachedKeys[key] ?? .none }
     }
 
     func testFreshNeverRunChangedAndMissing() {
         let current = parts(scale: 2)
-        XCTAssertEqual(planner(lastScale: 2, cachedKeys: [current.key: true]).decide("s", parts: current), .fresh(key: current.key))
+        XCTAssertEqual(planner(lastScale: 2, cachedKeys: [current.key: .complete]).decide("s", parts: current), .fresh(key: current.key))
         XCTAssertEqual(planner(lastScale: nil).decide("s", parts: current), .run(key: current.key, reasons: [.neverRun], neverRun: true))
         XCTAssertEqual(planner(lastScale: 1).decide("s", parts: current),
                        .run(key: current.key, reasons: [.paramChanged(path: "scale", old: "1.0", new: "2.0")], neverRun: false))
-        XCTAssertEqual(planner(lastScale: 2, cachedKeys: [current.key: false]).decide("s", parts: current),
+        XCTAssertEqual(planner(lastScale: 2, cachedKeys: [current.key: .incomplete]).decide("s", parts: current),
                        .run(key: current.key, reasons: [.outputsMissing], neverRun: false))
+    }
+
+    func testAnUnreadableRunRecordIsNamedAsTheReason() {
+        let current = parts(scale: 2)
+        XCTAssertEqual(planner(lastScale: 2, cachedKeys: [current.key: .unreadable("the run record x.json is corrupt")]).decide("s", parts: current),
+                       .run(key: current.key, reasons: [.recordUnreadable("the run record x.json is corrupt")], neverRun: false))
     }
 
     func testAForcedStageRunsAndStillSaysWhatChanged() {
         let current = parts(scale: 2)
-        XCTAssertEqual(planner(lastScale: 1, forced: ["s"], cachedKeys: [current.key: true]).decide("s", parts: current),
+        XCTAssertEqual(planner(lastScale: 1, forced: ["s"], cachedKeys: [current.key: .complete]).decide("s", parts: current),
                        .run(key: current.key, reasons: [.forced, .paramChanged(path: "scale", old: "1.0", new: "2.0")], neverRun: false))
-        XCTAssertEqual(planner(lastScale: 2, forced: ["s"], cachedKeys: [current.key: true]).decide("s", parts: current),
+        XCTAssertEqual(planner(lastScale: 2, forced: ["s"], cachedKeys: [current.key: .complete]).decide("s", parts: current),
                        .run(key: current.key, reasons: [.forced], neverRun: false))
         XCTAssertEqual(planner(lastScale: nil, forced: ["s"]).decideWaiting("s", upstream: "u", partsWithoutInputs: nil),
                        .waits(reasons: [.forced, .upstreamWillRun("u")], neverRun: true))

@@ -122,7 +122,7 @@ final class BuiltinRunTests: XCTestCase {
         let summary = try await PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: RunOptions()).run()
         XCTAssertEqual(summary.reports.map(\.outcome.label), ["ran", "ran"])
         let key = summary.reports[1].key!
-        let record = try XCTUnwrap(cache.runs.record(key))
+        let record = try XCTUnwrap(cache.runs.load(key))
         XCTAssertEqual(record.metrics["bytes"], 11)  // {"a": 0.0}\n
         let output = StoredArtifact(tree: record.outputs["metrics"]!, store: cache.objects)
         XCTAssertEqual(String(decoding: try output.read("metrics.json"), as: UTF8.self), "{\"n\": 22.0}\n")

@@ -53,7 +53,7 @@ final class ObjectiveStageTests: XCTestCase {
         func run(_ with: String) async throws -> RunRecord {
             let m = try manifest(with)
             let summary = try await PipelineRunner(manifest: m, cache: cache, observer: SilentObserver(), options: RunOptions()).run()
-            return try XCTUnwrap(cache.runs.record(XCTUnwrap(summary.reports[0].key)))
+            return try XCTUnwrap(cache.runs.load(XCTUnwrap(summary.reports[0].key)))
         }
         let a = try await run("      targets: {test.bits_per_byte: {max: 2.5}}\n      budget: {max_parameters: 3000000}\n")
         let b = try await run("      targets: {test.bits_per_byte: {max: 2.0}}\n      budget: {max_parameters: 3000000}\n")

@@ -59,6 +59,8 @@ public enum StaleReason: Sendable, Equatable, CustomStringConvertible {
     case externalChanged(String)
     case environmentChanged(String)
     case upstreamWillRun(String)
+    /// The key's run record cannot be read (the stage runs again and replaces it).
+    case recordUnreadable(String)
     /// The key cannot be computed now (an external file unreadable, parameters that do not decode).
     case unknowable(String)
 
@@ -74,6 +76,7 @@ public enum StaleReason: Sendable, Equatable, CustomStringConvertible {
         case .environmentChanged(let probe): return "environment changed (\(probe))"
         case .upstreamWillRun(let stage): return "upstream \(stage) will run"
         case .unknowable(let why): return "key unknown: \(why)"
+        case .recordUnreadable(let why): return "\(why)"
         }
     }
 

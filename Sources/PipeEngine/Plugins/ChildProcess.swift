@@ -146,7 +146,11 @@ enum ChildProcess {
         close(readEnd)
         flushLines(final: true)
         // Leave no stragglers behind, in the group or out of it.
-        ProcessReaper.reap(token, group: pid)
+        do {
+            try ProcessReaper.reap(token, group: pid)
+        } catch {
+            onLine("warning: \(error)")
+        }
         if let ending { return ending }
         if (status & 0x7f) == 0 { return .exited((status >> 8) & 0xff) }
         return .signalled(status & 0x7f)

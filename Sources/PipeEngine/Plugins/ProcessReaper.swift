@@ -1,4 +1,5 @@
 import Foundation
+import Support
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,39 +21,34 @@ public enum ProcessReaper {
     /// Records a started child's group under its token, so `killAll` can find it.
     static func register(_ token: String, group: pid_t) { mutex.withLock { live[token] = group } }
 
-    /// Kills a child's group and every process carrying its token, then forgets it.
-    static func reap(_ token: String, group: pid_t) {
+    /// Kills a child's group and every process carrying its token, then forgets it. Throws when
+    /// `/proc` cannot be listed: the group is gone, but descendants that left it may remain.
+    static func reap(_ token: String, group: pid_t) throws {
         kill(-group, SIGKILL)
-        killTagged(token)
-        _ = mutex.withLock { live.removeValue(forKey: token) }
+        defer { _ = mutex.withLock { live.removeValue(forKey: token) } }
+        try killTagged(token)
     }
 
     /// Kills every child still running and its descendants: the last act of a process that
-    /// must exit now.
+    /// must exit now (a failure to list `/proc` cannot be helped there).
     public static func killAll() {
-        for (token, group) in mutex.withLock({ live }) { reap(token, group: group) }
+        for (token, group) in mutex.withLock({ live }) { try? reap(token, group: group) }
     }
 
-    /// SIGKILLs every process whose environment holds `PIPE_CHILD_TOKEN=<token>`.
-    static func killTagged(_ token: String) {
-        let needle = Array("\(variable)=\(token)\0".utf8)
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
-        for entry in entries {
-            guard let pid = pid_t(entry), pid != getpid(),
-                  let environment = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { continue }
-            let bytes = [UInt8](environment)
-            if bytes.count >= needle.count, contains(bytes, needle) { kill(pid, SIGKILL) }
+    /// SIGKILLs every process whose environment holds `PIPE_CHILD_TOKEN=<token>`. A process whose
+    /// environment cannot be read has exited or is not ours, so it is passed over.
+    static func killTagged(_ token: String) throws {
+        let entry = Array("\(variable)=\(token)".utf8)
+        let processes: [String]
+        do {
+            processes = try FileManager.default.contentsOfDirectory(atPath: "/proc")
+        } catch {
+            throw StageError("cannot list /proc to find the processes a plugin left behind: \(error.localizedDescription)")
         }
-    }
-
-    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        var start = 0
-        while start + needle.count <= haystack.count {
-            // Entries are NUL-separated; compare at each entry's start.
-            if haystack[start..<start + needle.count].elementsEqual(needle) { return true }
-            guard let next = haystack[start...].firstIndex(of: 0) else { return false }
-            start = next + 1
+        for name in processes {
+            guard let pid = pid_t(name), pid != getpid(),
+                  let environment = FileManager.default.contents(atPath: "/proc/\(name)/environ") else { continue }
+            if environment.split(separator: 0).contains(where: { $0.elementsEqual(entry) }) { kill(pid, SIGKILL) }
         }
-        return false
     }
 }

@@ -113,7 +113,12 @@ final class LockFileWriter: @unchecked Sendable {
         return try mutex.withLock {
             try guardLock.lock()
             defer { guardLock.unlock() }
-            if (try? PipelineLock.load(url)) != nil { return nil }  // another run repaired it
+            do {
+                _ = try PipelineLock.load(url)
+                return nil  // another run replaced it since
+            } catch LockFileError.corrupt {
+                // still corrupt: set it aside below
+            }
             let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
             let aside = url.deletingLastPathComponent().appendingPathComponent("\(url.lastPathComponent).corrupt-\(stamp)")
             try FileSystem.call("rename", aside.path) { rename(url.path, aside.path) }

@@ -103,8 +103,12 @@ public final class PipelineRunner: @unchecked Sendable {
     /// The planner over the lock as this run sees it and the cache's run records.
     func planner() -> Planner {
         Planner(lock: lockWriter.snapshot, forced: options.force) { [cache] key in
-            guard let record = cache.runs.record(key) else { return (false, false) }
-            return (record.isComplete(in: cache.objects), true)
+            do {
+                guard let record = try cache.runs.load(key) else { return .none }
+                return record.isComplete(in: cache.objects) ? .complete : .incomplete
+            } catch {
+                return .unreadable("\(error)")
+            }
         }
     }
 
@@ -130,8 +134,12 @@ public final class PipelineRunner: @unchecked Sendable {
             }
             switch decision {
             case .fresh(let key):
-                outputs[name] = cache.runs.record(key)?.outputs
-                result.append(StageStatus(stage: name, state: .fresh, reasons: [], key: key))
+                do {
+                    outputs[name] = try cache.runs.load(key)?.outputs
+                    result.append(StageStatus(stage: name, state: .fresh, reasons: [], key: key))
+                } catch {
+                    result.append(StageStatus(stage: name, state: .stale, reasons: [.recordUnreadable("\(error)")], key: key))
+                }
             case .run(let key, let reasons, let neverRun):
                 result.append(StageStatus(stage: name, state: neverRun ? .neverRun : .stale, reasons: reasons, key: key))
             case .waits(let reasons, let neverRun):

@@ -14,16 +14,26 @@ public enum StageDecision: Sendable, Equatable {
     case unknowable(String)
 }
 
+/// What the cache holds for a key.
+public enum CachedRun: Sendable, Equatable {
+    case none
+    /// A run record whose outputs are not all in the store.
+    case incomplete
+    case complete
+    /// A run record that cannot be read, with the reason (its stage runs again).
+    case unreadable(String)
+}
+
 /// Decides a stage's fate from what is known about it, with no side effects: the lock file's
 /// entry (what ran last), the current key parts when they can be computed, and whether a
 /// complete run of a key is cached.
 public struct Planner: Sendable {
     public let lock: PipelineLock
     public let forced: Set<String>
-    /// Whether a complete run of a key is cached, and whether any record of it exists at all.
-    let cached: @Sendable (String) -> (complete: Bool, recorded: Bool)
+    /// What the cache holds for a key.
+    let cached: @Sendable (String) -> CachedRun
 
-    public init(lock: PipelineLock, forced: Set<String>, cached: @escaping @Sendable (String) -> (complete: Bool, recorded: Bool)) {
+    public init(lock: PipelineLock, forced: Set<String>, cached: @escaping @Sendable (String) -> CachedRun) {
         self.lock = lock
         self.forced = forced
         self.cached = cached
@@ -33,15 +43,18 @@ public struct Planner: Sendable {
     public func decide(_ stage: String, parts: KeyParts) -> StageDecision {
         let key = parts.key
         let isForced = forced.contains(stage)
-        let (complete, recorded) = cached(key)
-        if complete && !isForced { return .fresh(key: key) }
+        let run = cached(key)
+        if run == .complete && !isForced { return .fresh(key: key) }
+        let recorded = run != .none
+        let missing: StaleReason
+        if case .unreadable(let why) = run { missing = .recordUnreadable(why) } else { missing = .outputsMissing }
         let entry = lock.stages[stage]
         var reasons: [StaleReason] = isForced ? [.forced] : []
         if let entry {
             let differences = StaleReason.differences(from: entry.parts, to: parts)
-            reasons += differences.isEmpty && !isForced ? [.outputsMissing] : differences
+            reasons += differences.isEmpty && !isForced ? [missing] : differences
         } else if !isForced {
-            reasons.append(recorded ? .outputsMissing : .neverRun)
+            reasons.append(recorded ? missing : .neverRun)
         }
         return .run(key: key, reasons: reasons, neverRun: entry == nil && !recorded)
     }

@@ -20,7 +20,7 @@ struct Publisher {
         try checkInsideWorkspace(target, path: path)
         try checkOutsideCache(target, path: path)
         let asFile = tree.files.count == 1 && !path.hasSuffix("/")
-        if let previous, previous.artifact == tree.id, previous.stamp == stamp(target, asFile: asFile) {
+        if let previous, previous.artifact == tree.id, previous.stamp == (try stamp(target, asFile: asFile)) {
             return previous
         }
         let replacing = try checkReplaceable(target, path: path, previous: previous)
@@ -39,7 +39,7 @@ struct Publisher {
             try FileSystem.call("rename", target.path) { rename(staging.path, target.path) }
         }
         try FileSystem.syncDirectory(parent)
-        return PipelineLock.Published(artifact: tree.id, stamp: stamp(target, asFile: asFile),
+        return PipelineLock.Published(artifact: tree.id, stamp: try stamp(target, asFile: asFile),
                                       files: asFile ? nil : tree.files.map(\.path).sorted())
     }
 
@@ -59,7 +59,7 @@ struct Publisher {
         switch (type, previous.files) {
         case (S_IFREG, nil):
             return true
-        case (S_IFDIR, nil) where previous.stamp == stamp(target, asFile: false):
+        case (S_IFDIR, nil) where previous.stamp == (try stamp(target, asFile: false)):
             return true  // a folder recorded before locks listed its files, untouched since
         case (S_IFDIR, let recorded?):
             let published = Set(recorded)
@@ -73,15 +73,16 @@ struct Publisher {
     }
 
     /// Size and modification time of what is at `target`, to notice later edits or removal.
-    private func stamp(_ target: URL, asFile: Bool) -> String {
+    /// A folder holding a symlink or special file is an error naming it (pipe publishes none).
+    private func stamp(_ target: URL, asFile: Bool) throws -> String {
         func one(_ path: String) -> String {
             var st = stat()
             guard lstat(path, &st) == 0 else { return "missing" }
             return "\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
         }
         if asFile { return one(target.path) }
-        guard FileSystem.isDirectory(target.path, followingLinks: false),
-              let files = try? FileSystem.regularFiles(in: target) else { return "missing" }
+        guard FileSystem.isDirectory(target.path, followingLinks: false) else { return "missing" }
+        let files = try FileSystem.regularFiles(in: target)
         return Hasher128.hash(files.map { "\($0)=\(one(target.path + "/" + $0))" }.joined(separator: "\n")).hex
     }
 

@@ -52,9 +52,6 @@ public struct RunStore: Sendable {
         }
     }
 
-    /// The record of `key` when it is present and readable; where a corrupt record must be
-    /// reported, use `load`.
-    public func record(_ key: String) -> RunRecord? { try? load(key) }
 
     public func save(_ record: RunRecord) throws {
         try FileSystem.writeAtomically(try Self.encoder.encode(record), to: url(record.key))
