@@ -17,9 +17,9 @@ public enum AtomicFile {
         guard fd >= 0 else { throw SystemCallError(call: "open", path: temp.path, code: errno) }
         do {
             try body(fd, temp.path)
-            try retrying("fsync", temp.path) { fsync(fd) }
+            try SystemCall.run("fsync", temp.path) { fsync(fd) }
             close(fd)
-            try retrying("rename", url.path) { rename(temp.path, url.path) }
+            try SystemCall.run("rename", url.path) { rename(temp.path, url.path) }
             try syncFolder(folder)
         } catch {
             close(fd)
@@ -51,13 +51,21 @@ public enum AtomicFile {
         let fd = open(url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemCallError(call: "open", path: url.path, code: errno) }
         defer { close(fd) }
-        try retrying("fsync", url.path) { fsync(fd) }
+        try SystemCall.run("fsync", url.path) { fsync(fd) }
     }
 
-    private static func retrying(_ call: String, _ path: String, _ body: () -> Int32) throws {
-        while body() < 0 {
+}
+
+/// A system call retried when a signal interrupts it; any other failure throws with the path
+/// and the reason.
+public enum SystemCall {
+    @discardableResult
+    public static func run(_ name: String, _ path: String, _ body: () -> Int32) throws -> Int32 {
+        while true {
+            let result = body()
+            if result >= 0 { return result }
             if errno == EINTR { continue }
-            throw SystemCallError(call: call, path: path, code: errno)
+            throw SystemCallError(call: name, path: path, code: errno)
         }
     }
 }

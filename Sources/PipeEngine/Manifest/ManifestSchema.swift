@@ -72,15 +72,11 @@ public enum ManifestSchema {
     }
 
     private static func field(_ p: ParamSpec) -> JSONValue {
-        guard case .object(var schema) = type(p.type) else { return .object([:]) }
+        // A whole-value ${params.x} reference takes the parameter's type when the manifest loads.
+        let typed = p.type == .string || p.type == .any ? type(p.type) : .object(["anyOf": .array([type(p.type), reference])])
+        guard case .object(var schema) = typed else { return typed }
         if !p.doc.isEmpty { schema["description"] = .string(p.doc) }
         if let value = p.defaultValue, value != .null { schema["default"] = value }
-        // A whole-value ${params.x} reference takes the parameter's type when the manifest loads.
-        if p.type != .string, p.type != .any {
-            return .object(["anyOf": .array([.object(schema), reference]),
-                            "description": schema["description"] ?? .string(""),
-                            "default": schema["default"] ?? .null].filter { $0.value != .null && $0.value != .string("") })
-        }
         return .object(schema)
     }
 

@@ -9,12 +9,7 @@ enum FileSystem {
     /// Retries a system call interrupted by a signal.
     @discardableResult
     static func call(_ name: String, _ path: String, _ body: () -> Int32) throws -> Int32 {
-        while true {
-            let r = body()
-            if r >= 0 { return r }
-            if errno == EINTR { continue }
-            throw SystemCallError(call: name, path: path, code: errno)
-        }
+        try SystemCall.run(name, path, body)
     }
 
     /// Writes every byte of `bytes` to `fd`.
