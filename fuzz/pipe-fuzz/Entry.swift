@@ -3,7 +3,11 @@ import Foundation
 /// A per-process scratch folder for readers that take a path.
 let fuzzScratch: URL = {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-fuzz-\(getpid())")
-    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    do {
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    } catch {
+        fatalError("pipe-fuzz cannot create its scratch folder \(url.path): \(error)")
+    }
     return url
 }()
 
@@ -72,10 +76,14 @@ struct FuzzReplay {
         let corpus = paths.flatMap(files)
         guard !corpus.isEmpty else { fail("no corpus files in \(paths)") }
         let started = Date()
-        for file in corpus { target.run((try? Data(contentsOf: file)) ?? Data(), scratch: fuzzScratch) }
-        var mutator = Mutator(seed: seed, corpus: corpus.compactMap { try? Data(contentsOf: $0) })
+        let inputs = corpus.map { file -> Data in
+            guard let data = FileManager.default.contents(atPath: file.path) else { fail("cannot read the corpus file \(file.path)") }
+            return data
+        }
+        for data in inputs { target.run(data, scratch: fuzzScratch) }
+        var mutator = Mutator(seed: seed, corpus: inputs)
         for _ in 0..<runs { target.run(mutator.next(), scratch: fuzzScratch) }
-        try? FileManager.default.removeItem(at: fuzzScratch)
+        try? FileManager.default.removeItem(at: fuzzScratch)  // a temporary folder: what is left is harmless
         let seconds = Date().timeIntervalSince(started)
         print("\(target.rawValue): \(corpus.count) corpus files and \(runs) mutations in \(String(format: "%.1f", seconds)) s, no crash")
     }
@@ -85,7 +93,7 @@ struct FuzzReplay {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return [] }
         guard isDirectory.boolValue else { return [url] }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { fail("cannot list the corpus folder \(path)") }
         return names.sorted().filter { !$0.hasPrefix(".") }.map { url.appendingPathComponent($0) }
     }
 
