@@ -8,6 +8,9 @@ final class HostileInputTests: XCTestCase {
     override func setUpWithError() throws { ws = try Workspace() }
     override func tearDown() { ws.remove() }
 
+    /// A manifest of one stage that needs no input.
+    static let objectiveOnly = "version: 1\nname: p\nstages:\n  o:\n    uses: objective\n"
+
     func assertRefused(_ text: Data, containing expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
         try text.write(to: ws.root.appendingPathComponent("m.yaml"))
         let started = Date()
@@ -84,7 +87,7 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testGCRefusesToCollectWithACorruptLockFile() throws {
-        try ws.write("m.yaml", "version: 1\nname: p\nstages:\n  o:\n    uses: objective\n")
+        try ws.write("m.yaml", Self.objectiveOnly)
         XCTAssertEqual(try ws.runStages("m.yaml"), ["o": "ran"])
         try ws.write("m.lock", "{\"stages\": {\"o\": 3")
         let gc = try ws.run(["gc", "--grace", "0"])
@@ -102,7 +105,7 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testALockThatCannotBeTakenStopsTheRun() throws {
-        try ws.write("m.yaml", "version: 1\nname: p\nstages:\n  o:\n    uses: objective\n")
+        try ws.write("m.yaml", Self.objectiveOnly)
         try ws.write("cache/locks", "a file where the locks folder belongs")
         let output = try ws.run(["run", "m.yaml"])
         XCTAssertNotEqual(output.status, 0)
@@ -110,7 +113,7 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testAFullDiskIsReportedInWordsWithThePath() throws {
-        try ws.write("m.yaml", "version: 1\nname: p\nstages:\n  o:\n    uses: objective\n")
+        try ws.write("m.yaml", Self.objectiveOnly)
         let cache = ws.root.appendingPathComponent("cache")
         try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
         let mount = try Workspace.execute("/bin/mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", cache.path], in: ws.root)
@@ -126,7 +129,7 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testALockFileThatCannotBeReadStopsTheRunAndIsLeftAlone() throws {
-        try ws.write("m.yaml", "version: 1\nname: p\nstages:\n  o:\n    uses: objective\n")
+        try ws.write("m.yaml", Self.objectiveOnly)
         try ws.write("m.lock/notes.txt", "a folder where the lock file belongs\n")
         let output = try ws.run(["run", "m.yaml"])
         XCTAssertNotEqual(output.status, 0)
