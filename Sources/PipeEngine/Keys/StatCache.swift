@@ -31,10 +31,8 @@ public final class StatCache: @unchecked Sendable {
 
     /// The content hash of the file at `path` (absolute), read only when its stamp changed.
     public func hash(of path: String) throws -> String {
-        var st = stat()
-        guard stat(path, &st) == 0 else { throw SystemCallError(call: "stat", path: path, code: errno) }
-        let stamp = Stamp(size: Int64(st.st_size), mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
-                          inode: UInt64(st.st_ino))
+        guard let status = try FileStatus.of(path) else { throw SystemCallError(call: "stat", path: path, code: ENOENT) }
+        let stamp = Stamp(size: status.size, mtime: status.modified, inode: status.inode)
         if let (known, digest) = lock.withLock({ entries[path] }), known == stamp { return digest }
         let hasher = Hasher128()
         try FileSystem.readChunks(path) { hasher.update($0) }
@@ -123,10 +121,8 @@ enum PluginFolderHash {
                 walker.skipDescendants()
                 continue
             }
-            var st = stat()
-            guard lstat(folder.path + "/" + relative, &st) == 0 else { continue }
-            let type = st.st_mode & S_IFMT
-            if type == S_IFREG || type == S_IFLNK { result.append(relative) }
+            let kind = FileStatus.ifReadable(folder.path + "/" + relative, followLinks: false)?.kind
+            if kind == .regular || kind == .symbolicLink { result.append(relative) }
         }
         return result.sorted()
     }
@@ -135,9 +131,7 @@ enum PluginFolderHash {
         let hasher = Hasher128()
         for file in files(in: folder) where FileSystem.isRegularFile(folder.path + "/" + file) {
             let path = folder.path + "/" + file
-            var mode = stat()
-            lstat(path, &mode)
-            let executable = (mode.st_mode & 0o111) != 0 ? "x" : "-"
+            let executable = FileStatus.ifReadable(path, followLinks: false)?.isExecutable == true ? "x" : "-"
             hasher.update("\(file)\t\(executable)\t\(try stats.hash(of: path))\n")
         }
         return hasher.finalize().hex

@@ -47,21 +47,19 @@ struct Publisher {
     /// recorded in the lock file, of the same shape (file or folder), and a folder may hold only
     /// the files published into it. Returns whether something is there to replace.
     private func checkReplaceable(_ target: URL, path: String, previous: PipelineLock.Published?) throws -> Bool {
-        var st = stat()
-        guard lstat(target.path, &st) == 0 else { return false }
-        let type = st.st_mode & S_IFMT
-        if type == S_IFLNK {
+        guard let status = try FileStatus.of(target.path, followLinks: false) else { return false }
+        if status.kind == .symbolicLink {
             throw StageError("publish target '\(path)' is a symbolic link; pipe publishes only to a path that is absent or that it published before")
         }
         guard let previous else {
             throw StageError("publish target '\(path)' already exists and pipe did not publish it; move it away or choose another path")
         }
-        switch (type, previous.files) {
-        case (S_IFREG, nil):
+        switch (status.kind, previous.files) {
+        case (.regular, nil):
             return true
-        case (S_IFDIR, nil) where previous.stamp == (try stamp(target, asFile: false)):
+        case (.directory, nil) where previous.stamp == (try stamp(target, asFile: false)):
             return true  // a folder recorded before locks listed its files, untouched since
-        case (S_IFDIR, let recorded?):
+        case (.directory, let recorded?):
             let published = Set(recorded)
             if let foreign = try FileSystem.regularFiles(in: target).first(where: { !published.contains($0) }) {
                 throw StageError("publish folder '\(path)' holds '\(foreign)', which pipe did not publish; move it away or choose another path")
@@ -76,9 +74,8 @@ struct Publisher {
     /// A folder holding a symlink or special file is an error naming it (pipe publishes none).
     private func stamp(_ target: URL, asFile: Bool) throws -> String {
         func one(_ path: String) -> String {
-            var st = stat()
-            guard lstat(path, &st) == 0 else { return "missing" }
-            return "\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+            guard let status = FileStatus.ifReadable(path, followLinks: false) else { return "missing" }
+            return "\(status.size):\(status.modifiedSeconds).\(status.modifiedNanoseconds)"
         }
         if asFile { return one(target.path) }
         guard FileSystem.isDirectory(target.path, followingLinks: false) else { return "missing" }

@@ -4,7 +4,9 @@ import Support
 import Glibc
 #endif
 
-/// File operations the cache relies on: atomic writes, chunked reads, tree removal.
+/// File operations the cache relies on: atomic writes, chunked reads, tree removal. With
+/// `FileStatus`, `FileLock`, `ChildProcess` and `ProcessReaper` beside it, this folder is the
+/// engine's one layer over POSIX calls.
 enum FileSystem {
     /// Retries a system call interrupted by a signal.
     @discardableResult
@@ -104,31 +106,21 @@ enum FileSystem {
             chmod(url.path, 0o755)
             while let relative = walker.nextObject() as? String {
                 let path = url.path + "/" + relative
-                var st = stat()
-                if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { chmod(path, 0o755) }
+                if FileStatus.ifReadable(path, followLinks: false)?.kind == .directory { chmod(path, 0o755) }
             }
         }
         try? FileManager.default.removeItem(at: url)
     }
 
     /// The size of a file, or nil when it does not exist.
-    static func size(_ path: String) -> Int64? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return Int64(st.st_size)
-    }
+    static func size(_ path: String) -> Int64? { FileStatus.ifReadable(path)?.size }
 
     /// Whether `path` is a regular file (symlinks followed).
-    static func isRegularFile(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
-    }
+    static func isRegularFile(_ path: String) -> Bool { FileStatus.ifReadable(path)?.kind == .regular }
 
     /// Whether `path` is a folder.
     static func isDirectory(_ path: String, followingLinks: Bool = true) -> Bool {
-        var st = stat()
-        let r = followingLinks ? stat(path, &st) : lstat(path, &st)
-        return r == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        FileStatus.ifReadable(path, followLinks: followingLinks)?.kind == .directory
     }
 
     /// Regular files under `folder`, relative and sorted; symlinks and special files are reported.
@@ -137,13 +129,11 @@ enum FileSystem {
         guard let walker = FileManager.default.enumerator(atPath: folder.path) else { return [] }
         while let relative = walker.nextObject() as? String {
             let path = folder.path + "/" + relative
-            var st = stat()
-            guard lstat(path, &st) == 0 else { continue }
-            switch st.st_mode & S_IFMT {
-            case S_IFREG: result.append(relative)
-            case S_IFDIR: continue
-            default:
-                throw StoreError.unsupportedFile(path)
+            guard let status = try FileStatus.of(path, followLinks: false) else { continue }
+            switch status.kind {
+            case .regular: result.append(relative)
+            case .directory: continue
+            case .symbolicLink, .other: throw StoreError.unsupportedFile(path)
             }
         }
         return result.sorted()
