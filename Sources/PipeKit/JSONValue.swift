@@ -66,6 +66,17 @@ public enum JSONValue: Hashable, Sendable {
     }
 }
 
+extension JSONValue {
+    /// This value with the null fields of every object left out, at any depth.
+    public var withoutNullFields: JSONValue {
+        switch self {
+        case .object(let fields): return .object(fields.compactMapValues { $0 == .null ? nil : $0.withoutNullFields })
+        case .array(let items): return .array(items.map(\.withoutNullFields))
+        default: return self
+        }
+    }
+}
+
 // MARK: - Canonical text
 
 extension JSONValue {

@@ -1,7 +1,7 @@
 /// The metric naming contract shared by stages that produce metrics and the objective that
 /// sets targets on them: `<split>.<metric>`, `task.<name>.<metric>`, `train.<metric>`.
 public enum MetricName {
-    public static let splits = ["val", "test"]
+    public static let splits = HeldOutSplit.allCases.map(\.rawValue)
     public static let splitMetrics = ["loss", "perplexity", "bits_per_byte", "top1", "top5"]
     public static let taskMetrics = ["accuracy", "rougeL", "bleu"]
     public static let trainMetrics = ["loss", "tokens_per_second", "seconds", "peak_memory_bytes", "parameters"]
@@ -34,4 +34,9 @@ public enum MetricName {
         default: return 0...Double.infinity
         }
     }
+}
+
+/// A held-out token split that metrics are named after (`val.loss`, `test.bits_per_byte`).
+public enum HeldOutSplit: String, ParamChoice {
+    case val, test
 }

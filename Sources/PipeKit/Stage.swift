@@ -2,11 +2,11 @@ import Foundation
 
 /// A stage kind: the contract every built-in stage module implements.
 ///
-/// The engine knows a stage only through this protocol. It validates `with:` against
-/// `parameters`, fills defaults, decodes `Params` from the result, and calls `run` with a
-/// context whose inputs are read-only artifacts and whose outputs are empty folders.
+/// The engine knows a stage only through this protocol. It validates `with:` against the
+/// parameters `Params` declares, fills defaults, decodes `Params` from the result, and calls
+/// `run` with a context whose inputs are read-only artifacts and whose outputs are empty folders.
 public protocol Stage: Sendable {
-    associatedtype Params: Decodable & Sendable
+    associatedtype Params: Parameters
 
     /// The name manifests use in `uses:` (`minhash-dedup`).
     static var name: String { get }
@@ -16,7 +16,6 @@ public protocol Stage: Sendable {
     static var summary: String { get }
     static var inputs: [StagePort] { get }
     static var outputs: [StagePort] { get }
-    static var parameters: [ParamSpec] { get }
 
     /// Files outside the cache that the stage reads; their contents become part of the key.
     static func externalInputs(_ params: Params) -> [ExternalInput]
@@ -28,6 +27,12 @@ public protocol Stage: Sendable {
 }
 
 extension Stage {
+    /// The parameters, as `Params` declares them.
+    public static var parameters: [ParamSpec] { Params.parameters }
+
+    /// `Params` from checked values (defaults filled).
+    public static func decodeParams(_ values: JSONValue) throws -> Params { try ParamDecoder().decode(Params.self, from: values) }
+
     public static func externalInputs(_ params: Params) -> [ExternalInput] { [] }
     public static func validate(_ params: Params) -> [ParamProblem] { [] }
 }

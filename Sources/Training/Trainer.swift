@@ -67,7 +67,7 @@ public final class Trainer {
         let c = model.config
         self.fingerprint = "\(fingerprint) \(c) steps=\(steps) batch=\(params.batch)x\(params.grad_accum) seed=\(params.seed)"
         schedule = LearningRateSchedule(peak: params.lr, minimum: params.min_lr ?? params.lr / 10, warmupSteps: params.warmup,
-                                        totalSteps: steps, decay: LearningRateSchedule.Decay(rawValue: params.schedule) ?? .cosine)
+                                        totalSteps: steps, decay: params.schedule)
     }
 
     public func run() throws -> Summary {

@@ -96,18 +96,9 @@ struct StagesCommand: AsyncParsableCommand {
     }
 
     private func params(_ p: ParamSpec, indent: String, into lines: inout [String]) {
-        let value = p.defaultValue.map { "default \($0.canonicalJSON)" } ?? "required"
+        let value = (p.defaultValue.map { "default \($0.canonicalJSON)" } ?? "required") + (p.range.map { ", \($0)" } ?? "")
         lines.append("\(indent)\(p.name): \(p.type)  \(Terminal.dim(value))" + (p.doc.isEmpty ? "" : "  \(p.doc)"))
-        for f in Self.fields(of: p.type) { params(f, indent: indent + "  ", into: &lines) }
-    }
-
-    /// The declared fields of an object type, also inside a list or map (collect's `sources`).
-    static func fields(of type: ParamType) -> [ParamSpec] {
-        switch type {
-        case .object(let fields): return fields
-        case .list(let item), .map(let item): return fields(of: item)
-        default: return []
-        }
+        for f in p.type.declaredFields { params(f, indent: indent + "  ", into: &lines) }
     }
 
     private func describe(_ d: StageDescriptor) -> JSONValue {
@@ -115,7 +106,8 @@ struct StagesCommand: AsyncParsableCommand {
             var fields: [String: JSONValue] = ["name": .string(p.name), "type": .string(p.type.description),
                                                "required": .bool(p.isRequired), "doc": .string(p.doc)]
             if let v = p.defaultValue { fields["default"] = v }
-            let nested = Self.fields(of: p.type)
+            if let r = p.range { fields["range"] = .string(r.description) }
+            let nested = p.type.declaredFields
             if !nested.isEmpty { fields["fields"] = .array(nested.map(param)) }
             return .object(fields)
         }

@@ -5,23 +5,21 @@ import XCTest
 
 /// A built-in stage used to test the engine's in-process path: it sums the bytes of its input.
 struct ByteCountStage: Stage {
-    struct Params: Decodable, Sendable {
-        var scale: Double
-        var label: String
-        var model: Model
-        struct Model: Decodable, Sendable { var dim: Int; var heads: Int }
+    struct Params: Parameters {
+        @Param("multiplies the count") var scale = 1.0
+        @Param("the metric's name") var label = "n"
+        @Param("a nested object") var model = Model()
+        init() {}
+        struct Model: Parameters {
+            @Param("width", range: .positive) var dim = 64
+            @Param("heads", range: .positive) var heads = 4
+        }
     }
     static let name = "byte-count"
     static let version = 1
     static let summary = "Counts input bytes"
     static let inputs = [StagePort("data", .any, optional: true)]
     static let outputs = [StagePort("metrics", .metrics)]
-    static let parameters = [
-        ParamSpec("scale", .float, default: .double(1)),
-        ParamSpec("label", .string, default: .string("n")),
-        ParamSpec("model", .object([ParamSpec("dim", .int, default: .int(64)), ParamSpec("heads", .int, default: .int(4))]),
-                  default: .object([:])),
-    ]
     static func validate(_ p: Params) -> [ParamProblem] {
         p.model.dim % p.model.heads == 0 ? [] : [ParamProblem(["model", "heads"], "must divide dim (\(p.model.dim))")]
     }
@@ -92,6 +90,11 @@ final class ManifestTests: XCTestCase {
     func testStageRulesAreLocatedAtTheParameter() {
         XCTAssertEqual(messages("version: 1\nname: t\nstages:\n  a:\n    uses: byte-count\n    with:\n      model: {dim: 10, heads: 3}\n"),
                        ["m.yaml:7:31: error: parameter 'model.heads': must divide dim (10)"])
+    }
+
+    func testDeclaredBoundsAreCheckedAtTheValueBeforeTheStagesOwnRules() {
+        XCTAssertEqual(messages("version: 1\nname: t\nstages:\n  a:\n    uses: byte-count\n    with:\n      model: {dim: 10, heads: 0}\n"),
+                       ["m.yaml:7:31: error: parameter 'model.heads': must be positive, not 0"])
     }
 
     func testNestedUnknownFieldsGetSuggestions() {

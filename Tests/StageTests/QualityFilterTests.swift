@@ -49,9 +49,7 @@ final class QualityFilterTests: XCTestCase {
         XCTAssertEqual(words(long + " " + long), words(long) + words(long))
     }
 
-    private let gopherQuality = GopherQualityFilter(settings: .init(
-        min_doc_words: 50, max_doc_words: 100_000, min_avg_word_length: 3, max_avg_word_length: 10, max_symbol_word_ratio: 0.1,
-        max_bullet_lines_ratio: 0.9, max_ellipsis_lines_ratio: 0.3, min_alpha_words_ratio: 0.8, min_stop_words: 2))
+    private let gopherQuality = GopherQualityFilter(settings: .init())  // datatrove's defaults
 
     private let prose = """
     The history of the project began with a small group of volunteers who wanted a free operating system. \
@@ -74,9 +72,7 @@ final class QualityFilterTests: XCTestCase {
         XCTAssertEqual(reason(gopherQuality.check(analysis(numbers))), "gopher_below_alpha_threshold")
     }
 
-    private let gopherRepetition = GopherRepetitionFilter(settings: .init(
-        dup_line_frac: 0.3, dup_para_frac: 0.3, dup_line_char_frac: 0.2, dup_para_char_frac: 0.2,
-        top_n_grams: ["2": 0.2, "3": 0.18, "4": 0.16], dup_n_grams: ["5": 0.15, "6": 0.14, "7": 0.13, "8": 0.12, "9": 0.11, "10": 0.10]))
+    private let gopherRepetition = GopherRepetitionFilter(settings: .init())  // datatrove's defaults
 
     func testGopherRepetition() {
         XCTAssertEqual(gopherRepetition.check(analysis(prose)), .keep)
@@ -92,9 +88,7 @@ final class QualityFilterTests: XCTestCase {
         XCTAssertEqual(reason(gopherRepetition.check(analysis(repeated))), "duplicated_5_n_grams")
     }
 
-    private let c4 = C4QualityFilter(settings: .init(
-        remove_citations: true, filter_no_terminal_punct: true, min_num_sentences: 5, min_words_per_line: 3, max_word_length: 1000,
-        filter_lorem_ipsum: true, filter_javascript: true, filter_curly_bracket: true, filter_policy: true))
+    private let c4 = C4QualityFilter(settings: .init())  // datatrove's defaults
 
     func testC4KeepsPunctuatedLinesAndDropsPagesWithBracketsOrTooFewSentences() {
         let page = """
@@ -135,9 +129,7 @@ final class QualityFilterTests: XCTestCase {
         return text
     }
 
-    private let fineweb = FineWebQualityFilter(settings: .init(
-        line_punct_thr: 0.12, line_punct_exclude_zero: false, short_line_thr: 0.67, short_line_length: 30,
-        char_duplicates_ratio: 0.01, new_line_ratio: 0.3))
+    private let fineweb = FineWebQualityFilter(settings: .init())  // datatrove's defaults
 
     func testFineWeb() {
         XCTAssertEqual(fineweb.check(analysis(prose)), .keep)

@@ -5,8 +5,9 @@ import PipeKit
 import XCTest
 
 /// Every built-in stage's declared parameters agree with the type its code decodes: the declared
-/// defaults (with a sample for each required parameter) decode, and the JSON Schema that
-/// `pipe stages --schema` prints describes each field with the declared type and default.
+/// defaults (with a sample for each required parameter) decode, every parameter has a doc line
+/// and a default inside its bounds, and the JSON Schema that `pipe stages --schema` prints
+/// describes each field with the declared type, default and bounds.
 final class StageParametersTableTests: XCTestCase {
     /// The parameters as the manifest loader completes them: every default, nested objects too.
     static func defaults(_ specs: [ParamSpec]) -> JSONValue {
@@ -49,6 +50,10 @@ final class StageParametersTableTests: XCTestCase {
                 let field = try XCTUnwrap(with["properties"]?[spec.name], "\(name).\(spec.name)")
                 let declared = field["anyOf"]?.arrayValue?.first ?? field
                 if let value = spec.defaultValue, value != .null { XCTAssertEqual(field["default"], value, "\(name).\(spec.name) default") }
+                if let range = spec.range, spec.type == .int || spec.type == .float {
+                    XCTAssertEqual(declared[range.lowerInclusive ? "minimum" : "exclusiveMinimum"]?.doubleValue, range.lower, "\(name).\(spec.name)")
+                    XCTAssertEqual(declared[range.upperInclusive ? "maximum" : "exclusiveMaximum"]?.doubleValue, range.upper, "\(name).\(spec.name)")
+                }
                 switch spec.type {
                 case .int: XCTAssertEqual(declared["type"], .string("integer"), "\(name).\(spec.name)")
                 case .float: XCTAssertEqual(declared["type"], .string("number"), "\(name).\(spec.name)")
@@ -59,5 +64,19 @@ final class StageParametersTableTests: XCTestCase {
                 }
             }
         }
+    }
+
+    func testEveryBuiltinParameterHasADocAndADefaultWithinItsBounds() {
+        func check(_ specs: [ParamSpec], _ path: String) {
+            for spec in specs {
+                let name = path + spec.name
+                XCTAssertFalse(spec.doc.isEmpty, "\(name) has no doc line")
+                if let range = spec.range, let value = spec.defaultValue?.doubleValue {
+                    XCTAssertTrue(range.contains(value), "\(name): default \(value) is outside \(range)")
+                }
+                check(spec.type.declaredFields, name + ".")
+            }
+        }
+        for name in BuiltinStages.registry.names { check(BuiltinStages.registry.builtins[name]!.parameters, name + ": ") }
     }
 }

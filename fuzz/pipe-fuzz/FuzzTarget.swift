@@ -107,7 +107,7 @@ final class CollectRun: @unchecked Sendable {
         try? Data(text.utf8).write(to: manifest)
         do {
             let loaded = try ManifestLoader(registry: BuiltinStages.registry, workspace: folder).load(manifest, displayPath: "m.yaml")
-            params = try loaded.stages[0].params.decode(CollectStage.Params.self)
+            params = try CollectStage.decodeParams(loaded.stages[0].params)
         } catch {
             fatalError("the collect fuzz target's manifest does not load: \(error)")
         }

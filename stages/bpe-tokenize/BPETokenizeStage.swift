@@ -9,23 +9,28 @@ import PipeKit
 /// learns from the same text; encoding gives ids identical to `tokenizers` loading our
 /// `tokenizer.json`. Output is byte-identical whatever the thread count.
 public struct BPETokenizeStage: Stage {
-    public struct Params: Decodable, Sendable {
-        var vocab_size: Int
-        var min_frequency: Int
-        var special_tokens: [String]
-        var end_of_text: String
-        var tokenizer: String?
-        var splits: Splits
-        var split_by: String
-        var seed: Int
-        var shard_tokens: Int
+    public struct Params: Parameters {
+        @Param("tokens in the vocabulary, special and byte tokens included") var vocab_size = 8192
+        @Param("a pair seen fewer times is never merged", range: .nonNegative) var min_frequency = 2
+        @Param("ids 0, 1, … in this order") var special_tokens = ["<|endoftext|>"]
+        @Param("special token written after every document") var end_of_text = "<|endoftext|>"
+        @Param("use this tokenizer.json (workspace path) instead of training") var tokenizer: String? = nil
+        @Param("fractions of documents (split_by: document) or tokens") var splits = Splits()
+        @Param("document: whole documents per split, seeded; tokens: contiguous token ranges") var split_by = SplitBy.document
+        @Param("seed of the document split") var seed = 0
+        @Param("tokens per shard file", range: .atLeast(1024)) var shard_tokens = 1 << 25
+        public init() {}
     }
 
-    struct Splits: Decodable, Sendable {
-        var train: Double
-        var val: Double
-        var test: Double
+    /// The share of the data in each split.
+    struct Splits: Parameters {
+        @Param("training share", range: .leftOpen(0, 1)) var train = 0.9
+        @Param("validation share", range: .closed(0, 1)) var val = 0.05
+        @Param("test share", range: .closed(0, 1)) var test = 0.05
     }
+
+    /// What a split is made of.
+    enum SplitBy: String, ParamChoice { case document, tokens }
 
     public static let name = "bpe-tokenize"
     public static let version = 1
@@ -38,27 +43,6 @@ public struct BPETokenizeStage: Stage {
         StagePort("tokenizer", .tokenizer, doc: "tokenizer.json + tokenizer_config.json"),
         StagePort("tokens", .tokens, doc: "train/val/test-NNNNN.bin (uint16 or uint32 LE) + meta.json"),
     ]
-    public static let parameters = [
-        ParamSpec("vocab_size", .int, default: .int(8192), doc: "tokens in the vocabulary, special and byte tokens included"),
-        ParamSpec("min_frequency", .int, default: .int(2), doc: "a pair seen fewer times is never merged"),
-        ParamSpec("special_tokens", .list(.string), default: .array([.string("<|endoftext|>")]), doc: "ids 0, 1, … in this order"),
-        ParamSpec("end_of_text", .string, default: .string("<|endoftext|>"), doc: "special token written after every document"),
-        ParamSpec("tokenizer", .string, default: .null, doc: "use this tokenizer.json (workspace path) instead of training"),
-        ParamSpec("splits", .object([
-            ParamSpec("train", .float, default: .double(0.9)),
-            ParamSpec("val", .float, default: .double(0.05)),
-            ParamSpec("test", .float, default: .double(0.05)),
-        ]), default: .object([:]), doc: "fractions of documents (split_by: document) or tokens"),
-        ParamSpec("split_by", .choice(["document", "tokens"]), default: .string("document"),
-                  doc: "document: whole documents per split, seeded; tokens: contiguous token ranges"),
-        ParamSpec("seed", .int, default: .int(0), doc: "seed of the document split"),
-        ParamSpec("shard_tokens", .int, default: .int(1 << 25), doc: "tokens per shard file"),
-    ]
-
-    public static func externalInputs(_ p: Params) -> [ExternalInput] {
-        p.tokenizer.map { [ExternalInput(path: $0)] } ?? []
-    }
-
     public static func validate(_ p: Params) -> [ParamProblem] {
         var problems: [ParamProblem] = []
         if p.tokenizer == nil, p.vocab_size < 256 + p.special_tokens.count {
@@ -72,15 +56,9 @@ public struct BPETokenizeStage: Stage {
             problems.append(ParamProblem(["special_tokens"], "must be distinct and non-empty"))
         }
         let s = p.splits
-        for (name, v) in [("train", s.train), ("val", s.val), ("test", s.test)] where v < 0 || v > 1 {
-            problems.append(ParamProblem(["splits", name], "must be between 0 and 1"))
-        }
         if abs(s.train + s.val + s.test - 1) > 1e-6 {
             problems.append(ParamProblem(["splits"], "fractions add up to \(s.train + s.val + s.test), not 1"))
         }
-        if s.train <= 0 { problems.append(ParamProblem(["splits", "train"], "must be above 0")) }
-        if p.shard_tokens < 1024 { problems.append(ParamProblem(["shard_tokens"], "must be at least 1024")) }
-        if p.min_frequency < 0 { problems.append(ParamProblem(["min_frequency"], "must not be negative")) }
         return problems
     }
 

@@ -35,10 +35,10 @@ final class TokenSink {
         writers = ["train", "val", "test"].map {
             TokenShardWriter(split: $0, folder: tokensFolder, wide: wide, shardTokens: p.shard_tokens, tokenBytes: tokenBytes)
         }
-        assignment = p.split_by == "document"
+        assignment = p.split_by == .document
             ? DocumentSplit(count: documents, fractions: [p.splits.train, p.splits.val, p.splits.test], seed: UInt64(p.seed))
             : nil
-        stream = p.split_by == "tokens" ? try TokenSpool(folder: context.scratch) : nil
+        stream = p.split_by == .tokens ? try TokenSpool(folder: context.scratch) : nil
     }
 
     /// The next document's ids (ending with the end-of-text id).
@@ -68,7 +68,7 @@ final class TokenSink {
         for w in writers {
             splits[w.split] = .object([
                 "tokens": .int(Int64(w.tokens)), "bytes": .int(Int64(w.bytes)),
-                "documents": .int(Int64(p.split_by == "document" ? w.documents : 0)),
+                "documents": .int(Int64(p.split_by == .document ? w.documents : 0)),
                 "files": .array(w.files.map(JSONValue.string)),
             ])
             context.metric("tokens.\(w.split)", Double(w.tokens))
@@ -77,9 +77,9 @@ final class TokenSink {
             "vocab_size": .int(Int64(model.vocabularySize)),
             "dtype": .string(model.vocabularySize > 65536 ? "uint32" : "uint16"),
             "end_of_text": .int(Int64(endOfText)),
-            "split_by": .string(p.split_by),
+            "split_by": p.split_by.paramJSON,
             "seed": .int(Int64(p.seed)),
-            "documents": .int(Int64(p.split_by == "document" ? totalDocuments : documentCount)),
+            "documents": .int(Int64(p.split_by == .document ? totalDocuments : documentCount)),
             "bytes_per_token": .double(bytesPerToken),
             "splits": .object(splits),
         ])

@@ -9,38 +9,53 @@ import PipeKit
 /// rejected document goes to `rejects` with the filter and the reason; `stats` counts documents
 /// and bytes per filter, and the run metrics add rates and time per filter.
 public struct CleanStage: Stage {
-    public struct Params: Decodable, Sendable {
-        var preset: String
-        var filters: [String]
-        var skip: [String]
-        var html: String
-        var unicode: String
-        var min_words: Int
-        var min_chars: Int
-        var max_word_bytes: Int
-        var language: LanguageSettings
-        var pii: PII
-        var gopher_quality: GopherQualityFilter.Settings
-        var gopher_repetition: GopherRepetitionFilter.Settings
-        var c4: C4QualityFilter.Settings
-        var fineweb: FineWebQualityFilter.Settings
+    public struct Params: Parameters {
+        @Param("minimal: length and language filters (any corpus, code and docs included); web: adds Gopher repetition, Gopher quality, C4 and FineWeb")
+        var preset = Preset.minimal
+        @Param("run exactly these filters instead of the preset's") var filters: [FilterName] = []
+        @Param("filters of the preset not to run") var skip: [FilterName] = []
+        @Param("HTML to text: auto for documents with meta.format html (as collect marks them)") var html = HTMLMode.auto
+        @Param("Unicode normalization form") var unicode = TextNormalizer.Form.nfc
+        @Param("length filter: fewest whitespace-separated words", range: .nonNegative) var min_words = 5
+        @Param("length filter: fewest characters (after repair)", range: .nonNegative) var min_chars = 0
+        @Param("length filter: longest run without white space, in bytes (0: no limit); megabyte runs (base64, minified code) are not text and are one BPE pre-token each",
+               range: .nonNegative)
+        var max_word_bytes = 10_000
+        @Param("language identification (CLD2)") var language = LanguageSettings()
+        @Param("which personal data to redact") var pii = PII()
+        @Param("Gopher quality rules") var gopher_quality = GopherQualityFilter.Settings()
+        @Param("Gopher repetition rules") var gopher_repetition = GopherRepetitionFilter.Settings()
+        @Param("C4 rules (they also rewrite the text to the kept lines)") var c4 = C4QualityFilter.Settings()
+        @Param("FineWeb rules") var fineweb = FineWebQualityFilter.Settings()
+        public init() {}
     }
 
-    struct PII: Decodable, Sendable {
-        var emails: Bool
-        var ips: Bool
-        var phones: Bool
+    /// Which personal data to redact.
+    struct PII: Parameters {
+        @Param("e-mail addresses -> <EMAIL>") var emails = true
+        @Param("IPv4 and IPv6 addresses -> <IP>") var ips = true
+        @Param("phone numbers written with separators -> <PHONE>") var phones = true
     }
 
-    struct LanguageSettings: Decodable, Sendable {
-        var languages: [String]
-        var min_percent: Int
-        var keep_unknown: Bool
+    /// The language filter's settings.
+    struct LanguageSettings: Parameters {
+        @Param("ISO 639-1 codes to keep when no `languages` input is wired (the objective's languages win)") var languages: [String] = []
+        @Param("smallest share of the text (percent) in a kept language", range: .closed(0, 100)) var min_percent = 50
+        @Param("keep texts too short or too mixed for CLD2 to name a language") var keep_unknown = false
     }
+
+    /// A filter set to start from.
+    enum Preset: String, ParamChoice { case minimal, web }
+
+    /// When to turn HTML into text.
+    enum HTMLMode: String, ParamChoice { case auto, always, never }
 
     /// The filters, in the order they run.
-    static let filterNames = ["length", "language", "gopher_repetition", "gopher_quality", "c4", "fineweb"]
-    static let presets = ["minimal": ["length", "language"], "web": filterNames]
+    enum FilterName: String, ParamChoice {
+        case length, language, gopher_repetition, gopher_quality, c4, fineweb
+    }
+
+    static let presets: [Preset: [FilterName]] = [.minimal: [.length, .language], .web: FilterName.allCases]
 
     public static let name = "clean"
     public static let version = 4
@@ -54,36 +69,8 @@ public struct CleanStage: Stage {
         StagePort("rejects", .documents, optional: true, doc: "dropped documents with meta.reject = {filter, reason}"),
         StagePort("stats", .metrics, doc: "metrics.json: documents and bytes in and out, per filter, redactions (rates and timings are run metrics)"),
     ]
-    public static let parameters = [
-        ParamSpec("preset", .choice(["minimal", "web"]), default: .string("minimal"),
-                  doc: "minimal: length and language filters (any corpus, code and docs included); web: adds Gopher repetition, Gopher quality, C4 and FineWeb"),
-        ParamSpec("filters", .list(.choice(filterNames)), default: .array([]), doc: "run exactly these filters instead of the preset's"),
-        ParamSpec("skip", .list(.choice(filterNames)), default: .array([]), doc: "filters of the preset not to run"),
-        ParamSpec("html", .choice(["auto", "always", "never"]), default: .string("auto"),
-                  doc: "HTML to text: auto for documents with meta.format html (as collect marks them)"),
-        ParamSpec("unicode", .choice(["nfc", "nfkc", "none"]), default: .string("nfc"), doc: "Unicode normalization form"),
-        ParamSpec("min_words", .int, default: .int(5), doc: "length filter: fewest whitespace-separated words"),
-        ParamSpec("min_chars", .int, default: .int(0), doc: "length filter: fewest characters (after repair)"),
-        ParamSpec("max_word_bytes", .int, default: .int(10_000),
-                  doc: "length filter: longest run without white space, in bytes (0: no limit); megabyte runs (base64, minified code) are not text and are one BPE pre-token each"),
-        FilterParameters.language,
-        ParamSpec("pii", .object([
-            ParamSpec("emails", .bool, default: .bool(true), doc: "e-mail addresses -> <EMAIL>"),
-            ParamSpec("ips", .bool, default: .bool(true), doc: "IPv4 and IPv6 addresses -> <IP>"),
-            ParamSpec("phones", .bool, default: .bool(true), doc: "phone numbers written with separators -> <PHONE>"),
-        ]), default: .object([:]), doc: "which personal data to redact"),
-        FilterParameters.gopherQuality,
-        FilterParameters.gopherRepetition,
-        FilterParameters.c4,
-        FilterParameters.fineweb,
-    ]
-
     public static func validate(_ p: Params) -> [ParamProblem] {
         var problems: [ParamProblem] = []
-        if p.min_words < 0 { problems.append(ParamProblem(["min_words"], "must not be negative")) }
-        if p.min_chars < 0 { problems.append(ParamProblem(["min_chars"], "must not be negative")) }
-        if p.max_word_bytes < 0 { problems.append(ParamProblem(["max_word_bytes"], "must not be negative (0: no limit)")) }
-        if !(0...100).contains(p.language.min_percent) { problems.append(ParamProblem(["language", "min_percent"], "must be between 0 and 100")) }
         for (field, map) in [("top_n_grams", p.gopher_repetition.top_n_grams), ("dup_n_grams", p.gopher_repetition.dup_n_grams)] {
             for key in map.keys where Int(key).map({ $0 < 1 || $0 > 16 }) ?? true {
                 problems.append(ParamProblem(["gopher_repetition", field, key], "n-gram sizes are whole numbers from 1 to 16"))
@@ -95,9 +82,9 @@ public struct CleanStage: Stage {
     public init() {}
 
     /// The filters this configuration runs, in order.
-    static func activeFilters(_ p: Params) -> [String] {
+    static func activeFilters(_ p: Params) -> [FilterName] {
         let chosen = p.filters.isEmpty ? presets[p.preset] ?? [] : p.filters
-        return filterNames.filter { chosen.contains($0) && !p.skip.contains($0) }
+        return FilterName.allCases.filter { chosen.contains($0) && !p.skip.contains($0) }
     }
 
     /// The per-document work for these parameters and languages.
@@ -106,22 +93,22 @@ public struct CleanStage: Stage {
         var filters: [any QualityFilter] = []
         for name in active {
             switch name {
-            case "gopher_repetition": filters.append(GopherRepetitionFilter(settings: p.gopher_repetition))
-            case "gopher_quality": filters.append(GopherQualityFilter(settings: p.gopher_quality))
-            case "c4": filters.append(C4QualityFilter(settings: p.c4))
-            case "fineweb": filters.append(FineWebQualityFilter(settings: p.fineweb))
-            default: break
+            case .gopher_repetition: filters.append(GopherRepetitionFilter(settings: p.gopher_repetition))
+            case .gopher_quality: filters.append(GopherQualityFilter(settings: p.gopher_quality))
+            case .c4: filters.append(C4QualityFilter(settings: p.c4))
+            case .fineweb: filters.append(FineWebQualityFilter(settings: p.fineweb))
+            case .length, .language: break
             }
         }
-        let language = active.contains("language") && !languages.isEmpty
+        let language = active.contains(.language) && !languages.isEmpty
             ? Cleaner.LanguageRule(languages: Set(languages), minPercent: p.language.min_percent, keepUnknown: p.language.keep_unknown)
             : nil
-        return Cleaner(html: p.html == "never" ? nil : HTMLText(),
-                       normalizer: TextNormalizer(form: TextNormalizer.Form(rawValue: p.unicode) ?? .nfc),
+        return Cleaner(html: p.html == .never ? nil : HTMLText(),
+                       normalizer: TextNormalizer(form: p.unicode),
                        redactor: PIIRedactor(emails: p.pii.emails, ips: p.pii.ips, phones: p.pii.phones),
-                       minWords: active.contains("length") ? p.min_words : 0,
-                       minChars: active.contains("length") ? p.min_chars : 0,
-                       maxWordBytes: active.contains("length") ? p.max_word_bytes : 0,
+                       minWords: active.contains(.length) ? p.min_words : 0,
+                       minChars: active.contains(.length) ? p.min_chars : 0,
+                       maxWordBytes: active.contains(.length) ? p.max_word_bytes : 0,
                        language: language, filters: filters)
     }
 
@@ -143,10 +130,10 @@ public struct CleanStage: Stage {
         }
         let cleaner = Self.cleaner(p, languages: languages)
         let active = Self.activeFilters(p)
-        if active.contains("language"), languages.isEmpty {
+        if active.contains(.language), languages.isEmpty {
             context.log("language filter: no languages given (wire the objective's `languages` or set language.languages); not filtering by language")
         }
-        context.log("filters: \(active.joined(separator: ", "))")
+        context.log("filters: \(active.map(\.rawValue).joined(separator: ", "))")
         let kept = DocumentsWriter(folder: try context.output("documents"))
         let rejects = DocumentsWriter(folder: try context.output("rejects"))
         var counters = Cleaner.Counters()
@@ -169,7 +156,7 @@ public struct CleanStage: Stage {
                             throw StageError("documents/\(shard):\(i + 1): not a document (\(error))")
                         }
                     }
-                    let isHTML = p.html == "always" || p.html == "auto" && document.meta?["format"]?.stringValue == "html"
+                    let isHTML = p.html == .always || p.html == .auto && document.meta?["format"]?.stringValue == "html"
                     out.append((document, cleaner.clean(document.text, isHTML: isHTML, analysis: analyses[k], counters: &local)))
                 }
                 return (out, local)

@@ -1,11 +1,13 @@
 import Foundation
+import PipeKit
 
 /// The text repairs every document gets: Unicode normalization (NFC or NFKC), control
 /// characters removed, Unicode spaces made plain spaces, line endings unified, spaces at line
 /// ends cut, blank-line runs collapsed to one, and the text trimmed. Indentation is kept
 /// (code and reStructuredText depend on it). Pure-ASCII text skips the Unicode pass.
 struct TextNormalizer: Sendable {
-    enum Form: String, Sendable { case nfc, nfkc, none }
+    /// A Unicode normalization form, or none.
+    enum Form: String, ParamChoice { case nfc, nfkc, none }
     var form: Form = .nfc
 
     func normalize(_ text: String) -> String {

@@ -7,7 +7,7 @@ import PipeKit
 /// Runs with document or byte limits, or URL sources, do not split.
 extension CollectStage: ShardableStage {
     public static func shards(_ p: Params, _ context: StageContext) throws -> [ShardSpec] {
-        guard p.max_documents == nil, p.max_bytes == nil, p.sources.allSatisfy({ $0.kind == "files" }) else { return [] }
+        guard p.max_documents == nil, p.max_bytes == nil, p.sources.allSatisfy({ $0.kind == .files }) else { return [] }
         var units: [ShardSpec] = []
         for (index, source) in p.sources.enumerated() {
             let listing = try Collector.files(of: source, workspace: context.workspace)

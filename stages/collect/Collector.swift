@@ -54,16 +54,16 @@ struct Collector {
     }
 
     /// The format of a file from its extension, after `.gz` / `.zst`.
-    static func format(of url: URL, declared: String) -> String {
-        if declared != "auto" { return declared }
+    static func format(of url: URL, declared: CollectStage.SourceFormat) -> CollectStage.SourceFormat {
+        if declared != .auto { return declared }
         var name = url.lastPathComponent.lowercased()
         for suffix in [".gz", ".gzip", ".zst", ".zstd"] where name.hasSuffix(suffix) { name.removeLast(suffix.count) }
         switch (name as NSString).pathExtension {
-        case "md", "markdown", "rst": return "markdown"
-        case "html", "htm", "xhtml": return "html"
-        case "jsonl", "json", "ndjson": return "jsonl"
-        case "warc", "wet": return "warc"
-        default: return "text"
+        case "md", "markdown", "rst": return .markdown
+        case "html", "htm", "xhtml": return .html
+        case "jsonl", "json", "ndjson": return .jsonl
+        case "warc", "wet": return .warc
+        default: return .text
         }
     }
 
@@ -72,13 +72,13 @@ struct Collector {
     private mutating func readUnlessCorrupt(_ file: FileInfo) throws {
         do {
             switch file.format {
-            case "jsonl": try readJSONL(file)
-            case "delimited": try readDelimited(file)
-            case "warc": try readWARC(file)
-            default: try readWhole(file)
+            case .jsonl: try readJSONL(file)
+            case .delimited: try readDelimited(file)
+            case .warc: try readWARC(file)
+            case .auto, .text, .markdown, .html: try readWhole(file)
             }
         } catch let damage as CorruptInput {
-            guard params.on_corrupt == "skip" else { throw StageError(damage.description) }
+            guard params.on_corrupt == .skip else { throw StageError(damage.description) }
             corruptFiles += 1
             context.log("skipped the rest of \(file.relative): \(damage)")
         }
@@ -88,7 +88,7 @@ struct Collector {
     /// `on_large_record: fail`.
     private mutating func oversized(_ location: String, bytes: Int) throws {
         let message = "\(location): record of \(bytes) bytes is larger than max_record_bytes (\(params.max_record_bytes))"
-        guard params.on_large_record == "skip" else { throw StageError(message) }
+        guard params.on_large_record == .skip else { throw StageError(message) }
         skippedLargeRecords += 1
         context.log("skipped " + message)
     }
@@ -100,14 +100,14 @@ struct Collector {
         let source: CollectStage.Source
         /// The source's name on documents.
         let name: String
-        let format: String
+        let format: CollectStage.SourceFormat
         /// Meta fields of every document: path, format, license.
         let meta: [String: JSONValue]
 
         init(url: URL, relative: String, source: CollectStage.Source, name: String) {
             (self.url, self.relative, self.source, self.name) = (url, relative, source, name)
             format = Collector.format(of: url, declared: source.format)
-            var meta: [String: JSONValue] = ["path": .string(relative), "format": .string(format)]
+            var meta: [String: JSONValue] = ["path": .string(relative), "format": .string(format.rawValue)]
             if let license = source.license { meta["license"] = .string(license) }
             self.meta = meta
         }
@@ -274,12 +274,12 @@ struct Collector {
         if String(validating: raw, as: UTF8.self) == nil {
             invalidUTF8 += 1
             switch params.invalid_utf8 {
-            case "skip":
+            case .skip:
                 droppedInvalid += 1
                 return
-            case "latin-1":
+            case .latin1:
                 text = Array(String(raw.map { Character(Unicode.Scalar($0)) }).utf8)
-            default:
+            case .repair:
                 text = Array(String(decoding: raw, as: UTF8.self).utf8)
             }
         }
@@ -331,7 +331,7 @@ struct Collector {
             context.log("\(source): \(count) documents")
         }
         context.log("collected \(writer.count) documents (\(writer.textBytes) bytes) from \(filesRead) files into \(writer.shards) shard(s)"
-            + (invalidUTF8 > 0 ? "; \(invalidUTF8) had invalid UTF-8 (\(params.invalid_utf8))" : "")
+            + (invalidUTF8 > 0 ? "; \(invalidUTF8) had invalid UTF-8 (\(params.invalid_utf8.rawValue))" : "")
             + (limitReached ? "; stopped at the document or byte limit" : ""))
     }
 }

@@ -6,23 +6,13 @@ import Transformer
 /// `distill`: trains a smaller student from a teacher's logits (temperature-scaled KL divergence
 /// mixed with cross-entropy on the true next tokens), on the same token shards.
 public struct DistillStage: Stage {
-    public struct Params: Decodable, Sendable {
-        var model: Architecture
-        var steps: Int
-        var temperature: Double
-        var alpha: Double
-        var training: TrainingSettings
-
-        enum CodingKeys: String, CodingKey { case model, steps, temperature, alpha }
-
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            model = try c.decode(Architecture.self, forKey: .model)
-            steps = try c.decode(Int.self, forKey: .steps)
-            temperature = try c.decode(Double.self, forKey: .temperature)
-            alpha = try c.decode(Double.self, forKey: .alpha)
-            training = try TrainingSettings(from: decoder)
-        }
+    public struct Params: Parameters {
+        @Param("the student's shape") var model = Architecture()
+        @Param("optimizer steps", range: .positive) var steps = 1000
+        @Param("softens both distributions; the KL term is scaled by T²", range: .positive) var temperature = 2.0
+        @Param("weight of the teacher's soft targets (1 - alpha: the true tokens)", range: .closed(0, 1)) var alpha = 0.5
+        @ParamGroup var training: TrainingSettings
+        public init() {}
     }
 
     public static let name = "distill"
@@ -36,19 +26,8 @@ public struct DistillStage: Stage {
         StagePort("model", .model, doc: "the student: config.json + model.safetensors"),
         StagePort("metrics", .metrics, doc: "metrics.json, curve.csv, curve.json (val loss is plain cross-entropy)"),
     ]
-    public static let parameters = [
-        Architecture.parameter,
-        ParamSpec("steps", .int, default: .int(1000), doc: "optimizer steps"),
-        ParamSpec("temperature", .float, default: .double(2.0), doc: "softens both distributions; the KL term is scaled by T²"),
-        ParamSpec("alpha", .float, default: .double(0.5), doc: "weight of the teacher's soft targets (1 - alpha: the true tokens)"),
-    ] + TrainingSettings.parameters
-
     public static func validate(_ p: Params) -> [ParamProblem] {
-        var problems = p.model.problems() + p.training.problems()
-        if p.steps <= 0 { problems.append(ParamProblem(["steps"], "must be positive")) }
-        if p.temperature <= 0 { problems.append(ParamProblem(["temperature"], "must be positive")) }
-        if !(0...1).contains(p.alpha) { problems.append(ParamProblem(["alpha"], "must be in [0, 1]")) }
-        return problems
+        p.model.problems() + p.training.problems()
     }
 
     public init() {}

@@ -9,23 +9,25 @@ import Transformer
 /// It accepts any `model` artifact the pipeline produces, so the cost of pruning, distilling or
 /// quantizing is measured by the same code that measured the trained model.
 public struct EvaluateStage: Stage {
-    public struct Params: Decodable, Sendable {
-        var splits: [String]
-        var stride: Int?
-        var max_tokens: Int?
-        var batch: Int
-        var tasks: [TaskSpec]
-        var samples: Samples
+    public struct Params: Parameters {
+        @Param("token splits to measure") var splits = [HeldOutSplit.test]
+        @Param("sliding-window stride in tokens; default half the context", range: .positive) var stride: Int? = nil
+        @Param("predictions scored per split at most (default: all)", range: .positive) var max_tokens: Int? = nil
+        @Param("windows per forward pass", range: .positive) var batch = 8
+        @Param("multiple-choice or generation tasks") var tasks: [TaskSpec] = []
+        @Param("sample generations stored with the metrics") var samples = Samples()
+        public init() {}
     }
 
     /// Free generations from given prompts, stored with the metrics.
-    struct Samples: Decodable, Sendable {
-        var prompts: [String]
-        var max_new_tokens: Int
-        var temperature: Double
-        var top_k: Int?
-        var top_p: Double?
-        var seed: Int
+    struct Samples: Parameters {
+        @Param("prompts to continue") var prompts: [String] = []
+        @Param("tokens to generate per prompt", range: .nonNegative) var max_new_tokens = 64
+        @Param("sampling temperature; 0 is greedy", range: .nonNegative) var temperature = 0.8
+        @Param("sample among the k most likely tokens (0 or null: all)", range: .nonNegative) var top_k: Int? = 40
+        @Param("sample within the smallest set of tokens whose probability reaches p (null: all)", range: .closed(0, 1))
+        var top_p: Double? = 0.95
+        @Param("seed of the sampler") var seed = 0
     }
 
     public static let name = "evaluate"
@@ -41,43 +43,15 @@ public struct EvaluateStage: Stage {
     public static let outputs = [
         StagePort("metrics", .metrics, doc: "metrics.json, gates.json, samples.json, tasks.jsonl"),
     ]
-    public static let parameters = [
-        ParamSpec("splits", .list(.choice(MetricName.splits)), default: .array([.string("test")]), doc: "token splits to measure"),
-        ParamSpec("stride", .int, default: .null, doc: "sliding-window stride in tokens; default half the context"),
-        ParamSpec("max_tokens", .int, default: .null, doc: "predictions scored per split at most (default: all)"),
-        ParamSpec("batch", .int, default: .int(8), doc: "windows per forward pass"),
-        ParamSpec("tasks", .list(.object([
-            ParamSpec("name", .string, doc: "metrics are task.<name>.<metric>"),
-            ParamSpec("path", .string, doc: "JSONL file in the workspace"),
-            ParamSpec("max_new_tokens", .int, default: .int(64), doc: "generation tasks: tokens to generate at most"),
-            ParamSpec("stop", .list(.string), default: .array([.string("\n")]), doc: "generation tasks: stop at any of these"),
-            ParamSpec("limit", .int, default: .null, doc: "score only the first items"),
-        ])), default: .array([]), doc: "multiple-choice or generation tasks"),
-        ParamSpec("samples", .object([
-            ParamSpec("prompts", .list(.string), default: .array([]), doc: "prompts to continue"),
-            ParamSpec("max_new_tokens", .int, default: .int(64)),
-            ParamSpec("temperature", .float, default: .double(0.8)),
-            ParamSpec("top_k", .int, default: .int(40)),
-            ParamSpec("top_p", .float, default: .double(0.95)),
-            ParamSpec("seed", .int, default: .int(0)),
-        ]), default: .object([:]), doc: "sample generations stored with the metrics"),
-    ]
-
     public static func externalInputs(_ p: Params) -> [ExternalInput] { p.tasks.map { ExternalInput(path: $0.path) } }
 
     public static func validate(_ p: Params) -> [ParamProblem] {
         var problems: [ParamProblem] = []
-        if let s = p.stride, s <= 0 { problems.append(ParamProblem(["stride"], "must be positive")) }
-        if let m = p.max_tokens, m <= 0 { problems.append(ParamProblem(["max_tokens"], "must be positive")) }
-        if p.batch <= 0 { problems.append(ParamProblem(["batch"], "must be positive")) }
         var names = Set<String>()
         for (i, task) in p.tasks.enumerated() {
             if task.name.isEmpty || task.name.contains(".") { problems.append(ParamProblem(["tasks", "\(i)", "name"], "a task name is non-empty and has no '.'")) }
             if !names.insert(task.name).inserted { problems.append(ParamProblem(["tasks", "\(i)", "name"], "task '\(task.name)' is named twice")) }
-            if task.max_new_tokens <= 0 { problems.append(ParamProblem(["tasks", "\(i)", "max_new_tokens"], "must be positive")) }
         }
-        if p.samples.temperature < 0 { problems.append(ParamProblem(["samples", "temperature"], "must not be negative")) }
-        if let top = p.samples.top_p, !(0...1).contains(top) { problems.append(ParamProblem(["samples", "top_p"], "must be in [0, 1]")) }
         return problems
     }
 
@@ -99,7 +73,7 @@ public struct EvaluateStage: Stage {
         var metrics: [String: Double] = [:]
         let tokenBytes = (0..<tokenizer.vocabularySize).map { tokenizer.textBytes(Int32($0)) }
         let evaluation = SlidingWindowEvaluation(model: model, workers: workers, batch: p.batch, tokenBytes: tokenBytes)
-        for (n, name) in p.splits.enumerated() {
+        for (n, name) in p.splits.map(\.rawValue).enumerated() {
             let split = try tokens.split(name)
             guard split.count > 1 else { throw StageError("tokens: the \(name) split is empty; give bpe-tokenize a \(name) fraction") }
             let started = Date()

@@ -5,12 +5,12 @@ import Transformer
 
 /// A task named in the manifest: a JSONL file of items, all multiple-choice
 /// (`{"prompt", "choices", "answer"}`) or all generation (`{"prompt", "reference"}`).
-struct TaskSpec: Decodable, Sendable {
-    var name: String
-    var path: String
-    var max_new_tokens: Int
-    var stop: [String]
-    var limit: Int?
+struct TaskSpec: Parameters {
+    @Param("metrics are task.<name>.<metric>") var name: String
+    @Param("JSONL file in the workspace") var path: String
+    @Param("generation tasks: tokens to generate at most", range: .positive) var max_new_tokens = 64
+    @Param("generation tasks: stop at any of these") var stop = ["\n"]
+    @Param("score only the first items", range: .positive) var limit: Int? = nil
 }
 
 /// One item of a task file.

@@ -6,11 +6,18 @@ import Transformer
 /// `export`: writes the files the tools people already use load: a GGUF for llama.cpp (with the
 /// tokenizer inside) and a Hugging Face directory with a model card.
 public struct ExportStage: Stage {
-    public struct Params: Decodable, Sendable {
-        var formats: [String]
-        var gguf_type: String
-        var name: String?
+    public struct Params: Parameters {
+        @Param("what to write") var formats = [Format.gguf, .hf]
+        @Param("auto: a quantized model's own blocks, else f32; f16 halves a float model") var gguf_type = GGUFType.auto
+        @Param("the model's name (default: the stage's name)") var name: String? = nil
+        public init() {}
     }
+
+    /// A file layout to export.
+    enum Format: String, ParamChoice { case gguf, hf }
+
+    /// The tensor type of the GGUF file.
+    enum GGUFType: String, ParamChoice { case auto, f32, f16 }
 
     public static let name = "export"
     public static let version = 2
@@ -26,13 +33,6 @@ public struct ExportStage: Stage {
         StagePort("gguf", .model, optional: true, doc: "model.gguf (llama architecture, gpt2 tokenizer) + config.json; empty unless formats has gguf"),
         StagePort("hf", .model, optional: true, doc: "config.json, model.safetensors, tokenizer.json, tokenizer_config.json, generation_config.json, README.md; empty unless formats has hf"),
     ]
-    public static let parameters = [
-        ParamSpec("formats", .list(.choice(["gguf", "hf"])), default: .array([.string("gguf"), .string("hf")]), doc: "what to write"),
-        ParamSpec("gguf_type", .choice(["auto", "f32", "f16"]), default: .string("auto"),
-                  doc: "auto: a quantized model's own blocks, else f32; f16 halves a float model"),
-        ParamSpec("name", .string, default: .null, doc: "the model's name (default: the stage's name)"),
-    ]
-
     public static func validate(_ p: Params) -> [ParamProblem] {
         p.formats.isEmpty ? [ParamProblem(["formats"], "name at least one format")] : []
     }
@@ -53,18 +53,18 @@ public struct ExportStage: Stage {
             && !FileManager.default.fileExists(atPath: modelFolder.appendingPathComponent(ModelFiles.weightsFile).path)
         let name = p.name ?? context.stageName
 
-        if p.formats.contains("gguf") {
+        if p.formats.contains(.gguf) {
             let out = try context.output("gguf")
             let tensors: [GGUF.Tensor]
             let fileType: GGMLType
-            if quantized, p.gguf_type == "auto" {
+            if quantized, p.gguf_type == .auto {
                 let stored = try GGUF.read(quantizedFile)
                 tensors = model.layout.tensors.map { stored.tensors[LlamaGGUF.ggufName($0.name)]! }
                 let matrixTypes = Dictionary(grouping: tensors.filter { $0.dimensions.count == 2 }, by: \.type).mapValues(\.count)
                 fileType = matrixTypes.max { ($0.value, $1.key.rawValue) < ($1.value, $0.key.rawValue) }?.key ?? .f32
                 context.log("GGUF keeps the quantized blocks: " + Dictionary(grouping: tensors, by: \.type.name).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", "))
             } else {
-                let type: GGMLType = p.gguf_type == "f16" ? .f16 : .f32
+                let type: GGMLType = p.gguf_type == .f16 ? .f16 : .f32
                 tensors = LlamaGGUF.tensors(of: model) { $0.isNorm ? .f32 : type }
                 fileType = type
             }
@@ -72,7 +72,7 @@ public struct ExportStage: Stage {
             try GGUF.write(metadata: metadata, tensors: tensors, to: out.appendingPathComponent(ModelFiles.ggufFile))
             try FileManager.default.copyItem(at: modelFolder.appendingPathComponent(ModelFiles.configFile), to: out.appendingPathComponent(ModelFiles.configFile))
         }
-        if p.formats.contains("hf") {
+        if p.formats.contains(.hf) {
             let out = try context.output("hf")
             if quantized { context.log("the Hugging Face export holds the quantized model's weights dequantized to f32") }
             try ModelFiles.save(model, to: out, metadata: ["format": "pt"])

@@ -11,21 +11,34 @@ import PipeKit
 /// which reads the candidates again within a memory budget: `ExactVerifier`). The last pass
 /// streams the shards and writes the kept documents unchanged, in their order.
 public struct MinHashDedupStage: Stage {
-    public struct Params: Decodable, Sendable {
-        var ngram: Int
-        var shingle: String
-        var threshold: Double
-        var bands: Int?
-        var rows: Int?
-        var verify: String
-        var verify_threshold: Double
-        var verify_memory_mb: Int
-        var keep: String
-        var source_priority: [String]
-        var normalize: Bool
-        var seed: Int
-        var shard_bytes: Int
+    public struct Params: Parameters {
+        @Param("shingle length in words (or characters)", range: .atLeast(1)) var ngram = 5
+        @Param("word or character n-grams") var shingle = Shingle.words
+        @Param("Jaccard similarity the LSH bands target (chooses bands × rows)", range: .leftOpen(0, 1)) var threshold = 0.8
+        @Param("LSH bands (default: chosen from threshold; 14 for 0.8)", range: .atLeast(1)) var bands: Int? = nil
+        @Param("rows per band (default: chosen from threshold; 8 for 0.8)", range: .atLeast(1)) var rows: Int? = nil
+        @Param("how an LSH candidate pair is confirmed: exact Jaccard of the shingle sets (a second read of the candidates), estimated from the signatures, or none (every candidate counts, as in datatrove)")
+        var verify = Verify.exact
+        @Param("Jaccard a candidate pair needs under verify: pairs below it are chance LSH collisions", range: .closed(0, 1))
+        var verify_threshold = 0.5
+        @Param("verify: exact — memory for shingle sets; more candidates take more passes over the shards", range: .atLeast(1))
+        var verify_memory_mb = 1024
+        @Param("which document of a cluster survives: first in order, longest, or by source_priority") var keep = Keep.first
+        @Param("keep: source — sources in order of preference") var source_priority: [String] = []
+        @Param("lowercase, numbers to 0, no punctuation or diacritics, single spaces") var normalize = true
+        @Param("seed of the hash permutations") var seed = 1
+        @Param("bytes per output shard", range: .positive) var shard_bytes = 64 << 20
+        public init() {}
     }
+
+    /// What a shingle is made of.
+    enum Shingle: String, ParamChoice { case words, chars }
+
+    /// How a candidate pair is confirmed.
+    enum Verify: String, ParamChoice { case none, estimated, exact }
+
+    /// Which document of a cluster survives.
+    enum Keep: String, ParamChoice { case first, longest, source }
 
     public static let name = "minhash-dedup"
     public static let version = 4
@@ -36,37 +49,13 @@ public struct MinHashDedupStage: Stage {
         StagePort("clusters", .clusters, doc: "clusters.jsonl: each duplicate group, its kept id and the removed ids"),
         StagePort("stats", .metrics, doc: "metrics.json: documents and bytes in and out, duplicates removed"),
     ]
-    public static let parameters = [
-        ParamSpec("ngram", .int, default: .int(5), doc: "shingle length in words (or characters)"),
-        ParamSpec("shingle", .choice(["words", "chars"]), default: .string("words"), doc: "word or character n-grams"),
-        ParamSpec("threshold", .float, default: .double(0.8), doc: "Jaccard similarity the LSH bands target (chooses bands × rows)"),
-        ParamSpec("bands", .int, default: .null, doc: "LSH bands (default: chosen from threshold; 14 for 0.8)"),
-        ParamSpec("rows", .int, default: .null, doc: "rows per band (default: chosen from threshold; 8 for 0.8)"),
-        ParamSpec("verify", .choice(["none", "estimated", "exact"]), default: .string("exact"),
-                  doc: "how an LSH candidate pair is confirmed: exact Jaccard of the shingle sets (a second read of the candidates), estimated from the signatures, or none (every candidate counts, as in datatrove)"),
-        ParamSpec("verify_threshold", .float, default: .double(0.5),
-                  doc: "Jaccard a candidate pair needs under verify: pairs below it are chance LSH collisions"),
-        ParamSpec("verify_memory_mb", .int, default: .int(1024),
-                  doc: "verify: exact — memory for shingle sets; more candidates take more passes over the shards"),
-        ParamSpec("keep", .choice(["first", "longest", "source"]), default: .string("first"),
-                  doc: "which document of a cluster survives: first in order, longest, or by source_priority"),
-        ParamSpec("source_priority", .list(.string), default: .array([]), doc: "keep: source — sources in order of preference"),
-        ParamSpec("normalize", .bool, default: .bool(true), doc: "lowercase, numbers to 0, no punctuation or diacritics, single spaces"),
-        ParamSpec("seed", .int, default: .int(1), doc: "seed of the hash permutations"),
-        ParamSpec("shard_bytes", .int, default: .int(64 << 20), doc: "bytes per output shard"),
-    ]
-
     public static func validate(_ p: Params) -> [ParamProblem] {
         var problems: [ParamProblem] = []
-        if p.ngram < 1 { problems.append(ParamProblem(["ngram"], "must be at least 1")) }
-        if !(p.threshold > 0 && p.threshold <= 1) { problems.append(ParamProblem(["threshold"], "must be in (0, 1]")) }
-        if !(p.verify_threshold >= 0 && p.verify_threshold <= 1) { problems.append(ParamProblem(["verify_threshold"], "must be in [0, 1]")) }
-        if p.verify_memory_mb < 1 { problems.append(ParamProblem(["verify_memory_mb"], "must be at least 1")) }
         if (p.bands == nil) != (p.rows == nil) { problems.append(ParamProblem(["bands"], "give bands and rows together, or neither")) }
-        if let b = p.bands, let r = p.rows, b < 1 || r < 1 || b * r > 1024 {
+        if let b = p.bands, let r = p.rows, b * r > 1024 {
             problems.append(ParamProblem(["bands"], "bands × rows must be between 1 and 1024"))
         }
-        if p.keep == "source" && p.source_priority.isEmpty {
+        if p.keep == .source && p.source_priority.isEmpty {
             problems.append(ParamProblem(["source_priority"], "keep: source needs the sources in order of preference"))
         }
         return problems
@@ -77,7 +66,7 @@ public struct MinHashDedupStage: Stage {
     /// Bands, rows and the hasher these parameters ask for.
     static func hasher(_ p: Params) -> (bands: Int, rows: Int, hasher: MinHasher) {
         let (bands, rows) = p.bands.map { ($0, p.rows!) } ?? LSHParameters.choose(threshold: p.threshold)
-        return (bands, rows, MinHasher(permutations: bands * rows, ngram: p.ngram, characters: p.shingle == "chars", seed: UInt64(p.seed)))
+        return (bands, rows, MinHasher(permutations: bands * rows, ngram: p.ngram, characters: p.shingle == .chars, seed: UInt64(p.seed)))
     }
 
     public func run(_ p: Params, _ context: StageContext) async throws {
@@ -93,7 +82,7 @@ public struct MinHashDedupStage: Stage {
         let input = try context.input("documents")
         let (bands, rows, hasher) = Self.hasher(p)
         let k = bands * rows
-        context.log("MinHash: \(bands) bands × \(rows) rows, \(p.ngram)-\(p.shingle) shingles, kernel \(MinHasher.kernel)")
+        context.log("MinHash: \(bands) bands × \(rows) rows, \(p.ngram)-\(p.shingle.rawValue) shingles, kernel \(MinHasher.kernel)")
         var table = SignatureTable(permutations: k)
         let started = Date()
         for (n, shard) in shards.enumerated() {
@@ -122,7 +111,7 @@ public struct MinHashDedupStage: Stage {
                     }
                     hashes.append(exact)
                     lens.append(text.count)
-                    if p.keep == "source" {
+                    if p.keep == .source {
                         source.removeAll(keepingCapacity: true)
                         _ = lines.withLine(index) { JSONLineScanner.stringField("source", in: $0, into: &source) }
                         let name = String(decoding: source, as: UTF8.self)
@@ -182,7 +171,7 @@ public struct MinHashDedupStage: Stage {
                 for j in (band * rows)..<((band + 1) * rows) { h = (h ^ UInt64(signatures[i * k + j])) &* 0x100000001b3 }
                 if let bucket = buckets[h] {
                     candidates.append(CandidatePair(Int(bucket.first), i))
-                    if p.verify != "none" && bucket.last != bucket.first { candidates.append(CandidatePair(Int(bucket.last), i)) }
+                    if p.verify != .none && bucket.last != bucket.first { candidates.append(CandidatePair(Int(bucket.last), i)) }
                     buckets[h] = (bucket.first, Int32(i))
                 } else {
                     buckets[h] = (Int32(i), Int32(i))
@@ -193,7 +182,7 @@ public struct MinHashDedupStage: Stage {
         candidates = Array(Set(candidates)).sorted()
         let accepted = try confirm(candidates, p, signatures: signatures, lengths: lengths, shards: shards, context)
         for (pair, ok) in zip(candidates, accepted) where ok { sets.union(pair.first, pair.second) }
-        context.log("\(candidates.count) LSH candidate pairs, \(accepted.filter { $0 }.count) confirmed (verify: \(p.verify))")
+        context.log("\(candidates.count) LSH candidate pairs, \(accepted.filter { $0 }.count) confirmed (verify: \(p.verify.rawValue))")
 
         // The survivor of each cluster.
         var keeper = [Int32](repeating: -1, count: count)
@@ -266,7 +255,7 @@ public struct MinHashDedupStage: Stage {
         let (bands, rows, hasher) = Self.hasher(p)
         let k = bands * rows
         switch p.verify {
-        case "exact":
+        case .exact:
             let input = try context.input("documents")
             let verifier = ExactVerifier(hasher: hasher, normalize: p.normalize, threshold: p.verify_threshold,
                                          budgetBytes: p.verify_memory_mb << 20)
@@ -276,23 +265,23 @@ public struct MinHashDedupStage: Stage {
             let documents = Set(pairs.flatMap { [$0.first, $0.second] }).count
             context.log("exact Jaccard of \(pairs.count) candidate pairs (\(documents) documents) in \(passes) pass(es) over the shards")
             return verdicts
-        case "estimated":
+        case .estimated:
             return pairs.map { pair in
                 var agree = 0
                 for j in 0..<k where signatures[pair.first * k + j] == signatures[pair.second * k + j] { agree += 1 }
                 return Double(agree) >= p.verify_threshold * Double(k)
             }
-        default:
+        case .none:
             return [Bool](repeating: true, count: pairs.count)
         }
     }
 
     /// Whether document `i` should survive instead of `j` under the keep policy.
-    private func better(_ i: Int, than j: Int, policy: String, lengths: [Int], sources: [Int16]) -> Bool {
+    private func better(_ i: Int, than j: Int, policy: Keep, lengths: [Int], sources: [Int16]) -> Bool {
         switch policy {
-        case "longest": return lengths[i] > lengths[j]
-        case "source": return sources[i] < sources[j]
-        default: return false  // first: indices arrive in order
+        case .longest: return lengths[i] > lengths[j]
+        case .source: return sources[i] < sources[j]
+        case .first: return false  // indices arrive in order
         }
     }
 }

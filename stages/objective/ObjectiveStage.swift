@@ -7,26 +7,37 @@ import PipeKit
 /// `objective`) so that each consumer depends only on what it reads: editing a target reruns
 /// evaluation, not cleaning or training.
 public struct ObjectiveStage: Stage {
-    public struct Params: Decodable, Sendable {
-        public var task: String
-        public var domain: String
-        public var languages: [String]
-        public var targets: [String: Bound]
-        public var budget: Budget
-        public var gate: String
+    public struct Params: Parameters {
+        @Param("What the model is for") public var task = Task.text_generation
+        @Param("The kind of text, in words") public var domain = ""
+        @Param("ISO 639-1 codes the data should be in") public var languages = ["en"]
+        @Param("metric -> {min, max}, e.g. test.perplexity: {max: 60}") public var targets: [String: Bound] = [:]
+        @Param("limits on model size and training") public var budget = Budget()
+        @Param("fail: an unmet target fails evaluation and skips what needs it; warn: report only") public var gate = Gate.fail
+        public init() {}
     }
 
+    /// What the model is for.
+    public enum Task: String, ParamChoice {
+        case text_generation = "text-generation", classification, question_answering = "question-answering", summarization
+    }
+
+    /// What an unmet target does.
+    public enum Gate: String, ParamChoice { case fail, warn }
+
     /// A target on one metric: at least `min`, at most `max`, or both.
-    public struct Bound: Codable, Sendable, Equatable {
-        public var min: Double?
-        public var max: Double?
+    public struct Bound: Parameters, Equatable {
+        @Param("at least") public var min: Double? = nil
+        @Param("at most") public var max: Double? = nil
+        public init() {}
     }
 
     /// Limits on the model and its training.
-    public struct Budget: Codable, Sendable, Equatable {
-        public var max_parameters: Int?
-        public var max_train_seconds: Double?
-        public var max_tokens: Int?
+    public struct Budget: Parameters, Equatable {
+        @Param("parameters, embeddings included, tied counted once", range: .positive) public var max_parameters: Int? = nil
+        @Param("training stops cleanly after this", range: .positive) public var max_train_seconds: Double? = nil
+        @Param("training tokens", range: .positive) public var max_tokens: Int? = nil
+        public init() {}
     }
 
     public static let name = "objective"
@@ -39,24 +50,6 @@ public struct ObjectiveStage: Stage {
         StagePort("budget", .budget, doc: "budget.json: max_parameters, max_train_seconds, max_tokens"),
         StagePort("targets", .targets, doc: "targets.json: {\"gate\": \"fail\", \"targets\": {metric: {min|max}}}"),
     ]
-    public static let parameters = [
-        ParamSpec("task", .choice(["text-generation", "classification", "question-answering", "summarization"]),
-                  default: .string("text-generation"), doc: "What the model is for"),
-        ParamSpec("domain", .string, default: .string(""), doc: "The kind of text, in words"),
-        ParamSpec("languages", .list(.string), default: .array([.string("en")]), doc: "ISO 639-1 codes the data should be in"),
-        ParamSpec("targets", .map(.object([
-            ParamSpec("min", .float, default: .null, doc: "at least"),
-            ParamSpec("max", .float, default: .null, doc: "at most"),
-        ])), default: .object([:]), doc: "metric -> {min, max}, e.g. test.perplexity: {max: 60}"),
-        ParamSpec("budget", .object([
-            ParamSpec("max_parameters", .int, default: .null, doc: "parameters, embeddings included, tied counted once"),
-            ParamSpec("max_train_seconds", .float, default: .null, doc: "training stops cleanly after this"),
-            ParamSpec("max_tokens", .int, default: .null, doc: "training tokens"),
-        ]), default: .object([:]), doc: "limits on model size and training"),
-        ParamSpec("gate", .choice(["fail", "warn"]), default: .string("fail"),
-                  doc: "fail: an unmet target fails evaluation and skips what needs it; warn: report only"),
-    ]
-
     public static func validate(_ p: Params) -> [ParamProblem] {
         var problems: [ParamProblem] = []
         if p.languages.isEmpty { problems.append(ParamProblem(["languages"], "name at least one language")) }
@@ -83,9 +76,6 @@ public struct ObjectiveStage: Stage {
                 }
             }
         }
-        if let n = p.budget.max_parameters, n <= 0 { problems.append(ParamProblem(["budget", "max_parameters"], "must be positive")) }
-        if let s = p.budget.max_train_seconds, s <= 0 { problems.append(ParamProblem(["budget", "max_train_seconds"], "must be positive")) }
-        if let t = p.budget.max_tokens, t <= 0 { problems.append(ParamProblem(["budget", "max_tokens"], "must be positive")) }
         return problems
     }
 
@@ -97,16 +87,16 @@ public struct ObjectiveStage: Stage {
 
     public func run(_ p: Params, _ context: StageContext) async throws {
         let languages: JSONValue = .object(["languages": .array(p.languages.map(JSONValue.string))])
-        let budget = try JSONValue.encode(p.budget)
-        let targets: JSONValue = .object(["gate": .string(p.gate), "targets": try JSONValue.encode(p.targets)])
+        let budget = p.budget.paramJSON.withoutNullFields
+        let targets: JSONValue = .object(["gate": p.gate.paramJSON, "targets": p.targets.paramJSON.withoutNullFields])
         let whole: JSONValue = .object([
-            "task": .string(p.task), "domain": .string(p.domain), "languages": languages["languages"]!,
-            "targets": targets["targets"]!, "gate": .string(p.gate), "budget": budget,
+            "task": p.task.paramJSON, "domain": .string(p.domain), "languages": languages["languages"]!,
+            "targets": targets["targets"]!, "gate": p.gate.paramJSON, "budget": budget,
         ])
         try whole.write(to: context.output("objective").appendingPathComponent("objective.json"))
         try languages.write(to: context.output("languages").appendingPathComponent("languages.json"))
         try budget.write(to: context.output("budget").appendingPathComponent("budget.json"))
         try targets.write(to: context.output("targets").appendingPathComponent("targets.json"))
-        context.log("objective: \(p.task) on \(p.domain.isEmpty ? "unspecified text" : p.domain), languages \(p.languages.joined(separator: ", ")), \(p.targets.count) target(s), gate \(p.gate)")
+        context.log("objective: \(p.task.rawValue) on \(p.domain.isEmpty ? "unspecified text" : p.domain), languages \(p.languages.joined(separator: ", ")), \(p.targets.count) target(s), gate \(p.gate.rawValue)")
     }
 }

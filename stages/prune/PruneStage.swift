@@ -7,22 +7,16 @@ import Transformer
 /// once (global) or each on its own (layer), with optional recovery fine-tuning that keeps the
 /// pruned weights at zero.
 public struct PruneStage: Stage {
-    public struct Params: Decodable, Sendable {
-        var sparsity: Double
-        var scope: String
-        var recovery_steps: Int
-        var training: TrainingSettings
-
-        enum CodingKeys: String, CodingKey { case sparsity, scope, recovery_steps }
-
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            sparsity = try c.decode(Double.self, forKey: .sparsity)
-            scope = try c.decode(String.self, forKey: .scope)
-            recovery_steps = try c.decode(Int.self, forKey: .recovery_steps)
-            training = try TrainingSettings(from: decoder)
-        }
+    public struct Params: Parameters {
+        @Param("fraction of the matrices' weights set to zero", range: .halfOpen(0, 1)) var sparsity = 0.5
+        @Param("global: one magnitude threshold over all matrices; layer: the same fraction in each matrix") var scope = Scope.global
+        @Param("fine-tuning steps after pruning (needs the tokens input)", range: .nonNegative) var recovery_steps = 0
+        @ParamGroup var training: TrainingSettings
+        public init() {}
     }
+
+    /// Where the magnitude threshold applies.
+    enum Scope: String, ParamChoice { case global, layer }
 
     public static let name = "prune"
     public static let version = 1
@@ -35,18 +29,8 @@ public struct PruneStage: Stage {
         StagePort("model", .model, doc: "config.json + model.safetensors with the pruned weights at zero"),
         StagePort("metrics", .metrics, doc: "metrics.json: achieved sparsity (pruned matrices and whole model), recovery curve"),
     ]
-    public static let parameters = [
-        ParamSpec("sparsity", .float, default: .double(0.5), doc: "fraction of the matrices' weights set to zero"),
-        ParamSpec("scope", .choice(["global", "layer"]), default: .string("global"),
-                  doc: "global: one magnitude threshold over all matrices; layer: the same fraction in each matrix"),
-        ParamSpec("recovery_steps", .int, default: .int(0), doc: "fine-tuning steps after pruning (needs the tokens input)"),
-    ] + TrainingSettings.parameters
-
     public static func validate(_ p: Params) -> [ParamProblem] {
-        var problems = p.training.problems()
-        if !(0..<1).contains(p.sparsity) { problems.append(ParamProblem(["sparsity"], "must be in [0, 1)")) }
-        if p.recovery_steps < 0 { problems.append(ParamProblem(["recovery_steps"], "must not be negative")) }
-        return problems
+        p.training.problems()
     }
 
     public init() {}
@@ -58,7 +42,7 @@ public struct PruneStage: Stage {
         let model = try ModelFiles.load(from: folder)
         // The layers' matrices; embeddings (and the head) and norms stay dense, as is usual.
         let prunable = model.layout.tensors.filter { !$0.isNorm && !$0.isEmbedding }
-        let keep = Self.mask(model, prunable, sparsity: p.sparsity, global: p.scope == "global")
+        let keep = Self.mask(model, prunable, sparsity: p.sparsity, global: p.scope == .global)
         Self.apply(keep, to: model)
 
         var extra = Self.sparsity(model, prunable)
@@ -70,7 +54,7 @@ public struct PruneStage: Stage {
             let tokens = try TokenShards(tokensInput, scratch: context.scratch)
             let trainer = Trainer(model: model, settings: p.training, steps: p.recovery_steps,
                                   train: try tokens.split("train"), val: try tokens.split("val"), context: context, maxSeconds: nil,
-                                  fingerprint: "prune \(input.id) \(tokensInput.id) \(p.sparsity) \(p.scope)")
+                                  fingerprint: "prune \(input.id) \(tokensInput.id) \(p.sparsity) \(p.scope.rawValue)")
             trainer.afterStep = { Self.apply(keep, to: $0) }
             let summary = try trainer.run()
             extra = Self.sparsity(model, prunable)

@@ -6,10 +6,18 @@ import Transformer
 /// norms in f32. The result is a `model` artifact (`config.json` + `model.gguf`) that
 /// `evaluate` measures like any other, so the cost in quality is known.
 public struct QuantizeStage: Stage {
-    public struct Params: Decodable, Sendable {
-        var type: String
-        var head: String
+    public struct Params: Parameters {
+        @Param("the matrices' type") var type = MatrixType.q8_0
+        @Param("the LM head's type (the embedding when tied), which costs the most quality; llama.cpp keeps it above 4 bits too")
+        var head = HeadType.q8_0
+        public init() {}
     }
+
+    /// A type for the matrices.
+    enum MatrixType: String, ParamChoice { case q8_0, q4_0, f16 }
+
+    /// A type for the LM head: `same` as the matrices, or its own.
+    enum HeadType: String, ParamChoice { case same, f32, f16, q8_0, q4_0 }
 
     public static let name = "quantize"
     public static let version = 1
@@ -19,13 +27,6 @@ public struct QuantizeStage: Stage {
         StagePort("model", .model, doc: "config.json + model.gguf (llama.cpp tensor names and layout)"),
         StagePort("metrics", .metrics, doc: "metrics.json: sizes, bits per weight, relative error of the weights"),
     ]
-    static let types = ["q8_0", "q4_0", "f16"]
-    public static let parameters = [
-        ParamSpec("type", .choice(types), default: .string("q8_0"), doc: "the matrices' type"),
-        ParamSpec("head", .choice(["same", "f32", "f16", "q8_0", "q4_0"]), default: .string("q8_0"),
-                  doc: "the LM head's type (the embedding when tied), which costs the most quality; llama.cpp keeps it above 4 bits too"),
-    ]
-
     public init() {}
 
     public func run(_ p: Params, _ context: StageContext) async throws {
@@ -35,8 +36,8 @@ public struct QuantizeStage: Stage {
             throw StageError("model \(input.id) is already quantized (it has no \(ModelFiles.weightsFile)); quantize the float model")
         }
         let model = try ModelFiles.load(from: folder)
-        let main = GGMLType(name: p.type)!
-        let head = p.head == "same" ? main : GGMLType(name: p.head)!
+        let main = GGMLType(name: p.type.rawValue)!
+        let head = p.head == .same ? main : GGMLType(name: p.head.rawValue)!
         var fallbacks: [String] = []
         let tensors = LlamaGGUF.tensors(of: model) { t in
             if t.isNorm { return .f32 }

@@ -10,23 +10,13 @@ import Transformer
 /// order of every reduction are fixed, so a run killed and rerun resumes from its last
 /// checkpoint and reproduces the uninterrupted loss curve bit for bit.
 public struct TrainStage: Stage {
-    public struct Params: Decodable, Sendable {
-        var model: Architecture
-        var steps: Int?
-        var tokens: Int?
-        var ranks: Int
-        var training: TrainingSettings
-
-        enum CodingKeys: String, CodingKey { case model, steps, tokens, ranks }
-
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            model = try c.decode(Architecture.self, forKey: .model)
-            steps = try c.decodeIfPresent(Int.self, forKey: .steps)
-            tokens = try c.decodeIfPresent(Int.self, forKey: .tokens)
-            ranks = try c.decodeIfPresent(Int.self, forKey: .ranks) ?? 1
-            training = try TrainingSettings(from: decoder)
-        }
+    public struct Params: Parameters {
+        @Param("the network's shape") var model = Architecture()
+        @Param("optimizer steps (give steps or tokens; default 1000)", range: .positive) var steps: Int? = nil
+        @Param("training tokens; steps = tokens / (batch · context · grad_accum)", range: .positive) var tokens: Int? = nil
+        @Param("MPI data-parallel ranks sharing each batch (set resources: {tasks: N} too)", range: .atLeast(1)) var ranks = 1
+        @ParamGroup var training: TrainingSettings
+        public init() {}
     }
 
     public static let name = "train"
@@ -42,20 +32,10 @@ public struct TrainStage: Stage {
         StagePort("metrics", .metrics, doc: "metrics.json, curve.csv and curve.json (loss, val loss, lr, tokens/s)"),
         StagePort("state", .checkpoint, doc: "checkpoint.bin: weights and AdamW moments, to resume or inspect"),
     ]
-    public static let parameters = [
-        Architecture.parameter,
-        ParamSpec("steps", .int, default: .null, doc: "optimizer steps (give steps or tokens; default 1000)"),
-        ParamSpec("tokens", .int, default: .null, doc: "training tokens; steps = tokens / (batch · context · grad_accum)"),
-        ParamSpec("ranks", .int, default: .int(1), doc: "MPI data-parallel ranks sharing each batch (set resources: {tasks: N} too)"),
-    ] + TrainingSettings.parameters
-
     public static func validate(_ p: Params) -> [ParamProblem] {
         var problems = p.model.problems() + p.training.problems()
         if p.steps != nil, p.tokens != nil { problems.append(ParamProblem(["tokens"], "give steps or tokens, not both")) }
-        if let s = p.steps, s <= 0 { problems.append(ParamProblem(["steps"], "must be positive")) }
-        if let t = p.tokens, t <= 0 { problems.append(ParamProblem(["tokens"], "must be positive")) }
-        if p.ranks < 1 { problems.append(ParamProblem(["ranks"], "must be at least 1")) }
-        else if p.training.batch % p.ranks != 0 {
+        if p.training.batch % p.ranks != 0 {
             problems.append(ParamProblem(["ranks"], "batch \(p.training.batch) must split evenly over \(p.ranks) ranks"))
         }
         return problems

@@ -73,7 +73,8 @@ public enum ManifestSchema {
 
     private static func field(_ p: ParamSpec) -> JSONValue {
         // A whole-value ${params.x} reference takes the parameter's type when the manifest loads.
-        let typed = p.type == .string || p.type == .any ? type(p.type) : .object(["anyOf": .array([type(p.type), reference])])
+        let declared = type(p.type, range: p.range)
+        let typed = p.type == .string || p.type == .any ? declared : .object(["anyOf": .array([declared, reference])])
         guard case .object(var schema) = typed else { return typed }
         if !p.doc.isEmpty { schema["description"] = .string(p.doc) }
         if let value = p.defaultValue, value != .null { schema["default"] = value }
@@ -82,17 +83,25 @@ public enum ManifestSchema {
 
     private static let reference: JSONValue = .object(["type": .string("string"), "pattern": .string("^\\$\\{params\\.[^}]+\\}$")])
 
-    private static func type(_ t: ParamType) -> JSONValue {
+    private static func type(_ t: ParamType, range: ParamRange? = nil) -> JSONValue {
         switch t {
         case .string: return .object(["type": .string("string")])
-        case .int: return .object(["type": .string("integer")])
-        case .float: return .object(["type": .string("number")])
+        case .int: return .object(["type": .string("integer")].merging(bounds(range)) { $1 })
+        case .float: return .object(["type": .string("number")].merging(bounds(range)) { $1 })
         case .bool: return .object(["type": .string("boolean")])
         case .any: return .object([:])
         case .choice(let options): return .object(["enum": .array(options.map(JSONValue.string))])
-        case .list(let item): return .object(["type": .string("array"), "items": type(item)])
-        case .map(let value): return .object(["type": .string("object"), "additionalProperties": type(value)])
+        case .list(let item): return .object(["type": .string("array"), "items": type(item, range: range)])
+        case .map(let value): return .object(["type": .string("object"), "additionalProperties": type(value, range: range)])
         case .object(let fields): return object(fields, description: "")
         }
+    }
+
+    /// JSON Schema's `minimum`, `exclusiveMinimum`, `maximum`, `exclusiveMaximum`.
+    private static func bounds(_ range: ParamRange?) -> [String: JSONValue] {
+        var keywords: [String: JSONValue] = [:]
+        if let lower = range?.lower { keywords[range!.lowerInclusive ? "minimum" : "exclusiveMinimum"] = .double(lower) }
+        if let upper = range?.upper { keywords[range!.upperInclusive ? "maximum" : "exclusiveMaximum"] = .double(upper) }
+        return keywords
     }
 }

@@ -37,8 +37,9 @@ struct ParamValidator {
             let fieldPath = path + [spec.name]
             if let entry = given[spec.name] {
                 locations[fieldPath] = entry.value.location
-                result[spec.name] = check(entry.value, spec.type, path: fieldPath, owner: owner,
-                                          nullable: spec.defaultValue == .null)
+                let value = check(entry.value, spec.type, path: fieldPath, owner: owner, nullable: spec.defaultValue == .null)
+                if let range = spec.range { checkRange(range, value, entry.value, path: fieldPath) }
+                result[spec.name] = value
             } else if let defaultValue = spec.defaultValue {
                 result[spec.name] = fillDefaults(defaultValue, spec.type)
             } else {
@@ -105,6 +106,24 @@ struct ParamValidator {
             return .object(object)
         case .object(let fields):
             return validateFields(node, specs: fields, path: path, owner: owner, fallback: node.location)
+        }
+    }
+
+    /// Checks a number, or each number of a list or map, against the declared bounds.
+    private mutating func checkRange(_ range: ParamRange, _ value: JSONValue, _ node: YAMLNode, path: [String]) {
+        switch value {
+        case .int, .double:
+            if let number = value.doubleValue, !range.contains(number) {
+                sink.error(node.location, "parameter '\(dotted(path))': \(range.requirement), not \(value.canonicalJSON)")
+            }
+        case .array(let values):
+            for (n, (value, item)) in zip(values, node.items ?? []).enumerated() { checkRange(range, value, item, path: path + ["\(n)"]) }
+        case .object(let values):
+            for entry in node.entries ?? [] {
+                if let value = values[entry.key] { checkRange(range, value, entry.value, path: path + [entry.key]) }
+            }
+        default:
+            break
         }
     }
 

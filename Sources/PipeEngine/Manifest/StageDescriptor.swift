@@ -48,17 +48,17 @@ public struct BuiltinStage: Sendable {
         sharding = (S.self as? any ShardableStage.Type).map { BuiltinSharding($0) }
         version = S.version
         validate = { json in
-            do { return S.validate(try json.decode(S.Params.self)) } catch {
+            do { return S.validate(try S.decodeParams(json)) } catch {
                 return [ParamProblem([], "parameters do not decode: \(error)")]
             }
         }
         externalInputs = { json in
-            do { return S.externalInputs(try json.decode(S.Params.self)) } catch {
+            do { return S.externalInputs(try S.decodeParams(json)) } catch {
                 throw StageError("parameters of a \(S.name) stage do not decode: \(error)")
             }
         }
         run = { json, context in
-            try await S().run(try json.decode(S.Params.self), context)
+            try await S().run(try S.decodeParams(json), context)
         }
     }
 }
@@ -70,9 +70,9 @@ struct BuiltinSharding: Sendable {
     let merge: @Sendable (JSONValue, [[String: URL]], StageContext) async throws -> Void
 
     init<S: ShardableStage>(_ type: S.Type) {
-        shards = { json, context in try S.shards(try json.decode(S.Params.self), context) }
-        runShards = { json, units, context in try await S().runShards(try json.decode(S.Params.self), units, context) }
-        merge = { json, pieces, context in try await S().merge(try json.decode(S.Params.self), pieces: pieces, context) }
+        shards = { json, context in try S.shards(try S.decodeParams(json), context) }
+        runShards = { json, units, context in try await S().runShards(try S.decodeParams(json), units, context) }
+        merge = { json, pieces, context in try await S().merge(try S.decodeParams(json), pieces: pieces, context) }
     }
 }
 

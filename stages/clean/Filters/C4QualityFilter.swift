@@ -1,4 +1,5 @@
 import Foundation
+import PipeKit
 
 /// C4's rules (Raffel et al. 2020; as datatrove's `C4QualityFilter`): keep only lines that end
 /// in terminal punctuation, have at least 3 words and no word over 1,000 characters, and do not
@@ -6,16 +7,18 @@ import Foundation
 /// with `lorem ipsum` or a curly bracket, or with fewer than 5 sentences left, is dropped.
 /// Unlike the other filters, C4 also rewrites what it keeps (only the kept lines remain).
 struct C4QualityFilter: QualityFilter {
-    struct Settings: Decodable, Sendable {
-        var remove_citations: Bool
-        var filter_no_terminal_punct: Bool
-        var min_num_sentences: Int
-        var min_words_per_line: Int
-        var max_word_length: Int
-        var filter_lorem_ipsum: Bool
-        var filter_javascript: Bool
-        var filter_curly_bracket: Bool
-        var filter_policy: Bool
+    /// Its thresholds, with datatrove's defaults (those the published datasets used).
+    struct Settings: Parameters {
+        @Param("remove [1], [edit], [citation needed]") var remove_citations: Bool = true
+        @Param("drop lines not ending in . ? ! \" '") var filter_no_terminal_punct: Bool = true
+        @Param("drop pages with fewer sentences left; -1 turns it off") var min_num_sentences: Int = 5
+        @Param("drop lines with fewer words") var min_words_per_line: Int = 3
+        @Param("drop lines with a longer word; -1 turns it off") var max_word_length: Int = 1000
+        @Param("drop pages containing lorem ipsum") var filter_lorem_ipsum: Bool = true
+        @Param("drop lines mentioning javascript") var filter_javascript: Bool = true
+        @Param("drop pages containing {") var filter_curly_bracket: Bool = true
+        @Param("drop lines about cookies and terms of use") var filter_policy: Bool = true
+        init() {}
     }
 
     let settings: Settings

@@ -1,14 +1,17 @@
 /// FineWeb's own rules (Penedo et al. 2024; as datatrove's `FineWebQualityFilter`): enough
+import PipeKit
 /// lines ending in terminal punctuation, not too many short lines, few characters in repeated
 /// lines, and not a list (line breaks per word).
 struct FineWebQualityFilter: QualityFilter {
-    struct Settings: Decodable, Sendable {
-        var line_punct_thr: Double
-        var line_punct_exclude_zero: Bool
-        var short_line_thr: Double
-        var short_line_length: Int
-        var char_duplicates_ratio: Double
-        var new_line_ratio: Double
+    /// Its thresholds, with datatrove's defaults (those the published datasets used).
+    struct Settings: Parameters {
+        @Param("smallest share of lines ending in terminal punctuation") var line_punct_thr: Double = 0.12
+        @Param("keep pages where no line ends in punctuation") var line_punct_exclude_zero: Bool = false
+        @Param("largest share of short lines") var short_line_thr: Double = 0.67
+        @Param("a short line has at most this many characters") var short_line_length: Int = 30
+        @Param("largest share of characters in repeated lines") var char_duplicates_ratio: Double = 0.01
+        @Param("most line breaks per word") var new_line_ratio: Double = 0.3
+        init() {}
     }
 
     let settings: Settings

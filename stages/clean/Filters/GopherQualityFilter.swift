@@ -1,17 +1,20 @@
 /// Gopher's quality rules (Rae et al. 2021, appendix A; thresholds as datatrove's
+import PipeKit
 /// `GopherQualityFilter`): word count, mean word length, `#` and ellipsis density, bullet and
 /// ellipsis lines, words with letters, and English stop words.
 struct GopherQualityFilter: QualityFilter {
-    struct Settings: Decodable, Sendable {
-        var min_doc_words: Int
-        var max_doc_words: Int
-        var min_avg_word_length: Double
-        var max_avg_word_length: Double
-        var max_symbol_word_ratio: Double
-        var max_bullet_lines_ratio: Double
-        var max_ellipsis_lines_ratio: Double
-        var min_alpha_words_ratio: Double
-        var min_stop_words: Int
+    /// Its thresholds, with datatrove's defaults (those the published datasets used).
+    struct Settings: Parameters {
+        @Param("fewest words (not counting pure punctuation); 0 turns the rule off") var min_doc_words: Int = 50
+        @Param("most words") var max_doc_words: Int = 100_000
+        @Param("shortest mean word length in characters") var min_avg_word_length: Double = 3
+        @Param("longest mean word length") var max_avg_word_length: Double = 10
+        @Param("most `#` or ellipses per word") var max_symbol_word_ratio: Double = 0.1
+        @Param("largest share of lines starting with a bullet") var max_bullet_lines_ratio: Double = 0.9
+        @Param("largest share of lines ending with an ellipsis") var max_ellipsis_lines_ratio: Double = 0.3
+        @Param("smallest share of words with a letter") var min_alpha_words_ratio: Double = 0.8
+        @Param("fewest of the stop words the, be, to, of, and, that, have, with") var min_stop_words: Int = 2
+        init() {}
     }
 
     let settings: Settings

@@ -1,19 +1,20 @@
 import Foundation
+import PipeKit
 
 /// Gopher's repetition rules (Rae et al. 2021, table A1; as datatrove's
 /// `GopherRepetitionFilter`): repeated paragraphs and lines (by count and by characters), the
 /// most frequent 2-4-gram's share of the characters, and the share of characters in repeated
 /// 5-10-grams.
 struct GopherRepetitionFilter: QualityFilter {
-    struct Settings: Decodable, Sendable {
-        var dup_line_frac: Double
-        var dup_para_frac: Double
-        var dup_line_char_frac: Double
-        var dup_para_char_frac: Double
-        /// n -> largest share of characters in the most frequent n-gram.
-        var top_n_grams: [String: Double]
-        /// n -> largest share of characters in repeated n-grams.
-        var dup_n_grams: [String: Double]
+    /// Its thresholds, with datatrove's defaults (those the published datasets used).
+    struct Settings: Parameters {
+        @Param("largest share of lines that repeat an earlier line") var dup_line_frac: Double = 0.3
+        @Param("largest share of paragraphs that repeat") var dup_para_frac: Double = 0.3
+        @Param("largest share of characters in repeated lines") var dup_line_char_frac: Double = 0.2
+        @Param("largest share of characters in repeated paragraphs") var dup_para_char_frac: Double = 0.2
+        @Param("n -> largest share of characters in the most frequent n-gram") var top_n_grams: [String: Double] = ["2": 0.2, "3": 0.18, "4": 0.16]
+        @Param("n -> largest share of characters in repeated n-grams") var dup_n_grams: [String: Double] = ["5": 0.15, "6": 0.14, "7": 0.13, "8": 0.12, "9": 0.11, "10": 0.10]
+        init() {}
     }
 
     let settings: Settings

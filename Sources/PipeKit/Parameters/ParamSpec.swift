@@ -30,6 +30,15 @@ public indirect enum ParamType: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The declared fields of an object type, also inside a list or map (collect's `sources`).
+    public var declaredFields: [ParamSpec] {
+        switch self {
+        case .object(let fields): return fields
+        case .list(let item), .map(let item): return item.declaredFields
+        default: return []
+        }
+    }
+
     /// Parses the textual form used in `stage.yaml` (`int`, `list[string]`, `a|b|c`, …).
     public init?(parsing text: String) {
         let t = text.trimmingCharacters(in: .whitespaces)
@@ -58,19 +67,24 @@ public indirect enum ParamType: Sendable, Hashable, CustomStringConvertible {
 }
 
 
-/// One parameter of a stage: its name, type, default and documentation.
+/// One parameter of a stage: its name, type, default, bounds and documentation.
 ///
-/// A parameter without a default is required.
+/// A parameter without a default is required. Built-in stages declare theirs with `@Param` on
+/// their `Params` type (`Parameters`); plugins in `stage.yaml`.
 public struct ParamSpec: Sendable, Hashable {
     public var name: String
     public var type: ParamType
     public var defaultValue: JSONValue?
+    /// Bounds of a number (or of each number in a list or map of them).
+    public var range: ParamRange?
     public var doc: String
 
-    public init(_ name: String, _ type: ParamType, default defaultValue: JSONValue? = nil, doc: String = "") {
+    public init(_ name: String, _ type: ParamType, default defaultValue: JSONValue? = nil, range: ParamRange? = nil,
+                doc: String = "") {
         self.name = name
         self.type = type
         self.defaultValue = defaultValue
+        self.range = range
         self.doc = doc
     }
 
