@@ -64,7 +64,7 @@ AVX512 IK_INLINE void put(float *y, float v, int accumulate) { *y = accumulate ?
 
 AVX512 IK_INLINE void f32_tile(const int R, const int B, const uint8_t *w, size_t ws, const uint8_t *a,
                                size_t as, long n, float *y, long ldy, int accumulate) {
-    __m512 acc[4][4];
+    __m512 acc[8][4];
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm512_setzero_ps();
     for (long i = 0; i < n; i += 16) {
@@ -82,7 +82,7 @@ AVX512 IK_INLINE void f32_tile(const int R, const int B, const uint8_t *w, size_
 
 AVX512 IK_INLINE void f16_tile(const int R, const int B, const uint8_t *w, size_t ws, const uint8_t *a,
                                size_t as, long n, float *y, long ldy, int accumulate) {
-    __m512 acc[4][4];
+    __m512 acc[8][4];
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm512_setzero_ps();
     for (long i = 0; i < n; i += 16) {
@@ -99,41 +99,98 @@ AVX512 IK_INLINE void f16_tile(const int R, const int B, const uint8_t *w, size_
         for (int r = 0; r < R; r++) put(y + (long)b * ldy + r, hsum512(acc[r][b]), accumulate);
 }
 
+/// 32 Q4_0 nibbles as unsigned bytes in element order: the 16 bytes in both 128-bit halves,
+/// the high half shifted down by 4, then masked.
+AVX512 IK_INLINE __m256i q4_nibbles(const uint8_t *block) {
+    __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(block + 2)));
+    return _mm256_and_si256(_mm256_srlv_epi64(x, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
+}
+
+/// The fp16 scales at four blocks as floats in lanes 0-3, repeated in lanes 4-7.
+AVX512 IK_INLINE __m256 scales4(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3) {
+    __m128 f = _mm_cvtph_ps(_mm_setr_epi16((short)ik_load_u16(p0), (short)ik_load_u16(p1), (short)ik_load_u16(p2),
+                                           (short)ik_load_u16(p3), 0, 0, 0, 0));
+    return _mm256_set_m128(f, f);
+}
+
+/// Four pairs' int32 lane sums folded into one vector: lane i and lane i + 4 hold halves of
+/// pair i's sum, so one convert and one FMA serve four pairs.
+AVX512 IK_INLINE __m256i fold4(__m256i s0, __m256i s1, __m256i s2, __m256i s3) {
+    return _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
+}
+
+/// Sums the two halves of a folded accumulator: the four pairs' results.
+AVX512 IK_INLINE __m128 unfold4(__m256 v) { return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)); }
+
 /// Q8_0 (q4 = 0) or Q4_0 (q4 = 1) weights times Q8_0 activations; see the file comment.
+/// Pairs are folded four at a time (fold4) when the tile has 4 activation rows (the four
+/// activation rows of one weight row) or a multiple of 4 weight rows (four weight rows of one
+/// activation row); smaller edge tiles keep one accumulator per pair.
 AVX512 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t *w, size_t ws,
                              const uint8_t *a, size_t as, long n, float *y, long ldy, int accumulate) {
-    __m256 acc[4][4];
+    const int by_act = B == 4, by_row = !by_act && R % 4 == 0;
+    const size_t wblock = q4 ? IK_Q4_BYTES : IK_Q8_BYTES;
+    const __m256i offset = _mm256_set1_epi8(q4 ? 8 : (char)0x80);
+    __m256 acc[8][4];
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
-    const size_t wblock = q4 ? IK_Q4_BYTES : IK_Q8_BYTES;
-    const __m256i offset = _mm256_set1_epi8(q4 ? 8 : (char)0x80), low4 = _mm256_set1_epi8(0x0f);
     for (long k = 0; k < n / IK_QK; k++) {
+        const uint8_t *ak = a + k * IK_Q8_BYTES, *wk = w + k * wblock;
         __m256i av[4], start[4];
         __m256 da[4];
         for (int b = 0; b < B; b++) {
-            const uint8_t *p = a + b * as + k * IK_Q8_BYTES;
-            av[b] = _mm256_loadu_si256((const __m256i *)(p + 2));
+            av[b] = _mm256_loadu_si256((const __m256i *)(ak + b * as + 2));
             start[b] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), offset, av[b]));
-            da[b] = _mm256_set1_ps(half_at(p));
+            if (!by_act) da[b] = _mm256_set1_ps(half_at(ak + b * as));
+        }
+        if (by_act) da[0] = scales4(ak, ak + as, ak + 2 * as, ak + 3 * as);
+        if (by_row) {
+            for (int g = 0; g < R / 4; g++) {
+                const uint8_t *p = wk + 4 * g * ws;
+                __m256i wu[4];
+                for (int i = 0; i < 4; i++)
+                    wu[i] = q4 ? q4_nibbles(p + i * ws) : _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + i * ws + 2)), offset);
+                __m256 dw = scales4(p, p + ws, p + 2 * ws, p + 3 * ws);
+                for (int b = 0; b < B; b++) {
+                    __m256i s = fold4(_mm256_dpbusd_epi32(start[b], wu[0], av[b]), _mm256_dpbusd_epi32(start[b], wu[1], av[b]),
+                                      _mm256_dpbusd_epi32(start[b], wu[2], av[b]), _mm256_dpbusd_epi32(start[b], wu[3], av[b]));
+                    acc[g][b] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, da[b]), acc[g][b]);
+                }
+            }
+            continue;
         }
         for (int r = 0; r < R; r++) {
-            const uint8_t *p = w + r * ws + k * wblock;
-            __m256i wu;
-            if (q4) {
-                __m128i x = _mm_loadu_si128((const __m128i *)(p + 2));
-                wu = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), low4);
-            } else {
-                wu = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 2)), offset);
-            }
+            const uint8_t *p = wk + r * ws;
+            __m256i wu = q4 ? q4_nibbles(p) : _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 2)), offset);
             __m256 dw = _mm256_set1_ps(half_at(p));
-            for (int b = 0; b < B; b++) {
-                __m256i s = _mm256_dpbusd_epi32(start[b], wu, av[b]);
-                acc[r][b] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, da[b]), acc[r][b]);
+            if (by_act) {
+                __m256i s = fold4(_mm256_dpbusd_epi32(start[0], wu, av[0]), _mm256_dpbusd_epi32(start[1], wu, av[1]),
+                                  _mm256_dpbusd_epi32(start[2], wu, av[2]), _mm256_dpbusd_epi32(start[3], wu, av[3]));
+                acc[r][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, da[0]), acc[r][0]);
+            } else {
+                for (int b = 0; b < B; b++) {
+                    __m256i s = _mm256_dpbusd_epi32(start[b], wu, av[b]);
+                    acc[r][b] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, da[b]), acc[r][b]);
+                }
             }
         }
     }
-    for (int b = 0; b < B; b++)
-        for (int r = 0; r < R; r++) put(y + (long)b * ldy + r, hsum256(acc[r][b]), accumulate);
+    float out[4];
+    if (by_act) {
+        for (int r = 0; r < R; r++) {
+            _mm_storeu_ps(out, unfold4(acc[r][0]));
+            for (int b = 0; b < 4; b++) put(y + (long)b * ldy + r, out[b], accumulate);
+        }
+    } else if (by_row) {
+        for (int g = 0; g < R / 4; g++)
+            for (int b = 0; b < B; b++) {
+                _mm_storeu_ps(out, unfold4(acc[g][b]));
+                for (int i = 0; i < 4; i++) put(y + (long)b * ldy + 4 * g + i, out[i], accumulate);
+            }
+    } else {
+        for (int b = 0; b < B; b++)
+            for (int r = 0; r < R; r++) put(y + (long)b * ldy + r, hsum256(acc[r][b]), accumulate);
+    }
 }
 
 #define TILE_FN(name, CALL)                                                                            \
@@ -158,7 +215,7 @@ const ik_variant_table ik_avx512_variant = {
     .kernels = {
         {tile_f32, 4, 4, 512},
         {tile_f16, 4, 4, 1024},
-        {tile_q4_0, 4, 4, 0},
-        {tile_q8_0, 4, 4, 0},
+        {tile_q4_0, 8, 4, 0},
+        {tile_q8_0, 8, 4, 0},
     },
 };

@@ -93,14 +93,15 @@ static inline uint16_t ik_float_to_half(float f) {
 /// zero exactly like roundf for |x| < 2^22 (the Q8_0 range is |x| <= 127).
 #define IK_ROUND_BIAS 0.49999997f
 
-/// Calls F(R, B) with compile-time constants R = nr and B = nb (both 1...4), so a tile written
+/// Calls F(R, B) with compile-time constants R = nr (1...8) and B = nb (1...4), so a tile written
 /// as an always-inline function of (R, B) is specialized for every tile shape: its accumulators
 /// become registers and its loops over rows and activation rows unroll.
 #define IK_TILE_CASE(F, R, B) case (R) * 8 + (B): F(R, B); break;
 #define IK_TILE_ROW(F, R) IK_TILE_CASE(F, R, 1) IK_TILE_CASE(F, R, 2) IK_TILE_CASE(F, R, 3) IK_TILE_CASE(F, R, 4)
 #define IK_TILE_DISPATCH(F, nr, nb)                                                            \
     switch ((nr) * 8 + (nb)) {                                                                 \
-        IK_TILE_ROW(F, 1) IK_TILE_ROW(F, 2) IK_TILE_ROW(F, 3) IK_TILE_ROW(F, 4) default: break; \
+        IK_TILE_ROW(F, 1) IK_TILE_ROW(F, 2) IK_TILE_ROW(F, 3) IK_TILE_ROW(F, 4)                 \
+        IK_TILE_ROW(F, 5) IK_TILE_ROW(F, 6) IK_TILE_ROW(F, 7) IK_TILE_ROW(F, 8) default: break;  \
     }
 
 #define IK_INLINE static inline __attribute__((always_inline))
