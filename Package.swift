@@ -66,6 +66,10 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fassociative-math", "-fno-signed-zeros",
                                           "-fno-trapping-math", "-ffp-contract=fast"])]),
         .target(name: "Transformer", dependencies: ["Support", "CBLAS", "CTrainKernels"]),
+        // Matrix products on GGUF-typed weights (f32, f16, Q8_0, Q4_0) for inference: portable C,
+        // AVX2 and AVX-512 kernels in one target, each function compiled for its own CPU level
+        // (target attributes) and picked at run time.
+        .target(name: "CInferenceKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=off"])]),
         // MPI data parallelism: Open MPI loaded with dlopen only under an MPI launcher, so
         // neither building nor running pipe on one machine needs MPI.
         .target(name: "CMPILoader", linkerSettings: [.linkedLibrary("dl")]),
@@ -100,6 +104,7 @@ let package = Package(
 
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit"]),
+        .testTarget(name: "InferenceKernelTests", dependencies: ["CInferenceKernels", "Transformer"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
         .testTarget(name: "StageTests", dependencies: ["PipeEngine", "BuiltinStages", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["PipeKit"]),

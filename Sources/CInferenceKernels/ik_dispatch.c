@@ -1,0 +1,110 @@
+// The public entry points: sizes, variant choice, and the driver that walks a product in
+// cache-sized chunks of rows and columns and hands fixed-size tiles to the variant's kernel.
+#include "inference_kernels.h"
+#include "ik_internal.h"
+
+static const ik_variant_table *const variants[] = {&ik_portable_variant, &ik_avx2_variant, &ik_avx512_variant};
+enum { variant_total = 3 };
+
+static int forced_variant = -1; // set only by ik_force_variant (tests, benchmarks)
+
+int ik_variant_count(void) { return variant_total; }
+
+const char *ik_variant_name(int variant) {
+    return variant >= 0 && variant < variant_total ? variants[variant]->name : 0;
+}
+
+int ik_variant_supported(int variant) {
+    return variant >= 0 && variant < variant_total && variants[variant]->supported();
+}
+
+static int best_variant(void) {
+    static int best = -1;
+    int b = __atomic_load_n(&best, __ATOMIC_RELAXED);
+    if (b < 0) {
+        b = 0;
+        for (int v = variant_total - 1; v > 0; v--)
+            if (variants[v]->supported()) { b = v; break; }
+        __atomic_store_n(&best, b, __ATOMIC_RELAXED);
+    }
+    return b;
+}
+
+int ik_current_variant(void) {
+    int f = __atomic_load_n(&forced_variant, __ATOMIC_RELAXED);
+    return f >= 0 ? f : best_variant();
+}
+
+int ik_force_variant(int variant) {
+    if (variant != -1 && !ik_variant_supported(variant)) return 0;
+    __atomic_store_n(&forced_variant, variant, __ATOMIC_RELAXED);
+    return 1;
+}
+
+long ik_weight_row_bytes(int wtype, long cols) {
+    if (cols < 0) return 0;
+    switch (wtype) {
+    case IK_F32: return cols * 4;
+    case IK_F16: return cols * 2;
+    case IK_Q4_0: return cols % IK_QK ? 0 : cols / IK_QK * IK_Q4_BYTES;
+    case IK_Q8_0: return cols % IK_QK ? 0 : cols / IK_QK * IK_Q8_BYTES;
+    default: return 0;
+    }
+}
+
+long ik_activation_row_bytes(int wtype, long cols) {
+    switch (wtype) {
+    case IK_F32: return ik_weight_row_bytes(IK_F32, cols);
+    case IK_F16: return ik_weight_row_bytes(IK_F16, cols);
+    case IK_Q4_0: case IK_Q8_0: return ik_weight_row_bytes(IK_Q8_0, cols);
+    default: return 0;
+    }
+}
+
+void ik_prepare_activations(int wtype, const float *x, long rows, long cols, void *dst) {
+    const ik_variant_table *v = variants[ik_current_variant()];
+    long bytes = ik_activation_row_bytes(wtype, cols);
+    if (bytes == 0 || wtype == IK_F32) {
+        if (bytes) memcpy(dst, x, (size_t)(rows * bytes));
+        return;
+    }
+    // Rows are consecutive in both buffers with no padding, so one call converts them all.
+    if (wtype == IK_F16) v->to_f16(x, dst, rows * cols);
+    else v->to_q8_0(x, dst, rows * cols);
+}
+
+/// Bytes of a column chunk of `chunk` elements of a row of type wtype (chunk is a multiple of
+/// 32 for block types).
+static size_t chunk_bytes(int wtype, long chunk) { return (size_t)ik_weight_row_bytes(wtype, chunk); }
+
+// Loop order: rows in chunks whose weights fit in L2, then columns in chunks (so a tile's
+// weight and activation rows stay in L1), then activation rows, then row tiles. Each weight
+// byte is read from memory once; activations are re-read from cache once per row chunk.
+void ik_matmul(int wtype, const void *w, long cols, const void *act, long batch,
+               float *y, long ldy, long row_begin, long row_end, int accumulate) {
+    int t = ik_type_index(wtype);
+    long wrow = ik_weight_row_bytes(wtype, cols), arow = ik_activation_row_bytes(wtype, cols);
+    if (t < 0 || wrow == 0 || batch <= 0 || row_end <= row_begin) return;
+    const ik_kernel *k = &variants[ik_current_variant()]->kernels[t];
+    long kc = k->col_chunk > 0 && k->col_chunk < cols ? k->col_chunk : cols;
+    long rows_per_chunk = (256L << 10) / (wrow > 0 ? wrow : 1);
+    rows_per_chunk = rows_per_chunk < k->max_rows ? k->max_rows : rows_per_chunk / k->max_rows * k->max_rows;
+    const uint8_t *wb = w, *ab = act;
+    for (long r_chunk = row_begin; r_chunk < row_end; r_chunk += rows_per_chunk) {
+        long r_end = r_chunk + rows_per_chunk < row_end ? r_chunk + rows_per_chunk : row_end;
+        for (long c0 = 0; c0 < cols; c0 += kc) {
+            long nc = cols - c0 < kc ? cols - c0 : kc;
+            size_t wo = chunk_bytes(wtype, c0), ao = wtype == IK_F32 || wtype == IK_F16 ? wo : chunk_bytes(IK_Q8_0, c0);
+            int acc = accumulate || c0 > 0;
+            for (long b0 = 0; b0 < batch; b0 += k->max_batch) {
+                int nb = (int)(batch - b0 < k->max_batch ? batch - b0 : k->max_batch);
+                for (long r0 = r_chunk; r0 < r_end; r0 += k->max_rows) {
+                    int nr = (int)(r_end - r0 < k->max_rows ? r_end - r0 : k->max_rows);
+                    k->tile(nr, nb, wb + (size_t)r0 * (size_t)wrow + wo, (size_t)wrow,
+                            ab + (size_t)b0 * (size_t)arow + ao, (size_t)arow, nc,
+                            y + b0 * ldy + r0, ldy, acc);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+// Shared by the variants: block sizes, fp16 conversions, and the table each variant fills.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define IK_QK 32         // elements per quantized block
+#define IK_Q8_BYTES 34   // fp16 scale + 32 int8
+#define IK_Q4_BYTES 18   // fp16 scale + 16 bytes of nibble pairs
+
+/// Computes a tile of products: y[b * ldy + r] (=|+=) dot(weight row r, activation row b) for
+/// r < nr, b < nb, over `cols` elements (a multiple of 32 for block types). `w` and `a` point at
+/// the first row of the tile; rows are `w_stride` and `a_stride` bytes apart.
+typedef void (*ik_tile_fn)(int nr, int nb, const uint8_t *w, size_t w_stride,
+                           const uint8_t *a, size_t a_stride, long cols,
+                           float *y, long ldy, int accumulate);
+
+/// One weight type's kernel in one variant: its tile function, the largest tile it takes, and
+/// the column chunk the driver splits long rows into (0: whole rows) so that a tile's weights
+/// and activations stay in cache.
+typedef struct {
+    ik_tile_fn tile;
+    int max_rows, max_batch;
+    long col_chunk;
+} ik_kernel;
+
+/// What a variant provides. Kernels are indexed by ik_type_index.
+typedef struct {
+    const char *name;
+    int (*supported)(void);
+    void (*to_f16)(const float *x, uint16_t *dst, long n);
+    void (*to_q8_0)(const float *x, uint8_t *dst, long n); // n a multiple of 32
+    ik_kernel kernels[4];
+} ik_variant_table;
+
+extern const ik_variant_table ik_portable_variant, ik_avx2_variant, ik_avx512_variant;
+
+/// Index of a weight type in ik_variant_table.kernels: f32 0, f16 1, q4_0 2, q8_0 3; -1 unknown.
+static inline int ik_type_index(int wtype) {
+    switch (wtype) {
+    case 0: return 0;
+    case 1: return 1;
+    case 2: return 2;
+    case 8: return 3;
+    default: return -1;
+    }
+}
+
+static inline uint16_t ik_load_u16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2); // GGUF is little-endian, as is every host these kernels build for
+    return v;
+}
+
+/// IEEE half to float, exactly (subnormals, infinities and NaNs included).
+static inline float ik_half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112) << 23) | (man << 13);
+    } else {
+        float f = (float)man * 5.9604644775390625e-8f; // man * 2^-24, exact
+        memcpy(&bits, &f, 4);
+        bits |= sign;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/// Float to IEEE half, rounding to nearest even (as F16C and Swift's Float16 do).
+static inline uint16_t ik_float_to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00 | ((ax >> 13) & 0x3ff)); // NaN stays NaN
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);      // rounds to infinity
+    if (ax >= 0x38800000u) {                                      // a normal half
+        uint32_t r = ax - 0x38000000u, h = r >> 13, rem = r & 0x1fff;
+        if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t e = ax >> 23;                                        // a subnormal half, or zero
+    if (e < 102) return (uint16_t)sign;
+    uint32_t m = (ax & 0x7fffff) | 0x800000, shift = 126 - e;
+    uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (q & 1))) q++;
+    return (uint16_t)(sign | q);
+}
+
+/// The largest float below 0.5: adding it with x's sign and truncating rounds half away from
+/// zero exactly like roundf for |x| < 2^22 (the Q8_0 range is |x| <= 127).
+#define IK_ROUND_BIAS 0.49999997f
+
+/// Calls F(R, B) with compile-time constants R = nr (1...8) and B = nb (1...4), so a tile written
+/// as an always-inline function of (R, B) is specialized for every tile shape: its accumulators
+/// become registers and its loops over rows and activation rows unroll.
+#define IK_TILE_CASE(F, R, B) case (R) * 8 + (B): F(R, B); break;
+#define IK_TILE_ROW(F, R) IK_TILE_CASE(F, R, 1) IK_TILE_CASE(F, R, 2) IK_TILE_CASE(F, R, 3) IK_TILE_CASE(F, R, 4)
+#define IK_TILE_DISPATCH(F, nr, nb)                                                            \
+    switch ((nr) * 8 + (nb)) {                                                                 \
+        IK_TILE_ROW(F, 1) IK_TILE_ROW(F, 2) IK_TILE_ROW(F, 3) IK_TILE_ROW(F, 4)                 \
+        IK_TILE_ROW(F, 5) IK_TILE_ROW(F, 6) IK_TILE_ROW(F, 7) IK_TILE_ROW(F, 8) default: break;  \
+    }
+
+#define IK_INLINE static inline __attribute__((always_inline))
