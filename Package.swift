@@ -70,6 +70,9 @@ let package = Package(
         // AVX2 and AVX-512 kernels in one target, each function compiled for its own CPU level
         // (target attributes) and picked at run time.
         .target(name: "CInferenceKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=off"])]),
+        // Inference on weights as stored (GGUF blocks used in place): batched forward passes, KV
+        // caches per sequence, continuous batching over slots, sampling and scoring.
+        .target(name: "Inference", dependencies: ["Support", "Transformer", "CInferenceKernels", "CTrainKernels", "CBLAS"]),
         // MPI data parallelism: Open MPI loaded with dlopen only under an MPI launcher, so
         // neither building nor running pipe on one machine needs MPI.
         .target(name: "CMPILoader", linkerSettings: [.linkedLibrary("dl")]),
@@ -105,6 +108,7 @@ let package = Package(
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit"]),
         .testTarget(name: "InferenceKernelTests", dependencies: ["CInferenceKernels", "Transformer"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Transformer"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
         .testTarget(name: "StageTests", dependencies: ["PipeEngine", "BuiltinStages", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["PipeKit"]),

@@ -120,7 +120,32 @@ public enum GGUF {
 
     /// Reads a GGUF v2 or v3 file (the value types pipe writes, plus any other scalar or array, skipped).
     public static func read(_ url: URL) throws -> File {
-        var reader = CheckedReader(try Data(contentsOf: url, options: .alwaysMapped), path: url.path)
+        let data = try Data(contentsOf: url, options: .alwaysMapped)
+        let index = try index(of: data, path: url.path)
+        return File(metadata: index.metadata, tensors: index.tensors.mapValues { t in
+            Tensor(name: t.name, dimensions: t.dimensions, type: t.type, data: [UInt8](data[t.bytes]))
+        })
+    }
+
+    /// Where a tensor's bytes lie in the file, checked: aligned, inside the file, overlapping no other.
+    public struct TensorPlacement: Sendable {
+        public var name: String
+        public var dimensions: [Int]
+        public var type: GGMLType
+        /// Byte offsets from the start of the file.
+        public var bytes: Range<Int>
+    }
+
+    /// A file's metadata and where each tensor lies, without copying any tensor: what a reader
+    /// that maps the file into memory uses.
+    public struct Index: Sendable {
+        public var metadata: [String: Value]
+        public var tensors: [String: TensorPlacement]
+    }
+
+    /// Parses and checks a GGUF file's header, metadata and tensor placements in `data`.
+    public static func index(of data: Data, path: String) throws -> Index {
+        var reader = CheckedReader(data, path: path)
         guard try reader.bytes(4, "the magic number") == Array("GGUF".utf8) else { throw reader.fail("not a GGUF file") }
         let version = try reader.u32("the version")
         guard version == 3 || version == 2 else { throw reader.fail("GGUF version \(version); pipe reads versions 2 and 3") }
@@ -138,7 +163,7 @@ public enum GGUF {
         for _ in 0..<tensorCount { infos.append(try reader.tensorInfo()) }
         let align = try alignment(metadata, reader)
         let start = (reader.position + align - 1) / align * align
-        return File(metadata: metadata, tensors: try tensors(infos, dataStart: start, align: align, reader))
+        return Index(metadata: metadata, tensors: try placements(infos, dataStart: start, align: align, reader))
     }
 
     /// `general.alignment`, or 32 when absent.
@@ -159,10 +184,12 @@ public enum GGUF {
         var bytes: Int
     }
 
-    /// The tensors' bytes, each range aligned, inside the file and overlapping no other.
-    private static func tensors(_ infos: [TensorInfo], dataStart: Int, align: Int, _ reader: CheckedReader) throws -> [String: Tensor] {
+    /// The tensors' byte ranges, each aligned, inside the file and overlapping no other.
+    private static func placements(_ infos: [TensorInfo], dataStart: Int, align: Int, _ reader: CheckedReader) throws
+        -> [String: TensorPlacement]
+    {
         let data = reader.data
-        var tensors: [String: Tensor] = [:]
+        var tensors: [String: TensorPlacement] = [:]
         var end = 0, previous = ""
         for info in infos.sorted(by: { $0.offset < $1.offset }) {
             guard info.offset % align == 0 else { throw reader.fail("tensor '\(info.name)' has offset \(info.offset), not a multiple of the alignment \(align)") }
@@ -172,7 +199,8 @@ public enum GGUF {
             }
             guard tensors[info.name] == nil else { throw reader.fail("tensor '\(info.name)' appears twice") }
             let begin = dataStart + info.offset
-            tensors[info.name] = Tensor(name: info.name, dimensions: info.dimensions, type: info.type, data: [UInt8](data[begin..<begin + info.bytes]))
+            tensors[info.name] = TensorPlacement(name: info.name, dimensions: info.dimensions, type: info.type,
+                                                 bytes: begin..<begin + info.bytes)
             end = info.offset + info.bytes
             previous = info.name
         }

@@ -78,23 +78,32 @@ public enum LlamaGGUF {
 
     /// The model shape a standalone GGUF file describes (for files without a config.json beside them).
     public static func config(of file: GGUF.File, path: String) throws -> ModelConfig {
+        try config(metadata: file.metadata, dimensions: file.tensors.mapValues(\.dimensions), path: path)
+    }
+
+    /// The model shape a GGUF file's index describes.
+    public static func config(of index: GGUF.Index, path: String) throws -> ModelConfig {
+        try config(metadata: index.metadata, dimensions: index.tensors.mapValues(\.dimensions), path: path)
+    }
+
+    private static func config(metadata: [String: GGUF.Value], dimensions: [String: [Int]], path: String) throws -> ModelConfig {
         func int(_ key: String) throws -> Int {
-            guard let v = file.metadata["llama." + key]?.int else { throw TransformerError("\(path): metadata llama.\(key) is missing or not an integer") }
+            guard let v = metadata["llama." + key]?.int else { throw TransformerError("\(path): metadata llama.\(key) is missing or not an integer") }
             return v
         }
-        guard file.metadata["general.architecture"]?.string == "llama" else {
+        guard metadata["general.architecture"]?.string == "llama" else {
             throw TransformerError("\(path): general.architecture is not llama")
         }
-        guard let embedding = file.tensors["token_embd.weight"], embedding.dimensions.count == 2 else {
+        guard let embedding = dimensions["token_embd.weight"], embedding.count == 2 else {
             throw TransformerError("\(path): tensor token_embd.weight is missing")
         }
-        let eos = file.metadata["tokenizer.ggml.eos_token_id"]?.int
-        return ModelConfig(vocabSize: embedding.dimensions[1], dim: try int("embedding_length"), layers: try int("block_count"),
+        let eos = metadata["tokenizer.ggml.eos_token_id"]?.int
+        return ModelConfig(vocabSize: embedding[1], dim: try int("embedding_length"), layers: try int("block_count"),
                            heads: try int("attention.head_count"), kvHeads: try int("attention.head_count_kv"),
                            ffnDim: try int("feed_forward_length"), context: try int("context_length"),
-                           ropeTheta: file.metadata["llama.rope.freq_base"]?.float ?? 10000,
-                           normEps: file.metadata["llama.attention.layer_norm_rms_epsilon"]?.float ?? 1e-5,
-                           tieEmbeddings: file.tensors["output.weight"] == nil, bosTokenId: eos, eosTokenId: eos)
+                           ropeTheta: metadata["llama.rope.freq_base"]?.float ?? 10000,
+                           normEps: metadata["llama.attention.layer_norm_rms_epsilon"]?.float ?? 1e-5,
+                           tieEmbeddings: dimensions["output.weight"] == nil, bosTokenId: eos, eosTokenId: eos)
     }
 
     /// Loads the weights of a GGUF file into a float model of shape `config` (read from

@@ -54,7 +54,7 @@ public enum ModelFiles {
     /// allocation to the weights actually present, so a config cannot ask for more memory than
     /// its file backs. `stored` gives, for each tensor of the layout, the name and shape in
     /// the file and the shape the config implies (in the file's order of dimensions).
-    static func checkWeights(of config: ModelConfig, from configPath: String, path: String,
+    public static func checkWeights(of config: ModelConfig, from configPath: String, path: String,
                              stored: (ParameterLayout.Tensor) -> (name: String, shape: [Int]?, implied: [Int])) throws
     {
         if let problem = config.problems.first { throw TransformerError("\(configPath): \(problem)") }
