@@ -92,7 +92,7 @@ let package = Package(
 
         // The command-line tool.
         .executableTarget(name: "pipe",
-                          dependencies: ["PipeEngine", "BuiltinStages", "BPETokenizer", "Transformer",
+                          dependencies: ["PipeEngine", "BuiltinStages", "BPETokenizer", "Transformer", "Inference",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Fuzz targets over every reader of outside data (fuzz/README.md): a corpus replayer and

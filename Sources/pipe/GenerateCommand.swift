@@ -2,10 +2,13 @@ import ArgumentParser
 import BPETokenizer
 import Foundation
 import PipeEngine
+import Inference
 import PipeKit
 import Transformer
 
-/// `pipe generate`: samples text from a model, streaming tokens as they come (KV cache).
+/// `pipe generate`: continues prompts with a model on the inference engine, streaming the
+/// tokens of a single sequence as they come; several prompts (or `--parallel N` copies) decode
+/// together in one batch.
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
@@ -13,6 +16,7 @@ struct GenerateCommand: ParsableCommand {
         discussion: """
         pipe generate out/model -t out/tokenizer --prompt "To be"
         pipe generate train --manifest pipelines/quickstart.yaml --prompt "The" -n 200 --temperature 0
+        pipe generate out/gguf-q4_0/model.gguf -t out/model-hf --prompt "def " --prompt "class " --json
         """)
 
     @Argument(help: "A model folder (config.json + weights), a .gguf file, or with --manifest the stage whose model to use.")
@@ -24,10 +28,16 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "A tokenizer.json or folder; with --manifest, a stage name. Default: the model folder's, or the manifest's tokenizer stage.")
     var tokenizer: String?
 
-    @Option(name: .shortAndLong, help: "The text to continue.")
-    var prompt = ""
+    @Option(name: .shortAndLong, help: "A text to continue; repeat for several prompts decoded together.")
+    var prompt: [String] = []
 
-    @Option(name: .customShort("n"), help: "Tokens to generate at most.")
+    @Option(help: "A prompt as space-separated token ids (repeatable), instead of text.")
+    var promptIds: [String] = []
+
+    @Option(help: "Sequences decoded at once; with fewer prompts, they are repeated (each copy seeded seed + i).")
+    var parallel: Int?
+
+    @Option(name: .customShort("n"), help: "Tokens to generate at most per sequence.")
     var maxTokens = 100
 
     @Option(help: "Sampling temperature; 0 is greedy.")
@@ -39,25 +49,49 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Sample only within this much probability mass (1: no limit).")
     var topP = 0.95
 
+    @Option(help: "Drop tokens less likely than this fraction of the most likely one (0: none).")
+    var minP = 0.0
+
+    @Option(help: "Penalty for tokens already in the sequence (1: none; 1.1 is a common choice).")
+    var repeatPenalty = 1.0
+
+    @Option(help: "Subtracted from a generated token's logit per time it occurred (OpenAI's frequency_penalty).")
+    var frequencyPenalty = 0.0
+
+    @Option(help: "Subtracted from the logit of every token generated before (OpenAI's presence_penalty).")
+    var presencePenalty = 0.0
+
     @Option(help: "Seed of the sampler.")
     var seed = 0
+
+    @Option(help: "Stop a sequence when its text contains this (repeatable); the text ends before it.")
+    var stop: [String] = []
+
+    @Flag(help: "Keep generating past the end-of-text token.")
+    var ignoreEos = false
+
+    @Option(help: "Threads (default: every core).")
+    var threads: Int?
+
+    @Flag(help: "Print one JSON object per sequence (text, token ids, finish reason) and the timings.")
+    var json = false
 
     @Option(help: "Write the prompt tokens' logits here (raw little-endian float32, [tokens, vocabulary]).")
     var dumpLogits: String?
 
+    func validate() throws {
+        guard maxTokens >= 0 else { throw ValidationError("-n must not be negative") }
+        guard parallel.map({ $0 >= 1 }) ?? true else { throw ValidationError("--parallel must be at least 1") }
+        guard threads.map({ $0 >= 1 }) ?? true else { throw ValidationError("--threads must be at least 1") }
+    }
+
     func run() throws {
-        BLAS.useSingleThread()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-generate-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let (modelFolder, tokenizerPath) = try resolve(scratch: scratch)
-        let loaded: TransformerModel
+        let (modelPath, tokenizerPath) = try resolve(scratch: scratch)
+        let weights: ModelWeights
         do {
-            if modelFolder.pathExtension == "gguf" {
-                let file = try GGUF.read(modelFolder)
-                loaded = try LlamaGGUF.load(file, config: LlamaGGUF.config(of: file, path: modelFolder.path), path: modelFolder.path)
-            } else {
-                loaded = try ModelFiles.load(from: modelFolder)
-            }
+            weights = try ModelWeights.load(modelPath)
         } catch {
             throw UsageError("\(model): \(error)")
         }
@@ -67,47 +101,58 @@ struct GenerateCommand: ParsableCommand {
         } catch {
             throw UsageError("tokenizer \(tokenizerPath.path): \(error)")
         }
-        guard tok.vocabularySize == loaded.config.vocabSize else {
-            throw UsageError("the tokenizer has \(tok.vocabularySize) tokens, the model \(loaded.config.vocabSize)")
+        let config = weights.config
+        guard tok.vocabularySize == config.vocabSize else {
+            throw UsageError("the tokenizer has \(tok.vocabularySize) tokens, the model \(config.vocabSize)")
         }
-        let generator = Generator(model: loaded)
-        var sampler = Sampler(temperature: temperature, topK: topK > 0 ? topK : nil, topP: topP < 1 ? topP : nil, seed: UInt64(seed))
-        var ids = tok.encode(prompt)
-        if ids.isEmpty, let eos = loaded.config.eosTokenId { ids = [Int32(eos)] }
-        guard ids.count < loaded.config.context else {
-            throw UsageError("the prompt is \(ids.count) tokens; the model's context is \(loaded.config.context)")
+        let prompts = try promptTokens(tok, endOfText: config.eosTokenId)
+        if let dumpLogits {
+            let logits = try InferenceEngine(weights: weights, threads: 1).logits(of: prompts[0].ids)
+            try logits.withUnsafeBufferPointer { try Data(buffer: $0).write(to: URL(fileURLWithPath: dumpLogits)) }
         }
-        if let dumpLogits { try writeLogits(loaded, ids, to: URL(fileURLWithPath: dumpLogits)) }
-        let out = FileHandle.standardOutput
-        out.write(Data(prompt.utf8))
-        var logits = UnsafeBufferPointer<Float>(start: nil, count: 0)
-        for id in ids { logits = generator.step(id) }
-        let started = Date()
-        var pending: [UInt8] = [], produced = 0
-        while produced < maxTokens, generator.remaining > 0 {
-            let next = sampler.next(logits)
-            if let eos = loaded.config.eosTokenId, Int(next) == eos { break }
-            produced += 1
-            pending += tok.bytes(next)
-            let complete = UTF8Stream.completePrefix(pending)
-            out.write(Data(pending[..<complete]))
-            pending.removeFirst(complete)
-            if generator.remaining > 0 { logits = generator.step(next) }
+        let count = max(prompts.count, parallel ?? prompts.count)
+        let engine = InferenceEngine(weights: weights, slots: parallel ?? count,
+                                     threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let output = GenerationOutput(tokenizer: tok, stops: stop, streams: count == 1 && !json)
+        var stopTokens: Set<Int32> = []
+        if !ignoreEos, let eos = config.eosTokenId { stopTokens.insert(Int32(eos)) }
+        for i in 0..<count {
+            let source = prompts[i % prompts.count]
+            var sampling = SamplingSettings()
+            sampling.temperature = temperature
+            sampling.topK = max(0, topK)
+            sampling.topP = topP
+            sampling.minP = minP
+            sampling.repetitionPenalty = repeatPenalty
+            sampling.frequencyPenalty = frequencyPenalty
+            sampling.presencePenalty = presencePenalty
+            sampling.seed = UInt64(seed + i)
+            let sequence = output.add(source.text, ids: source.ids)
+            do {
+                _ = try engine.submit(GenerationRequest(prompt: source.ids, maxTokens: maxTokens, sampling: sampling, stopTokens: stopTokens)) {
+                    output.handle($0, of: sequence)
+                }
+            } catch let error as InferenceError {
+                throw UsageError("\(error); ask for fewer tokens with -n")
+            }
         }
-        out.write(Data(pending) + Data("\n".utf8))
-        let seconds = Date().timeIntervalSince(started)
-        FileHandle.standardError.write(Data(String(format: "%d tokens in %.2f s (%.1f tokens/s)%@\n", produced, seconds,
-                                                   Double(produced) / max(seconds, 1e-9),
-                                                   generator.remaining == 0 ? "; the context is full" : "").utf8))
+        engine.runUntilIdle()
+        output.finish(json: json, weights: weights, engine: engine)
     }
 
-    /// The logits of a full forward pass over the prompt, for comparison with other tools.
-    private func writeLogits(_ model: TransformerModel, _ ids: [Int32], to url: URL) throws {
-        let acts = Activations(config: model.config, batch: 1, seq: ids.count, workers: Workers(1), training: false)
-        for (i, id) in ids.enumerated() { acts.tokens[i] = id }
-        let logits = FloatBuffer(count: ids.count * model.config.vocabSize)
-        model.logits(acts, into: logits.pointer)
-        try Data(buffer: UnsafeBufferPointer(logits.slice(0, logits.count))).write(to: url)
+    /// The prompts as token ids, with their text (an empty prompt starts from end-of-text).
+    private func promptTokens(_ tok: Tokenizer, endOfText: Int?) throws -> [(text: String, ids: [Int32])] {
+        var prompts = prompt.map { text -> (String, [Int32]) in (text, tok.encode(text)) }
+        for list in promptIds {
+            let ids = try list.split(separator: " ").map { word -> Int32 in
+                guard let id = Int32(word) else { throw UsageError("--prompt-ids: '\(word)' is not a token id") }
+                return id
+            }
+            guard let text = try? tok.decode(ids) else { throw UsageError("--prompt-ids: an id is outside the vocabulary of \(tok.vocabularySize)") }
+            prompts.append((text, ids))
+        }
+        if prompts.isEmpty { prompts = [("", [])] }
+        return prompts.map { text, ids in (text, ids.isEmpty ? endOfText.map { [Int32($0)] } ?? [] : ids) }
     }
 
     /// The model folder and tokenizer path: given directly, or from a manifest's last run.
