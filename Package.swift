@@ -79,7 +79,7 @@ let package = Package(
         .target(name: "DataParallel", dependencies: ["Support", "CMPILoader"]),
         .target(name: "Training", dependencies: ["PipeKit", "Transformer", "DataParallel"]),
         .target(name: "TrainStage", dependencies: ["PipeKit", "Transformer", "Training", "DataParallel"], path: "stages/train"),
-        .target(name: "EvaluateStage", dependencies: ["PipeKit", "Transformer", "BPETokenizer"], path: "stages/evaluate"),
+        .target(name: "EvaluateStage", dependencies: ["PipeKit", "Transformer", "Inference", "BPETokenizer"], path: "stages/evaluate"),
         .target(name: "PruneStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/prune"),
         .target(name: "DistillStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/distill"),
         .target(name: "QuantizeStage", dependencies: ["PipeKit", "Transformer"], path: "stages/quantize"),

@@ -1,3 +1,4 @@
+import CTrainKernels
 import Foundation
 import Support
 
@@ -121,11 +122,11 @@ struct TokenSampler {
 
     /// The log-probability of `token` under raw `logits`, with the `top` most likely tokens.
     static func logprob(of token: Int32, in logits: UnsafeBufferPointer<Float>, top: Int) -> TokenLogprob {
-        var best: Float = -.infinity
-        for v in logits where v > best { best = v }
-        var sum = 0.0
-        for v in logits { sum += Foundation.exp(Double(v - best)) }
-        let normalizer = Double(best) + Foundation.log(sum)
+        // The fused cross-entropy kernel (max, then a vectorized sum of exponentials) gives
+        // -log p(token); the normalizer follows from it.
+        var target = token
+        let loss = tk_cross_entropy(UnsafeMutablePointer(mutating: logits.baseAddress!), &target, 1, logits.count, 0, nil, nil)
+        let normalizer = Double(logits[Int(token)]) + loss
         var alternatives: [TokenLogprob.Alternative] = []
         if top > 0 {
             var chosen: [(Int, Float)] = []
@@ -136,6 +137,6 @@ struct TokenSampler {
             }
             alternatives = chosen.map { .init(token: Int32($0.0), logprob: Double($0.1) - normalizer) }
         }
-        return TokenLogprob(token: token, logprob: Double(logits[Int(token)]) - normalizer, top: alternatives)
+        return TokenLogprob(token: token, logprob: -loss, top: alternatives)
     }
 }

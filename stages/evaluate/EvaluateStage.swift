@@ -1,5 +1,6 @@
 import BPETokenizer
 import Foundation
+import Inference
 import PipeKit
 import Transformer
 
@@ -31,7 +32,7 @@ public struct EvaluateStage: Stage {
     }
 
     public static let name = "evaluate"
-    public static let version = 1
+    public static let version = 2
     public static let summary = "Measure a model (perplexity, bits per byte, top-k, tasks), sample from it, and gate on the objective's targets."
     public static let inputs = [
         StagePort("model", .model, doc: "any model artifact: trained, pruned, distilled or quantized"),
@@ -61,7 +62,8 @@ public struct EvaluateStage: Stage {
         BLAS.useSingleThread()
         let workers = Workers(context.threads)
         let modelInput = try context.input("model")
-        let model = try ModelFiles.load(from: modelInput.materialize(into: context.scratch.appendingPathComponent("model")))
+        let modelFolder = try modelInput.materialize(into: context.scratch.appendingPathComponent("model"))
+        let model = try ModelFiles.load(from: modelFolder)
         let tokenizer = try Tokenizer(contentsOf: context.input("tokenizer").materialize(into: context.scratch.appendingPathComponent("tokenizer")))
         let tokens = try TokenShards(context.input("tokens"), scratch: context.scratch)
         let meta = tokens.meta
@@ -87,7 +89,11 @@ public struct EvaluateStage: Stage {
                                found["\(name).top1"]!, totals.tokens, Double(totals.tokens) / Date().timeIntervalSince(started)))
         }
 
-        let runner = TaskRunner(model: model, tokenizer: tokenizer, workers: workers, batch: p.batch)
+        // Generation runs on the weights as stored (a quantized model's blocks, with its activation
+        // rounding), as `pipe generate` and `pipe serve` run them.
+        let stored = FileManager.default.fileExists(atPath: modelFolder.appendingPathComponent(ModelFiles.weightsFile).path)
+            ? ModelWeights.float(model) : try ModelWeights.load(modelFolder)
+        let runner = TaskRunner(model: model, weights: stored, tokenizer: tokenizer, workers: workers, batch: p.batch)
         var details: [String] = []
         for (n, spec) in p.tasks.enumerated() {
             context.progress(Double(p.splits.count) / Double(p.splits.count + 1) + Double(n) / Double(max(1, p.tasks.count) * (p.splits.count + 1)),
@@ -112,11 +118,16 @@ public struct EvaluateStage: Stage {
     }
 
     private func writeSamples(_ s: Samples, runner: TaskRunner, to url: URL, context: StageContext) throws {
-        let generator = Generator(model: runner.model)
         var records: [JSONValue] = []
-        for (n, prompt) in s.prompts.enumerated() {
-            var sampler = Sampler(temperature: s.temperature, topK: s.top_k, topP: s.top_p, seed: UInt64(s.seed + n))
-            let result = runner.complete(prompt, generator: generator, sampler: &sampler, maxNewTokens: s.max_new_tokens, stop: [])
+        let results = runner.complete(s.prompts, maxNewTokens: s.max_new_tokens, stop: []) { n in
+            var sampling = SamplingSettings()
+            sampling.temperature = s.temperature
+            sampling.topK = s.top_k ?? 0
+            sampling.topP = s.top_p ?? 1
+            sampling.seed = UInt64(s.seed + n)
+            return sampling
+        }
+        for (n, (prompt, result)) in zip(s.prompts, results).enumerated() {
             records.append(.object(["prompt": .string(prompt), "completion": .string(result.text), "tokens": .int(Int64(result.tokens)),
                                     "tokens_per_second": .double(Double(result.tokens) / max(result.seconds, 1e-9))]))
             context.log("sample \(n + 1): \(JSONValue.string(prompt + result.text).canonicalJSON)")

@@ -1,5 +1,6 @@
 import BPETokenizer
 import Foundation
+import Inference
 import PipeKit
 import Transformer
 
@@ -26,6 +27,8 @@ struct TaskItem {
 /// decoding until a stop string, scored with ROUGE-L and BLEU against its reference.
 struct TaskRunner {
     let model: TransformerModel
+    /// The weights as stored, for generation on the inference engine.
+    let weights: ModelWeights
     let tokenizer: Tokenizer
     let workers: Workers
     let batch: Int
@@ -129,12 +132,11 @@ struct TaskRunner {
     }
 
     private func generation(_ spec: TaskSpec, _ items: [TaskItem]) -> ([String: Double], [JSONValue]) {
-        let generator = Generator(model: model)
+        let completions = complete(items.map(\.prompt), maxNewTokens: spec.max_new_tokens, stop: spec.stop) { _ in .greedy }
         var predictions: [String] = [], details: [JSONValue] = []
         var rouge = 0.0
-        for item in items {
-            var sampler = Sampler()
-            let text = complete(item.prompt, generator: generator, sampler: &sampler, maxNewTokens: spec.max_new_tokens, stop: spec.stop).text
+        for (item, completion) in zip(items, completions) {
+            let text = completion.text
             predictions.append(text)
             let score = TextScores.rougeL(prediction: text, reference: item.reference!)
             rouge += score
@@ -145,33 +147,51 @@ struct TaskRunner {
                  "task.\(spec.name).bleu": TextScores.bleu(predictions: predictions, references: items.map { $0.reference! })], details)
     }
 
-    /// Continues `prompt` with the sampler until the end-of-text token, a stop string or
-    /// `maxNewTokens`; the prompt is cut from the left to leave room in the context.
-    func complete(_ prompt: String, generator: Generator, sampler: inout Sampler, maxNewTokens: Int, stop: [String])
-        -> (text: String, tokens: Int, seconds: Double)
+    /// Continues every prompt on the inference engine (decoded together, `batch` at a time) until
+    /// the end-of-text token, a stop string or `maxNewTokens`; a prompt is cut from the left to
+    /// leave room in the context.
+    func complete(_ prompts: [String], maxNewTokens: Int, stop: [String], sampling: (Int) -> SamplingSettings)
+        -> [(text: String, tokens: Int, seconds: Double)]
     {
-        generator.reset()
-        var ids = tokenizer.encode(prompt)
-        let room = max(1, model.config.context - maxNewTokens)
-        if ids.count > room { ids.removeFirst(ids.count - room) }
-        if ids.isEmpty, let eos = model.config.eosTokenId { ids = [Int32(eos)] }
-        let started = Date()
-        var logits = UnsafeBufferPointer<Float>(start: nil, count: 0)
-        for id in ids { logits = generator.step(id) }
-        var produced: [Int32] = []
-        var text = ""
-        while produced.count < maxNewTokens {
-            let next = sampler.next(logits)
-            if let eos = model.config.eosTokenId, Int(next) == eos { break }
-            produced.append(next)
-            text = (try? tokenizer.decode(produced)) ?? text
-            if let cut = stop.compactMap({ text.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
-                text = String(text[..<cut.lowerBound])
-                break
-            }
-            guard generator.remaining > 0 else { break }
-            logits = generator.step(next)
+        /// One prompt's completion; the engine calls back on the thread that steps it, this one.
+        final class Completion: @unchecked Sendable {
+            let tokenizer: Tokenizer
+            var ids: [Int32] = []
+            var text = ""
+            var started = Date(), ended = Date()
+            init(_ tokenizer: Tokenizer) { self.tokenizer = tokenizer }
         }
-        return (text, produced.count, Date().timeIntervalSince(started))
+        let engine = InferenceEngine(weights: weights, slots: max(1, min(batch, prompts.count)), threads: workers.count)
+        let stopTokens = Set(model.config.eosTokenId.map { [Int32($0)] } ?? [])
+        let completions = prompts.map { _ in Completion(tokenizer) }
+        for (n, (prompt, completion)) in zip(prompts, completions).enumerated() {
+            var ids = tokenizer.encode(prompt)
+            let room = max(1, model.config.context - maxNewTokens)
+            if ids.count > room { ids.removeFirst(ids.count - room) }
+            if ids.isEmpty, let eos = model.config.eosTokenId { ids = [Int32(eos)] }
+            let request = GenerationRequest(prompt: ids, maxTokens: min(maxNewTokens, model.config.context - ids.count),
+                                            sampling: sampling(n), stopTokens: stopTokens)
+            do {
+                _ = try engine.submit(request) { event in
+                    switch event {
+                    case .token(let t):
+                        completion.ids.append(t.token)
+                        // Ids come from the model's vocabulary, which the tokenizer's matches.
+                        completion.text = (try? completion.tokenizer.decode(completion.ids)) ?? completion.text
+                        if let cut = stop.compactMap({ completion.text.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
+                            completion.text = String(completion.text[..<cut.lowerBound])
+                            return false
+                        }
+                    case .finished: completion.ended = Date()
+                    case .promptScored: break
+                    }
+                    return true
+                }
+            } catch {
+                preconditionFailure("a prompt cut to the context is always accepted: \(error)")
+            }
+        }
+        engine.runUntilIdle()
+        return completions.map { ($0.text, $0.ids.count, $0.ended.timeIntervalSince($0.started)) }
     }
 }
