@@ -41,7 +41,8 @@ final class GenerationJob: Sendable {
         (updates, continuation) = AsyncStream.makeStream(of: Update.self)
         self.started = started
         let engine = model.engine
-        guard engine.queuedCount + sequences.count <= maxQueue else {
+        // Free slots first, then up to `maxQueue` sequences waiting.
+        guard engine.queuedCount + engine.activeCount + sequences.count <= engine.slotCount + maxQueue else {
             throw .overloaded("the queue is full (\(engine.queuedCount) sequences waiting, at most \(maxQueue)); retry later")
         }
         state.withLock { $0.running = sequences.count }

@@ -63,7 +63,13 @@ struct AuthMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: ServeContext, next: (Request, ServeContext) async throws -> Response) async throws -> Response {
         guard !keys.isEmpty, !Self.open.contains(request.uri.path) else { return try await next(request, context) }
         let header = request.headers[.authorization] ?? ""
-        guard header.hasPrefix("Bearer "), keys.contains(String(header.dropFirst("Bearer ".count))) else { throw APIError.unauthorized }
+        let given = Array(header.utf8.dropFirst("Bearer ".count))
+        guard header.hasPrefix("Bearer "), keys.contains(where: { Self.equal(Array($0.utf8), given) }) else { throw APIError.unauthorized }
         return try await next(request, context)
+    }
+
+    /// Compares in time that depends only on the lengths, not on where the bytes differ.
+    private static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        a.count == b.count && zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }
