@@ -11,6 +11,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // System-library shims (pkg-config).
@@ -73,6 +78,14 @@ let package = Package(
         // Inference on weights as stored (GGUF blocks used in place): batched forward passes, KV
         // caches per sequence, continuous batching over slots, sampling and scoring.
         .target(name: "Inference", dependencies: ["Support", "Transformer", "CInferenceKernels", "CTrainKernels", "CBLAS"]),
+        // `pipe serve`: OpenAI's HTTP API (completions, chat, models, tokenize, health, metrics)
+        // over the inference engine, on Hummingbird; auth, request ids and metrics as middleware.
+        .target(name: "Serve", dependencies: ["Inference", "BPETokenizer", "Transformer", "PipeKit",
+                                              .product(name: "Hummingbird", package: "hummingbird"),
+                                              .product(name: "NIOCore", package: "swift-nio"),
+                                              .product(name: "HTTPTypes", package: "swift-http-types"),
+                                              .product(name: "Logging", package: "swift-log"),
+                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         // MPI data parallelism: Open MPI loaded with dlopen only under an MPI launcher, so
         // neither building nor running pipe on one machine needs MPI.
         .target(name: "CMPILoader", linkerSettings: [.linkedLibrary("dl")]),
@@ -92,7 +105,7 @@ let package = Package(
 
         // The command-line tool.
         .executableTarget(name: "pipe",
-                          dependencies: ["PipeEngine", "BuiltinStages", "BPETokenizer", "Transformer", "Inference",
+                          dependencies: ["PipeEngine", "BuiltinStages", "BPETokenizer", "Transformer", "Inference", "Serve",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Fuzz targets over every reader of outside data (fuzz/README.md): a corpus replayer and
@@ -109,8 +122,9 @@ let package = Package(
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit"]),
         .testTarget(name: "InferenceKernelTests", dependencies: ["CInferenceKernels", "Transformer"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Transformer"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "Inference", "Transformer", "BPETokenizer"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
         .testTarget(name: "StageTests", dependencies: ["PipeEngine", "BuiltinStages", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["PipeKit"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["PipeKit", "Transformer"]),
     ]
 )

@@ -88,23 +88,8 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-generate-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let (modelPath, tokenizerPath) = try resolve(scratch: scratch)
-        let weights: ModelWeights
-        do {
-            weights = try ModelWeights.load(modelPath)
-        } catch {
-            throw UsageError("\(model): \(error)")
-        }
-        let tok: Tokenizer
-        do {
-            tok = try Tokenizer(contentsOf: tokenizerPath)
-        } catch {
-            throw UsageError("tokenizer \(tokenizerPath.path): \(error)")
-        }
+        let (weights, tok) = try ModelSource(model: model, manifest: manifest, tokenizer: tokenizer).resolve(scratch: scratch).load()
         let config = weights.config
-        guard tok.vocabularySize == config.vocabSize else {
-            throw UsageError("the tokenizer has \(tok.vocabularySize) tokens, the model \(config.vocabSize)")
-        }
         let prompts = try promptTokens(tok, endOfText: config.eosTokenId)
         if let dumpLogits {
             let logits = try InferenceEngine(weights: weights, threads: 1).logits(of: prompts[0].ids)
@@ -153,49 +138,6 @@ struct GenerateCommand: ParsableCommand {
         }
         if prompts.isEmpty { prompts = [("", [])] }
         return prompts.map { text, ids in (text, ids.isEmpty ? endOfText.map { [Int32($0)] } ?? [] : ids) }
-    }
-
-    /// The model folder and tokenizer path: given directly, or from a manifest's last run.
-    private func resolve(scratch: URL) throws -> (URL, URL) {
-        guard let manifest else {
-            let folder = URL(fileURLWithPath: model)
-            if folder.pathExtension == "gguf" {
-                guard let tokenizer else { throw UsageError("give the tokenizer of '\(model)' with -t") }
-                return (folder, URL(fileURLWithPath: tokenizer))
-            }
-            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent(ModelFiles.configFile).path) else {
-                throw UsageError("'\(model)' is not a model folder (no config.json) or a .gguf file; to name a stage, add --manifest")
-            }
-            let tokenizerURL = tokenizer.map { URL(fileURLWithPath: $0) } ?? folder.appendingPathComponent("tokenizer.json")
-            guard FileManager.default.fileExists(atPath: tokenizerURL.path) else {
-                throw UsageError("no tokenizer.json in '\(model)'; give one with -t")
-            }
-            return (folder, tokenizerURL)
-        }
-        var options = try ManifestOptions.parse([manifest])
-        options.cache = nil
-        let (loaded, cache) = try options.load()
-        let runs = try StageRuns(manifest: loaded, cache: cache)
-        func artifact(stage: String, kind: ArtifactKind, into folder: URL) throws -> URL {
-            guard let declared = loaded.stage(stage) else { throw UsageError("no stage '\(stage)' in \(manifest)") }
-            guard let port = declared.descriptor.outputs.first(where: { $0.kind == kind }) else {
-                throw UsageError("stage '\(stage)' has no \(kind) output")
-            }
-            guard let record = try runs.last(stage), let tree = record.outputs[port.name] else {
-                throw UsageError("stage '\(stage)' has not run yet; run `pipe run \(manifest) \(stage)` first")
-            }
-            try tree.materialize(into: folder, store: cache.objects)
-            return folder
-        }
-        let tokenizerStage = try tokenizer ?? {
-            let candidates = loaded.stages.filter { $0.descriptor.outputs.contains { $0.kind == .tokenizer } }.map(\.name)
-            guard candidates.count == 1 else {
-                throw UsageError("name the tokenizer stage with -t (candidates: \(candidates.joined(separator: ", ")))")
-            }
-            return candidates[0]
-        }()
-        return (try artifact(stage: model, kind: .model, into: scratch.appendingPathComponent("model")),
-                try artifact(stage: tokenizerStage, kind: .tokenizer, into: scratch.appendingPathComponent("tokenizer")))
     }
 }
 

@@ -1,0 +1,261 @@
+import Foundation
+import Transformer
+import XCTest
+
+/// `pipe serve` through the built binary on loopback, driven by the official openai client (in
+/// .venv/), curl and killed clients. The model is random (seeded) with no end-of-text token, so
+/// every generation runs to its max_tokens unless a stop string or the client ends it.
+final class ServeTests: XCTestCase {
+    /// The workspace with the tokenizer and the model, made once for the class.
+    nonisolated(unsafe) private static var workspace: Workspace?
+    nonisolated(unsafe) private static var shared: ServeProcess?
+    static let key = "test-key"
+    static let prompt = "The engine runs stages"
+
+    private var ws: Workspace { Self.workspace! }
+    private var server: ServeProcess { Self.shared! }
+
+    override func setUpWithError() throws {
+        guard FileManager.default.isExecutableFile(atPath: TokenizerTests.python) else {
+            throw XCTSkip("no Python with the test packages at \(TokenizerTests.python): run scripts/test, which creates .venv/")
+        }
+        if Self.workspace == nil {
+            let ws = try Workspace()
+            try ws.addDocsCorpus()
+            try ws.write("p.yaml", "version: 1\nname: serve-test\nstages:\n" + Workspace.docsTokenizeStages(vocab: 300, splits: "{train: 0.9, val: 0.1, test: 0.0}")
+                + "\n    publish: {tokenizer: out/tokenizer/}\n")
+            XCTAssertEqual(try ws.runStages("p.yaml")["tokenize"], "ran")
+            try Self.writeRandomModel(in: ws)
+            Self.workspace = ws
+        }
+        if Self.shared == nil {
+            Self.shared = try ServeProcess.start(in: ws, ["out/model", "-t", "out/tokenizer", "--slots", "2", "--threads", "1",
+                                                          "--api-key", Self.key, "--log", "requests.jsonl", "--max-body-bytes", "1048576"])
+        }
+    }
+
+    override class func tearDown() {
+        shared?.kill()
+        shared = nil
+        workspace?.remove()
+        workspace = nil
+    }
+
+    /// A seeded random model over the tokenizer's vocabulary, with a long context so a
+    /// generation can outlast a client.
+    private static func writeRandomModel(in ws: Workspace) throws {
+        let tokenizer = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/tokenizer/tokenizer.json"))) as! [String: Any]
+        let vocab = ((tokenizer["model"] as! [String: Any])["vocab"] as! [String: Any]).count
+        let model = TransformerModel(config: ModelConfig(vocabSize: vocab, dim: 128, layers: 4, heads: 4, context: 4096))
+        model.initialize(seed: 11)
+        let folder = ws.root.appendingPathComponent("out/model")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try ModelFiles.save(model, to: folder)
+    }
+
+    func testTheOpenAIClientGetsCompletionsStreamsEchoScoresAndErrors() throws {
+        let dump = try ws.run(["generate", "out/model", "-t", "out/tokenizer", "--prompt", Self.prompt, "-n", "0", "--dump-logits", "logits.bin"])
+        XCTAssertEqual(dump.status, 0, dump.stderr)
+        let script = Workspace.repository.appendingPathComponent("tests-python/serve_openai_client.py").path
+        let run = try Workspace.execute(TokenizerTests.python, [script, server.baseURL + "/v1", Self.key, Self.prompt, "logits.bin"], in: ws.root)
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("all checks passed"), run.output)
+
+        let log = try ws.jsonLines("requests.jsonl")
+        XCTAssertGreaterThan(log.count, 10)
+        let line = try XCTUnwrap(log.first { $0["endpoint"] as? String == "/v1/completions" })
+        for field in ["time", "id", "model", "prompt_tokens", "completion_tokens", "finish_reason", "latency_ms", "ttft_ms", "mean_logprob"] {
+            XCTAssertNotNil(line[field], field)
+        }
+        XCTAssertNil(line["prompt"], "text is logged only with --log-text")
+    }
+
+    func testRawServerSentEventsWithCurl() throws {
+        let body = #"{"prompt": "The", "max_tokens": 3, "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}"#
+        let out = try curl(["-sN", "-H", "Authorization: Bearer \(Self.key)", "-H", "Content-Type: application/json", "-d", body,
+                            server.baseURL + "/v1/completions"])
+        let events = out.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        XCTAssertTrue(events.allSatisfy { $0.hasPrefix("data: ") }, out)
+        XCTAssertEqual(events.last, "data: [DONE]")
+        // Up to three text chunks (a character split across tokens waits for its end), the
+        // finish chunk, usage, [DONE].
+        XCTAssertTrue((4...6).contains(events.count), out)
+        XCTAssertTrue(events[events.count - 3].contains(#""finish_reason":"length""#), out)
+        let usage = try JSONSerialization.jsonObject(with: Data(events[events.count - 2].dropFirst(6).utf8)) as! [String: Any]
+        XCTAssertEqual((usage["choices"] as! [Any]).count, 0)
+        XCTAssertEqual((usage["usage"] as! [String: Any])["completion_tokens"] as? Int, 3)
+
+        let headers = try curl(["-si", "-H", "X-Request-Id: my-id-1", server.baseURL + "/health"])
+        XCTAssertTrue(headers.lowercased().contains("x-request-id: my-id-1"), headers)
+    }
+
+    func testHostileInputGets4xxAndTheServerStaysUp() throws {
+        let url = server.baseURL + "/v1/completions"
+        func status(_ extra: [String]) throws -> String {
+            try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(Self.key)",
+                      "-H", "Content-Type: application/json"] + extra + [url])
+        }
+        XCTAssertEqual(try status(["-d", #"{"prompt": "x", "#]), "400", "malformed JSON")
+        XCTAssertEqual(try status(["-d", #"{"prompt": 5}"#]), "400", "wrong type")
+        XCTAssertEqual(try status(["-d", #"{"prompt": "x", "max_tokens": -5}"#]), "400", "negative max_tokens")
+        XCTAssertEqual(try status(["-d", #"{"prompt": "x", "max_tokens": 99999999999999999999}"#]), "400", "huge max_tokens")
+        XCTAssertEqual(try status(["-d", #"{"prompt": [999999]}"#]), "400", "token outside the vocabulary")
+        var invalid = Data(#"{"prompt": ""#.utf8)
+        invalid.append(contentsOf: [0xC3, 0x28, 0xFF])
+        invalid.append(contentsOf: Array(#""}"#.utf8))
+        try invalid.write(to: ws.root.appendingPathComponent("invalid.json"))
+        XCTAssertEqual(try status(["--data-binary", "@" + ws.root.appendingPathComponent("invalid.json").path]), "400", "invalid UTF-8")
+        let big = ws.root.appendingPathComponent("big.json")
+        FileManager.default.createFile(atPath: big.path, contents: nil)
+        try FileHandle(forWritingTo: big).truncate(atOffset: 100 << 20)
+        XCTAssertEqual(try status(["--data-binary", "@" + big.path]), "413", "a 100 MB body")
+        XCTAssertEqual(try status(["-H", "Transfer-Encoding: chunked", "--data-binary", "@" + big.path]), "413", "a 100 MB chunked body")
+        XCTAssertEqual(try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", server.baseURL + "/nowhere"]), "401", "no key")
+        XCTAssertEqual(try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(Self.key)", server.baseURL + "/nowhere"]), "404")
+        XCTAssertEqual(try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", server.baseURL + "/health"]), "200", "still up")
+        let metrics = try curl(["-s", server.baseURL + "/metrics"])
+        let serverErrors = metrics.split(separator: "\n").filter { $0.contains("status=\"5") && !$0.contains("endpoint=\"/health\"") }
+        XCTAssertEqual(serverErrors, [], "no 5xx but /health's 503 while loading")
+        XCTAssertTrue(metrics.contains("pipe_requests_total{endpoint=\"other\",status=\"404\"}"), metrics)
+    }
+
+    func testAClientKilledMidStreamReturnsItsSlotWithinASecond() throws {
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        client.arguments = ["curl", "-sN", "-H", "Authorization: Bearer \(Self.key)", "-H", "Content-Type: application/json", "-d",
+                            #"{"prompt": "The", "max_tokens": 3000, "stream": true}"#, server.baseURL + "/v1/completions"]
+        let out = Pipe()
+        client.standardOutput = out
+        let generatedBefore = try metric("pipe_generated_tokens_total")
+        try client.run()
+        XCTAssertTrue(Self.firstEvent(out).hasPrefix("data: "))
+        XCTAssertEqual(try metric("pipe_active_slots"), 1)
+        kill(client.processIdentifier, SIGKILL)
+        client.waitUntilExit()
+        let killed = Date()
+        while try metric("pipe_active_slots") != 0, Date().timeIntervalSince(killed) < 1 { usleep(20_000) }
+        XCTAssertEqual(try metric("pipe_active_slots"), 0, "the slot is free within a second")
+        XCTAssertLessThan(try metric("pipe_generated_tokens_total") - generatedBefore, 3000, "cancelled, not run to the end")
+    }
+
+    func testChatWithATemplateAndADrainingShutdown() throws {
+        let folder = ws.root.appendingPathComponent("chat-tokenizer")
+        try? FileManager.default.removeItem(at: folder)
+        try FileManager.default.copyItem(at: ws.root.appendingPathComponent("out/tokenizer"), to: folder)
+        try ws.write("chat-tokenizer/tokenizer_config.json", """
+        {"pipe_chat_template": {"system": "System: {content}\\n", "user": "User: {content}\\n", "assistant": "Assistant: {content}\\n", "generation_prompt": "Assistant:"}}
+        """)
+        let chat = try ServeProcess.start(in: ws, ["out/model", "-t", "chat-tokenizer", "--threads", "1", "--drain-timeout", "60",
+                                                   "--slots", "1", "--max-queue", "0"])
+        defer { chat.kill() }
+        let script = Workspace.repository.appendingPathComponent("tests-python/serve_chat_client.py").path
+        let run = try Workspace.execute(TokenizerTests.python, [script, chat.baseURL + "/v1"], in: ws.root)
+        XCTAssertEqual(run.status, 0, run.output)
+
+        // With its one slot busy and no queue, a second request gets 503 with Retry-After.
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        client.arguments = ["curl", "-sN", "-H", "Content-Type: application/json", "-d",
+                            #"{"prompt": "The", "max_tokens": 1000, "stream": true}"#, chat.baseURL + "/v1/completions"]
+        let out = Pipe()
+        client.standardOutput = out
+        try client.run()
+        let first = Self.firstEvent(out)
+        XCTAssertTrue(first.hasPrefix("data: "))
+        let busy = try curl(["-si", "-H", "Content-Type: application/json", "-d", #"{"prompt": "The", "max_tokens": 2}"#,
+                             chat.baseURL + "/v1/completions"])
+        XCTAssertTrue(busy.hasPrefix("HTTP/1.1 503") && busy.lowercased().contains("retry-after: 1"), busy)
+
+        // SIGTERM while the stream runs: it completes, then the server exits 0.
+        XCTAssertEqual(chat.terminate(), 0)
+        let text = first + String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        client.waitUntilExit()
+        XCTAssertTrue(text.hasSuffix("data: [DONE]\n\n"), "the running stream finished: \(text.suffix(300))")
+        XCTAssertEqual(text.components(separatedBy: "\"finish_reason\":\"length\"").count, 2, text.suffix(300).description)
+    }
+
+    /// What a streaming client has read once its first event is complete (or its output ended).
+    private static func firstEvent(_ pipe: Pipe) -> String {
+        var data = Data()
+        while !String(decoding: data, as: UTF8.self).contains("\n\n") {
+            let more = pipe.fileHandleForReading.availableData
+            if more.isEmpty { break }
+            data += more
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private func metric(_ name: String) throws -> Double {
+        let text = try curl(["-s", server.baseURL + "/metrics"])
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + " ") }), let value = Double(line.split(separator: " ")[1]) else {
+            throw NSError(domain: "metrics", code: 1, userInfo: [NSLocalizedDescriptionKey: "no \(name) in \(text)"])
+        }
+        return value
+    }
+
+    private func curl(_ arguments: [String]) throws -> String {
+        let result = try Workspace.execute("/usr/bin/env", ["curl"] + arguments, in: ws.root)
+        return result.output
+    }
+}
+
+/// A `pipe serve` started on a free port of 127.0.0.1, stopped by its process id.
+final class ServeProcess {
+    let process: Process
+    let port: Int
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    private init(process: Process, port: Int) {
+        self.process = process
+        self.port = port
+    }
+
+    /// Starts `pipe serve ARGUMENTS --port 0`, reads the bound port from its standard error and
+    /// waits for `/health` to answer 200.
+    static func start(in ws: Workspace, _ arguments: [String]) throws -> ServeProcess {
+        let process = Process()
+        process.executableURL = Workspace.binary
+        process.arguments = ["serve"] + arguments + ["--port", "0"]
+        process.currentDirectoryURL = ws.root
+        let log = ws.root.appendingPathComponent("serve-\(UUID().uuidString).stderr")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        var port: Int?
+        while port == nil, Date() < deadline, process.isRunning {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let range = text.range(of: "listening on http://127.0.0.1:") {
+                port = Int(text[range.upperBound...].prefix { $0.isNumber })
+            } else {
+                usleep(50_000)
+            }
+        }
+        guard let port else {
+            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+            throw NSError(domain: "serve", code: 1, userInfo: [NSLocalizedDescriptionKey: "no port: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")"])
+        }
+        let server = ServeProcess(process: process, port: port)
+        while Date() < deadline {
+            let health = try Workspace.execute("/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", server.baseURL + "/health"], in: ws.root)
+            if health.output == "200" { return server }
+            usleep(100_000)
+        }
+        server.kill()
+        throw NSError(domain: "serve", code: 2, userInfo: [NSLocalizedDescriptionKey: "the model never loaded"])
+    }
+
+    /// SIGTERM, then the exit status.
+    func terminate() -> Int32 {
+        Foundation.kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func kill() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
