@@ -78,8 +78,10 @@ AVX2 IK_INLINE void f32_tile(const int R, const int B, const uint8_t *w, size_t 
     float tail[8][4] = {{0}};
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
+    const int prefetch = ws == (size_t)n * 4; // whole adjacent rows: the next tile follows
     long i = 0;
     for (; i + 8 <= n; i += 8) {
+        if (prefetch) ik_prefetch_slice(w + R * ws, R * 32, i / 8);
         __m256 av[4];
         for (int b = 0; b < B; b++) av[b] = _mm256_loadu_ps((const float *)(a + b * as) + i);
         for (int r = 0; r < R; r++) {
@@ -101,8 +103,10 @@ AVX2 IK_INLINE void f16_tile(const int R, const int B, const uint8_t *w, size_t 
     float tail[8][4] = {{0}};
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
+    const int prefetch = ws == (size_t)n * 2; // whole adjacent rows: the next tile follows
     long i = 0;
     for (; i + 8 <= n; i += 8) {
+        if (prefetch) ik_prefetch_slice(w + R * ws, R * 16, i / 8);
         __m256 av[4];
         for (int b = 0; b < B; b++) av[b] = load_f16(a + b * as + 2 * i);
         for (int r = 0; r < R; r++) {
@@ -176,6 +180,7 @@ AVX2 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t
         for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
     for (long k = 0; k < n / IK_QK; k++) {
         const uint8_t *ak = a + k * IK_Q8_BYTES, *wk = w + k * wbytes;
+        ik_prefetch_slice(w + R * ws, R * wbytes, k);
         __m256i av[4], corr[4];
         __m256 da[4];
         for (int b = 0; b < B; b++) {

@@ -1,7 +1,8 @@
 // AVX-512 kernels (F, BW, VL, VNNI). Same dot-product tiles as ik_avx2.c, with 32 vector
 // registers so tiles go up to 4 weight rows x 4 activation rows.
-//  - f32/f16: 16 columns per step in 512-bit registers; the last partial step uses masked
-//    loads, so any column count runs without a scalar tail.
+//  - f32/f16: 16 columns per step in 512-bit registers; a last partial step uses masked
+//    loads, so any column count runs without a scalar tail. Tiles of 4 x 4 end with the four
+//    accumulators of a weight row reduced together.
 //  - Q8_0 x Q8_0 and Q4_0 x Q8_0: one block per step in 256-bit registers with VNNI's
 //    vpdpbusd (unsigned x signed bytes into int32). Q8_0 weights are made unsigned as
 //    w + 128 (xor 0x80) and Q4_0 nibbles are unsigned already; the offset's product with the
@@ -62,13 +63,43 @@ AVX512 static void to_q8_0(const float *x, uint8_t *dst, long n) {
 
 AVX512 IK_INLINE void put(float *y, float v, int accumulate) { *y = accumulate ? *y + v : v; }
 
+/// Writes a float tile's results: with 4 activation rows, each weight row's 4 accumulators are
+/// reduced together (halves added, then two rounds of horizontal adds); else one at a time.
+AVX512 IK_INLINE void store_tile(const int R, const int B, __m512 acc[8][4], float *y, long ldy, int accumulate) {
+    for (int r = 0; r < R; r++) {
+        if (B == 4) {
+            __m256 h[4];
+            for (int b = 0; b < 4; b++)
+                h[b] = _mm256_add_ps(_mm512_castps512_ps256(acc[r][b]),
+                                     _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][b]), 1)));
+            __m256 f = _mm256_hadd_ps(_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
+            float out[4];
+            _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1)));
+            for (int b = 0; b < 4; b++) put(y + (long)b * ldy + r, out[b], accumulate);
+        } else {
+            for (int b = 0; b < B; b++) put(y + (long)b * ldy + r, hsum512(acc[r][b]), accumulate);
+        }
+    }
+}
+
 AVX512 IK_INLINE void f32_tile(const int R, const int B, const uint8_t *w, size_t ws, const uint8_t *a,
                                size_t as, long n, float *y, long ldy, int accumulate) {
     __m512 acc[8][4];
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm512_setzero_ps();
-    for (long i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+    const int prefetch = ws == (size_t)n * 4; // whole adjacent rows: the next tile follows
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        if (prefetch) ik_prefetch_slice(w + R * ws, R * 64, i / 16);
+        __m512 av[4];
+        for (int b = 0; b < B; b++) av[b] = _mm512_loadu_ps((const float *)(a + b * as) + i);
+        for (int r = 0; r < R; r++) {
+            __m512 wv = _mm512_loadu_ps((const float *)(w + r * ws) + i);
+            for (int b = 0; b < B; b++) acc[r][b] = _mm512_fmadd_ps(wv, av[b], acc[r][b]);
+        }
+    }
+    if (i < n) { // the last 1 ... 15 columns, masked
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
         __m512 av[4];
         for (int b = 0; b < B; b++) av[b] = _mm512_maskz_loadu_ps(m, (const float *)(a + b * as) + i);
         for (int r = 0; r < R; r++) {
@@ -76,8 +107,7 @@ AVX512 IK_INLINE void f32_tile(const int R, const int B, const uint8_t *w, size_
             for (int b = 0; b < B; b++) acc[r][b] = _mm512_fmadd_ps(wv, av[b], acc[r][b]);
         }
     }
-    for (int b = 0; b < B; b++)
-        for (int r = 0; r < R; r++) put(y + (long)b * ldy + r, hsum512(acc[r][b]), accumulate);
+    store_tile(R, B, acc, y, ldy, accumulate);
 }
 
 AVX512 IK_INLINE void f16_tile(const int R, const int B, const uint8_t *w, size_t ws, const uint8_t *a,
@@ -85,8 +115,19 @@ AVX512 IK_INLINE void f16_tile(const int R, const int B, const uint8_t *w, size_
     __m512 acc[8][4];
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm512_setzero_ps();
-    for (long i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+    const int prefetch = ws == (size_t)n * 2; // whole adjacent rows: the next tile follows
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        if (prefetch) ik_prefetch_slice(w + R * ws, R * 32, i / 16);
+        __m512 av[4];
+        for (int b = 0; b < B; b++) av[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + b * as + 2 * i)));
+        for (int r = 0; r < R; r++) {
+            __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + r * ws + 2 * i)));
+            for (int b = 0; b < B; b++) acc[r][b] = _mm512_fmadd_ps(wv, av[b], acc[r][b]);
+        }
+    }
+    if (i < n) { // the last 1 ... 15 columns, masked
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
         __m512 av[4];
         for (int b = 0; b < B; b++)
             av[b] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)(a + b * as) + i));
@@ -95,8 +136,7 @@ AVX512 IK_INLINE void f16_tile(const int R, const int B, const uint8_t *w, size_
             for (int b = 0; b < B; b++) acc[r][b] = _mm512_fmadd_ps(wv, av[b], acc[r][b]);
         }
     }
-    for (int b = 0; b < B; b++)
-        for (int r = 0; r < R; r++) put(y + (long)b * ldy + r, hsum512(acc[r][b]), accumulate);
+    store_tile(R, B, acc, y, ldy, accumulate);
 }
 
 /// 32 Q4_0 nibbles as unsigned bytes in element order: the 16 bytes in both 128-bit halves,
@@ -136,6 +176,7 @@ AVX512 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8
         for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
     for (long k = 0; k < n / IK_QK; k++) {
         const uint8_t *ak = a + k * IK_Q8_BYTES, *wk = w + k * wblock;
+        ik_prefetch_slice(w + R * ws, R * wblock, k);
         __m256i av[4], start[4];
         __m256 da[4];
         for (int b = 0; b < B; b++) {
@@ -213,7 +254,7 @@ const ik_variant_table ik_avx512_variant = {
     .to_f16 = to_f16,
     .to_q8_0 = to_q8_0,
     .kernels = {
-        {tile_f32, 4, 4, 512},
+        {tile_f32, 4, 4, 1024},
         {tile_f16, 4, 4, 1024},
         {tile_q4_0, 8, 4, 0},
         {tile_q8_0, 8, 4, 0},
