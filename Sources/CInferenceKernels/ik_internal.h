@@ -52,19 +52,16 @@ static inline uint16_t ik_load_u16(const uint8_t *p) {
     return v;
 }
 
-/// IEEE half to float, exactly (subnormals, infinities and NaNs included).
+/// IEEE half to float, exactly, without branches (so loops over it vectorize). Normal halves
+/// move into a float by rebiasing the exponent; subnormals are m * 2^-24 (exact in float);
+/// exponent 31 (infinity, NaN) becomes 255. No step takes a float subnormal as input, which
+/// would cost a microcode assist per vector.
 static inline float ik_half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (man << 13);
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112) << 23) | (man << 13);
-    } else {
-        float f = (float)man * 5.9604644775390625e-8f; // man * 2^-24, exact
-        memcpy(&bits, &f, 4);
-        bits |= sign;
-    }
-    float f;
+    uint32_t exp = h & 0x7c00u, body = (uint32_t)(h & 0x7fff) << 13, sub_bits;
+    float sub = (float)(h & 0x3ff) * 0x1p-24f, f;
+    memcpy(&sub_bits, &sub, 4);
+    uint32_t bits = exp == 0x7c00u ? body | 0x7f800000u : exp == 0 ? sub_bits : body + 0x38000000u;
+    bits |= (uint32_t)(h & 0x8000) << 16;
     memcpy(&f, &bits, 4);
     return f;
 }
