@@ -78,10 +78,11 @@ AVX2 IK_INLINE void f32_tile(const int R, const int B, const uint8_t *w, size_t 
     float tail[8][4] = {{0}};
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
-    const int prefetch = ws == (size_t)n * 4; // whole adjacent rows: the next tile follows
+    const int prefetch = ws == (size_t)n * 4; // whole adjacent rows: later tiles follow
+    const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
     long i = 0;
     for (; i + 8 <= n; i += 8) {
-        if (prefetch) ik_prefetch_slice(w + R * ws, R * 32, i / 8);
+        if (prefetch) ik_prefetch_slice(next, R * 32, i / 8);
         __m256 av[4];
         for (int b = 0; b < B; b++) av[b] = _mm256_loadu_ps((const float *)(a + b * as) + i);
         for (int r = 0; r < R; r++) {
@@ -103,10 +104,11 @@ AVX2 IK_INLINE void f16_tile(const int R, const int B, const uint8_t *w, size_t 
     float tail[8][4] = {{0}};
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
-    const int prefetch = ws == (size_t)n * 2; // whole adjacent rows: the next tile follows
+    const int prefetch = ws == (size_t)n * 2; // whole adjacent rows: later tiles follow
+    const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
     long i = 0;
     for (; i + 8 <= n; i += 8) {
-        if (prefetch) ik_prefetch_slice(w + R * ws, R * 16, i / 8);
+        if (prefetch) ik_prefetch_slice(next, R * 16, i / 8);
         __m256 av[4];
         for (int b = 0; b < B; b++) av[b] = load_f16(a + b * as + 2 * i);
         for (int r = 0; r < R; r++) {
@@ -174,13 +176,14 @@ AVX2 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t
                            const uint8_t *a, size_t as, long n, float *y, long ldy, int accumulate) {
     const int by_act = B == 4, by_row = !by_act && R % 4 == 0;
     const size_t wbytes = q4 ? IK_Q4_BYTES : IK_Q8_BYTES;
+    const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
     const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8), zero = _mm256_setzero_si256();
     __m256 acc[8][4];
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
     for (long k = 0; k < n / IK_QK; k++) {
         const uint8_t *ak = a + k * IK_Q8_BYTES, *wk = w + k * wbytes;
-        ik_prefetch_slice(w + R * ws, R * wbytes, k);
+        ik_prefetch_slice(next, R * wbytes, k);
         __m256i av[4], corr[4];
         __m256 da[4];
         for (int b = 0; b < B; b++) {

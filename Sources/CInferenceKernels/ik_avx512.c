@@ -8,6 +8,8 @@
 //    w + 128 (xor 0x80) and Q4_0 nibbles are unsigned already; the offset's product with the
 //    activations (128 or 8 times sum(a), computed once per activation block) starts each
 //    pair's int32 sum negated, so a pair costs one vpdpbusd, one convert and one FMA.
+//  - Q4_0 matrix-vector tiles (q4_rows_tile) put four weight rows in one 512-bit register
+//    instead and skip unpacking the nibbles.
 #include <immintrin.h>
 #include "ik_internal.h"
 
@@ -87,10 +89,11 @@ AVX512 IK_INLINE void f32_tile(const int R, const int B, const uint8_t *w, size_
     __m512 acc[8][4];
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm512_setzero_ps();
-    const int prefetch = ws == (size_t)n * 4; // whole adjacent rows: the next tile follows
+    const int prefetch = ws == (size_t)n * 4; // whole adjacent rows: later tiles follow
+    const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
     long i = 0;
     for (; i + 16 <= n; i += 16) {
-        if (prefetch) ik_prefetch_slice(w + R * ws, R * 64, i / 16);
+        if (prefetch) ik_prefetch_slice(next, R * 64, i / 16);
         __m512 av[4];
         for (int b = 0; b < B; b++) av[b] = _mm512_loadu_ps((const float *)(a + b * as) + i);
         for (int r = 0; r < R; r++) {
@@ -115,10 +118,11 @@ AVX512 IK_INLINE void f16_tile(const int R, const int B, const uint8_t *w, size_
     __m512 acc[8][4];
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm512_setzero_ps();
-    const int prefetch = ws == (size_t)n * 2; // whole adjacent rows: the next tile follows
+    const int prefetch = ws == (size_t)n * 2; // whole adjacent rows: later tiles follow
+    const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
     long i = 0;
     for (; i + 16 <= n; i += 16) {
-        if (prefetch) ik_prefetch_slice(w + R * ws, R * 32, i / 16);
+        if (prefetch) ik_prefetch_slice(next, R * 32, i / 16);
         __m512 av[4];
         for (int b = 0; b < B; b++) av[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + b * as + 2 * i)));
         for (int r = 0; r < R; r++) {
@@ -162,6 +166,57 @@ AVX512 IK_INLINE __m256i fold4(__m256i s0, __m256i s1, __m256i s2, __m256i s3) {
 /// Sums the two halves of a folded accumulator: the four pairs' results.
 AVX512 IK_INLINE __m128 unfold4(__m256 v) { return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)); }
 
+/// Q4_0 tiles of 4, 8 weight rows and 1-3 activation rows (matrix-vector products): four
+/// rows' blocks share one 512-bit register, row i's 16 packed bytes in 128-bit lane i, with no
+/// unpacking: the low nibbles (masked) meet the block's first 16 activations and the high
+/// nibbles (shifted, masked) its last 16, each broadcast to the four lanes, in two vpdpbusd
+/// into the same int32 sums. Lanes 4i ... 4i + 3 then belong to row i, scaled by its d_w.
+AVX512 IK_INLINE void q4_rows_tile(const int R, const int B, const uint8_t *w, size_t ws, const uint8_t *a,
+                                   size_t as, long n, float *y, long ldy, int accumulate) {
+    const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
+    const __m512i low4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512 acc[2][3];
+    for (int g = 0; g < R / 4; g++)
+        for (int b = 0; b < B; b++) acc[g][b] = _mm512_setzero_ps();
+    for (long k = 0; k < n / IK_QK; k++) {
+        const uint8_t *ak = a + k * IK_Q8_BYTES, *wk = w + k * IK_Q4_BYTES;
+        ik_prefetch_slice(next, R * IK_Q4_BYTES, k);
+        __m512i lo_a[3], hi_a[3], start[3];
+        __m512 da[3];
+        for (int b = 0; b < B; b++) {
+            const uint8_t *p = ak + b * as;
+            lo_a[b] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(p + 2)));
+            hi_a[b] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(p + 18)));
+            __m512i sum8 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, lo_a[b]), eight, hi_a[b]);
+            start[b] = _mm512_sub_epi32(_mm512_setzero_si512(), sum8);
+            da[b] = _mm512_set1_ps(half_at(p));
+        }
+        for (int g = 0; g < R / 4; g++) {
+            const uint8_t *p = wk + 4 * g * ws;
+            __m512i x = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + 2)));
+            x = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p + ws + 2)), 1);
+            x = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p + 2 * ws + 2)), 2);
+            x = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p + 3 * ws + 2)), 3);
+            __m512i lo = _mm512_and_si512(x, low4), hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), low4);
+            __m128 d4 = _mm_cvtph_ps(_mm_setr_epi16((short)ik_load_u16(p), (short)ik_load_u16(p + ws), (short)ik_load_u16(p + 2 * ws),
+                                                    (short)ik_load_u16(p + 3 * ws), 0, 0, 0, 0));
+            __m512 dw = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(d4));
+            for (int b = 0; b < B; b++) {
+                __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start[b], lo, lo_a[b]), hi, hi_a[b]);
+                acc[g][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, da[b]), acc[g][b]);
+            }
+        }
+    }
+    for (int g = 0; g < R / 4; g++)
+        for (int b = 0; b < B; b++) {
+            float lanes[16];
+            _mm512_storeu_ps(lanes, acc[g][b]);
+            for (int i = 0; i < 4; i++)
+                put(y + (long)b * ldy + 4 * g + i, (lanes[4 * i] + lanes[4 * i + 1]) + (lanes[4 * i + 2] + lanes[4 * i + 3]), accumulate);
+        }
+}
+
 /// Q8_0 (q4 = 0) or Q4_0 (q4 = 1) weights times Q8_0 activations; see the file comment.
 /// Pairs are folded four at a time (fold4) when the tile has 4 activation rows (the four
 /// activation rows of one weight row) or a multiple of 4 weight rows (four weight rows of one
@@ -169,14 +224,19 @@ AVX512 IK_INLINE __m128 unfold4(__m256 v) { return _mm_add_ps(_mm256_castps256_p
 AVX512 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t *w, size_t ws,
                              const uint8_t *a, size_t as, long n, float *y, long ldy, int accumulate) {
     const int by_act = B == 4, by_row = !by_act && R % 4 == 0;
+    if (q4 && by_row) {
+        q4_rows_tile(R, B < 4 ? B : 3, w, ws, a, as, n, y, ldy, accumulate);
+        return;
+    }
     const size_t wblock = q4 ? IK_Q4_BYTES : IK_Q8_BYTES;
+    const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
     const __m256i offset = _mm256_set1_epi8(q4 ? 8 : (char)0x80);
     __m256 acc[8][4];
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
     for (long k = 0; k < n / IK_QK; k++) {
         const uint8_t *ak = a + k * IK_Q8_BYTES, *wk = w + k * wblock;
-        ik_prefetch_slice(w + R * ws, R * wblock, k);
+        ik_prefetch_slice(next, R * wblock, k);
         __m256i av[4], start[4];
         __m256 da[4];
         for (int b = 0; b < B; b++) {

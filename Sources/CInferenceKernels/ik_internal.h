@@ -103,13 +103,19 @@ static inline uint16_t ik_float_to_half(float f) {
 
 #define IK_INLINE static inline __attribute__((always_inline))
 
-/// Software prefetch of the next tile's weights while this tile runs. A tile's R weight rows
-/// are adjacent in memory (R * row bytes), so the next tile starts at w + R * stride; step k
-/// of a tile fetches the k-th slice of it, `per_step` = R * bytes the tile itself reads per
-/// row per step. Short rows (1024 columns) otherwise leave the hardware prefetchers too little
-/// of each row to lock on to, and the product waits on memory.
+/// Software prefetch of a later tile's weights while this tile runs. A tile's R weight rows
+/// are adjacent in memory (R * row bytes), so later tiles follow at multiples of that; step k
+/// of a tile fetches the k-th slice of the one at `next`, `per_step` = R * bytes the tile
+/// itself reads per row per step. Short rows (1024 columns) otherwise leave the hardware
+/// prefetchers too little of each row to lock on to, and the product waits on memory.
 IK_INLINE void ik_prefetch_slice(const uint8_t *next, size_t per_step, long k) {
     const uint8_t *p = next + (size_t)k * per_step;
     for (size_t off = 0; off < per_step; off += 64) __builtin_prefetch(p + off, 0, 2);
     __builtin_prefetch(p + per_step - 1, 0, 2);
+}
+
+/// How far ahead of a tile of `tile_bytes` to prefetch: whole tiles, at least 16 KiB (about a
+/// microsecond of memory traffic, well past DRAM latency).
+IK_INLINE size_t ik_prefetch_distance(size_t tile_bytes) {
+    return tile_bytes * ((16384 + tile_bytes - 1) / tile_bytes);
 }
