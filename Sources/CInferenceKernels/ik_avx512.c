@@ -8,8 +8,8 @@
 //    w + 128 (xor 0x80) and Q4_0 nibbles are unsigned already; the offset's product with the
 //    activations (128 or 8 times sum(a), computed once per activation block) starts each
 //    pair's int32 sum negated, so a pair costs one vpdpbusd, one convert and one FMA.
-//  - Q4_0 matrix-vector tiles (q4_rows_tile) put four weight rows in one 512-bit register
-//    instead and skip unpacking the nibbles.
+//  - Q4_0 tiles of 4 or 8 rows (q4_rows_tile) put four weight rows in one 512-bit register
+//    instead and skip unpacking the nibbles; q_tile's Q4_0 path serves the edge tiles.
 #include <immintrin.h>
 #include "ik_internal.h"
 
@@ -166,8 +166,8 @@ AVX512 IK_INLINE __m256i fold4(__m256i s0, __m256i s1, __m256i s2, __m256i s3) {
 /// Sums the two halves of a folded accumulator: the four pairs' results.
 AVX512 IK_INLINE __m128 unfold4(__m256 v) { return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)); }
 
-/// Q4_0 tiles of 4, 8 weight rows and 1-3 activation rows (matrix-vector products): four
-/// rows' blocks share one 512-bit register, row i's 16 packed bytes in 128-bit lane i, with no
+/// Q4_0 tiles of 4 or 8 weight rows and 1-4 activation rows: four rows' blocks share one
+/// 512-bit register, row i's 16 packed bytes in 128-bit lane i, with no
 /// unpacking: the low nibbles (masked) meet the block's first 16 activations and the high
 /// nibbles (shifted, masked) its last 16, each broadcast to the four lanes, in two vpdpbusd
 /// into the same int32 sums. Lanes 4i ... 4i + 3 then belong to row i, scaled by its d_w.
@@ -176,14 +176,14 @@ AVX512 IK_INLINE void q4_rows_tile(const int R, const int B, const uint8_t *w, s
     const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
     const __m512i low4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    __m512 acc[2][3];
+    __m512 acc[2][4];
     for (int g = 0; g < R / 4; g++)
         for (int b = 0; b < B; b++) acc[g][b] = _mm512_setzero_ps();
     for (long k = 0; k < n / IK_QK; k++) {
         const uint8_t *ak = a + k * IK_Q8_BYTES, *wk = w + k * IK_Q4_BYTES;
         ik_prefetch_slice(next, R * IK_Q4_BYTES, k);
-        __m512i lo_a[3], hi_a[3], start[3];
-        __m512 da[3];
+        __m512i lo_a[4], hi_a[4], start[4];
+        __m512 da[4];
         for (int b = 0; b < B; b++) {
             const uint8_t *p = ak + b * as;
             lo_a[b] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(p + 2)));
@@ -224,8 +224,8 @@ AVX512 IK_INLINE void q4_rows_tile(const int R, const int B, const uint8_t *w, s
 AVX512 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t *w, size_t ws,
                              const uint8_t *a, size_t as, long n, float *y, long ldy, int accumulate) {
     const int by_act = B == 4, by_row = !by_act && R % 4 == 0;
-    if (q4 && by_row) {
-        q4_rows_tile(R, B < 4 ? B : 3, w, ws, a, as, n, y, ldy, accumulate);
+    if (q4 && R % 4 == 0) {
+        q4_rows_tile(R, B, w, ws, a, as, n, y, ldy, accumulate);
         return;
     }
     const size_t wblock = q4 ? IK_Q4_BYTES : IK_Q8_BYTES;
