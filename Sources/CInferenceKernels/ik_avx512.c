@@ -8,8 +8,9 @@
 //    w + 128 (xor 0x80) and Q4_0 nibbles are unsigned already; the offset's product with the
 //    activations (128 or 8 times sum(a), computed once per activation block) starts each
 //    pair's int32 sum negated, so a pair costs one vpdpbusd, one convert and one FMA.
-//  - Q4_0 tiles of 4 or 8 rows (q4_rows_tile) put four weight rows in one 512-bit register
-//    instead and skip unpacking the nibbles; q_tile's Q4_0 path serves the edge tiles.
+//  - Tiles of 4 or 8 rows use 512-bit registers instead: Q4_0 (q4_rows_tile) four weight
+//    rows a register with no nibble unpacking, Q8_0 (q8_rows_tile) two rows a register.
+//    q_tile serves the edge tiles (1-3, 5-7 rows) in 256-bit registers.
 #include <immintrin.h>
 #include "ik_internal.h"
 
@@ -217,6 +218,55 @@ AVX512 IK_INLINE void q4_rows_tile(const int R, const int B, const uint8_t *w, s
         }
 }
 
+/// Q8_0 tiles of 4 or 8 weight rows and 1-4 activation rows: two rows' blocks per 512-bit
+/// register (the first in the low 256 bits), made unsigned (xor 0x80), against the activation
+/// block broadcast to both halves; lanes 0-7 then belong to the first row, 8-15 to the second.
+AVX512 IK_INLINE void q8_rows_tile(const int R, const int B, const uint8_t *w, size_t ws, const uint8_t *a,
+                                   size_t as, long n, float *y, long ldy, int accumulate) {
+    const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const __m512i first = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i second = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    __m512 acc[4][4];
+    for (int j = 0; j < R / 2; j++)
+        for (int b = 0; b < B; b++) acc[j][b] = _mm512_setzero_ps();
+    for (long k = 0; k < n / IK_QK; k++) {
+        const uint8_t *ak = a + k * IK_Q8_BYTES, *wk = w + k * IK_Q8_BYTES;
+        ik_prefetch_slice(next, R * IK_Q8_BYTES, k);
+        __m512i av[4], start[4];
+        __m512 da[4];
+        for (int b = 0; b < B; b++) {
+            const uint8_t *p = ak + b * as;
+            av[b] = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(p + 2)));
+            start[b] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, av[b]));
+            da[b] = _mm512_set1_ps(half_at(p));
+        }
+        for (int g = 0; g < R / 4; g++) {
+            const uint8_t *p = wk + 4 * g * ws;
+            __m128 d4 = _mm_cvtph_ps(_mm_setr_epi16((short)ik_load_u16(p), (short)ik_load_u16(p + ws), (short)ik_load_u16(p + 2 * ws),
+                                                    (short)ik_load_u16(p + 3 * ws), 0, 0, 0, 0));
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *q = p + 2 * h * ws;
+                __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q + 2))),
+                                               _mm256_loadu_si256((const __m256i *)(q + ws + 2)), 1);
+                x = _mm512_xor_si512(x, flip);
+                __m512 dw = _mm512_permutexvar_ps(h ? second : first, _mm512_castps128_ps512(d4));
+                for (int b = 0; b < B; b++) {
+                    __m512i s = _mm512_dpbusd_epi32(start[b], x, av[b]);
+                    acc[2 * g + h][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, da[b]), acc[2 * g + h][b]);
+                }
+            }
+        }
+    }
+    for (int j = 0; j < R / 2; j++)
+        for (int b = 0; b < B; b++) {
+            __m256 lo = _mm512_castps512_ps256(acc[j][b]);
+            __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[j][b]), 1));
+            put(y + (long)b * ldy + 2 * j, hsum256(lo), accumulate);
+            put(y + (long)b * ldy + 2 * j + 1, hsum256(hi), accumulate);
+        }
+}
+
 /// Q8_0 (q4 = 0) or Q4_0 (q4 = 1) weights times Q8_0 activations; see the file comment.
 /// Pairs are folded four at a time (fold4) when the tile has 4 activation rows (the four
 /// activation rows of one weight row) or a multiple of 4 weight rows (four weight rows of one
@@ -224,8 +274,9 @@ AVX512 IK_INLINE void q4_rows_tile(const int R, const int B, const uint8_t *w, s
 AVX512 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t *w, size_t ws,
                              const uint8_t *a, size_t as, long n, float *y, long ldy, int accumulate) {
     const int by_act = B == 4, by_row = !by_act && R % 4 == 0;
-    if (q4 && R % 4 == 0) {
-        q4_rows_tile(R, B, w, ws, a, as, n, y, ldy, accumulate);
+    if (R % 4 == 0) {
+        if (q4) q4_rows_tile(R, B, w, ws, a, as, n, y, ldy, accumulate);
+        else q8_rows_tile(R, B, w, ws, a, as, n, y, ldy, accumulate);
         return;
     }
     const size_t wblock = q4 ? IK_Q4_BYTES : IK_Q8_BYTES;
