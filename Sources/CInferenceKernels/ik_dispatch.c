@@ -85,7 +85,11 @@ void ik_matmul(int wtype, const void *w, long cols, const void *act, long batch,
                float *y, long ldy, long row_begin, long row_end, int accumulate) {
     int t = ik_type_index(wtype);
     long wrow = ik_weight_row_bytes(wtype, cols), arow = ik_activation_row_bytes(wtype, cols);
-    if (t < 0 || wrow == 0 || batch <= 0 || row_end <= row_begin) return;
+    if (t < 0 || batch <= 0 || row_end <= row_begin) return;
+    if (cols == 0 && !accumulate) // empty rows: every product is 0
+        for (long b = 0; b < batch; b++)
+            for (long r = row_begin; r < row_end; r++) y[b * ldy + r] = 0.0f;
+    if (wrow == 0) return;
     const ik_kernel *k = &variants[ik_current_variant()]->kernels[t];
     // One activation row stays in L1 whole: column chunks only pay when several do.
     long kc = batch > 1 && k->col_chunk > 0 && k->col_chunk < cols ? k->col_chunk : cols;
