@@ -169,9 +169,9 @@ AVX2 IK_INLINE __m256i pair_sums(const int q4, wblock w, __m256i a) {
 
 /// Q8_0 (q4 = 0) or Q4_0 (q4 = 1) weights times Q8_0 activations; see the file comment.
 /// Pairs are folded four at a time (fold4) when the tile has 4 activation rows (the four
-/// activation rows of one weight row) or 4 weight rows (the four weight rows of one activation
-/// row, for each group of 4); smaller edge tiles keep one accumulator per pair. For Q4_0 the 8 * sum(a) offsets are
-/// folded the same way once per block and subtracted from the folded sums.
+/// activation rows of one weight row) or a multiple of 4 weight rows (four weight rows of one
+/// activation row); other edge tiles keep one accumulator per pair. For Q4_0 the 8 * sum(a)
+/// offsets are folded the same way once per block and subtracted from the folded sums.
 AVX2 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t *w, size_t ws,
                            const uint8_t *a, size_t as, long n, float *y, long ldy, int accumulate) {
     const int by_act = B == 4, by_row = !by_act && R % 4 == 0;

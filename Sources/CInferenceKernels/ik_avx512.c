@@ -1,5 +1,5 @@
 // AVX-512 kernels (F, BW, VL, VNNI). Same dot-product tiles as ik_avx2.c, with 32 vector
-// registers so tiles go up to 4 weight rows x 4 activation rows.
+// registers so tiles go up to 4 (f32, f16) or 8 (Q8_0, Q4_0) weight rows x 4 activation rows.
 //  - f32/f16: 16 columns per step in 512-bit registers; a last partial step uses masked
 //    loads, so any column count runs without a scalar tail. Tiles of 4 x 4 end with the four
 //    accumulators of a weight row reduced together.
@@ -267,18 +267,18 @@ AVX512 IK_INLINE void q8_rows_tile(const int R, const int B, const uint8_t *w, s
         }
 }
 
-/// Q8_0 (q4 = 0) or Q4_0 (q4 = 1) weights times Q8_0 activations; see the file comment.
-/// Pairs are folded four at a time (fold4) when the tile has 4 activation rows (the four
-/// activation rows of one weight row) or a multiple of 4 weight rows (four weight rows of one
-/// activation row); smaller edge tiles keep one accumulator per pair.
+/// Q8_0 (q4 = 0) or Q4_0 (q4 = 1) weights times Q8_0 activations, in 256-bit registers: the
+/// tiles whose row count is no multiple of 4 (the rest go to q4_rows_tile, q8_rows_tile). With
+/// 4 activation rows, each weight row's four pairs are folded (fold4) into one accumulator;
+/// otherwise each pair keeps its own.
 AVX512 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t *w, size_t ws,
                              const uint8_t *a, size_t as, long n, float *y, long ldy, int accumulate) {
-    const int by_act = B == 4, by_row = !by_act && R % 4 == 0;
     if (R % 4 == 0) {
         if (q4) q4_rows_tile(R, B, w, ws, a, as, n, y, ldy, accumulate);
         else q8_rows_tile(R, B, w, ws, a, as, n, y, ldy, accumulate);
         return;
     }
+    const int by_act = B == 4;
     const size_t wblock = q4 ? IK_Q4_BYTES : IK_Q8_BYTES;
     const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
     const __m256i offset = _mm256_set1_epi8(q4 ? 8 : (char)0x80);
@@ -296,21 +296,6 @@ AVX512 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8
             if (!by_act) da[b] = _mm256_set1_ps(half_at(ak + b * as));
         }
         if (by_act) da[0] = scales4(ak, ak + as, ak + 2 * as, ak + 3 * as);
-        if (by_row) {
-            for (int g = 0; g < R / 4; g++) {
-                const uint8_t *p = wk + 4 * g * ws;
-                __m256i wu[4];
-                for (int i = 0; i < 4; i++)
-                    wu[i] = q4 ? q4_nibbles(p + i * ws) : _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + i * ws + 2)), offset);
-                __m256 dw = scales4(p, p + ws, p + 2 * ws, p + 3 * ws);
-                for (int b = 0; b < B; b++) {
-                    __m256i s = fold4(_mm256_dpbusd_epi32(start[b], wu[0], av[b]), _mm256_dpbusd_epi32(start[b], wu[1], av[b]),
-                                      _mm256_dpbusd_epi32(start[b], wu[2], av[b]), _mm256_dpbusd_epi32(start[b], wu[3], av[b]));
-                    acc[g][b] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, da[b]), acc[g][b]);
-                }
-            }
-            continue;
-        }
         for (int r = 0; r < R; r++) {
             const uint8_t *p = wk + r * ws;
             __m256i wu = q4 ? q4_nibbles(p) : _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 2)), offset);
@@ -327,18 +312,12 @@ AVX512 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8
             }
         }
     }
-    float out[4];
     if (by_act) {
+        float out[4];
         for (int r = 0; r < R; r++) {
             _mm_storeu_ps(out, unfold4(acc[r][0]));
             for (int b = 0; b < 4; b++) put(y + (long)b * ldy + r, out[b], accumulate);
         }
-    } else if (by_row) {
-        for (int g = 0; g < R / 4; g++)
-            for (int b = 0; b < B; b++) {
-                _mm_storeu_ps(out, unfold4(acc[g][b]));
-                for (int i = 0; i < 4; i++) put(y + (long)b * ldy + 4 * g + i, out[i], accumulate);
-            }
     } else {
         for (int b = 0; b < B; b++)
             for (int r = 0; r < R; r++) put(y + (long)b * ldy + r, hsum256(acc[r][b]), accumulate);
