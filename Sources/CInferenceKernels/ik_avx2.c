@@ -142,6 +142,14 @@ AVX2 IK_INLINE __m256i fold4(__m256i s0, __m256i s1, __m256i s2, __m256i s3) {
     return _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
 }
 
+/// fold4 for Q4_0, a step earlier: vpmaddubsw's int16 sums of nibbles times activations are at
+/// most 2 * 15 * 127 = 3810, so two rounds of 16-bit horizontal adds (at most 15240) cannot
+/// overflow, and one vpmaddwd then widens all four pairs at once.
+AVX2 IK_INLINE __m256i fold4_q4(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
+    __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(p0, p1), _mm256_hadd_epi16(p2, p3));
+    return _mm256_madd_epi16(h, _mm256_set1_epi16(1));
+}
+
 /// Sums the two halves of a folded accumulator: the four pairs' results.
 AVX2 IK_INLINE __m128 unfold4(__m256 v) { return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)); }
 
@@ -197,8 +205,14 @@ AVX2 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t
             for (int r = 0; r < R; r++) {
                 const uint8_t *p = wk + r * ws;
                 wblock wb = load_weights(q4, p);
-                __m256i s = fold4(pair_sums(q4, wb, av[0]), pair_sums(q4, wb, av[1]), pair_sums(q4, wb, av[2]), pair_sums(q4, wb, av[3]));
-                if (q4) s = _mm256_sub_epi32(s, c);
+                __m256i s;
+                if (q4) {
+                    s = fold4_q4(_mm256_maddubs_epi16(wb.u, av[0]), _mm256_maddubs_epi16(wb.u, av[1]),
+                                 _mm256_maddubs_epi16(wb.u, av[2]), _mm256_maddubs_epi16(wb.u, av[3]));
+                    s = _mm256_sub_epi32(s, c);
+                } else {
+                    s = fold4(pair_sums(q4, wb, av[0]), pair_sums(q4, wb, av[1]), pair_sums(q4, wb, av[2]), pair_sums(q4, wb, av[3]));
+                }
                 acc[r][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(_mm256_set1_ps(half_at(p)), da[0]), acc[r][0]);
             }
         } else if (by_row) {
@@ -210,9 +224,15 @@ AVX2 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t
                 for (int i = 0; i < 4; i++) wb[i] = load_weights(q4, p + i * ws);
                 __m256 dw = scales4(p, p + ws, p + 2 * ws, p + 3 * ws);
                 for (int b = 0; b < B; b++) {
-                    __m256i s = fold4(pair_sums(q4, wb[0], av[b]), pair_sums(q4, wb[1], av[b]), pair_sums(q4, wb[2], av[b]),
-                                      pair_sums(q4, wb[3], av[b]));
-                    if (q4) s = _mm256_sub_epi32(s, c[b]);
+                    __m256i s;
+                    if (q4) {
+                        s = fold4_q4(_mm256_maddubs_epi16(wb[0].u, av[b]), _mm256_maddubs_epi16(wb[1].u, av[b]),
+                                     _mm256_maddubs_epi16(wb[2].u, av[b]), _mm256_maddubs_epi16(wb[3].u, av[b]));
+                        s = _mm256_sub_epi32(s, c[b]);
+                    } else {
+                        s = fold4(pair_sums(q4, wb[0], av[b]), pair_sums(q4, wb[1], av[b]), pair_sums(q4, wb[2], av[b]),
+                                  pair_sums(q4, wb[3], av[b]));
+                    }
                     acc[g][b] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, da[b]), acc[g][b]);
                 }
             }
