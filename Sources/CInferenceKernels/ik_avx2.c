@@ -269,19 +269,19 @@ AVX2 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t
     }
 }
 
-#define TILE_FN(name, kernel)                                                                          \
+#define TILE_FN(name, kernel, DISPATCH)                                                                \
     AVX2 static void name(int nr, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
                           long cols, float *y, long ldy, int accumulate) {                           \
-        IK_TILE_DISPATCH(kernel##_CALL, nr, nb)                                                      \
+        DISPATCH(kernel##_CALL, nr, nb)                                                              \
     }
 #define f32_tile_CALL(R, B) f32_tile(R, B, w, ws, a, as, cols, y, ldy, accumulate)
 #define f16_tile_CALL(R, B) f16_tile(R, B, w, ws, a, as, cols, y, ldy, accumulate)
 #define q8_0_tile_CALL(R, B) q_tile(0, R, B, w, ws, a, as, cols, y, ldy, accumulate)
 #define q4_0_tile_CALL(R, B) q_tile(1, R, B, w, ws, a, as, cols, y, ldy, accumulate)
-TILE_FN(tile_f32, f32_tile)
-TILE_FN(tile_f16, f16_tile)
-TILE_FN(tile_q8_0, q8_0_tile)
-TILE_FN(tile_q4_0, q4_0_tile)
+TILE_FN(tile_f32, f32_tile, IK_TILE_DISPATCH4)
+TILE_FN(tile_f16, f16_tile, IK_TILE_DISPATCH4)
+TILE_FN(tile_q8_0, q8_0_tile, IK_TILE_DISPATCH)
+TILE_FN(tile_q4_0, q4_0_tile, IK_TILE_DISPATCH)
 
 const ik_variant_table ik_avx2_variant = {
     .name = "avx2",

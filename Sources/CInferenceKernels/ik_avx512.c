@@ -324,19 +324,19 @@ AVX512 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8
     }
 }
 
-#define TILE_FN(name, CALL)                                                                            \
+#define TILE_FN(name, CALL, DISPATCH)                                                                  \
     AVX512 static void name(int nr, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
                             long cols, float *y, long ldy, int accumulate) {                           \
-        IK_TILE_DISPATCH(CALL, nr, nb)                                                                 \
+        DISPATCH(CALL, nr, nb)                                                                         \
     }
 #define F32_CALL(R, B) f32_tile(R, B, w, ws, a, as, cols, y, ldy, accumulate)
 #define F16_CALL(R, B) f16_tile(R, B, w, ws, a, as, cols, y, ldy, accumulate)
 #define Q8_CALL(R, B) q_tile(0, R, B, w, ws, a, as, cols, y, ldy, accumulate)
 #define Q4_CALL(R, B) q_tile(1, R, B, w, ws, a, as, cols, y, ldy, accumulate)
-TILE_FN(tile_f32, F32_CALL)
-TILE_FN(tile_f16, F16_CALL)
-TILE_FN(tile_q8_0, Q8_CALL)
-TILE_FN(tile_q4_0, Q4_CALL)
+TILE_FN(tile_f32, F32_CALL, IK_TILE_DISPATCH4)
+TILE_FN(tile_f16, F16_CALL, IK_TILE_DISPATCH4)
+TILE_FN(tile_q8_0, Q8_CALL, IK_TILE_DISPATCH)
+TILE_FN(tile_q4_0, Q4_CALL, IK_TILE_DISPATCH)
 
 const ik_variant_table ik_avx512_variant = {
     .name = "avx512",

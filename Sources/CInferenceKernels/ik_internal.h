@@ -100,6 +100,11 @@ static inline uint16_t ik_float_to_half(float f) {
         IK_TILE_ROW(F, 1) IK_TILE_ROW(F, 2) IK_TILE_ROW(F, 3) IK_TILE_ROW(F, 4)                 \
         IK_TILE_ROW(F, 5) IK_TILE_ROW(F, 6) IK_TILE_ROW(F, 7) IK_TILE_ROW(F, 8) default: break;  \
     }
+/// The same for kernels whose tiles have at most 4 rows.
+#define IK_TILE_DISPATCH4(F, nr, nb)                                                           \
+    switch ((nr) * 8 + (nb)) {                                                                 \
+        IK_TILE_ROW(F, 1) IK_TILE_ROW(F, 2) IK_TILE_ROW(F, 3) IK_TILE_ROW(F, 4) default: break; \
+    }
 
 #define IK_INLINE static inline __attribute__((always_inline))
 
