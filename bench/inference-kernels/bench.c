@@ -1,7 +1,7 @@
 // Throughput of the inference kernels (Sources/CInferenceKernels): matrix-vector GB/s of weight
 // bytes against a plain memory-read loop, and GOPS (2 * rows * cols * batch / s) per batch size,
 // type and variant, with OpenBLAS sgemm on the same shape for f32. Each figure is the fastest
-// of 3 timed runs. Build with build.sh beside it; `ik-bench [1|2|3]` runs one part only.
+// of 5 timed runs. Build with build.sh beside it; `ik-bench [1|2|3]` runs one part only.
 #define _GNU_SOURCE
 #include <cblas.h>
 #include <immintrin.h>
@@ -76,7 +76,7 @@ static double time_matmul(int type, const uint8_t *w, long copies, long rows, lo
     warm.reps = 1;
     run_job(&warm);
     double best = 1e30;
-    for (int trial = 0; trial < 3; trial++) { // the fastest of 3: other tenants only slow a run
+    for (int trial = 0; trial < 5; trial++) { // the fastest of 5: other tenants only slow a run
         double t0 = now();
         for (int t = 1; t < threads; t++) pthread_create(&tid[t], 0, run_job, &jobs[t]);
         run_job(&jobs[0]);
@@ -112,7 +112,7 @@ static double read_bandwidth(const uint8_t *p, size_t bytes, int threads, long r
     for (int t = 0; t < threads; t++) jobs[t] = (read_job){p + bytes * t / threads, bytes / threads / 128 * 128, reps, 0};
     read_bytes(&jobs[0]);
     double best = 1e30;
-    for (int trial = 0; trial < 3; trial++) {
+    for (int trial = 0; trial < 5; trial++) {
         double t0 = now();
         for (int t = 1; t < threads; t++) pthread_create(&tid[t], 0, read_bytes, &jobs[t]);
         read_bytes(&jobs[0]);
@@ -199,7 +199,7 @@ static void gops_table(int threads) {
         long reps = (long)(5e9 / ops) + 1;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, rows, cols, 1, x, cols, wf, cols, 0, y, rows);
         double best = 1e30;
-        for (int trial = 0; trial < 3; trial++) {
+        for (int trial = 0; trial < 5; trial++) {
             double t0 = now();
             for (long r = 0; r < reps; r++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, rows, cols, 1, x, cols, wf, cols, 0, y, rows);
