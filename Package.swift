@@ -73,7 +73,8 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["Support", "CBLAS", "CTrainKernels"]),
         // Matrix products on GGUF-typed weights (f32, f16, Q8_0, Q4_0) for inference: portable C,
         // AVX2 and AVX-512 kernels in one target, each function compiled for its own CPU level
-        // (target attributes) and picked at run time.
+        // (target attributes) and picked at run time. No FMA contraction: quantizing activations
+        // rounds x * (1 / d) exactly as ggml does, bit for bit.
         .target(name: "CInferenceKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=off"])]),
         // Inference on weights as stored (GGUF blocks used in place): batched forward passes, KV
         // caches per sequence, continuous batching over slots, sampling and scoring.

@@ -78,8 +78,11 @@ AVX2 IK_INLINE void f32_tile(const int R, const int B, const uint8_t *w, size_t 
     float tail[8][4] = {{0}};
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
+    const int prefetch = ws == (size_t)n * 4; // whole adjacent rows: later tiles follow
+    const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
     long i = 0;
     for (; i + 8 <= n; i += 8) {
+        if (prefetch) ik_prefetch_slice(next, R * 32, i / 8);
         __m256 av[4];
         for (int b = 0; b < B; b++) av[b] = _mm256_loadu_ps((const float *)(a + b * as) + i);
         for (int r = 0; r < R; r++) {
@@ -101,8 +104,11 @@ AVX2 IK_INLINE void f16_tile(const int R, const int B, const uint8_t *w, size_t 
     float tail[8][4] = {{0}};
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
+    const int prefetch = ws == (size_t)n * 2; // whole adjacent rows: later tiles follow
+    const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
     long i = 0;
     for (; i + 8 <= n; i += 8) {
+        if (prefetch) ik_prefetch_slice(next, R * 16, i / 8);
         __m256 av[4];
         for (int b = 0; b < B; b++) av[b] = load_f16(a + b * as + 2 * i);
         for (int r = 0; r < R; r++) {
@@ -136,6 +142,14 @@ AVX2 IK_INLINE __m256i fold4(__m256i s0, __m256i s1, __m256i s2, __m256i s3) {
     return _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
 }
 
+/// fold4 for Q4_0, a step earlier: vpmaddubsw's int16 sums of nibbles times activations are at
+/// most 2 * 15 * 127 = 3810, so two rounds of 16-bit horizontal adds (at most 15240) cannot
+/// overflow, and one vpmaddwd then widens all four pairs at once.
+AVX2 IK_INLINE __m256i fold4_q4(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
+    __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(p0, p1), _mm256_hadd_epi16(p2, p3));
+    return _mm256_madd_epi16(h, _mm256_set1_epi16(1));
+}
+
 /// Sums the two halves of a folded accumulator: the four pairs' results.
 AVX2 IK_INLINE __m128 unfold4(__m256 v) { return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)); }
 
@@ -163,19 +177,21 @@ AVX2 IK_INLINE __m256i pair_sums(const int q4, wblock w, __m256i a) {
 
 /// Q8_0 (q4 = 0) or Q4_0 (q4 = 1) weights times Q8_0 activations; see the file comment.
 /// Pairs are folded four at a time (fold4) when the tile has 4 activation rows (the four
-/// activation rows of one weight row) or 4 weight rows (the four weight rows of one activation
-/// row, for each group of 4); smaller edge tiles keep one accumulator per pair. For Q4_0 the 8 * sum(a) offsets are
-/// folded the same way once per block and subtracted from the folded sums.
+/// activation rows of one weight row) or a multiple of 4 weight rows (four weight rows of one
+/// activation row); other edge tiles keep one accumulator per pair. For Q4_0 the 8 * sum(a)
+/// offsets are folded the same way once per block and subtracted from the folded sums.
 AVX2 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t *w, size_t ws,
                            const uint8_t *a, size_t as, long n, float *y, long ldy, int accumulate) {
     const int by_act = B == 4, by_row = !by_act && R % 4 == 0;
     const size_t wbytes = q4 ? IK_Q4_BYTES : IK_Q8_BYTES;
+    const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
     const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8), zero = _mm256_setzero_si256();
     __m256 acc[8][4];
     for (int r = 0; r < R; r++)
         for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
     for (long k = 0; k < n / IK_QK; k++) {
         const uint8_t *ak = a + k * IK_Q8_BYTES, *wk = w + k * wbytes;
+        ik_prefetch_slice(next, R * wbytes, k);
         __m256i av[4], corr[4];
         __m256 da[4];
         for (int b = 0; b < B; b++) {
@@ -189,8 +205,14 @@ AVX2 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t
             for (int r = 0; r < R; r++) {
                 const uint8_t *p = wk + r * ws;
                 wblock wb = load_weights(q4, p);
-                __m256i s = fold4(pair_sums(q4, wb, av[0]), pair_sums(q4, wb, av[1]), pair_sums(q4, wb, av[2]), pair_sums(q4, wb, av[3]));
-                if (q4) s = _mm256_sub_epi32(s, c);
+                __m256i s;
+                if (q4) {
+                    s = fold4_q4(_mm256_maddubs_epi16(wb.u, av[0]), _mm256_maddubs_epi16(wb.u, av[1]),
+                                 _mm256_maddubs_epi16(wb.u, av[2]), _mm256_maddubs_epi16(wb.u, av[3]));
+                    s = _mm256_sub_epi32(s, c);
+                } else {
+                    s = fold4(pair_sums(q4, wb, av[0]), pair_sums(q4, wb, av[1]), pair_sums(q4, wb, av[2]), pair_sums(q4, wb, av[3]));
+                }
                 acc[r][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(_mm256_set1_ps(half_at(p)), da[0]), acc[r][0]);
             }
         } else if (by_row) {
@@ -202,9 +224,15 @@ AVX2 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t
                 for (int i = 0; i < 4; i++) wb[i] = load_weights(q4, p + i * ws);
                 __m256 dw = scales4(p, p + ws, p + 2 * ws, p + 3 * ws);
                 for (int b = 0; b < B; b++) {
-                    __m256i s = fold4(pair_sums(q4, wb[0], av[b]), pair_sums(q4, wb[1], av[b]), pair_sums(q4, wb[2], av[b]),
-                                      pair_sums(q4, wb[3], av[b]));
-                    if (q4) s = _mm256_sub_epi32(s, c[b]);
+                    __m256i s;
+                    if (q4) {
+                        s = fold4_q4(_mm256_maddubs_epi16(wb[0].u, av[b]), _mm256_maddubs_epi16(wb[1].u, av[b]),
+                                     _mm256_maddubs_epi16(wb[2].u, av[b]), _mm256_maddubs_epi16(wb[3].u, av[b]));
+                        s = _mm256_sub_epi32(s, c[b]);
+                    } else {
+                        s = fold4(pair_sums(q4, wb[0], av[b]), pair_sums(q4, wb[1], av[b]), pair_sums(q4, wb[2], av[b]),
+                                  pair_sums(q4, wb[3], av[b]));
+                    }
                     acc[g][b] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, da[b]), acc[g][b]);
                 }
             }
@@ -241,19 +269,19 @@ AVX2 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t
     }
 }
 
-#define TILE_FN(name, kernel)                                                                          \
+#define TILE_FN(name, kernel, DISPATCH)                                                                \
     AVX2 static void name(int nr, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,  \
                           long cols, float *y, long ldy, int accumulate) {                           \
-        IK_TILE_DISPATCH(kernel##_CALL, nr, nb)                                                      \
+        DISPATCH(kernel##_CALL, nr, nb)                                                              \
     }
 #define f32_tile_CALL(R, B) f32_tile(R, B, w, ws, a, as, cols, y, ldy, accumulate)
 #define f16_tile_CALL(R, B) f16_tile(R, B, w, ws, a, as, cols, y, ldy, accumulate)
 #define q8_0_tile_CALL(R, B) q_tile(0, R, B, w, ws, a, as, cols, y, ldy, accumulate)
 #define q4_0_tile_CALL(R, B) q_tile(1, R, B, w, ws, a, as, cols, y, ldy, accumulate)
-TILE_FN(tile_f32, f32_tile)
-TILE_FN(tile_f16, f16_tile)
-TILE_FN(tile_q8_0, q8_0_tile)
-TILE_FN(tile_q4_0, q4_0_tile)
+TILE_FN(tile_f32, f32_tile, IK_TILE_DISPATCH4)
+TILE_FN(tile_f16, f16_tile, IK_TILE_DISPATCH4)
+TILE_FN(tile_q8_0, q8_0_tile, IK_TILE_DISPATCH)
+TILE_FN(tile_q4_0, q4_0_tile, IK_TILE_DISPATCH)
 
 const ik_variant_table ik_avx2_variant = {
     .name = "avx2",

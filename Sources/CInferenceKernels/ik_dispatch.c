@@ -77,17 +77,23 @@ void ik_prepare_activations(int wtype, const float *x, long rows, long cols, voi
 /// 32 for block types).
 static size_t chunk_bytes(int wtype, long chunk) { return (size_t)ik_weight_row_bytes(wtype, chunk); }
 
-// Loop order: rows in chunks whose weights fit in L2, then columns in chunks (so a tile's
-// weight and activation rows stay in L1), then activation rows, then row tiles. Each weight
-// byte is read from memory once; activations are re-read from cache once per row chunk.
+// Loop order: rows in chunks, then columns in chunks (a chunk of rows x columns of weights,
+// 256 KiB, stays in L2 while every activation row passes over it), then activation rows, then
+// row tiles (the tile's activation rows stay in L1 while the chunk's weight rows pass). Each
+// weight byte is read from memory once; activations are re-read from cache once per row chunk.
 void ik_matmul(int wtype, const void *w, long cols, const void *act, long batch,
                float *y, long ldy, long row_begin, long row_end, int accumulate) {
     int t = ik_type_index(wtype);
     long wrow = ik_weight_row_bytes(wtype, cols), arow = ik_activation_row_bytes(wtype, cols);
-    if (t < 0 || wrow == 0 || batch <= 0 || row_end <= row_begin) return;
+    if (t < 0 || batch <= 0 || row_end <= row_begin) return;
+    if (cols == 0 && !accumulate) // empty rows: every product is 0
+        for (long b = 0; b < batch; b++)
+            for (long r = row_begin; r < row_end; r++) y[b * ldy + r] = 0.0f;
+    if (wrow == 0) return;
     const ik_kernel *k = &variants[ik_current_variant()]->kernels[t];
-    long kc = k->col_chunk > 0 && k->col_chunk < cols ? k->col_chunk : cols;
-    long rows_per_chunk = (256L << 10) / (wrow > 0 ? wrow : 1);
+    // One activation row stays in L1 whole: column chunks only pay when several do.
+    long kc = batch > 1 && k->col_chunk > 0 && k->col_chunk < cols ? k->col_chunk : cols;
+    long rows_per_chunk = (256L << 10) / (long)chunk_bytes(wtype, kc);
     rows_per_chunk = rows_per_chunk < k->max_rows ? k->max_rows : rows_per_chunk / k->max_rows * k->max_rows;
     const uint8_t *wb = w, *ab = act;
     for (long r_chunk = row_begin; r_chunk < row_end; r_chunk += rows_per_chunk) {

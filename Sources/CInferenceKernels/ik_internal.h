@@ -52,19 +52,16 @@ static inline uint16_t ik_load_u16(const uint8_t *p) {
     return v;
 }
 
-/// IEEE half to float, exactly (subnormals, infinities and NaNs included).
+/// IEEE half to float, exactly, without branches (so loops over it vectorize). Normal halves
+/// move into a float by rebiasing the exponent; subnormals are m * 2^-24 (exact in float);
+/// exponent 31 (infinity, NaN) becomes 255. No step takes a float subnormal as input, which
+/// would cost a microcode assist per vector.
 static inline float ik_half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (man << 13);
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112) << 23) | (man << 13);
-    } else {
-        float f = (float)man * 5.9604644775390625e-8f; // man * 2^-24, exact
-        memcpy(&bits, &f, 4);
-        bits |= sign;
-    }
-    float f;
+    uint32_t exp = h & 0x7c00u, body = (uint32_t)(h & 0x7fff) << 13, sub_bits;
+    float sub = (float)(h & 0x3ff) * 0x1p-24f, f;
+    memcpy(&sub_bits, &sub, 4);
+    uint32_t bits = exp == 0x7c00u ? body | 0x7f800000u : exp == 0 ? sub_bits : body + 0x38000000u;
+    bits |= (uint32_t)(h & 0x8000) << 16;
     memcpy(&f, &bits, 4);
     return f;
 }
@@ -103,5 +100,27 @@ static inline uint16_t ik_float_to_half(float f) {
         IK_TILE_ROW(F, 1) IK_TILE_ROW(F, 2) IK_TILE_ROW(F, 3) IK_TILE_ROW(F, 4)                 \
         IK_TILE_ROW(F, 5) IK_TILE_ROW(F, 6) IK_TILE_ROW(F, 7) IK_TILE_ROW(F, 8) default: break;  \
     }
+/// The same for kernels whose tiles have at most 4 rows.
+#define IK_TILE_DISPATCH4(F, nr, nb)                                                           \
+    switch ((nr) * 8 + (nb)) {                                                                 \
+        IK_TILE_ROW(F, 1) IK_TILE_ROW(F, 2) IK_TILE_ROW(F, 3) IK_TILE_ROW(F, 4) default: break; \
+    }
 
 #define IK_INLINE static inline __attribute__((always_inline))
+
+/// Software prefetch of a later tile's weights while this tile runs. A tile's R weight rows
+/// are adjacent in memory (R * row bytes), so later tiles follow at multiples of that; step k
+/// of a tile fetches the k-th slice of the one at `next`, `per_step` = R * bytes the tile
+/// itself reads per row per step. Short rows (1024 columns) otherwise leave the hardware
+/// prefetchers too little of each row to lock on to, and the product waits on memory.
+IK_INLINE void ik_prefetch_slice(const uint8_t *next, size_t per_step, long k) {
+    const uint8_t *p = next + (size_t)k * per_step;
+    for (size_t off = 0; off < per_step; off += 64) __builtin_prefetch(p + off, 0, 2);
+    __builtin_prefetch(p + per_step - 1, 0, 2);
+}
+
+/// How far ahead of a tile of `tile_bytes` to prefetch: whole tiles, at least 16 KiB (about a
+/// microsecond of memory traffic, well past DRAM latency).
+IK_INLINE size_t ik_prefetch_distance(size_t tile_bytes) {
+    return tile_bytes * ((16384 + tile_bytes - 1) / tile_bytes);
+}

@@ -283,7 +283,7 @@ final class InferenceKernelTests: XCTestCase {
     func testSmallShapesEveryBatch() {
         for type in Self.types {
             for cols in [32, 64] {
-                for batch in [1, 3, 4, 5, 17] {
+                for batch in [1, 2, 3, 4, 5, 17] {
                     check(Problem(type: type, rows: 13, cols: cols, batch: batch, seed: UInt64(cols * 100 + batch)))
                 }
             }
@@ -340,6 +340,14 @@ final class InferenceKernelTests: XCTestCase {
         ik_matmul(Int32(IK_Q8_0), p.weights, 32, bytes, 1, &y, 4, 2, 2, 0)
         ik_matmul(Int32(IK_Q8_0), p.weights, 32, bytes, 0, &y, 4, 0, 4, 0)
         XCTAssertEqual(y, [7, 7, 7, 7])
+        // Rows of no columns: products of 0, stored or added.
+        ik_matmul(Int32(IK_F32), p.weights, 0, bytes, 1, &y, 4, 1, 3, 0)
+        XCTAssertEqual(y, [7, 0, 0, 7])
+        ik_matmul(Int32(IK_F16), p.weights, 0, bytes, 1, &y, 4, 0, 4, 1)
+        XCTAssertEqual(y, [7, 0, 0, 7])
+        // Block types need whole blocks: y is left alone.
+        ik_matmul(Int32(IK_Q4_0), p.weights, 31, bytes, 1, &y, 4, 0, 4, 0)
+        XCTAssertEqual(y, [7, 0, 0, 7])
     }
 
     func activationType(_ type: GGMLType) -> GGMLType { type == .f32 ? .f32 : type == .f16 ? .f16 : .q8_0 }
