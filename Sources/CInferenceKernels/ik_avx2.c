@@ -36,10 +36,10 @@ AVX2 static void to_f16(const float *x, uint16_t *dst, long n) {
     for (; i < n; i++) dst[i] = ik_float_to_half(x[i]);
 }
 
-// One block: amax, d = amax / 127 as fp16, q = trunc(x * id + copysign(IK_ROUND_BIAS, x)),
+// One block: amax, d = amax / 127 as fp16, q = x * (127 / amax) rounded to nearest even,
 // packed 32 -> 8 bits (the packs interleave 128-bit lanes; the final permute restores order).
 AVX2 static void to_q8_0(const float *x, uint8_t *dst, long n) {
-    const __m256 sign = _mm256_set1_ps(-0.0f), bias = _mm256_set1_ps(IK_ROUND_BIAS);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
     for (long blk = 0; blk < n / IK_QK; blk++, x += IK_QK, dst += IK_Q8_BYTES) {
         __m256 v[4], m = _mm256_setzero_ps();
         for (int i = 0; i < 4; i++) {
@@ -49,13 +49,12 @@ AVX2 static void to_q8_0(const float *x, uint8_t *dst, long n) {
         __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         h = _mm_max_ps(h, _mm_movehl_ps(h, h));
         h = _mm_max_ss(h, _mm_movehdup_ps(h));
-        float amax = _mm_cvtss_f32(h), d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        float amax = _mm_cvtss_f32(h), d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
         uint16_t dh = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
         memcpy(dst, &dh, 2);
         __m256i q[4];
         for (int i = 0; i < 4; i++) {
-            __m256 p = _mm256_mul_ps(v[i], _mm256_set1_ps(id));
-            p = _mm256_add_ps(p, _mm256_or_ps(_mm256_and_ps(p, sign), bias));
+            __m256 p = _mm256_round_ps(_mm256_mul_ps(v[i], _mm256_set1_ps(id)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             q[i] = _mm256_cvttps_epi32(p);
         }
         __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));

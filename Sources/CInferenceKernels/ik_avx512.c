@@ -48,17 +48,15 @@ AVX512 static void to_f16(const float *x, uint16_t *dst, long n) {
 
 // As the AVX2 version, 16 floats a register; vpmovsdb narrows 32 -> 8 bits in order.
 AVX512 static void to_q8_0(const float *x, uint8_t *dst, long n) {
-    const __m512 bias = _mm512_set1_ps(IK_ROUND_BIAS);
-    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
     for (long blk = 0; blk < n / IK_QK; blk++, x += IK_QK, dst += IK_Q8_BYTES) {
         __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
         float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
         uint16_t dh = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
         memcpy(dst, &dh, 2);
         __m512 p0 = _mm512_mul_ps(v0, _mm512_set1_ps(id)), p1 = _mm512_mul_ps(v1, _mm512_set1_ps(id));
-        p0 = _mm512_add_ps(p0, _mm512_castsi512_ps(_mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(p0), sign), _mm512_castps_si512(bias))));
-        p1 = _mm512_add_ps(p1, _mm512_castsi512_ps(_mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(p1), sign), _mm512_castps_si512(bias))));
+        p0 = _mm512_roundscale_ps(p0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); // ties to even
+        p1 = _mm512_roundscale_ps(p1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         _mm_storeu_si128((__m128i *)(dst + 2), _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(p0)));
         _mm_storeu_si128((__m128i *)(dst + 18), _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(p1)));
     }

@@ -86,10 +86,6 @@ static inline uint16_t ik_float_to_half(float f) {
     return (uint16_t)(sign | q);
 }
 
-/// The largest float below 0.5: adding it with x's sign and truncating rounds half away from
-/// zero exactly like roundf for |x| < 2^22 (the Q8_0 range is |x| <= 127).
-#define IK_ROUND_BIAS 0.49999997f
-
 /// Calls F(R, B) with compile-time constants R = nr (1...8) and B = nb (1...4), so a tile written
 /// as an always-inline function of (R, B) is specialized for every tile shape: its accumulators
 /// become registers and its loops over rows and activation rows unroll.

@@ -2,6 +2,7 @@
 // CPUs without AVX2. A tile is a plain loop over (row, activation row) pairs, each pair one dot
 // product; quantized blocks are multiplied as integers and scaled per block.
 #include "ik_internal.h"
+#include <math.h>
 
 static int always(void) { return 1; }
 
@@ -16,14 +17,10 @@ static void to_q8_0(const float *x, uint8_t *dst, long n) {
             float a = x[j] < 0 ? -x[j] : x[j];
             if (a > amax) amax = a;
         }
-        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
         uint16_t h = ik_float_to_half(d);
         memcpy(dst, &h, 2);
-        for (int j = 0; j < IK_QK; j++) {
-            float v = x[j] * id;
-            v = v + (v < 0 ? -IK_ROUND_BIAS : IK_ROUND_BIAS);
-            dst[2 + j] = (uint8_t)(int8_t)(int)v; // the cast truncates toward zero
-        }
+        for (int j = 0; j < IK_QK; j++) dst[2 + j] = (uint8_t)(int8_t)(int)nearbyintf(x[j] * id); // ties to even
     }
 }
 

@@ -89,9 +89,24 @@ final class InferenceKernelTests: XCTestCase {
         return x
     }
 
-    func testQ8_0ActivationsMatchGGMLTypeEncodeBitForBit() {
+    /// Q8_0 blocks as llama.cpp's CPU backend makes them from activations on x86 (ggml-cpu's
+    /// quantize_row_q8_0): d = amax / 127 as fp16, q = x · (127 / amax) rounded to nearest even.
+    /// (GGMLType.encode follows ggml's reference instead: x · (1 / d), ties away from zero.)
+    static func llamaCPUActivations(_ x: [Float]) -> [UInt8] {
+        var out: [UInt8] = []
+        for block in stride(from: 0, to: x.count, by: 32) {
+            let values = x[block..<block + 32]
+            let amax = values.reduce(Float(0)) { max($0, abs($1)) }
+            let id: Float = amax != 0 ? 127 / amax : 0
+            withUnsafeBytes(of: Float16(amax / 127).bitPattern.littleEndian) { out += $0 }
+            out += values.map { UInt8(bitPattern: Int8(($0 * id).rounded(.toNearestOrEven))) }
+        }
+        return out
+    }
+
+    func testQ8_0ActivationsRoundAsLlamaCppsCPUBackendBitForBit() {
         let x = q8Inputs()
-        let expected = x.withUnsafeBufferPointer { GGMLType.q8_0.encode($0) }
+        let expected = Self.llamaCPUActivations(x)
         forEachVariant { _, name in
             for type in [GGMLType.q8_0, .q4_0] {
                 // One row of all the floats, and the same floats as rows of 64.

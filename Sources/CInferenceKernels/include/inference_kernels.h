@@ -28,8 +28,9 @@ long ik_activation_row_bytes(int wtype, long cols);
 
 /// Converts `rows` rows of f32 activations (each `cols` floats, consecutive) into the format
 /// ik_activation_row_bytes names, rows consecutive in `dst`. f16 rounds to nearest even; Q8_0
-/// is ggml's quantize_row_q8_0: per block d = amax / 127 stored as fp16, q = round(x / d) with
-/// ties away from zero (computed as x * (1 / d) in float, so bit-identical to ggml).
+/// is what llama.cpp's CPU backend does on x86 (ggml-cpu's quantize_row_q8_0, not the reference
+/// quantize_row_q8_0_ref): per block d = amax / 127 stored as fp16, q = x * (127 / amax) rounded
+/// to nearest, ties to even; so a model's activations round exactly as llama.cpp rounds them.
 void ik_prepare_activations(int wtype, const float *x, long rows, long cols, void *dst);
 
 /// y[b * ldy + r] = dot(weight row r, activation row b) for r in [row_begin, row_end) and b in
