@@ -45,16 +45,17 @@ import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
     if "summary" in r:
-        print(f"pipe agrees with llama.cpp on {r['summary']} (prompt x type)")
+        print(f"pipe generate agrees with llama.cpp token for token on {r['agree']} of {r['total']} (prompt x type)")
         continue
     p = r.get("pipe", {})
-    where = "agree" if p.get("agree") else (p.get("error") or f"first divergence at token {p.get('first_divergence')} of {p.get('tokens_compared')}")
+    where = "agree" if p.get("agree") else (p.get("error") or f"first divergence at token {p.get('first_divergence')} of "
+                                            f"{p.get('tokens_compared')} (llama.cpp's top-2 logit gap there: {p.get('margin_at_divergence')})")
     print(f"  {r['model']:<14} {r['prompt']!r:<15} {where}")
 PY
 fi
 
 echo "== llama.cpp: ${#models[@]} files, $threads threads, median of $runs runs"
-"$bench_python" bench/llama_cpp_inference.py --threads "$threads" --runs "$runs" "${models[@]}" | tee "$out/inference-llama-cpp.jsonl"
+"$bench_python" bench/llama_cpp_inference.py --threads "$threads" --runs "$runs" "${models[@]}" >"$out/inference-llama-cpp.jsonl"
 # pipe: its engine prints the same lines (engine "pipe") into $out/inference-pipe.jsonl here.
 
 "$bench_python" - "$out/inference-llama-cpp.jsonl" <<'PY'
@@ -71,7 +72,13 @@ for line in open(sys.argv[1]):
         order.append(key)
     col = r["test"] if r["test"] != "parallel" else f"x{r['sequences']}"
     rows[key][col] = "error" if "error" in r else f"{r['tokens_per_second']:,.0f} ({r['peak_rss_mb']:.0f} MB)"
+    if "error" in r:
+        print(f"{r['model']} {r['test']} x{r['sequences']}: {r['error']}")
+    load = max(r.get("loadavg_before") or 0, r.get("loadavg_after") or 0)
+    if load > r["threads"] + 0.5:
+        rows[key][col] += f" load {load:.1f}"
 cols = ["prefill", "decode", "x1", "x4", "x16"]
+print("(a cell marked 'load L' was measured while the machine's 1-minute load exceeded the threads used)")
 print("\ntokens/s (peak RSS) | " + " | ".join(["engine", "model", "params", "file MB"] + cols))
 for key in order:
     r = rows[key]
