@@ -8,7 +8,7 @@
 #     single-stream greedy decode tokens/s, aggregate decode tokens/s of 1, 4 and 16 concurrent
 #     sequences, each the median of RUNS runs with its peak RSS, F32 KV cache, THREADS threads.
 # llama-cpp-python (pinned, built from source for this CPU) goes into .venv-bench/
-# (bench/lib/bench-venv.sh). JSON lines are kept in bench/out/inference-llama-cpp.jsonl.
+# (bench/lib/bench-venv.sh). JSON lines are kept in bench/out/inference-llama-cpp-tTHREADS.jsonl and greedy.jsonl.
 #
 #   bench/inference.sh [--threads N=cores] [--runs R=5] [GGUF ...]   (default: bench/out/models/*.gguf)
 set -euo pipefail
@@ -55,30 +55,31 @@ PY
 fi
 
 echo "== llama.cpp: ${#models[@]} files, $threads threads, median of $runs runs"
-"$bench_python" bench/llama_cpp_inference.py --threads "$threads" --runs "$runs" "${models[@]}" >"$out/inference-llama-cpp.jsonl"
+"$bench_python" bench/llama_cpp_inference.py --threads "$threads" --runs "$runs" "${models[@]}" >"$out/inference-llama-cpp-t$threads.jsonl"
 # pipe: its engine prints the same lines (engine "pipe") into $out/inference-pipe.jsonl here.
 
-"$bench_python" - "$out/inference-llama-cpp.jsonl" <<'PY'
+"$bench_python" - "$out/inference-llama-cpp-t$threads.jsonl" <<'PY'
 import json, sys
-rows, order = {}, []
+rows, order, cores = {}, [], 2
 for line in open(sys.argv[1]):
     r = json.loads(line)
     if r.get("test") == "system":
         print(f"{r['engine_version']}, {r['threads']} threads, {r['cpu']}\n{r['system_info']}")
+        cores = r["cores"]
         continue
     key = (r["engine"], r["model"])
     if key not in rows:
         rows[key] = {"params": r.get("n_params"), "mb": r["file_bytes"] / 1e6}
         order.append(key)
     col = r["test"] if r["test"] != "parallel" else f"x{r['sequences']}"
+    r["cores"] = cores
     rows[key][col] = "error" if "error" in r else f"{r['tokens_per_second']:,.0f} ({r['peak_rss_mb']:.0f} MB)"
     if "error" in r:
         print(f"{r['model']} {r['test']} x{r['sequences']}: {r['error']}")
-    load = max(r.get("loadavg_before") or 0, r.get("loadavg_after") or 0)
-    if load > r["threads"] + 0.5:
-        rows[key][col] += f" load {load:.1f}"
+    if (r.get("other_cores") or 0) > max(0, r["cores"] - r["threads"]) + 0.2:
+        rows[key][col] += f" [others {r['other_cores']:.1f} cores]"
 cols = ["prefill", "decode", "x1", "x4", "x16"]
-print("(a cell marked 'load L' was measured while the machine's 1-minute load exceeded the threads used)")
+print("(a cell marked [others N cores] was measured while other processes kept N cores busy, after every retry)")
 print("\ntokens/s (peak RSS) | " + " | ".join(["engine", "model", "params", "file MB"] + cols))
 for key in order:
     r = rows[key]
