@@ -6,7 +6,7 @@
 #     sets it and with OPENBLAS_CORETYPE unset;
 #  2. the quality anchor: nanoGPT's "baby" CPU config on tinyshakespeare at byte level, trained
 #     through a real pipeline (collect -> bpe-tokenize -> train), timed, with its validation loss.
-# PyTorch (CPU) goes into .venv-bench/ (not needed by the product or its tests).
+# PyTorch (CPU) goes into .venv-bench/ (not needed by the product or its tests; bench/lib/bench-venv.sh).
 #
 #   bench/train.sh [TINYSHAKESPEARE=../shared/data/tinyshakespeare.txt] [STEPS=10]
 set -euo pipefail
@@ -15,12 +15,12 @@ cd "$repo"
 corpus="$(realpath "${1:-$repo/../shared/data/tinyshakespeare.txt}")"
 steps="${2:-10}"
 scripts/install-deps
-if [ ! -x .venv-bench/bin/python ]; then python3 -m venv .venv-bench; fi
-if ! .venv-bench/bin/python -c "import torch" 2>/dev/null; then
+. bench/lib/bench-venv.sh
+if ! bench_venv_has torch; then
   # CPU wheels: PyTorch's own index when reachable, else a local +cpu wheel pip can see, else PyPI.
-  .venv-bench/bin/pip install -q torch --index-url https://download.pytorch.org/whl/cpu 2>/dev/null ||
-    .venv-bench/bin/pip install -q 'torch==2.13.0+cpu' 2>/dev/null ||
-    .venv-bench/bin/pip install -q torch
+  "$bench_python" -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu 2>/dev/null ||
+    "$bench_python" -m pip install -q 'torch==2.13.0+cpu' 2>/dev/null ||
+    "$bench_python" -m pip install -q torch
 fi
 swift build -c release --product train-bench >/dev/null
 swift build -c release --product pipe >/dev/null
