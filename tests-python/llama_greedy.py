@@ -9,7 +9,9 @@ For each GGUF and prompt: the prompt is tokenized with the GGUF's own tokenizer 
 none; an empty prompt becomes [eos], as pipe does), decoded in one batch, then N tokens are
 chosen greedily (argmax of the last logits, the lowest id on a tie, like pipe's sampler) and fed
 back one at a time. EOS does NOT stop it. F32 KV cache, n_ctx = the model's training context,
-flash attention at llama.cpp's default. Prints one JSON line per prompt:
+flash attention off by default (--flash-attn): llama.cpp's CPU flash attention rounds the queries
+and the softmax to f16, about 1e-4 relative, which the Q8_0 rounding of the next layer's
+activations can turn into a different token at a near tie. Prints one JSON line per prompt:
   {"model", "prompt", "prompt_ids", "ids", "text", "eos_at", "margins"}
 with `text` the continuation's bytes decoded as UTF-8 (replacement characters for cut
 sequences), `eos_at` the index in `ids` of the first EOS (null when none) and `margins` llama.cpp's
@@ -41,7 +43,7 @@ _quiet = None
 
 
 class Greedy:
-    def __init__(self, path, threads):
+    def __init__(self, path, threads, flash_attn):
         import llama_cpp as L
         import numpy as np
 
@@ -61,6 +63,8 @@ class Greedy:
         p.n_seq_max = 1
         p.n_threads = p.n_threads_batch = threads
         p.type_k = p.type_v = L.GGML_TYPE_F32
+        p.flash_attn_type = {"auto": L.LLAMA_FLASH_ATTN_TYPE_AUTO, "on": L.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+                             "off": L.LLAMA_FLASH_ATTN_TYPE_DISABLED}[flash_attn]
         self.ctx = L.llama_init_from_model(self.model, p)
         if not self.ctx:
             raise RuntimeError("llama.cpp cannot make a context")
@@ -163,6 +167,8 @@ def main(argv=None):
     ap.add_argument("--prompt", action="append", help="a prompt (repeatable; default: the quickstart's samples)")
     ap.add_argument("-n", type=int, default=64, help="tokens to generate (default 64)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--flash-attn", choices=["auto", "on", "off"], default="off",
+                    help="llama.cpp's flash attention (default off: exact f32 attention)")
     ap.add_argument("--pipe", help="pipe binary to compare with")
     ap.add_argument("--tokenizer", help="the tokenizer folder (tokenizer.json) pipe generate needs with a GGUF")
     args = ap.parse_args(argv)
@@ -176,7 +182,7 @@ def main(argv=None):
     llama_cpp.llama_log_set(_quiet, ctypes.c_void_p(0))
     total, agreeing = 0, 0
     for path in args.models:
-        g = Greedy(path, args.threads)
+        g = Greedy(path, args.threads, args.flash_attn)
         for p in prompts:
             prompt_ids, ids = g.run(p, args.n)
             line = {"model": label(path), "prompt": p, "prompt_ids": prompt_ids, "ids": ids,
