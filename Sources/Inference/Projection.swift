@@ -8,12 +8,15 @@ import Transformer
 /// range, so three small matrices cost one hand-off, not three.
 ///
 /// Quantized and f16 weights go through the `ik_` kernels (activations converted once per call
-/// into the format the weight type pairs with); f32 weights through `ik_matmul` for one row and
-/// OpenBLAS's sgemm (single-threaded in each member) for several.
+/// into the format the weight type pairs with); f32 weights too, up to `sgemmRows` rows, and
+/// through OpenBLAS's sgemm (single-threaded in each member) for more.
 struct Projection {
     let team: ThreadTeam
     /// Scratch for converted activations, large enough for `maxRows` rows of `maxColumns`.
     let scratch: UnsafeMutableRawPointer
+
+    /// Batches of f32 rows at least this large go to sgemm.
+    static let sgemmRows = 64
 
     static func scratchBytes(maxRows: Int, maxColumns: Int) -> Int {
         maxRows * max(Int(ik_activation_row_bytes(Int32(IK_F32), maxColumns)), Int(ik_activation_row_bytes(Int32(IK_F16), maxColumns)),
@@ -28,7 +31,8 @@ struct Projection {
         let columns = matrices[0].columns
         let type = matrices[0].type
         precondition(matrices.allSatisfy { $0.columns == columns && $0.type == type }, "a projection's matrices share a type and a width")
-        let sgemm = type == .f32 && n > 1
+        // The ik_ f32 kernels beat OpenBLAS up to batches of about 64 rows (bench/inference-kernels).
+        let sgemm = type == .f32 && n >= Self.sgemmRows
         if !sgemm { prepare(x, rows: n, columns: columns, for: type) }
         let total = matrices.reduce(0) { $0 + $1.rows }
         let act = UnsafeRawPointer(scratch)
