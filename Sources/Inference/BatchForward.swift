@@ -53,9 +53,6 @@ final class BatchForward {
 
     deinit { activations.deallocate() }
 
-    /// Bytes of the buffers (for memory reports).
-    var bytes: Int { 4 * (x.count + norm.count + qkv.count + att.count + gateUp.count + mlp.count + headInput.count + logits.count) }
-
     /// Runs `tokens` (rows in chunk order) through the model, writing each row's keys and values
     /// into its chunk's cache, and returns the logits of `logitRows` (row indices, at most
     /// `maxLogitRows`), one row of `vocab` floats each, in that order.

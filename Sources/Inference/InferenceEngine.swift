@@ -122,9 +122,6 @@ public final class InferenceEngine: @unchecked Sendable {
     public var activeCount: Int { queue.withLock { slots.compactMap { $0 }.count } }
     public var queuedCount: Int { queue.withLock { pending.count } }
 
-    /// Bytes held: the weights, the KV caches and the batch buffers.
-    public var residentBytes: Int { weights.byteCount + queue.withLock { caches.reduce(0) { $0 + $1.bytes } } + forward.bytes }
-
     /// Queues a sequence. A prompt that is empty, holds a token outside the vocabulary, or does
     /// not leave room for `maxTokens` in the context is refused here, never truncated.
     public func submit(_ request: GenerationRequest, onEvent: @escaping @Sendable (GenerationEvent) -> Bool) throws -> SequenceHandle {

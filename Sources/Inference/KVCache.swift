@@ -17,8 +17,6 @@ final class KVCache: @unchecked Sendable {
         self.context = context
     }
 
-    var bytes: Int { 2 * 4 * layers * capacity * width }
-
     /// Makes room for `positions` positions, keeping the first `kept` of each layer.
     func reserve(_ positions: Int, keeping kept: Int) {
         guard positions > capacity else { return }

@@ -122,7 +122,7 @@ struct GenerateCommand: ParsableCommand {
             }
         }
         engine.runUntilIdle()
-        output.finish(json: json, weights: weights, engine: engine)
+        try output.finish(json: json, weights: weights)
     }
 
     /// The prompts as token ids, with their text (an empty prompt starts from end-of-text).

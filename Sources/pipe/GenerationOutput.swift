@@ -83,7 +83,7 @@ final class GenerationOutput: @unchecked Sendable {
     }
 
     /// Prints every sequence (unless streamed) and the timings.
-    func finish(json: Bool, weights: ModelWeights, engine: InferenceEngine) {
+    func finish(json: Bool, weights: ModelWeights) throws {
         let ended = Date()
         let promptTokens = sequences.reduce(0) { $0 + $1.promptIds.count }
         let generated = sequences.reduce(0) { $0 + $1.ids.count }
@@ -98,9 +98,9 @@ final class GenerationOutput: @unchecked Sendable {
                     "index": i, "prompt": s.prompt, "prompt_tokens": s.promptIds.count, "text": String(decoding: s.bytes, as: UTF8.self),
                     "tokens": s.ids.map(Int.init), "finish_reason": s.finish?.rawValue ?? "length",
                 ]
-                print(Self.jsonLine(object))
+                print(try Self.jsonLine(object))
             }
-            print(Self.jsonLine([
+            print(try Self.jsonLine([
                 "sequences": sequences.count, "prompt_tokens": promptTokens, "generated_tokens": generated,
                 "prefill_seconds": prefill, "decode_seconds": decode,
                 "prefill_tokens_per_second": Double(promptTokens) / max(prefill, 1e-9),
@@ -124,13 +124,13 @@ final class GenerationOutput: @unchecked Sendable {
         }
     }
 
-    private static func jsonLine(_ object: [String: Any]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+    private static func jsonLine(_ object: [String: Any]) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 }
 
-/// This process's resident memory, now and at its peak (VmRSS and VmHWM of /proc/self/status).
+/// This process's resident memory, now and at its peak (VmRSS and VmHWM of /proc/self/status);
+/// 0 where the system has no /proc (the figures are a report, not a decision).
 enum ProcessMemory {
     static var current: (current: Int, peak: Int) {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0) }
