@@ -200,7 +200,7 @@ final class InterruptHandler: @unchecked Sendable {
     }
 
     private static func exitNow() -> Never {
-        ProcessReaper.killAll()
+        for failure in ProcessReaper.killAll() { Terminal.error("warning: some of a stage's processes may still run: \(failure)") }
         exit(ExitStatus.interrupted)
     }
 

@@ -70,9 +70,9 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-serve-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let resolved = try ModelSource(model: model, manifest: manifest, tokenizer: tokenizer).resolve(scratch: scratch)
+        let scratch = ScratchFolder("serve")
+        defer { scratch.remove() }
+        let resolved = try ModelSource(model: model, manifest: manifest, tokenizer: tokenizer).resolve(scratch: scratch.url)
         let template: ChatTemplate?
         do {
             template = try ChatTemplate.lookup(tokenizer: resolved.tokenizer)

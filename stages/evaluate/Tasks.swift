@@ -157,6 +157,7 @@ struct TaskRunner {
         final class Completion: @unchecked Sendable {
             let tokenizer: Tokenizer
             var ids: [Int32] = []
+            var bytes: [UInt8] = []
             var text = ""
             var started = Date(), ended = Date()
             init(_ tokenizer: Tokenizer) { self.tokenizer = tokenizer }
@@ -176,8 +177,8 @@ struct TaskRunner {
                     switch event {
                     case .token(let t):
                         completion.ids.append(t.token)
-                        // Ids come from the model's vocabulary, which the tokenizer's matches.
-                        completion.text = (try? completion.tokenizer.decode(completion.ids)) ?? completion.text
+                        completion.bytes += completion.tokenizer.bytes(t.token)
+                        completion.text = String(decoding: completion.bytes, as: UTF8.self)
                         if let cut = stop.compactMap({ completion.text.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
                             completion.text = String(completion.text[..<cut.lowerBound])
                             return false

@@ -111,8 +111,9 @@ enum PluginFolderHash {
     static let ignoredNames: Set<String> = ["__pycache__", ".build", ".git", ".venv", ".DS_Store", ".swiftpm"]
 
     /// Regular files and symlinks in the folder, relative and sorted, skipping ignored names.
-    /// FIFOs, sockets and devices are not code and are left out (reading a FIFO would hang).
-    static func files(in folder: URL) -> [String] {
+    /// FIFOs, sockets and devices are not code and are left out (reading a FIFO would hang); an
+    /// entry the system will not describe is an error naming it (it could be code).
+    static func files(in folder: URL) throws -> [String] {
         var result: [String] = []
         guard let walker = FileManager.default.enumerator(atPath: folder.path) else { return [] }
         while let relative = walker.nextObject() as? String {
@@ -121,7 +122,7 @@ enum PluginFolderHash {
                 walker.skipDescendants()
                 continue
             }
-            let kind = FileStatus.ifReadable(folder.path + "/" + relative, followLinks: false)?.kind
+            let kind = try FileStatus.of(folder.path + "/" + relative, followLinks: false)?.kind
             if kind == .regular || kind == .symbolicLink { result.append(relative) }
         }
         return result.sorted()
@@ -129,9 +130,10 @@ enum PluginFolderHash {
 
     static func digest(_ folder: URL, stats: StatCache) throws -> String {
         let hasher = Hasher128()
-        for file in files(in: folder) where FileSystem.isRegularFile(folder.path + "/" + file) {
+        for file in try files(in: folder) {
             let path = folder.path + "/" + file
-            let executable = FileStatus.ifReadable(path, followLinks: false)?.isExecutable == true ? "x" : "-"
+            guard try FileStatus.of(path)?.kind == .regular else { continue }
+            let executable = try FileStatus.of(path, followLinks: false)?.isExecutable == true ? "x" : "-"
             hasher.update("\(file)\t\(executable)\t\(try stats.hash(of: path))\n")
         }
         return hasher.finalize().hex

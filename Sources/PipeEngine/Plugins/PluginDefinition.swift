@@ -176,7 +176,14 @@ public enum PluginLoader {
                                       sink: inout DiagnosticSink)
     {
         let root = folder.resolvingSymlinksInPath().path
-        for relative in PluginFolderHash.files(in: folder) {
+        let files: [String]
+        do {
+            files = try PluginFolderHash.files(in: folder)
+        } catch {
+            sink.error(location, "plugin '\(reference)': \(error)")
+            return
+        }
+        for relative in files {
             let url = folder.appendingPathComponent(relative)
             guard (try? FileManager.default.destinationOfSymbolicLink(atPath: url.path)) != nil else { continue }
             let target = url.resolvingSymlinksInPath().path

@@ -73,14 +73,14 @@ struct Publisher {
     /// Size and modification time of what is at `target`, to notice later edits or removal.
     /// A folder holding a symlink or special file is an error naming it (pipe publishes none).
     private func stamp(_ target: URL, asFile: Bool) throws -> String {
-        func one(_ path: String) -> String {
-            guard let status = FileStatus.ifReadable(path, followLinks: false) else { return "missing" }
+        func one(_ path: String) throws -> String {
+            guard let status = try FileStatus.of(path, followLinks: false) else { return "missing" }
             return "\(status.size):\(status.modifiedSeconds).\(status.modifiedNanoseconds)"
         }
-        if asFile { return one(target.path) }
+        if asFile { return try one(target.path) }
         guard FileSystem.isDirectory(target.path, followingLinks: false) else { return "missing" }
         let files = try FileSystem.regularFiles(in: target)
-        return Hasher128.hash(files.map { "\($0)=\(one(target.path + "/" + $0))" }.joined(separator: "\n")).hex
+        return Hasher128.hash(try files.map { "\($0)=\(try one(target.path + "/" + $0))" }.joined(separator: "\n")).hex
     }
 
     /// Refuses targets that a symlink inside the workspace would carry outside it.

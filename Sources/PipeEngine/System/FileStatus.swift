@@ -26,12 +26,24 @@ struct FileStatus: Equatable {
     /// The status of `path`, or nil when nothing is there (ENOENT, ENOTDIR); any other failure
     /// throws with the system's reason. `followLinks: false` describes a symlink itself.
     static func of(_ path: String, followLinks: Bool = true) throws -> FileStatus? {
+        try read(path, followLinks: followLinks).get()
+    }
+
+    /// For a question whose answer leads to an operation that reports its own failure (is this
+    /// a folder to walk? a file to open? how large is it?): a path the system will not describe
+    /// counts as absent, and the open, read or removal that follows names the path and the reason.
+    static func probe(_ path: String, followLinks: Bool = true) -> FileStatus? {
+        guard case .success(let status) = read(path, followLinks: followLinks) else { return nil }
+        return status
+    }
+
+    private static func read(_ path: String, followLinks: Bool) -> Result<FileStatus?, SystemCallError> {
         var st = stat()
         while (followLinks ? stat(path, &st) : lstat(path, &st)) != 0 {
             switch errno {
             case EINTR: continue
-            case ENOENT, ENOTDIR: return nil
-            default: throw SystemCallError(call: followLinks ? "stat" : "lstat", path: path, code: errno)
+            case ENOENT, ENOTDIR: return .success(nil)
+            default: return .failure(SystemCallError(call: followLinks ? "stat" : "lstat", path: path, code: errno))
             }
         }
         let kind: Kind
@@ -41,14 +53,8 @@ struct FileStatus: Equatable {
         case S_IFLNK: kind = .symbolicLink
         default: kind = .other
         }
-        return FileStatus(kind: kind, size: Int64(st.st_size),
+        return .success(FileStatus(kind: kind, size: Int64(st.st_size),
                           modifiedSeconds: Int64(st.st_mtim.tv_sec), modifiedNanoseconds: Int64(st.st_mtim.tv_nsec),
-                          inode: UInt64(st.st_ino), permissions: UInt32(st.st_mode & 0o7777))
-    }
-
-    /// The status of `path` when the question "what is there" may fail quietly (a walk that
-    /// races with deletions): nil for anything that cannot be read.
-    static func ifReadable(_ path: String, followLinks: Bool = true) -> FileStatus? {
-        (try? of(path, followLinks: followLinks)) ?? nil
+                          inode: UInt64(st.st_ino), permissions: UInt32(st.st_mode & 0o7777)))
     }
 }

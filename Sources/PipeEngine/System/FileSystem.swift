@@ -106,21 +106,21 @@ enum FileSystem {
             chmod(url.path, 0o755)
             while let relative = walker.nextObject() as? String {
                 let path = url.path + "/" + relative
-                if FileStatus.ifReadable(path, followLinks: false)?.kind == .directory { chmod(path, 0o755) }
+                if FileStatus.probe(path, followLinks: false)?.kind == .directory { chmod(path, 0o755) }
             }
         }
         try? FileManager.default.removeItem(at: url)
     }
 
     /// The size of a file, or nil when it does not exist.
-    static func size(_ path: String) -> Int64? { FileStatus.ifReadable(path)?.size }
+    static func size(_ path: String) -> Int64? { FileStatus.probe(path)?.size }
 
     /// Whether `path` is a regular file (symlinks followed).
-    static func isRegularFile(_ path: String) -> Bool { FileStatus.ifReadable(path)?.kind == .regular }
+    static func isRegularFile(_ path: String) -> Bool { FileStatus.probe(path)?.kind == .regular }
 
     /// Whether `path` is a folder.
     static func isDirectory(_ path: String, followingLinks: Bool = true) -> Bool {
-        FileStatus.ifReadable(path, followLinks: followingLinks)?.kind == .directory
+        FileStatus.probe(path, followLinks: followingLinks)?.kind == .directory
     }
 
     /// Regular files under `folder`, relative and sorted; symlinks and special files are reported.

@@ -30,9 +30,14 @@ public enum ProcessReaper {
     }
 
     /// Kills every child still running and its descendants: the last act of a process that
-    /// must exit now (a failure to list `/proc` cannot be helped there).
-    public static func killAll() {
-        for (token, group) in mutex.withLock({ live }) { try? reap(token, group: group) }
+    /// must exit now. Every group is killed even when a search for strays fails; the failures
+    /// are returned so the caller can say which descendants may have survived.
+    public static func killAll() -> [Error] {
+        var failures: [Error] = []
+        for (token, group) in mutex.withLock({ live }) {
+            do { try reap(token, group: group) } catch { failures.append(error) }
+        }
+        return failures
     }
 
     /// SIGKILLs every process whose environment holds `PIPE_CHILD_TOKEN=<token>`. A process whose
