@@ -1,14 +1,13 @@
-import Inference
-
-/// One choice's text as its tokens arrive (on the engine's thread): the bytes so far, where a
+/// One sequence's text as its tokens arrive (on the engine's thread): the bytes so far, where a
 /// stop string cuts them, and what is safe to release, that is whole UTF-8 characters that no
 /// stop string could still claim. Each released piece carries the tokens whose text it starts.
-final class ChoiceText {
+/// `pipe generate` and `pipe serve` both stream through it.
+public final class GeneratedText {
     /// Text released at once, with the tokens whose first byte is in it.
-    struct Piece: Sendable {
-        var text = ""
-        var tokens: [TokenLogprob] = []
-        var isEmpty: Bool { text.isEmpty && tokens.isEmpty }
+    public struct Piece: Sendable {
+        public var text = ""
+        public var tokens: [TokenLogprob] = []
+        public var isEmpty: Bool { text.isEmpty && tokens.isEmpty }
     }
 
     private let stops: [[UInt8]]
@@ -19,14 +18,14 @@ final class ChoiceText {
     private var releasedBytes = 0
     private var releasedTokens = 0
 
-    init(stops: [String]) {
+    public init(stops: [String]) {
         self.stops = stops.map { Array($0.utf8) }
         longestStop = self.stops.map(\.count).max() ?? 0
     }
 
     /// Adds a token's bytes; returns what can be released and whether a stop string appeared
     /// (then the text ends before it and nothing more is taken).
-    func add(_ token: TokenLogprob, bytes piece: [UInt8]) -> (Piece, stopped: Bool) {
+    public func add(_ token: TokenLogprob, bytes piece: [UInt8]) -> (Piece, stopped: Bool) {
         let searchFrom = max(0, bytes.count - longestStop + 1)
         tokens.append((token, bytes.count))
         bytes += piece
@@ -39,7 +38,7 @@ final class ChoiceText {
     }
 
     /// Releases the rest (the sequence ended).
-    func finish() -> Piece { release(upTo: bytes.count) }
+    public func finish() -> Piece { release(upTo: bytes.count) }
 
     private func release(upTo end: Int) -> Piece {
         guard end > releasedBytes else { return Piece() }

@@ -11,7 +11,7 @@ final class GenerationJob: Sendable {
     /// What a choice reports, in order: its prompt's scores (when asked), pieces of text, its end.
     enum Update: Sendable {
         case promptScored(choice: Int, [TokenLogprob])
-        case piece(choice: Int, ChoiceText.Piece)
+        case piece(choice: Int, GeneratedText.Piece)
         case finished(choice: Int, FinishReason)
     }
 
@@ -47,7 +47,7 @@ final class GenerationJob: Sendable {
         }
         state.withLock { $0.running = sequences.count }
         for (index, sequence) in sequences.enumerated() {
-            let text = ChoiceText(stops: sequence.stops)
+            let text = GeneratedText(stops: sequence.stops)
             let handler = ChoiceHandler(index: index, text: text, model: model, job: self, metrics: metrics)
             do {
                 let handle = try engine.submit(sequence.request) { handler.handle($0) }
@@ -107,13 +107,13 @@ final class GenerationJob: Sendable {
     /// Turns one sequence's engine events into updates; runs on the engine's thread.
     private final class ChoiceHandler: @unchecked Sendable {
         let index: Int
-        let text: ChoiceText
+        let text: GeneratedText
         let model: ServedModel
         let job: GenerationJob
         let metrics: ServerMetrics
         var lastToken: Date?
 
-        init(index: Int, text: ChoiceText, model: ServedModel, job: GenerationJob, metrics: ServerMetrics) {
+        init(index: Int, text: GeneratedText, model: ServedModel, job: GenerationJob, metrics: ServerMetrics) {
             self.index = index
             self.text = text
             self.model = model

@@ -226,7 +226,7 @@ public final class Trainer {
             "train.loss": s.trainLoss, "train.steps": Double(s.steps), "train.seconds": s.seconds,
             "train.tokens": Double(s.steps * p.batch * p.grad_accum * c.context),
             "train.tokens_per_second": s.tokensPerSecond, "train.parameters": Double(c.parameterCount),
-            "train.stopped_by_budget": s.stoppedByBudget ? 1 : 0, "train.peak_memory_bytes": Trainer.peakResidentBytes(),
+            "train.stopped_by_budget": s.stoppedByBudget ? 1 : 0, "train.peak_memory_bytes": Double(ProcessMemory.peakResidentBytes),
         ]
         if let v = s.valLoss {
             metrics["val.loss"] = v
@@ -243,12 +243,5 @@ public final class Trainer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try encoder.encode(s.history).write(to: folder.appendingPathComponent("curve.json"))
-    }
-
-    /// The process's peak resident memory so far, in bytes.
-    static func peakResidentBytes() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) * 1024
     }
 }

@@ -86,9 +86,9 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-generate-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let (weights, tok) = try ModelSource(model: model, manifest: manifest, tokenizer: tokenizer).resolve(scratch: scratch).load()
+        let scratch = ScratchFolder("generate")
+        defer { scratch.remove() }
+        let (weights, tok) = try ModelSource(model: model, manifest: manifest, tokenizer: tokenizer).resolve(scratch: scratch.url).load()
         let config = weights.config
         let prompts = try promptTokens(tok, endOfText: config.eosTokenId)
         if let dumpLogits {
@@ -133,23 +133,13 @@ struct GenerateCommand: ParsableCommand {
                 guard let id = Int32(word) else { throw UsageError("--prompt-ids: '\(word)' is not a token id") }
                 return id
             }
-            guard let text = try? tok.decode(ids) else { throw UsageError("--prompt-ids: an id is outside the vocabulary of \(tok.vocabularySize)") }
-            prompts.append((text, ids))
+            do {
+                prompts.append((try tok.decode(ids), ids))
+            } catch {
+                throw UsageError("--prompt-ids: \(error)")
+            }
         }
         if prompts.isEmpty { prompts = [("", [])] }
         return prompts.map { text, ids in (text, ids.isEmpty ? endOfText.map { [Int32($0)] } ?? [] : ids) }
-    }
-}
-
-/// Streaming text out of byte-level tokens, which may split a character across tokens.
-enum UTF8Stream {
-    /// How many leading bytes form complete UTF-8 sequences (a cut sequence at the end waits).
-    static func completePrefix(_ bytes: [UInt8]) -> Int {
-        var i = bytes.count - 1, back = 0
-        while i >= 0, back < 4, bytes[i] & 0xC0 == 0x80 { i -= 1; back += 1 }
-        guard i >= 0 else { return bytes.count }
-        let lead = bytes[i]
-        let needed = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
-        return bytes.count - i >= needed ? bytes.count : i
     }
 }

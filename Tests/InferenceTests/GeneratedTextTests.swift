@@ -1,13 +1,12 @@
 @testable import Inference
 import XCTest
-@testable import Serve
 
-/// Stop strings and UTF-8 across tokens, as a choice's text is released.
-final class ChoiceTextTests: XCTestCase {
+/// Stop strings and UTF-8 across tokens, as a sequence's text is released.
+final class GeneratedTextTests: XCTestCase {
     private func token(_ id: Int32) -> TokenLogprob { TokenLogprob(token: id, logprob: -1, top: []) }
 
     func testHoldsBackWhatAStopStringCouldStillClaimAndCutsBeforeIt() {
-        let text = ChoiceText(stops: ["END"])
+        let text = GeneratedText(stops: ["END"])
         var released = ""
         for (i, piece) in ["hello ", "E", "N", "D", " more"].enumerated() {
             let (out, stopped) = text.add(token(Int32(i)), bytes: Array(piece.utf8))
@@ -22,7 +21,7 @@ final class ChoiceTextTests: XCTestCase {
     }
 
     func testAStopStringInsideOneTokenEndsTheTextAndKeepsTheTokenThatStartedBeforeIt() {
-        let text = ChoiceText(stops: ["\n\n"])
+        let text = GeneratedText(stops: ["\n\n"])
         let (first, _) = text.add(token(1), bytes: Array("ab".utf8))
         let (second, stopped) = text.add(token(2), bytes: Array("c\n\nd".utf8))
         XCTAssertTrue(stopped)
@@ -31,7 +30,7 @@ final class ChoiceTextTests: XCTestCase {
     }
 
     func testACharacterSplitAcrossTokensIsReleasedWhole() {
-        let text = ChoiceText(stops: [])
+        let text = GeneratedText(stops: [])
         let euro = Array("€".utf8)
         let (a, _) = text.add(token(1), bytes: [euro[0]])
         let (b, _) = text.add(token(2), bytes: [euro[1]])
@@ -42,7 +41,7 @@ final class ChoiceTextTests: XCTestCase {
     }
 
     func testWithoutStopsEverythingIsReleasedAtOnce() {
-        let text = ChoiceText(stops: [])
+        let text = GeneratedText(stops: [])
         XCTAssertEqual(text.add(token(1), bytes: Array("abc".utf8)).0.text, "abc")
         XCTAssertTrue(text.finish().isEmpty)
     }
