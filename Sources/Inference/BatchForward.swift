@@ -120,8 +120,8 @@ final class BatchForward {
 }
 
 /// RoPE's cos and sin by [position][i] (i < headDim / 2), and the rotation in the weights'
-/// layout. Tables for pipe's own layout are computed as training computes them (double
-/// precision); for GGUF files as llama.cpp computes them (`ggml_rope_cache_init`: a float angle
+/// layout. Tables for pipe's own layout are training's (`TransformerModel.ropeTables`); for
+/// GGUF files they are computed as llama.cpp computes them (`ggml_rope_cache_init`: a float angle
 /// multiplied by powf(base, -2 / headDim) at each step, float cosf and sinf), so a GGUF model
 /// rotates exactly as it does under llama.cpp.
 struct RotaryTables {
@@ -133,26 +133,22 @@ struct RotaryTables {
     init(_ c: ModelConfig, layout: RotaryLayout) {
         headDim = c.headDim
         self.layout = layout
-        let half = c.headDim / 2
-        var cos = [Float](repeating: 0, count: c.context * half), sin = cos
-        let scale = powf(Float(c.ropeTheta), -2 / Float(c.headDim))
-        for t in 0..<c.context {
-            var theta = Float(t)
-            for i in 0..<half {
-                switch layout {
-                case .halves:
-                    let angle = Double(t) * pow(c.ropeTheta, -Double(2 * i) / Double(c.headDim))
-                    cos[t * half + i] = Float(Foundation.cos(angle))
-                    sin[t * half + i] = Float(Foundation.sin(angle))
-                case .pairs:
+        switch layout {
+        case .halves:
+            (cos, sin) = TransformerModel.ropeTables(c)
+        case .pairs:
+            let half = c.headDim / 2, scale = powf(Float(c.ropeTheta), -2 / Float(c.headDim))
+            var cos = [Float](repeating: 0, count: c.context * half), sin = cos
+            for t in 0..<c.context {
+                var theta = Float(t)
+                for i in 0..<half {
                     cos[t * half + i] = cosf(theta)
                     sin[t * half + i] = sinf(theta)
                     theta *= scale
                 }
             }
+            (self.cos, self.sin) = (cos, sin)
         }
-        self.cos = cos
-        self.sin = sin
     }
 
     /// Rotates `heads` consecutive heads of `headDim` floats at `position`.

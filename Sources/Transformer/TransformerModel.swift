@@ -17,6 +17,11 @@ public final class TransformerModel: @unchecked Sendable {
         self.config = config
         layout = ParameterLayout(config)
         parameters = FloatBuffer(count: layout.count)
+        (ropeCos, ropeSin) = Self.ropeTables(config)
+    }
+
+    /// RoPE's cos and sin by [position][i] (i < headDim / 2), angles in double precision.
+    public static func ropeTables(_ config: ModelConfig) -> (cos: [Float], sin: [Float]) {
         let half = config.headDim / 2
         var cos = [Float](repeating: 0, count: config.context * half), sin = cos
         for t in 0..<config.context {
@@ -26,8 +31,7 @@ public final class TransformerModel: @unchecked Sendable {
                 sin[t * half + i] = Float(Foundation.sin(angle))
             }
         }
-        ropeCos = cos
-        ropeSin = sin
+        return (cos, sin)
     }
 
     /// GPT-2's initialization: weights ~ N(0, 0.02), the projections into the residual stream
