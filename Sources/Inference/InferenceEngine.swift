@@ -257,8 +257,9 @@ public final class InferenceEngine: @unchecked Sendable {
     /// Samples the next token of `slot` from its logits; returns why it finished, if it did.
     private func generate(_ slot: Slot, _ logits: UnsafeMutableBufferPointer<Float>) -> FinishReason? {
         let settings = slot.request.sampling
-        let modifies = settings.temperature > 0 || settings.repetitionPenalty != 1 || settings.frequencyPenalty != 0 || settings.presencePenalty != 0
-        let raw = modifies ? Array(logits) : nil
+        // Only the penalties write into the logits; the log-probability is of the raw ones.
+        let penalized = settings.repetitionPenalty != 1 || settings.frequencyPenalty != 0 || settings.presencePenalty != 0
+        let raw = penalized ? Array(logits) : nil
         let token = slot.sampler.next(logits)
         let scored = raw.map { raw in raw.withUnsafeBufferPointer { TokenSampler.logprob(of: token, in: $0, top: settings.topLogprobs) } }
             ?? TokenSampler.logprob(of: token, in: UnsafeBufferPointer(logits), top: settings.topLogprobs)
