@@ -10,10 +10,10 @@ public final class Generator {
     public let model: TransformerModel
     /// Tokens fed so far (the next token's position).
     public private(set) var position = 0
-    /// Positions the KV cache has room for: it grows (doubling, up to the context) as tokens
-    /// come, so memory follows the tokens fed, not the context a model file claims.
-    private var capacity = 0
-    private var keys = FloatBuffer(count: 0), values = FloatBuffer(count: 0), scores = FloatBuffer(count: 0)
+    /// Grows (doubling, up to the context) as tokens come, so memory follows the tokens fed,
+    /// not the context a model file claims.
+    private let cache: KVCache
+    private var scores = FloatBuffer(count: 0)
     private let x, norm, qkv, attention, gateUp, mlp, logitBuffer: FloatBuffer
     private let rstd = FloatBuffer(count: 1)
 
@@ -27,18 +27,13 @@ public final class Generator {
         gateUp = FloatBuffer(count: 2 * c.ffnDim)
         mlp = FloatBuffer(count: c.ffnDim)
         logitBuffer = FloatBuffer(count: c.vocabSize)
+        cache = KVCache(layers: c.layers, width: c.kvDim, context: c.context)
     }
 
     /// Makes room in the KV cache for `positions` positions, keeping the cached ones.
     private func reserve(_ positions: Int) {
-        guard positions > capacity else { return }
-        let c = model.config, grown = min(c.context, max(positions, 2 * capacity, 64))
-        let (newKeys, newValues) = (FloatBuffer(count: c.layers * grown * c.kvDim), FloatBuffer(count: c.layers * grown * c.kvDim))
-        for l in 0..<c.layers {
-            (newKeys.pointer + l * grown * c.kvDim).update(from: keys.pointer + l * capacity * c.kvDim, count: position * c.kvDim)
-            (newValues.pointer + l * grown * c.kvDim).update(from: values.pointer + l * capacity * c.kvDim, count: position * c.kvDim)
-        }
-        (keys, values, scores, capacity) = (newKeys, newValues, FloatBuffer(count: grown), grown)
+        cache.reserve(positions, keeping: position)
+        if scores.count < cache.capacity { scores = FloatBuffer(count: cache.capacity) }
     }
 
     /// Forgets every cached token.
@@ -66,7 +61,7 @@ public final class Generator {
                     tk_rope(qkv.pointer + c.dim, 1, width, c.kvHeads, c.headDim, position, cos.baseAddress, sin.baseAddress, 0)
                 }
             }
-            let layerKeys = keys.pointer + l * capacity * c.kvDim, layerValues = values.pointer + l * capacity * c.kvDim
+            let layerKeys = cache.keys(l), layerValues = cache.values(l)
             (layerKeys + position * c.kvDim).update(from: qkv.pointer + c.dim, count: c.kvDim)
             (layerValues + position * c.kvDim).update(from: qkv.pointer + c.dim + c.kvDim, count: c.kvDim)
             attend(layerKeys, layerValues)
@@ -90,7 +85,7 @@ public final class Generator {
             let g = h / group
             cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(seen), Int32(c.headDim), 1, layerKeys + g * c.headDim, Int32(c.kvDim),
                         qkv.pointer + h * c.headDim, 1, 0, scores.pointer, 1)
-            tk_softmax_causal(scores.pointer, capacity, 1, position, seen, scale)
+            tk_softmax_causal(scores.pointer, scores.count, 1, position, seen, scale)
             cblas_sgemv(CblasRowMajor, CblasTrans, Int32(seen), Int32(c.headDim), 1, layerValues + g * c.headDim, Int32(c.kvDim),
                         scores.pointer, 1, 0, attention.pointer + h * c.headDim, 1)
         }
