@@ -5,6 +5,7 @@ Used by the Swift tests to check the training kernels. Only dependency: numpy (n
 usage:
   llama_reference.py --model DIR --batch FILE --batch-shape B,T1 [--out GRADS.safetensors]
                      [--logits LOGITS.f32] [--lr LR --steps N] [--params-out PARAMS.safetensors]
+                     [--targets TARGETS.i32] [--segments SEGMENTS.i32] [--loss-sum]
   llama_reference.py --self-test
 
 Inputs
@@ -16,10 +17,19 @@ Inputs
                          F32 (F16 / BF16 / F64 also read). Computation is always float64.
   FILE                   raw little-endian int32 tokens [B, T1]; inputs = tokens[:, :-1],
                          targets = tokens[:, 1:], so T = T1 - 1.
+  --targets              raw little-endian int32 [B, T]: the targets to use instead of tokens[:, 1:].
+                         An entry < 0 is masked: no loss and no gradient at that position.
+  --segments             raw little-endian int32 [B, T]: start[b, t] = index (in row b, 0-based) of
+                         the first position of the example position t belongs to, for several
+                         examples packed into one row: start[b, 0] = 0 and start[b, t] is either
+                         start[b, t-1] (same example) or t (a new one). Default: 0 everywhere.
+  --loss-sum             the loss (reported and differentiated) is the SUM of the unmasked
+                         cross-entropies instead of their mean.
 
 Outputs
-  stdout                 one JSON line {"loss": mean cross-entropy (float64),
-                         "logits_checksum": sum of all float64 logits}; with --steps N > 0 also
+  stdout                 one JSON line {"loss": the loss below (float64),
+                         "logits_checksum": sum of all float64 logits (masked positions included),
+                         "tokens": number of unmasked positions}; with --steps N > 0 also
                          "losses": [loss after 0, 1, ..., N SGD steps] (losses[-1] == loss).
   --out                  safetensors, F32, keys sorted, header space-padded to a multiple of 8:
                          d loss / d parameter under each parameter's own name (tied models have no
@@ -33,18 +43,26 @@ Math (conventions the Swift side must match)
   x = embed[tokens]                                                   [B,T,C]
   per layer:  a = rmsnorm(x, w_in);  q = a Wq^T, k = a Wk^T, v = a Wv^T
               heads: hd = C/H; query head j uses kv head j // (H/KVH)   (GQA)
-              RoPE, HF rotate_half style: inv_freq[i] = theta^(-2i/hd), i < hd/2; angle[t,i] = t*inv_freq[i]
-              (t = 0..T-1 in every row); cos/sin [T,hd] = table concatenated with itself;
+              RoPE, HF rotate_half style: inv_freq[i] = theta^(-2i/hd), i < hd/2;
+              angle[b,t,i] = pos[b,t]*inv_freq[i], pos[b,t] = t - start[b,t] (= t without --segments;
+              under the mask below this changes logits only by rounding: scores depend on t - j);
+              cos/sin [...,hd] = table concatenated with itself;
               rot(x) = concat(-x[..., hd/2:], x[..., :hd/2]); q' = q*cos + rot(q)*sin (same for k)
-              P = softmax(causal_mask(q' k'^T / sqrt(hd))); o = P v; x = x + merge(o) Wo^T
+              P = softmax(mask(q' k'^T / sqrt(hd))); o = P v; x = x + merge(o) Wo^T
+              mask: query t of row b sees key j iff start[b,t] <= j <= t (block-diagonal causal;
+              plain causal without --segments), other scores -> -inf
               b = rmsnorm(x, w_post); m = silu(b Wgate^T) * (b Wup^T); x = x + m Wdown^T
   rmsnorm(x, w) = x / sqrt(mean(x^2, last axis) + eps) * w;  silu(z) = z * sigmoid(z)
   logits = rmsnorm(x, w_norm) W_head^T, W_head = embed if tie_word_embeddings else lm_head
-  loss = mean over all B*T positions of cross-entropy(logits, targets)
+  ce[b,t] = logsumexp(logits[b,t]) - logits[b,t,targets[b,t]];  U = {(b,t): targets[b,t] >= 0}
+  loss = sum_{U} ce / |U|  (= mean over all B*T positions when nothing is masked, bit for bit);
+         sum_{U} ce with --loss-sum;  0 when U is empty (every gradient then 0 too).
 
---self-test checks every gradient of tiny random models (tied/untied, GQA) against central finite
-differences, the vectorised forward against a loop-based one, the safetensors reader/writer, and the
-CLI round trip; it prints one line per check, a final PASS/FAIL line, and exits non-zero on failure.
+--self-test checks every gradient of tiny random models (tied/untied, GQA; plain, with masked
+targets, with packed segments, both) against central finite differences, the vectorised forward
+against a loop-based one, that a packed row's summed loss and gradients are the sums over its examples
+run as separate rows, the safetensors reader/writer, and the CLI round trips; it prints one line per
+check, a final PASS/FAIL line, and exits non-zero on failure.
 """
 import argparse
 import json
@@ -223,12 +241,37 @@ def rmsnorm_bwd(dy, w, cache):
     return dx, dw
 
 
-def rope_tables(T, hd, theta):
-    """cos, sin of shape [T, hd] (HF: the [T, hd/2] angle table concatenated with itself)."""
+def rope_tables(T, hd, theta, positions=None):
+    """cos, sin of shape [T, hd] (HF: the [T, hd/2] angle table concatenated with itself) for
+    positions 0..T-1; given positions (an int array [..., T]), of shape [..., T, hd] for those."""
     inv_freq = theta ** (-np.arange(0, hd, 2, dtype=np.float64) / hd)  # i = 0..hd/2-1: theta^(-2i/hd)
-    angle = np.arange(T, dtype=np.float64)[:, None] * inv_freq[None, :]
+    pos = np.arange(T, dtype=np.float64) if positions is None else np.asarray(positions, dtype=np.float64)
+    angle = pos[..., None] * inv_freq
     emb = np.concatenate([angle, angle], axis=-1)
     return np.cos(emb), np.sin(emb)
+
+
+def attention_mask(T, starts=None):
+    """Which keys each query sees: [T, T] causal (query t sees j <= t) without starts; with
+    starts [B, T] (segment start of each position) [B, T, T], query t sees start[b, t] <= j <= t."""
+    causal = np.tril(np.ones((T, T), dtype=bool))
+    if starts is None:
+        return causal
+    return causal & (np.arange(T)[None, None, :] >= np.asarray(starts)[:, :, None])
+
+
+def segment_error(starts):
+    """None if starts [B, T] is a valid packing (start[b, 0] = 0; start[b, t] is start[b, t-1] or t),
+    else a message naming the first offending position."""
+    T = starts.shape[1]
+    t = np.arange(T)
+    prev = np.concatenate([np.zeros_like(starts[:, :1]), starts[:, :-1]], axis=1)
+    bad = ~((starts == prev) | (starts == t))
+    bad[:, 0] = starts[:, 0] != 0
+    if not bad.any():
+        return None
+    b, i = (int(z) for z in np.argwhere(bad)[0])
+    return f"segments[{b}, {i}] = {int(starts[b, i])}: must be 0 at t = 0, else segments[b, t-1] or t"
 
 
 def rotate_half(x):
@@ -264,13 +307,19 @@ def _flat(x):
 # ----------------------------------------------------------------------------------------------
 
 
-def forward(cfg, p, inputs, targets):
-    """Returns (loss, logits [B,T,V], cache for backward)."""
+def forward(cfg, p, inputs, targets, starts=None, loss_sum=False):
+    """Returns (loss, logits [B,T,V], cache for backward). targets < 0 are masked out of the loss;
+    starts [B,T] (None = 0 everywhere) packs examples: RoPE position t - start, attention only
+    within the example; loss_sum: sum of the unmasked cross-entropies instead of their mean."""
     B, T = inputs.shape
     H, KVH, hd = cfg.H, cfg.KVH, cfg.hd
     n_rep, scale = H // KVH, 1.0 / math.sqrt(hd)
-    cos, sin = rope_tables(T, hd, cfg.theta)
-    causal = np.tril(np.ones((T, T), dtype=bool))  # [t, s]: position t sees s <= t
+    if starts is None:
+        cos, sin = rope_tables(T, hd, cfg.theta)  # [T,hd]
+        causal = attention_mask(T)  # [t, s]: position t sees s <= t
+    else:
+        cos, sin = (z[:, None] for z in rope_tables(T, hd, cfg.theta, np.arange(T) - starts))  # [B,1,T,hd]
+        causal = attention_mask(T, starts)[:, None]  # [B,1,t,s]: also s >= start[b,t]
 
     x = p["model.embed_tokens.weight"][inputs]  # [B,T,C]
     layers = []
@@ -303,13 +352,16 @@ def forward(cfg, p, inputs, targets):
     w_head = p["model.embed_tokens.weight"] if cfg.tied else p["lm_head.weight"]
     logits = y @ w_head.T  # [B,T,V]
 
-    # Cross-entropy, averaged over all B*T positions.
+    # Cross-entropy over the unmasked positions, summed, divided by their count unless loss_sum
+    # (np.sum(ce) / (B*T) is what np.mean computes, so nothing masked = the plain mean bit for bit).
+    valid = targets >= 0
     mx = np.max(logits, axis=-1, keepdims=True)
     lse = mx[..., 0] + np.log(np.sum(np.exp(logits - mx), axis=-1))
-    picked = np.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
-    loss = float(np.mean(lse - picked))
+    picked = np.take_along_axis(logits, np.where(valid, targets, 0)[..., None], axis=-1)[..., 0]
+    denom = 1 if loss_sum else max(int(np.sum(valid)), 1)
+    loss = float(np.sum(np.where(valid, lse - picked, 0.0)) / denom)
 
-    cache = dict(layers=layers, y=y, norm_f=norm_f, lse=lse, cos=cos, sin=sin)
+    cache = dict(layers=layers, y=y, norm_f=norm_f, lse=lse, cos=cos, sin=sin, valid=valid, denom=denom)
     return loss, logits, cache
 
 
@@ -321,11 +373,14 @@ def backward(cfg, p, inputs, targets, logits, cache):
     cos, sin = cache["cos"], cache["sin"]
     grads = {}
 
-    # d mean CE / d logits = (softmax - onehot) / (B*T)
+    # d loss / d logits = (softmax - onehot) / denom at unmasked positions, 0 at masked ones
+    # (denom = number of unmasked positions, or 1 for the summed loss).
+    valid = cache["valid"]
+    picked = np.where(valid, targets, 0)[..., None]
     dlogits = np.exp(logits - cache["lse"][..., None])
-    np.put_along_axis(dlogits, targets[..., None],
-                      np.take_along_axis(dlogits, targets[..., None], axis=-1) - 1.0, axis=-1)
-    dlogits /= B * T
+    np.put_along_axis(dlogits, picked, np.take_along_axis(dlogits, picked, axis=-1) - 1.0, axis=-1)
+    dlogits = np.where(valid[..., None], dlogits, 0.0)
+    dlogits /= cache["denom"]
 
     # logits = y W_head^T
     w_head = p["model.embed_tokens.weight"] if cfg.tied else p["lm_head.weight"]
@@ -389,14 +444,23 @@ def backward(cfg, p, inputs, targets, logits, cache):
     return grads
 
 
-def loss_and_grads(cfg, p, inputs, targets):
-    loss, logits, cache = forward(cfg, p, inputs, targets)
+def loss_and_grads(cfg, p, inputs, targets, starts=None, loss_sum=False):
+    """forward() then backward(): (loss, logits, {name: d loss / d param}); options as forward()."""
+    loss, logits, cache = forward(cfg, p, inputs, targets, starts, loss_sum)
     return loss, logits, backward(cfg, p, inputs, targets, logits, cache)
 
 
 # ----------------------------------------------------------------------------------------------
 # command line
 # ----------------------------------------------------------------------------------------------
+
+
+def read_int32(path, B, T, option):
+    """Raw little-endian int32 [B, T] from path as int64; exits naming option if the size is wrong."""
+    values = np.fromfile(path, dtype="<i4")
+    if values.size != B * T:
+        raise SystemExit(f"{path}: {values.size} int32 values, {option} needs {B * T}")
+    return values.reshape(B, T).astype(np.int64)
 
 
 def run_cli(args):
@@ -407,10 +471,7 @@ def run_cli(args):
         B, T1 = (int(s) for s in args.batch_shape.split(","))
     except ValueError:
         raise SystemExit("--batch-shape must be B,T1")
-    tokens = np.fromfile(args.batch, dtype="<i4")
-    if tokens.size != B * T1:
-        raise SystemExit(f"{args.batch}: {tokens.size} int32 values, --batch-shape needs {B * T1}")
-    tokens = tokens.reshape(B, T1).astype(np.int64)
+    tokens = read_int32(args.batch, B, T1, "--batch-shape")
     if T1 < 2:
         raise SystemExit("need T1 >= 2")
     if tokens.min() < 0 or tokens.max() >= cfg.V:
@@ -418,14 +479,25 @@ def run_cli(args):
     if T1 - 1 > cfg.max_pos:
         raise SystemExit(f"T = {T1 - 1} exceeds max_position_embeddings {cfg.max_pos}")
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
+    if args.targets:
+        targets = read_int32(args.targets, B, T1 - 1, "--targets (B, T1-1)")
+        if targets.max() >= cfg.V:
+            raise SystemExit(f"--targets: ids must be < {cfg.V} (negative = masked)")
+    starts = None
+    if args.segments:
+        starts = read_int32(args.segments, B, T1 - 1, "--segments (B, T1-1)")
+        error = segment_error(starts)
+        if error:
+            raise SystemExit(f"--segments: {error}")
+    options = dict(starts=starts, loss_sum=args.loss_sum)
 
     losses = []
     for _ in range(args.steps):
-        loss, _, grads = loss_and_grads(cfg, params, inputs, targets)
+        loss, _, grads = loss_and_grads(cfg, params, inputs, targets, **options)
         losses.append(loss)
         for name in params:
             params[name] = params[name] - args.lr * grads[name]
-    loss, logits, grads = loss_and_grads(cfg, params, inputs, targets)
+    loss, logits, grads = loss_and_grads(cfg, params, inputs, targets, **options)
 
     if args.out:
         write_safetensors(args.out, grads)
@@ -433,7 +505,7 @@ def run_cli(args):
         logits.astype("<f4").tofile(args.logits)
     if args.params_out:
         write_safetensors(args.params_out, params)
-    result = {"loss": loss, "logits_checksum": float(np.sum(logits))}
+    result = {"loss": loss, "logits_checksum": float(np.sum(logits)), "tokens": int(np.sum(targets >= 0))}
     if args.steps > 0:
         result["losses"] = losses + [loss]
     print(json.dumps(result))
@@ -456,10 +528,12 @@ def random_model(cfg, rng):
     return p
 
 
-def naive_logits(cfg, p, inputs):
+def naive_logits(cfg, p, inputs, starts=None):
     """Loop-based forward written straight from the formulas (explicit (i, i+hd/2) RoPE pairs,
-    explicit kv head j // n_rep), to cross-check the vectorised forward's reshapes."""
+    explicit kv head j // n_rep, explicit key range start..t and position t - start for packed
+    examples, starts as in forward()), to cross-check the vectorised forward's reshapes."""
     B, T = inputs.shape
+    starts = np.zeros((B, T), dtype=np.int64) if starts is None else starts
     H, hd, half = cfg.H, cfg.hd, cfg.hd // 2
     n_rep = H // cfg.KVH
 
@@ -482,18 +556,20 @@ def naive_logits(cfg, p, inputs):
             pre = f"model.layers.{li}."
             Wq, Wk, Wv, Wo = (p[pre + f"self_attn.{n}_proj.weight"] for n in "qkvo")
             a = [norm(x, p[pre + "input_layernorm.weight"]) for x in xs]
-            q = [[rope(Wq[h * hd:(h + 1) * hd] @ a[t], t) for h in range(H)] for t in range(T)]
-            k = [[rope(Wk[h * hd:(h + 1) * hd] @ a[t], t) for h in range(cfg.KVH)] for t in range(T)]
+            pos = [t - int(starts[bi, t]) for t in range(T)]
+            q = [[rope(Wq[h * hd:(h + 1) * hd] @ a[t], pos[t]) for h in range(H)] for t in range(T)]
+            k = [[rope(Wk[h * hd:(h + 1) * hd] @ a[t], pos[t]) for h in range(cfg.KVH)] for t in range(T)]
             v = [[Wv[h * hd:(h + 1) * hd] @ a[t] for h in range(cfg.KVH)] for t in range(T)]
             new = []
             for t in range(T):
                 heads = []
+                keys = range(int(starts[bi, t]), t + 1)
                 for h in range(H):
                     kv = h // n_rep
-                    sc = [float(q[t][h] @ k[s][kv]) / math.sqrt(hd) for s in range(t + 1)]
+                    sc = [float(q[t][h] @ k[s][kv]) / math.sqrt(hd) for s in keys]
                     mx = max(sc)
                     e = [math.exp(z - mx) for z in sc]
-                    heads.append(sum(e[s] / sum(e) * v[s][kv] for s in range(t + 1)))
+                    heads.append(sum(e[i] / sum(e) * v[s][kv] for i, s in enumerate(keys)))
                 new.append(xs[t] + Wo @ np.concatenate(heads))
             xs = new
             new = []
@@ -509,10 +585,10 @@ def naive_logits(cfg, p, inputs):
     return logits
 
 
-def finite_difference_check(cfg, p, inputs, targets, eps=1e-6):
-    """Central differences for every element of every parameter. Returns {name: relative error}
-    with relative error = ||analytic - numeric|| / max(||analytic||, ||numeric||)."""
-    _, _, grads = loss_and_grads(cfg, p, inputs, targets)
+def finite_difference_check(cfg, p, inputs, targets, eps=1e-6, starts=None, loss_sum=False):
+    """Central differences for every element of every parameter (starts / loss_sum as in forward()).
+    Returns {name: relative error}, relative error = ||analytic - numeric|| / max(||analytic||, ||numeric||)."""
+    _, _, grads = loss_and_grads(cfg, p, inputs, targets, starts, loss_sum)
     errors = {}
     for name in sorted(p):
         w = p[name]
@@ -520,9 +596,9 @@ def finite_difference_check(cfg, p, inputs, targets, eps=1e-6):
         for idx in range(w.size):
             orig = w.flat[idx]
             w.flat[idx] = orig + eps
-            lp = forward(cfg, p, inputs, targets)[0]
+            lp = forward(cfg, p, inputs, targets, starts, loss_sum)[0]
             w.flat[idx] = orig - eps
-            lm = forward(cfg, p, inputs, targets)[0]
+            lm = forward(cfg, p, inputs, targets, starts, loss_sum)[0]
             w.flat[idx] = orig
             num.flat[idx] = (lp - lm) / (2 * eps)
         denom = max(np.linalg.norm(grads[name]), np.linalg.norm(num), 1e-300)
@@ -569,14 +645,9 @@ def self_test():
         leak = float(np.max(np.abs(logits2[:, :-1] - logits[:, :-1])))
         report(leak == 0.0, f"[{label}] causal mask: earlier logits change by {leak:.1e}")
 
-        errors = finite_difference_check(cfg, p, inputs, targets)
-        worst = max(errors, key=errors.get)
-        n = sum(w.size for w in p.values())
-        report(errors[worst] < 1e-6, f"[{label}] finite differences, {len(errors)} tensors / {n} values: "
-                                     f"max rel err {errors[worst]:.1e} ({worst})")
-        for name, err in sorted(errors.items()):
-            if err >= 1e-6:
-                print(f"       {name}: rel err {err:.1e}")
+        _report_finite_differences(f"[{label}]", cfg, p, inputs, targets, report)
+
+    _fine_tuning_checks(np.random.default_rng(5678), report)  # own stream: the other checks' numbers stay put
 
     # safetensors: F16 / BF16 / F32 read back, header layout.
     with tempfile.TemporaryDirectory() as tmp:
@@ -593,12 +664,101 @@ def self_test():
         ok &= bool(np.all(np.abs(bf - vals) <= np.abs(vals) * 2.0 ** -8))
         report(ok, "safetensors write/read F32, F16, BF16 (sorted keys, 8-byte aligned header)")
 
-    # CLI round trip on the untied GQA model and the tied model.
+    # CLI round trip on the untied GQA model and the tied model, then with --targets --segments --loss-sum.
     for label, d in (cases[2], cases[0]):
         _cli_round_trip(label, Config(d), rng, report)
+    _cli_round_trip(cases[2][0], Config(cases[2][1]), rng, report, fine_tune=True)
 
     print(("PASS" if failures == 0 else f"FAIL ({failures} checks failed)") + ": llama_reference self-test")
     return 0 if failures == 0 else 1
+
+
+def _report_finite_differences(label, cfg, p, inputs, targets, report, **options):
+    """Runs finite_difference_check (options: starts, loss_sum) and reports the worst tensor."""
+    errors = finite_difference_check(cfg, p, inputs, targets, **options)
+    worst = max(errors, key=errors.get)
+    n = sum(w.size for w in p.values())
+    report(errors[worst] < 1e-6, f"{label} finite differences, {len(errors)} tensors / {n} values: "
+                                 f"max rel err {errors[worst]:.1e} ({worst})")
+    for name, err in sorted(errors.items()):
+        if err >= 1e-6:
+            print(f"       {name}: rel err {err:.1e}")
+
+
+def packed_starts(lengths):
+    """Segment starts [sum(lengths)] of one row packing examples of these lengths back to back."""
+    return np.concatenate([np.full(n, sum(lengths[:i]), dtype=np.int64) for i, n in enumerate(lengths)])
+
+
+def random_targets(rng, V, shape, masked=0.3):
+    """Random targets with about a fraction `masked` of entries -1 (masked)."""
+    targets = rng.integers(0, V, size=shape)
+    targets[rng.random(shape) < masked] = -1
+    return targets
+
+
+def _fine_tuning_checks(rng, report):
+    """Masked targets and packed segments: loop forward, finite differences, packed row = its
+    examples as separate rows, everything masked, and no-op options bit-identical to none."""
+    # One layer keeps the three finite-difference runs fast; H=2 KVH=1 keeps GQA in the mask broadcast.
+    cfg = Config(dict(vocab_size=7, hidden_size=8, intermediate_size=8, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=1, rms_norm_eps=1e-5, rope_theta=50.0,
+                      max_position_embeddings=16, tie_word_embeddings=False))
+    label = "[masks, H=2 KVH=1 L=1]"
+    p = random_model(cfg, rng)
+    rows = [[3, 5, 2], [4, 1, 5]]  # example lengths per row; T = 10
+    starts = np.stack([packed_starts(r) for r in rows])
+    B, T = starts.shape
+    inputs = rng.integers(0, cfg.V, size=(B, T))
+    targets = random_targets(rng, cfg.V, (B, T))
+    targets[0, 2] = targets[1, 4] = -1  # an example boundary, and the length-1 example wholly masked
+    targets[0, 0] = targets[1, 0] = 1  # something unmasked in each row
+    unmasked = np.abs(targets)
+
+    _, logits, cache = forward(cfg, p, inputs, targets, starts)
+    err = float(np.max(np.abs(logits - naive_logits(cfg, p, inputs, starts))))
+    report(err < 1e-10, f"{label} segments {rows}: vectorised vs loop forward: max |dlogits| = {err:.1e}")
+    # RoPE scores depend only on t - j, so within an example positions t - start and t give the same
+    # logits up to rounding: check the tables forward() uses directly.
+    cos, sin = rope_tables(T, cfg.hd, cfg.theta)
+    pos = np.arange(T) - starts
+    ok = np.array_equal(cache["cos"][:, 0], cos[pos]) and np.array_equal(cache["sin"][:, 0], sin[pos])
+    report(ok, f"{label} RoPE tables with segments are those of positions t - start")
+    report(segment_error(starts) is None and segment_error(starts + (np.arange(T) == 4)) is not None,
+           f"{label} segment validation accepts packings, rejects a start that is neither t nor start[t-1]")
+
+    _report_finite_differences(f"{label} mask only,", cfg, p, inputs, targets, report)
+    _report_finite_differences(f"{label} segments only,", cfg, p, inputs, unmasked, report, starts=starts)
+    _report_finite_differences(f"{label} mask + segments, --loss-sum,", cfg, p, inputs, targets, report,
+                               starts=starts, loss_sum=True)
+
+    # A packed row's summed loss / gradients / logits = those of its examples run as their own rows.
+    for b, lengths in enumerate(rows):
+        loss, logits, grads = loss_and_grads(cfg, p, inputs[b:b + 1], targets[b:b + 1], starts[b:b + 1], True)
+        total, total_grads, logit_err = 0.0, {k: np.zeros_like(v) for k, v in p.items()}, 0.0
+        offsets = np.cumsum([0] + lengths)
+        for e in (slice(s, t) for s, t in zip(offsets[:-1], offsets[1:])):
+            l, lg, g = loss_and_grads(cfg, p, inputs[b:b + 1, e], targets[b:b + 1, e], loss_sum=True)
+            total += l
+            logit_err = max(logit_err, float(np.max(np.abs(lg - logits[:, e]))))
+            for k in g:
+                total_grads[k] += g[k]
+        grad_err = max(float(np.max(np.abs(grads[k] - total_grads[k]))) for k in p)
+        ok = abs(loss - total) <= 1e-10 and grad_err <= 1e-10 and logit_err <= 1e-10
+        report(ok, f"{label} row {b} packing {lengths}: summed loss {loss:.6f} vs separate rows {total:.6f}, "
+                   f"max |dgrad| {grad_err:.1e}, max |dlogits| {logit_err:.1e}")
+
+    # Everything masked: loss 0, every gradient exactly 0.
+    loss, _, grads = loss_and_grads(cfg, p, inputs, np.full((B, T), -1), starts)
+    report(loss == 0.0 and all(not np.any(g) for g in grads.values()),
+           f"{label} all targets masked: loss {loss}, every gradient 0")
+
+    # No-op options (all-zero starts, nothing masked) give today's numbers bit for bit.
+    plain = loss_and_grads(cfg, p, inputs, unmasked)
+    noop = loss_and_grads(cfg, p, inputs, unmasked, np.zeros((B, T), dtype=np.int64))
+    same = plain[0] == noop[0] and np.array_equal(plain[1], noop[1])
+    same &= all(np.array_equal(plain[2][k], noop[2][k]) for k in p)
+    report(bool(same), f"{label} all-zero segments, nothing masked: bit-identical to no options")
 
 
 def _header_ok(path, names):
@@ -617,11 +777,19 @@ def _header_ok(path, names):
     return n % 8 == 0 and keys == sorted(names) and 8 + n + end == len(blob)
 
 
-def _cli_round_trip(label, cfg, rng, report):
-    """Writes a model dir + batch file, runs this script as a subprocess, compares with in-process."""
+def _cli_round_trip(label, cfg, rng, report, fine_tune=False):
+    """Writes a model dir + batch file, runs this script as a subprocess, compares with in-process;
+    fine_tune: also passes --targets (some masked), --segments and --loss-sum."""
     B, T1 = 3, 6
     p = random_model(cfg, rng)
     tokens = rng.integers(0, cfg.V, size=(B, T1)).astype("<i4")
+    inputs, targets = tokens[:, :-1].astype(np.int64), tokens[:, 1:].astype(np.int64)
+    options, extra = {}, []
+    if fine_tune:
+        label += " --targets --segments --loss-sum"
+        targets = random_targets(rng, cfg.V, (B, T1 - 1))
+        targets[:, 0] = 0
+        options = dict(starts=np.stack([packed_starts(r) for r in ([2, 3], [5], [1, 1, 3])]), loss_sum=True)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = os.path.join(tmp, "model")
         os.makedirs(model_dir)
@@ -630,9 +798,14 @@ def _cli_round_trip(label, cfg, rng, report):
         write_safetensors(os.path.join(model_dir, "model.safetensors"), p)
         batch = os.path.join(tmp, "batch.i32")
         tokens.tofile(batch)
+        if fine_tune:
+            targets.astype("<i4").tofile(os.path.join(tmp, "targets.i32"))
+            options["starts"].astype("<i4").tofile(os.path.join(tmp, "segments.i32"))
+            extra = ["--targets", os.path.join(tmp, "targets.i32"),
+                     "--segments", os.path.join(tmp, "segments.i32"), "--loss-sum"]
         out, logits_path = os.path.join(tmp, "grads.safetensors"), os.path.join(tmp, "logits.f32")
         cmd = [sys.executable, os.path.abspath(__file__), "--model", model_dir, "--batch", batch,
-               "--batch-shape", f"{B},{T1}", "--out", out, "--logits", logits_path]
+               "--batch-shape", f"{B},{T1}", "--out", out, "--logits", logits_path] + extra
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             report(False, f"[{label}] CLI failed: {res.stderr.strip()}")
@@ -640,21 +813,22 @@ def _cli_round_trip(label, cfg, rng, report):
         lines = res.stdout.strip().splitlines()
         result = json.loads(lines[-1])
 
-        inputs, targets = tokens[:, :-1].astype(np.int64), tokens[:, 1:].astype(np.int64)
-        loss, logits, grads = loss_and_grads(cfg, p, inputs, targets)
+        loss, logits, grads = loss_and_grads(cfg, p, inputs, targets, **options)
         back = read_safetensors(out)
         file_logits = np.fromfile(logits_path, dtype="<f4").reshape(B, T1 - 1, cfg.V)
-        ok = len(lines) == 1 and set(result) == {"loss", "logits_checksum"}
+        tokens_used = int(np.sum(targets >= 0))
+        ok = len(lines) == 1 and set(result) == {"loss", "logits_checksum", "tokens"}
+        ok &= result["tokens"] == tokens_used
         ok &= abs(result["loss"] - loss) <= 1e-12 * abs(loss)
         ok &= abs(result["logits_checksum"] - float(np.sum(logits))) <= 1e-9 * (1 + np.abs(logits).sum())
         ok &= set(back) == set(param_shapes(cfg)) and _header_ok(out, list(param_shapes(cfg)))
         ok &= all(back[k].dtype == np.float32 and np.array_equal(back[k], grads[k].astype(np.float32)) for k in grads)
         ok &= np.array_equal(file_logits, logits.astype(np.float32))
-        report(bool(ok), f"[{label}] CLI round trip: loss {result['loss']:.6f}, "
+        report(bool(ok), f"[{label}] CLI round trip: loss {result['loss']:.6f}, tokens {result['tokens']}, "
                          f"{len(back)} gradient tensors, logits [{B},{T1 - 1},{cfg.V}]")
 
         # --steps: N SGD steps in the subprocess match N steps in process.
-        lr, steps = 0.1, 3
+        lr, steps = (0.01 if fine_tune else 0.1), 3  # the summed loss has ~tokens times the gradient
         params_out = os.path.join(tmp, "params.safetensors")
         res = subprocess.run(cmd + ["--lr", str(lr), "--steps", str(steps), "--params-out", params_out],
                              capture_output=True, text=True)
@@ -665,7 +839,7 @@ def _cli_round_trip(label, cfg, rng, report):
         q = {k: v.copy() for k, v in p.items()}
         losses = []
         for _ in range(steps + 1):
-            loss, _, grads = loss_and_grads(cfg, q, inputs, targets)
+            loss, _, grads = loss_and_grads(cfg, q, inputs, targets, **options)
             losses.append(loss)
             if len(losses) <= steps:
                 q = {k: q[k] - lr * grads[k] for k in q}
@@ -689,6 +863,9 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, help="SGD learning rate for --steps")
     ap.add_argument("--steps", type=int, default=0, help="SGD steps taken before reporting (default 0)")
     ap.add_argument("--params-out", help="write the (updated) parameters as F32 safetensors")
+    ap.add_argument("--targets", help="raw little-endian int32 targets [B, T1-1] replacing tokens[:, 1:]; < 0 = masked")
+    ap.add_argument("--segments", help="raw little-endian int32 [B, T1-1]: start of each position's packed example")
+    ap.add_argument("--loss-sum", action="store_true", help="loss = sum (not mean) of the unmasked cross-entropies")
     ap.add_argument("--self-test", action="store_true", help="finite-difference and round-trip self-test")
     args = ap.parse_args(argv)
     if args.self_test:
