@@ -85,22 +85,28 @@ void tk_rope(float *x, long rows, long stride, long heads, long head_dim, long p
 }
 
 TK_CLONES
-void tk_softmax_causal(float *scores, long ld, long rows, long first_row, long width, float scale) {
+void tk_softmax_segmented(float *scores, long ld, long rows, long first_row, long width, float scale,
+                          const int32_t *starts) {
     for (long r = 0; r < rows; r++) {
         float *row = scores + r * ld;
-        long n = first_row + r + 1;
+        long from = starts ? starts[r] : 0, n = first_row + r + 1;
+        for (long j = 0; j < from; j++) row[j] = 0.0f;
         float mx = -INFINITY;
-        for (long j = 0; j < n; j++) mx = fmaxf(mx, row[j]);
+        for (long j = from; j < n; j++) mx = fmaxf(mx, row[j]);
         float sum = 0.0f;
-        for (long j = 0; j < n; j++) {
+        for (long j = from; j < n; j++) {
             float e = tk_expf((row[j] - mx) * scale);
             row[j] = e;
             sum += e;
         }
         float inv = 1.0f / sum;
-        for (long j = 0; j < n; j++) row[j] *= inv;
+        for (long j = from; j < n; j++) row[j] *= inv;
         for (long j = n; j < width; j++) row[j] = 0.0f;
     }
+}
+
+void tk_softmax_causal(float *scores, long ld, long rows, long first_row, long width, float scale) {
+    tk_softmax_segmented(scores, ld, rows, first_row, width, scale, NULL);
 }
 
 TK_CLONES
@@ -123,6 +129,13 @@ double tk_cross_entropy(float *logits, const int32_t *targets, long rows, long v
     double total = 0.0;
     for (long r = 0; r < rows; r++) {
         float *row = logits + r * vocab;
+        if (targets[r] < 0) {
+            // A masked position: no loss, no gradient.
+            if (ranks) ranks[r] = 0;
+            if (row_losses) row_losses[r] = 0.0f;
+            if (grad_scale != 0.0f) for (long j = 0; j < vocab; j++) row[j] = 0.0f;
+            continue;
+        }
         float target_logit = row[targets[r]];
         if (ranks) {
             int32_t above = 0;

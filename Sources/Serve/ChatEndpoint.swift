@@ -1,3 +1,4 @@
+import BPETokenizer
 import Foundation
 import Hummingbird
 import Inference
@@ -15,9 +16,17 @@ struct ChatEndpoint {
             throw APIError.invalid("the model '\(model.name)' has no chat template (its tokenizer's tokenizer_config.json has no \(ChatTemplate.configKey)); use /v1/completions with a prompt",
                                    param: "messages", code: "chat_template_missing")
         }
-        let options = parsed.options
-        let prompt = template.render(parsed.messages)
-        let ids = model.encode(prompt)
+        var options = parsed.options
+        if let stop = template.stopText, !options.stops.contains(stop) { options.stops.append(stop) }
+        let segments: [ChatTemplate.Segment]
+        do {
+            segments = try template.segments(parsed.messages, addGenerationPrompt: true)
+        } catch let error as ChatTemplateError {
+            throw APIError.invalid(error.description, param: "messages")
+        }
+        // Segment by segment, as fine-tuning tokenized the conversations it trained on.
+        let prompt = segments.map(\.text).joined()
+        let ids = segments.flatMap { model.encode($0.text) }
         let maxTokens = options.maxTokens ?? max(0, model.context - ids.count)
         let sequences = (0..<options.n).map { index in
             GenerationJob.Sequence(

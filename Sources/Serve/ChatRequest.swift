@@ -1,3 +1,4 @@
+import BPETokenizer
 import Foundation
 import PipeKit
 
@@ -44,16 +45,5 @@ struct ChatRequest {
             text += piece
         }
         return text
-    }
-}
-
-/// One message of a chat: its role (system, user or assistant) and its text.
-public struct ChatMessage: Sendable, Equatable {
-    public var role: String
-    public var content: String
-
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
     }
 }

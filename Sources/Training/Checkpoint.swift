@@ -16,6 +16,8 @@ struct Checkpoint {
         /// Summed loss and count of the steps since the last curve point.
         var windowLoss: Double
         var windowSteps: Int
+        /// Trained-on targets so far (absent in checkpoints written before fine-tuning existed).
+        var trainedTokens: Int?
     }
 
     static let fileName = "checkpoint.bin"

@@ -3,14 +3,21 @@ import Foundation
 import PipeKit
 import Transformer
 
-/// The training loop: seeded batches, gradient accumulation, AdamW on a schedule, validation,
-/// checkpoints, the time budget, and the loss curve. Train, prune (recovery) and distill run it.
+/// The training loop: batches from a `TrainingData` source, gradient accumulation, AdamW on a
+/// schedule, validation, checkpoints, the time budget, and the loss curve. Train, finetune,
+/// prune (recovery) and distill run it.
+///
+/// The loss and its gradient are averaged over the trained-on targets of the whole step (every
+/// micro-batch, every rank), so 4 accumulation steps of 1 example make the same update as 1
+/// step of 4, however many of each example's tokens are masked.
 public final class Trainer {
     /// How a run ended.
     public struct Summary {
         public var steps: Int
         public var trainLoss: Double
         public var valLoss: Double?
+        /// Targets the loss was taken over (masked ones excluded), summed over steps.
+        public var trainedTokens: Int
         public var seconds: Double
         public var tokensPerSecond: Double
         public var stoppedByBudget: Bool
@@ -32,8 +39,7 @@ public final class Trainer {
     private let model: TransformerModel
     private let p: TrainingSettings
     private let steps: Int
-    private let train: TokenSplit
-    private let val: TokenSplit
+    private let data: TrainingData
     private let context: StageContext
     private let maxSeconds: Double?
     private var fingerprint: String
@@ -53,14 +59,14 @@ public final class Trainer {
     private var ranks: Int { world?.size ?? 1 }
     private var isWriter: Bool { (world?.rank ?? 0) == 0 }
 
-    public init(model: TransformerModel, settings params: TrainingSettings, steps: Int, train: TokenSplit, val: TokenSplit,
+    public init(model: TransformerModel, settings params: TrainingSettings, steps: Int, data: TrainingData,
                 context: StageContext, maxSeconds: Double?, fingerprint: String)
     {
+        precondition(data.sequenceLength <= model.config.context, "rows longer than the model's context")
         self.model = model
         self.p = params
         self.steps = steps
-        self.train = train
-        self.val = val
+        self.data = data
         self.context = context
         self.maxSeconds = maxSeconds
         self.workers = Workers(context.threads)
@@ -71,7 +77,7 @@ public final class Trainer {
     }
 
     public func run() throws -> Summary {
-        let c = model.config, seq = c.context
+        let c = model.config, seq = data.sequenceLength
         let optimizer = AdamW(layout: model.layout, settings: p.adamW)
         let acts = Activations(config: c, batch: p.batch / ranks, seq: seq, workers: workers, training: true,
                                checkpointing: p.gradient_checkpointing)
@@ -83,7 +89,7 @@ public final class Trainer {
         context.log("OpenBLAS kernels: \(BLAS.coreName); \(workers.count) worker threads; activations \(acts.bytes / 1_000_000) MB")
 
         var history: [CurvePoint] = []
-        var start = 0, elapsedBefore = 0.0
+        var start = 0, elapsedBefore = 0.0, trainedTokens = 0
         var windowStart = Date(), windowTokens = 0, windowLoss = 0.0, windowSteps = 0
         if let header = try Checkpoint.load(fingerprint: fingerprint, model: model, optimizer: optimizer, in: context.work) {
             start = header.step
@@ -91,6 +97,7 @@ public final class Trainer {
             elapsedBefore = header.elapsedSeconds
             windowLoss = header.windowLoss
             windowSteps = header.windowSteps
+            trainedTokens = header.trainedTokens ?? start * p.batch * p.grad_accum * seq
             context.log("resuming from the checkpoint at step \(start)" + (header.workers == workers.count ? "" :
                 " (it was written with \(header.workers) threads, this run has \(workers.count): the curve will differ in the last bits)"))
         }
@@ -104,7 +111,7 @@ public final class Trainer {
             guard isWriter else { return }
             let header = Checkpoint.Header(fingerprint: fingerprint, step: step, workers: workers.count,
                                            elapsedSeconds: elapsedBefore + Date().timeIntervalSince(began), history: history,
-                                           windowLoss: windowLoss, windowSteps: windowSteps)
+                                           windowLoss: windowLoss, windowSteps: windowSteps, trainedTokens: trainedTokens)
             try Checkpoint.save(header, model: model, optimizer: optimizer, in: context.work)
         }
 
@@ -113,15 +120,17 @@ public final class Trainer {
             let lr = schedule.rate(at: step)
             gradients.zero()
             var loss = 0.0
+            let targets = data.trainableTokens(step: step, microBatches: p.grad_accum, globalRows: p.batch)
             for micro in 0..<p.grad_accum {
-                fillTrainingBatch(acts, step: step, micro: micro)
-                loss += model.run(acts, gradients: gradients, gradScale: 1 / Float(globalRows * p.grad_accum), teacher: teaching)
+                data.fillTraining(acts, step: step, micro: micro, firstRow: (world?.rank ?? 0) * acts.batch, globalRows: p.batch)
+                loss += model.run(acts, gradients: gradients, gradScale: 1 / Float(max(targets, 1)), teacher: teaching)
             }
             if let world, ranks > 1 {
                 try world.sumInPlace(gradients.pointer, count: gradients.count)
                 loss = try world.sum(loss)
             }
-            loss /= Double(globalRows * p.grad_accum)
+            loss /= Double(max(targets, 1))
+            trainedTokens += targets
             guard loss.isFinite else {
                 throw StageError("training diverged at step \(step + 1): the loss is \(loss); lower lr (now \(lr)) or raise warmup")
             }
@@ -161,51 +170,31 @@ public final class Trainer {
         }
         let seconds = elapsedBefore + Date().timeIntervalSince(began)
         let last = history.last
-        return Summary(steps: step, trainLoss: last?.trainLoss ?? .nan, valLoss: lastVal, seconds: seconds,
+        return Summary(steps: step, trainLoss: last?.trainLoss ?? .nan, valLoss: lastVal, trainedTokens: trainedTokens, seconds: seconds,
                        tokensPerSecond: rates.isEmpty ? (last?.tokensPerSecond ?? 0) : rates.sorted()[rates.count / 2],
                        stoppedByBudget: stoppedByBudget, history: history)
     }
 
-    /// Random windows of the train split, chosen by (seed, step, micro-batch) alone, so a resumed
-    /// run sees exactly the batches the uninterrupted one would have. Of the global batch's
-    /// `p.batch` rows, this rank takes the consecutive `acts.batch` rows at `rank * acts.batch`.
-    private func fillTrainingBatch(_ acts: Activations, step: Int, micro: Int) {
-        var rng = SplitMix64.keyed("batch \(step) \(micro)", seed: UInt64(p.seed))
-        let seq = acts.seq, span = train.count - seq
-        let first = (world?.rank ?? 0) * acts.batch
-        for b in 0..<first + acts.batch {
-            let start = Int(rng.next() % UInt64(span))
-            guard b >= first else { continue }
-            train.copy(from: start, count: seq, into: acts.tokens + (b - first) * seq)
-            train.copy(from: start + 1, count: seq, into: acts.targets + (b - first) * seq)
-        }
-    }
-
-    private lazy var validation: (acts: Activations, windows: Int)? = {
-        let seq = model.config.context
-        let available = min(p.eval_tokens / seq, max(0, (val.count - 1) / seq))
+    private lazy var validation: (acts: Activations, rows: Int)? = {
+        let available = data.validationRows(maxTokens: p.eval_tokens)
         guard available > 0 else {
-            context.log("the val split has \(val.count) tokens, fewer than one window of \(seq + 1): no validation loss")
+            context.log("no validation rows (the validation data is shorter than one row of \(data.sequenceLength) tokens): no validation loss")
             return nil
         }
         let batch = min(p.batch, available)
-        return (Activations(config: model.config, batch: batch, seq: seq, workers: workers, training: false), available / batch * batch)
+        return (Activations(config: model.config, batch: batch, seq: data.sequenceLength, workers: workers, training: false),
+                available / batch * batch)
     }()
 
-    /// Mean loss over the first consecutive windows of the val split (the same ones every time).
+    /// Mean loss per trained-on target over the validation rows (the same ones every time).
     private func validationLoss() -> Double? {
-        guard let (acts, windows) = validation else { return nil }
-        let seq = acts.seq
-        var total = 0.0
-        for first in stride(from: 0, to: windows, by: acts.batch) {
-            for b in 0..<acts.batch {
-                let start = (first + b) * seq
-                val.copy(from: start, count: seq, into: acts.tokens + b * seq)
-                val.copy(from: start + 1, count: seq, into: acts.targets + b * seq)
-            }
+        guard let (acts, rows) = validation else { return nil }
+        var total = 0.0, targets = 0
+        for first in stride(from: 0, to: rows, by: acts.batch) {
+            targets += data.fillValidation(acts, first: first)
             total += model.run(acts)
         }
-        return total / Double(windows * seq)
+        return targets > 0 ? total / Double(targets) : nil
     }
 
     /// The model (safetensors), the metrics and curves, and the last checkpoint as the state.
@@ -224,7 +213,7 @@ public final class Trainer {
         let c = model.config
         var metrics: [String: Double] = [
             "train.loss": s.trainLoss, "train.steps": Double(s.steps), "train.seconds": s.seconds,
-            "train.tokens": Double(s.steps * p.batch * p.grad_accum * c.context),
+            "train.tokens": Double(s.steps * p.batch * p.grad_accum * data.sequenceLength), "train.trained_tokens": Double(s.trainedTokens),
             "train.tokens_per_second": s.tokensPerSecond, "train.parameters": Double(c.parameterCount),
             "train.stopped_by_budget": s.stoppedByBudget ? 1 : 0, "train.peak_memory_bytes": Double(ProcessMemory.peakResidentBytes),
         ]

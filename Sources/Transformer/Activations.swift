@@ -41,7 +41,13 @@ public final class Activations: @unchecked Sendable {
     // Backward scratch, shared by all layers.
     let dResidual, dNorm, dQKV, dAttention, dGateUp, dMLP, attentionScratch: FloatBuffer
     public let tokens: UnsafeMutablePointer<Int32>
+    /// Per row: the target token, or -1 for a position that is not trained on (a prompt's
+    /// token, padding).
     public let targets: UnsafeMutablePointer<Int32>
+    /// Per row: the position, within its sequence, where the row's example begins. All 0 (one
+    /// example per sequence) unless examples are packed; attention stays within an example and
+    /// RoPE positions restart at each.
+    public let segmentStarts: UnsafeMutablePointer<Int32>
     /// Per row: how many logits beat the target's (rank 0 = top-1 correct); filled on request.
     public let ranks: UnsafeMutablePointer<Int32>
     /// Per row: the cross-entropy of its target; filled on request.
@@ -84,17 +90,20 @@ public final class Activations: @unchecked Sendable {
         attentionScratch = FloatBuffer(count: n * workers.count * attention.scratchPerWorker)
         tokens = .allocate(capacity: rows)
         targets = .allocate(capacity: rows)
+        segmentStarts = .allocate(capacity: rows)
         ranks = .allocate(capacity: rows)
         rowLosses = .allocate(capacity: rows)
         rowLosses.initialize(repeating: 0, count: rows)
         tokens.initialize(repeating: 0, count: rows)
         targets.initialize(repeating: 0, count: rows)
+        segmentStarts.initialize(repeating: 0, count: rows)
         ranks.initialize(repeating: 0, count: rows)
     }
 
     deinit {
         tokens.deallocate()
         targets.deallocate()
+        segmentStarts.deallocate()
         ranks.deallocate()
         rowLosses.deallocate()
     }
@@ -102,7 +111,7 @@ public final class Activations: @unchecked Sendable {
     /// Bytes held, for memory reports.
     public var bytes: Int {
         4 * [residual, storage, finalNorm, finalRstd, logits, workerNormGradient, workerHeadGradient, dResidual,
-             dNorm, dQKV, dAttention, dGateUp, dMLP, attentionScratch].reduce(0) { $0 + $1.count } + 16 * rows
+             dNorm, dQKV, dAttention, dGateUp, dMLP, attentionScratch].reduce(0) { $0 + $1.count } + 20 * rows
     }
 
     func slots(forLayer l: Int) -> LayerSlots { slots[checkpointing ? 0 : l] }

@@ -5,7 +5,8 @@ import CTrainKernels
 /// Each row of `qkv` is `[q (heads·hd), k (kvHeads·hd), v (kvHeads·hd)]`, with RoPE already
 /// applied to q and k. Scores are computed block by block of query rows, each block only
 /// against the keys it can see, so the masked upper triangle is never multiplied. The
-/// probabilities are kept for the backward pass.
+/// probabilities are kept for the backward pass. A row packed with several examples (`starts`)
+/// attends within its own example only; the zero probabilities outside it carry no gradient.
 struct Attention {
     let batch: Int
     let seq: Int
@@ -24,16 +25,17 @@ struct Attention {
     private var scale: Float { 1 / Float(headDim).squareRoot() }
     private var groupSize: Int { heads / kvHeads }
 
-    /// out[b·T + t, h·hd ..] = softmax(q kᵀ · scale, causal) v for every head.
-    func forward(qkv: UnsafePointer<Float>, probabilities: UnsafeMutablePointer<Float>,
+    /// out[b·T + t, h·hd ..] = softmax(q kᵀ · scale, causal) v for every head; position t of
+    /// sequence b sees the keys from `starts[b·T + t]` (its example's first position) to t.
+    func forward(qkv: UnsafePointer<Float>, starts: UnsafePointer<Int32>, probabilities: UnsafeMutablePointer<Float>,
                  out: UnsafeMutablePointer<Float>, workers: Workers)
     {
         workers.split(batch * heads) { items in
-            for item in items { forwardHead(batch: item / heads, head: item % heads, qkv, probabilities, out) }
+            for item in items { forwardHead(batch: item / heads, head: item % heads, qkv, starts, probabilities, out) }
         }
     }
 
-    private func forwardHead(batch b: Int, head h: Int, _ qkv: UnsafePointer<Float>,
+    private func forwardHead(batch b: Int, head h: Int, _ qkv: UnsafePointer<Float>, _ starts: UnsafePointer<Int32>,
                              _ probabilities: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>)
     {
         let w = qkvWidth, t = seq, g = h / groupSize
@@ -45,7 +47,7 @@ struct Attention {
             let r1 = min(r0 + Attention.block, t), rows = r1 - r0
             BLAS.gemm(transA: false, transB: true, m: rows, n: r1, k: headDim, a: q + r0 * w, lda: w,
                       b: k, ldb: w, beta: 0, c: p + r0 * t, ldc: t)
-            tk_softmax_causal(p + r0 * t, t, rows, r0, r1, scale)
+            tk_softmax_segmented(p + r0 * t, t, rows, r0, r1, scale, starts + b * t + r0)
             BLAS.gemm(transA: false, transB: false, m: rows, n: headDim, k: r1, a: p + r0 * t, lda: t,
                       b: v, ldb: w, beta: 0, c: o + r0 * dim, ldc: dim)
         }

@@ -51,6 +51,26 @@ public final class TransformerModel: @unchecked Sendable {
         }
     }
 
+    /// A copy whose vocabulary has `size` tokens (at least today's): the embedding rows (and
+    /// the untied head's) of the new tokens start as the mean of the existing rows, so a new
+    /// special token begins as an average token rather than noise or zero.
+    public func growingVocabulary(to size: Int) -> TransformerModel {
+        precondition(size >= config.vocabSize, "a vocabulary only grows")
+        var grown = config
+        grown.vocabSize = size
+        let model = TransformerModel(config: grown)
+        let old = config.vocabSize, dim = config.dim
+        for (mine, theirs) in zip(layout.tensors, model.layout.tensors) {
+            let from = parameters.pointer + mine.offset, to = model.parameters.pointer + theirs.offset
+            to.update(from: from, count: mine.count)
+            guard mine.isEmbedding, size > old else { continue }
+            var mean = [Double](repeating: 0, count: dim)
+            for row in 0..<old { for i in 0..<dim { mean[i] += Double(from[row * dim + i]) } }
+            for row in old..<size { for i in 0..<dim { to[row * dim + i] = Float(mean[i] / Double(old)) } }
+        }
+        return model
+    }
+
     // MARK: Forward
 
     /// Runs the model over `acts.tokens` and returns the summed cross-entropy against
@@ -112,7 +132,7 @@ public final class TransformerModel: @unchecked Sendable {
         }
         BLAS.linear(a + s.qkv, a + s.norm1, p + weights.qkv, rows: rows, out: qkvWidth, in: c.dim, workers: w)
         rotate(a + s.qkv, acts, inverse: false)
-        acts.attention.forward(qkv: a + s.qkv, probabilities: a + s.probabilities, out: a + s.attention, workers: w)
+        acts.attention.forward(qkv: a + s.qkv, starts: acts.segmentStarts, probabilities: a + s.probabilities, out: a + s.attention, workers: w)
         (a + s.middle).update(from: input, count: rows * c.dim)
         BLAS.linear(a + s.middle, a + s.attention, p + weights.output, rows: rows, out: c.dim, in: c.dim, accumulate: true, workers: w)
         w.split(rows) { r in
@@ -127,16 +147,24 @@ public final class TransformerModel: @unchecked Sendable {
         BLAS.linear(output, a + s.mlp, p + weights.down, rows: rows, out: c.dim, in: c.ffnDim, accumulate: true, workers: w)
     }
 
-    /// Applies RoPE to the q and k parts of packed qkv rows (or undoes it, for gradients).
+    /// Applies RoPE to the q and k parts of packed qkv rows (or undoes it, for gradients); the
+    /// positions restart at 0 at each example's first row.
     private func rotate(_ qkv: UnsafeMutablePointer<Float>, _ acts: Activations, inverse: Bool) {
         let c = config, width = acts.attention.qkvWidth, seq = acts.seq
         ropeCos.withUnsafeBufferPointer { cos in
             ropeSin.withUnsafeBufferPointer { sin in
                 acts.workers.split(acts.batch) { sequences in
                     for b in sequences {
-                        let rows = qkv + b * seq * width
-                        tk_rope(rows, seq, width, c.heads, c.headDim, 0, cos.baseAddress, sin.baseAddress, inverse ? 1 : 0)
-                        tk_rope(rows + c.dim, seq, width, c.kvHeads, c.headDim, 0, cos.baseAddress, sin.baseAddress, inverse ? 1 : 0)
+                        let starts = acts.segmentStarts + b * seq
+                        var first = 0
+                        while first < seq {
+                            var end = first + 1
+                            while end < seq, starts[end] != Int32(end) { end += 1 }
+                            let rows = qkv + (b * seq + first) * width
+                            tk_rope(rows, end - first, width, c.heads, c.headDim, 0, cos.baseAddress, sin.baseAddress, inverse ? 1 : 0)
+                            tk_rope(rows + c.dim, end - first, width, c.kvHeads, c.headDim, 0, cos.baseAddress, sin.baseAddress, inverse ? 1 : 0)
+                            first = end
+                        }
                     }
                 }
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPETokenizer
 import Foundation
 import Inference
 import Serve

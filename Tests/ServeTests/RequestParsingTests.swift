@@ -1,3 +1,4 @@
+import BPETokenizer
 import Foundation
 import PipeKit
 import XCTest

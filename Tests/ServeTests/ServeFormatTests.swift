@@ -1,3 +1,4 @@
+import BPETokenizer
 import Foundation
 import PipeKit
 import XCTest
@@ -14,7 +15,7 @@ final class ServeFormatTests: XCTestCase {
         {"eos_token": "<|endoftext|>", "pipe_chat_template": {"system": "S:{content}\\n", "user": "U:{content}\\n", "assistant": "A:{content}\\n", "generation_prompt": "A:"}}
         """.utf8).write(to: folder.appendingPathComponent("tokenizer_config.json"))
         let template = try XCTUnwrap(try ChatTemplate.lookup(tokenizer: folder))
-        XCTAssertEqual(template.render([ChatMessage(role: "system", content: "s"), ChatMessage(role: "user", content: "u"),
+        XCTAssertEqual(try template.render([ChatMessage(role: "system", content: "s"), ChatMessage(role: "user", content: "u"),
                                         ChatMessage(role: "assistant", content: "a"), ChatMessage(role: "user", content: "v")]),
                        "S:s\nU:u\nA:a\nU:v\nA:")
         try Data("{\"pipe_chat_template\": {\"system\": 1}}".utf8).write(to: folder.appendingPathComponent("tokenizer_config.json"))

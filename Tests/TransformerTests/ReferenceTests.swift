@@ -10,7 +10,14 @@ final class ReferenceTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let python = ProcessInfo.processInfo.environment["PIPE_PYTHON"] ?? "python3"
 
-    private func compare(_ config: ModelConfig, workers: Int) throws {
+    /// How a batch is prepared for fine-tuning: some targets masked, examples packed per row.
+    struct FineTuning {
+        var masked = false
+        /// Lengths of the examples packed into each row (the last one takes the rest).
+        var packed: [Int] = []
+    }
+
+    private func compare(_ config: ModelConfig, workers: Int, fineTuning: FineTuning? = nil) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reference-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -18,15 +25,30 @@ final class ReferenceTests: XCTestCase {
         try ModelFiles.save(model, to: folder)
         let acts = TinyModels.batch(config, batch: 3, seq: config.context, workers: workers)
         try TinyModels.referenceBatch(acts).write(to: folder.appendingPathComponent("batch.bin"))
+        var arguments: [String] = []
+        if let fineTuning {
+            for r in 0..<acts.rows where fineTuning.masked && (r * 7) % 5 < 2 { acts.targets[r] = -1 }
+            for b in 0..<acts.batch {
+                var first = 0
+                for length in fineTuning.packed + [acts.seq] where first < acts.seq {
+                    for t in first..<min(acts.seq, first + length) { acts.segmentStarts[b * acts.seq + t] = Int32(first) }
+                    first += length
+                }
+            }
+            try Data(buffer: UnsafeBufferPointer(start: acts.targets, count: acts.rows)).write(to: folder.appendingPathComponent("targets.bin"))
+            try Data(buffer: UnsafeBufferPointer(start: acts.segmentStarts, count: acts.rows)).write(to: folder.appendingPathComponent("segments.bin"))
+            arguments = ["--targets", folder.appendingPathComponent("targets.bin").path, "--segments", folder.appendingPathComponent("segments.bin").path]
+        }
+        let trained = (0..<acts.rows).filter { acts.targets[$0] >= 0 }.count
 
         let gradients = FloatBuffer(count: model.layout.count)
-        let loss = model.run(acts, gradients: gradients, gradScale: 1 / Float(acts.rows)) / Double(acts.rows)
+        let loss = model.run(acts, gradients: gradients, gradScale: 1 / Float(trained)) / Double(trained)
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [ReferenceTests.python, ReferenceTests.root.appendingPathComponent("tests-python/llama_reference.py").path,
                              "--model", folder.path, "--batch", folder.appendingPathComponent("batch.bin").path,
-                             "--batch-shape", "\(acts.batch),\(acts.seq + 1)", "--out", folder.appendingPathComponent("grads.safetensors").path]
+                             "--batch-shape", "\(acts.batch),\(acts.seq + 1)", "--out", folder.appendingPathComponent("grads.safetensors").path] + arguments
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -50,4 +72,9 @@ final class ReferenceTests: XCTestCase {
     func testGroupedUntiedModelMatchesReference() throws { try compare(TinyModels.grouped, workers: 2) }
     func testTiedModelMatchesReference() throws { try compare(TinyModels.tied, workers: 1) }
     func testLongSequenceMatchesReference() throws { try compare(TinyModels.longSequence, workers: 2) }
+    func testMaskedTargetsMatchReference() throws { try compare(TinyModels.grouped, workers: 2, fineTuning: FineTuning(masked: true)) }
+    func testPackedExamplesMatchReference() throws { try compare(TinyModels.grouped, workers: 2, fineTuning: FineTuning(packed: [3, 5])) }
+    func testMaskedPackedLongRowsMatchReference() throws {
+        try compare(TinyModels.longSequence, workers: 2, fineTuning: FineTuning(masked: true, packed: [30, 1, 17]))
+    }
 }

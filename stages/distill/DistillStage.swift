@@ -51,7 +51,8 @@ public struct DistillStage: Stage {
         student.initialize(seed: UInt64(p.training.seed))
         context.log("teacher: \(teacher.config.parameterCount) parameters; student: \(config.parameterCount)")
         let trainer = Trainer(model: student, settings: p.training, steps: p.steps,
-                              train: try tokens.split("train"), val: try tokens.split("val"), context: context, maxSeconds: nil,
+                              data: try TokenWindows(tokens, sequenceLength: config.context, seed: p.training.seed),
+                              context: context, maxSeconds: nil,
                               fingerprint: "distill \(teacherInput.id) \(tokensInput.id) T=\(p.temperature) a=\(p.alpha)")
         trainer.teacher = Trainer.Distillation(model: teacher, temperature: p.temperature, alpha: p.alpha)
         let summary = try trainer.run()

@@ -53,7 +53,8 @@ public struct PruneStage: Stage {
             }
             let tokens = try TokenShards(tokensInput, scratch: context.scratch)
             let trainer = Trainer(model: model, settings: p.training, steps: p.recovery_steps,
-                                  train: try tokens.split("train"), val: try tokens.split("val"), context: context, maxSeconds: nil,
+                                  data: try TokenWindows(tokens, sequenceLength: model.config.context, seed: p.training.seed),
+                                  context: context, maxSeconds: nil,
                                   fingerprint: "prune \(input.id) \(tokensInput.id) \(p.sparsity) \(p.scope.rawValue)")
             trainer.afterStep = { Self.apply(keep, to: $0) }
             let summary = try trainer.run()

@@ -82,7 +82,8 @@ public struct TrainStage: Stage {
             throw StageError("tokens: the train split has \(train.count) tokens, fewer than one sequence of context \(config.context) + 1")
         }
 
-        let trainer = Trainer(model: model, settings: p.training, steps: steps, train: train, val: val, context: context, maxSeconds: maxSeconds,
+        let data = TokenWindows(train: train, val: val, sequenceLength: config.context, seed: p.training.seed)
+        let trainer = Trainer(model: model, settings: p.training, steps: steps, data: data, context: context, maxSeconds: maxSeconds,
                               fingerprint: "\(try context.input("tokens").id) \(context.optionalInput("init_from")?.id ?? "fresh")")
         let world = try MPIWorld.current()
         guard (world?.size ?? 1) == p.ranks else {

@@ -22,6 +22,13 @@ void tk_rope(float *x, long rows, long stride, long heads, long head_dim, long p
 /// multiplied by `scale` first; columns past the visible ones up to `width` are set to 0.
 void tk_softmax_causal(float *scores, long ld, long rows, long first_row, long width, float scale);
 
+/// tk_softmax_causal for rows packed with several examples: row r sees only columns
+/// starts[r] ... first_row + r (its own example's earlier positions); the columns before
+/// starts[r] are set to 0. NULL starts means 0 for every row. tk_softmax_causal_backward is
+/// its backward too: the zeros keep the masked columns' gradients at 0.
+void tk_softmax_segmented(float *scores, long ld, long rows, long first_row, long width, float scale,
+                          const int32_t *starts);
+
 /// Backward of tk_softmax_causal in place: dp holds dL/dP and becomes dL/dscores (times scale).
 void tk_softmax_causal_backward(float *dp, const float *p, long ld, long rows, long first_row,
                                 long width, float scale);
@@ -29,7 +36,8 @@ void tk_softmax_causal_backward(float *dp, const float *p, long ld, long rows, l
 /// Fused softmax cross-entropy over rows of logits. Returns the summed loss of these rows.
 /// With a non-zero grad_scale, logits are overwritten by (softmax - onehot) * grad_scale.
 /// When `ranks` is not NULL it receives, per row, how many logits exceed the target's; when
-/// `row_losses` is not NULL it receives each row's loss.
+/// `row_losses` is not NULL it receives each row's loss. A negative target masks its row: no
+/// loss, a zero gradient, rank and row loss 0.
 double tk_cross_entropy(float *logits, const int32_t *targets, long rows, long vocab,
                         float grad_scale, int32_t *ranks, float *row_losses);
 
