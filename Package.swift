@@ -98,11 +98,15 @@ let package = Package(
         .target(name: "DistillStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/distill"),
         .target(name: "QuantizeStage", dependencies: ["PipeKit", "Transformer"], path: "stages/quantize"),
         .target(name: "ExportStage", dependencies: ["PipeKit", "Transformer", "BPETokenizer"], path: "stages/export"),
+        // Labelled examples: read and split (prepare-examples), learned (finetune).
+        .target(name: "PrepareExamplesStage", dependencies: ["PipeKit"], path: "stages/prepare-examples"),
+        .target(name: "FinetuneStage", dependencies: ["PipeKit", "Transformer", "Training", "DataParallel", "BPETokenizer"], path: "stages/finetune"),
 
         // The registry of the stage kinds compiled into pipe.
         .target(name: "BuiltinStages",
                 dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "CleanStage", "MinHashDedupStage",
-                               "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage"]),
+                               "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage",
+                               "PrepareExamplesStage", "FinetuneStage"]),
 
         // The command-line tool.
         .executableTarget(name: "pipe",
@@ -125,7 +129,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Transformer"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Inference", "Transformer", "BPETokenizer"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
-        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "BuiltinStages", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["PipeKit", "Transformer"]),
+        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "BuiltinStages", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage", "PrepareExamplesStage", "FinetuneStage", "Training"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["PipeKit", "Transformer", "BPETokenizer"]),
     ]
 )

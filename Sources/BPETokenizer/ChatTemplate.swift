@@ -1,17 +1,6 @@
 import Foundation
 import PipeKit
 
-/// One message of a chat: its role (system, user or assistant) and its text.
-public struct ChatMessage: Sendable, Equatable {
-    public var role: String
-    public var content: String
-
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
-    }
-}
-
 /// How a chat becomes text: a form per role with `{content}` where the message goes, and the
 /// text that opens the assistant's turn (by default the assistant form's text before
 /// `{content}`).

@@ -1,4 +1,5 @@
 import Foundation
+import PipeKit
 
 /// A byte-level BPE tokenizer loaded from a Hugging Face `tokenizer.json`, for `pipe encode`
 /// and `pipe decode` and for stages that need one.
@@ -16,6 +17,34 @@ public final class Tokenizer {
         model = try TokenizerFile.read(file)
         encoder = Encoder(model: model)
     }
+
+    package init(model: BPEModel) {
+        self.model = model
+        encoder = Encoder(model: model)
+    }
+
+    /// A copy with these special tokens added after today's vocabulary, in order; a text that
+    /// is already a special token keeps its id. Special tokens are matched in the text before
+    /// the pre-tokenizer runs, so they are never split.
+    public func addingSpecialTokens(_ texts: [String]) throws -> Tokenizer {
+        var tokens = model.tokens, specials = model.specials
+        let pieces = Dictionary((0..<Int32(vocabularySize)).map { (piece($0), $0) }) { first, _ in first }
+        for text in texts where !specials.contains(where: { $0.text == text }) {
+            guard !text.isEmpty else { throw TokenizerError("a special token cannot be empty") }
+            if let id = pieces[text] {
+                throw TokenizerError("special token \(JSONValue.string(text).canonicalJSON) is already the ordinary token \(id) of the vocabulary; choose another text")
+            }
+            specials.append((Int32(tokens.count), text))
+            tokens.append(Array(text.utf8))
+        }
+        return Tokenizer(model: try BPEModel(tokens: tokens, specials: specials, merges: model.merges))
+    }
+
+    /// Writes the tokenizer as a Hugging Face `tokenizer.json`.
+    public func write(to url: URL) throws { try TokenizerFile.write(model, to: url) }
+
+    /// The id of a special token's text.
+    public func specialTokenId(_ text: String) -> Int32? { model.specials.first { $0.text == text }?.id }
 
     public var vocabularySize: Int { model.vocabularySize }
 

@@ -4,8 +4,10 @@ import CollectStage
 import DistillStage
 import EvaluateStage
 import ExportStage
+import FinetuneStage
 import MinHashDedupStage
 import ObjectiveStage
+import PrepareExamplesStage
 import PruneStage
 import QuantizeStage
 import PipeEngine
@@ -20,6 +22,8 @@ public enum BuiltinStages {
         StageDescriptor(builtin: MinHashDedupStage.self),
         StageDescriptor(builtin: BPETokenizeStage.self),
         StageDescriptor(builtin: TrainStage.self),
+        StageDescriptor(builtin: PrepareExamplesStage.self),
+        StageDescriptor(builtin: FinetuneStage.self),
         StageDescriptor(builtin: EvaluateStage.self),
         StageDescriptor(builtin: PruneStage.self),
         StageDescriptor(builtin: DistillStage.self),

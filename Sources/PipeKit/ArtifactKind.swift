@@ -29,6 +29,9 @@ public struct ArtifactKind: RawRepresentable, Hashable, Sendable, Codable, Expre
     public static let targets: ArtifactKind = "targets"
     /// `clusters.jsonl`: groups of duplicate documents and which one was kept.
     public static let clusters: ArtifactKind = "clusters"
+    /// `train.jsonl`, `validation.jsonl`, `test.jsonl` of labelled examples plus `meta.json`
+    /// (`ExampleSet`).
+    public static let examples: ArtifactKind = "examples"
     /// `checkpoint.bin`: a training run's weights and optimizer moments.
     public static let checkpoint: ArtifactKind = "checkpoint"
     /// Any folder of files; a port of this kind accepts every kind.

@@ -1,4 +1,3 @@
-import BPETokenizer
 import Foundation
 import PipeKit
 

@@ -122,7 +122,8 @@ public final class Trainer {
             var loss = 0.0
             let targets = data.trainableTokens(step: step, microBatches: p.grad_accum, globalRows: p.batch)
             for micro in 0..<p.grad_accum {
-                data.fillTraining(acts, step: step, micro: micro, firstRow: (world?.rank ?? 0) * acts.batch, globalRows: p.batch)
+                data.fillTraining(acts, BatchPlace(step: step, micro: micro, microBatches: p.grad_accum, globalRows: p.batch,
+                                                   firstRow: (world?.rank ?? 0) * acts.batch))
                 loss += model.run(acts, gradients: gradients, gradScale: 1 / Float(max(targets, 1)), teacher: teaching)
             }
             if let world, ranks > 1 {

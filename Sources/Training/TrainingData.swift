@@ -12,14 +12,27 @@ public protocol TrainingData {
     /// Trained-on targets (those not -1) in all rows of every micro-batch of `step`, on every
     /// rank: the loss and its gradient are averaged over exactly these.
     func trainableTokens(step: Int, microBatches: Int, globalRows: Int) -> Int
-    /// Fills `acts` with rows `firstRow ..< firstRow + acts.batch` of the `globalRows` rows of
-    /// micro-batch `micro` of `step`: tokens, targets (-1 where not trained) and segment starts.
-    func fillTraining(_ acts: Activations, step: Int, micro: Int, firstRow: Int, globalRows: Int)
+    /// Fills `acts` with this rank's rows of a micro-batch: tokens, targets (-1 where not
+    /// trained) and segment starts.
+    func fillTraining(_ acts: Activations, _ place: BatchPlace)
     /// Validation rows available, at most about `maxTokens` tokens' worth.
     func validationRows(maxTokens: Int) -> Int
     /// Fills `acts` with validation rows `first ..< first + acts.batch`; returns their trained-on
     /// targets.
     func fillValidation(_ acts: Activations, first: Int) -> Int
+}
+
+/// Where a micro-batch's rows sit in the run: step, micro-batch, and this rank's share of the
+/// `globalRows` rows (its first is `firstRow`).
+public struct BatchPlace {
+    public var step: Int
+    public var micro: Int
+    public var microBatches: Int
+    public var globalRows: Int
+    public var firstRow: Int
+
+    /// The index of this rank's first row among all rows of the run so far.
+    public var firstGlobalRow: Int { (step * microBatches + micro) * globalRows + firstRow }
 }
 
 /// Pretraining's rows: windows of `sequenceLength + 1` tokens at random offsets of the train
@@ -47,14 +60,14 @@ public struct TokenWindows: TrainingData {
         microBatches * globalRows * sequenceLength
     }
 
-    public func fillTraining(_ acts: Activations, step: Int, micro: Int, firstRow: Int, globalRows: Int) {
-        var rng = SplitMix64.keyed("batch \(step) \(micro)", seed: UInt64(seed))
-        let seq = sequenceLength, span = train.count - seq
-        for b in 0..<firstRow + acts.batch {
+    public func fillTraining(_ acts: Activations, _ place: BatchPlace) {
+        var rng = SplitMix64.keyed("batch \(place.step) \(place.micro)", seed: UInt64(seed))
+        let seq = sequenceLength, span = train.count - seq, first = place.firstRow
+        for b in 0..<first + acts.batch {
             let start = Int(rng.next() % UInt64(span))
-            guard b >= firstRow else { continue }
-            train.copy(from: start, count: seq, into: acts.tokens + (b - firstRow) * seq)
-            train.copy(from: start + 1, count: seq, into: acts.targets + (b - firstRow) * seq)
+            guard b >= first else { continue }
+            train.copy(from: start, count: seq, into: acts.tokens + (b - first) * seq)
+            train.copy(from: start + 1, count: seq, into: acts.targets + (b - first) * seq)
         }
     }
 

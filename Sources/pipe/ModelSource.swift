@@ -46,15 +46,32 @@ struct ModelSource {
             try tree.materialize(into: folder, store: cache.objects)
             return folder
         }
-        let tokenizerStage = try tokenizer ?? {
-            let candidates = loaded.stages.filter { $0.descriptor.outputs.contains { $0.kind == .tokenizer } }.map(\.name)
-            guard candidates.count == 1 else {
-                throw UsageError("name the tokenizer stage with -t (candidates: \(candidates.joined(separator: ", ")))")
-            }
-            return candidates[0]
-        }()
+        let tokenizerStage = try tokenizer ?? Self.tokenizerStage(of: model, in: loaded)
         return ResolvedModel(name: model, model: try artifact(stage: model, kind: .model, into: scratch.appendingPathComponent("model")),
                              tokenizer: try artifact(stage: tokenizerStage, kind: .tokenizer, into: scratch.appendingPathComponent("tokenizer")))
+    }
+}
+
+extension ModelSource {
+    /// The stage whose tokenizer goes with a model stage: the nearest one up the model's
+    /// lineage that writes a tokenizer (finetune) or reads one (export), following the model
+    /// inputs (quantize's `model`, finetune's `init_from`) upstream; else the manifest's only
+    /// tokenizer stage.
+    static func tokenizerStage(of model: String, in manifest: Manifest) throws -> String {
+        var queue = [model], seen: Set<String> = []
+        while !queue.isEmpty {
+            let name = queue.removeFirst()
+            guard seen.insert(name).inserted, let stage = manifest.stage(name) else { continue }
+            if stage.descriptor.outputs.contains(where: { $0.kind == .tokenizer }) { return name }
+            let ports = stage.descriptor.inputs
+            if let port = ports.first(where: { $0.kind == .tokenizer }), let source = stage.inputs[port.name] { return source.stage }
+            queue += ports.filter { $0.kind == .model }.compactMap { stage.inputs[$0.name]?.stage }
+        }
+        let candidates = manifest.stages.filter { $0.descriptor.outputs.contains { $0.kind == .tokenizer } }.map(\.name)
+        guard candidates.count == 1 else {
+            throw UsageError("name the tokenizer stage with -t (candidates: \(candidates.joined(separator: ", ")))")
+        }
+        return candidates[0]
     }
 }
 

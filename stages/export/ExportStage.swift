@@ -68,7 +68,8 @@ public struct ExportStage: Stage {
                 tensors = LlamaGGUF.tensors(of: model) { $0.isNorm ? .f32 : type }
                 fileType = type
             }
-            let metadata = LlamaGGUF.metadata(model.config, name: name, fileType: fileType) + Self.tokenizerMetadata(tokenizer, model.config)
+            let metadata = LlamaGGUF.metadata(model.config, name: name, fileType: fileType)
+                + Self.tokenizerMetadata(tokenizer, model.config, chatTemplate: try Self.chatTemplate(in: tokenizerFolder))
             try GGUF.write(metadata: metadata, tensors: tensors, to: out.appendingPathComponent(ModelFiles.ggufFile))
             try FileManager.default.copyItem(at: modelFolder.appendingPathComponent(ModelFiles.configFile), to: out.appendingPathComponent(ModelFiles.configFile))
         }
@@ -100,9 +101,19 @@ public struct ExportStage: Stage {
         try JSONValue.object(config).write(to: out.appendingPathComponent("tokenizer_config.json"))
     }
 
+    /// The Jinja chat template of a tokenizer folder's `tokenizer_config.json`, if it has one
+    /// (a fine-tuned model's).
+    static func chatTemplate(in tokenizerFolder: URL) throws -> String? {
+        let file = tokenizerFolder.appendingPathComponent("tokenizer_config.json")
+        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+        guard let value = try JSONValue.parse(Data(contentsOf: file))["chat_template"], value != .null else { return nil }
+        guard let text = value.stringValue else { throw StageError("tokenizer: tokenizer_config.json's chat_template is not a string") }
+        return text
+    }
+
     /// The tokenizer as llama.cpp's `gpt2` vocabulary: pieces in id order, specials marked as
-    /// control tokens, merges as "left right".
-    static func tokenizerMetadata(_ t: Tokenizer, _ c: ModelConfig) -> [(String, GGUF.Value)] {
+    /// control tokens, merges as "left right"; the chat template as `tokenizer.chat_template`.
+    static func tokenizerMetadata(_ t: Tokenizer, _ c: ModelConfig, chatTemplate: String?) -> [(String, GGUF.Value)] {
         let ids = (0..<Int32(t.vocabularySize))
         var entries: [(String, GGUF.Value)] = [
             ("tokenizer.ggml.model", .string("gpt2")),
@@ -116,6 +127,7 @@ public struct ExportStage: Stage {
             entries.append(("tokenizer.ggml.bos_token_id", .uint32(UInt32(eos))))
             entries.append(("tokenizer.ggml.eos_token_id", .uint32(UInt32(eos))))
         }
+        if let chatTemplate { entries.append(("tokenizer.chat_template", .string(chatTemplate))) }
         return entries
     }
 }

@@ -67,17 +67,7 @@ public struct TrainStage: Stage {
 
         let tokensPerStep = p.training.batch * config.context * p.training.grad_accum
         let steps = p.steps ?? p.tokens.map { max(1, $0 / tokensPerStep) } ?? 1000
-        var maxSeconds: Double?
-        if let budget = context.optionalInput("budget") {
-            let limits = try JSONDecoder().decode(Budget.self, from: budget.read("budget.json"))
-            if let cap = limits.max_parameters, config.parameterCount > cap {
-                throw StageError("budget: the model has \(config.parameterCount) parameters (embeddings included, tied counted once), over max_parameters \(cap); shrink dim, layers or the vocabulary")
-            }
-            if let cap = limits.max_tokens, steps * tokensPerStep > cap {
-                throw StageError("budget: training would use \(steps * tokensPerStep) tokens (\(steps) steps × \(tokensPerStep)), over max_tokens \(cap)")
-            }
-            maxSeconds = limits.max_train_seconds
-        }
+        let maxSeconds = try TrainingBudget.read(context.optionalInput("budget"))?.check(config, steps: steps, tokensPerStep: tokensPerStep)
         guard train.count > config.context + 1 else {
             throw StageError("tokens: the train split has \(train.count) tokens, fewer than one sequence of context \(config.context) + 1")
         }
@@ -94,13 +84,6 @@ public struct TrainStage: Stage {
         let summary = try trainer.run()
         try trainer.writeOutputs(summary, model: try context.output("model"), metrics: try context.output("metrics"),
                                  state: try context.output("state"))
-    }
-
-    /// The budget fields training reads.
-    struct Budget: Decodable {
-        var max_parameters: Int?
-        var max_train_seconds: Double?
-        var max_tokens: Int?
     }
 
     static func differences(_ a: ModelConfig, _ b: ModelConfig) -> [String] {
