@@ -195,6 +195,75 @@ final class FinetuneTests: XCTestCase {
         XCTAssertGreaterThan(padded, 0)
     }
 
+    func testClassificationIsLearnedAndScoredAsScikitLearnScoresIt() throws {
+        // Three classes, each named by one keyword among filler words.
+        let classes = [("storage", "cache"), ("model", "training"), ("data", "cleaning")]
+        let filler = ["the", "a", "pipe", "stage", "runs", "with", "its", "own", "files", "and", "then"]
+        var rng = SplitMix64(seed: 21)
+        var lines = ""
+        for n in 0..<240 {
+            let (label, keyword) = classes[n % 7 < 3 ? 0 : n % 7 < 5 ? 1 : 2]
+            var words = (0..<6).map { _ in filler[Int(rng.next() % UInt64(filler.count))] }
+            words.insert(keyword, at: Int(rng.next() % 7))
+            lines += JSONValue.object(["text": .string(words.joined(separator: " ")), "label": .string(label)]).canonicalJSON + "\n"
+        }
+        try ws.write("topics.jsonl", lines)
+        try ws.write("p.yaml", Self.manifest("""
+          topics:
+            uses: prepare-examples
+            with:
+              train: topics.jsonl
+              split: {validation: 0.1, test: 0.25}
+              classification: {prompt: "{text}\\nTopic:", labels: {storage: " storage", model: " model", data: " data"}}
+          before:
+            uses: evaluate
+            inputs: {model: pretrain.model, tokenizer: tokenize.tokenizer, examples: topics.examples}
+            with: {splits: [], examples: {name: topics}}
+            publish: {metrics: out/before/}
+          classifier:
+            uses: finetune
+            inputs: {examples: topics.examples, init_from: pretrain.model, tokenizer: tokenize.tokenizer}
+            with: {epochs: 15, batch: 8, lr: 5.0e-3, warmup: 5, eval_every: 50}
+          after:
+            uses: evaluate
+            inputs: {model: classifier.model, tokenizer: classifier.tokenizer, examples: topics.examples, tokens: tokenize.tokens}
+            with: {splits: [val], examples: {name: topics}}
+            publish: {metrics: out/after/}
+        """))
+        let statuses = try ws.runStages("p.yaml")
+        XCTAssertEqual(statuses["after"], "ran")
+        func metrics(_ folder: String) throws -> JSONValue {
+            try JSONValue.parse(Data(contentsOf: ws.root.appendingPathComponent("out/\(folder)/metrics.json")))
+        }
+        let after = try metrics("after"), before = try metrics("before")
+        let accuracy = try XCTUnwrap(after["task.topics.accuracy"]?.doubleValue)
+        let baseline = try XCTUnwrap(after["task.topics.majority_baseline"]?.doubleValue)
+        XCTAssertGreaterThan(accuracy, baseline + 0.2, "fine-tuning learns the keyword rule")
+        XCTAssertGreaterThan(accuracy, try XCTUnwrap(before["task.topics.accuracy"]?.doubleValue))
+        XCTAssertNotNil(after["val.bits_per_byte"]?.doubleValue, "the grown model still measures the pretraining tokens")
+
+        let check = try Workspace.execute(TokenizerTests.python, ["-c", """
+        import json
+        from sklearn import metrics as m
+        for folder in ["out/before", "out/after"]:
+            mine = json.load(open(folder + "/metrics.json"))
+            rows = [json.loads(l) for l in open(folder + "/tasks.jsonl") if l.strip()]
+            truth, pred = [r["label"] for r in rows], [r["predicted"] for r in rows]
+            confusion = json.load(open(folder + "/confusion.json"))
+            labels = confusion["labels"]
+            assert confusion["matrix"] == m.confusion_matrix(truth, pred, labels=labels).tolist(), folder
+            assert abs(mine["task.topics.accuracy"] - m.accuracy_score(truth, pred)) < 1e-12, folder
+            assert abs(mine["task.topics.macro_f1"] - m.f1_score(truth, pred, average="macro", zero_division=0)) < 1e-12, folder
+            assert abs(mine["task.topics.acc_norm"] - m.accuracy_score(truth, [r["predicted_norm"] for r in rows])) < 1e-12, folder
+            p, r, f, _ = m.precision_recall_fscore_support(truth, pred, labels=labels, zero_division=0)
+            for i, label in enumerate(labels):
+                for name, value in [("precision", p[i]), ("recall", r[i]), ("f1", f[i])]:
+                    assert abs(mine[f"task.topics.{name}.{label}"] - value) < 1e-12, (folder, name, label)
+        print("agrees with sklearn")
+        """], in: ws.root)
+        XCTAssertEqual(check.status, 0, check.output)
+    }
+
     func testBadExampleLinesAreNamedOrCountedAndSplitsAreSeeded() throws {
         try ws.write("mixed.jsonl", """
         {"prompt": "a", "completion": "b"}

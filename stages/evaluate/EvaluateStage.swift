@@ -16,6 +16,7 @@ public struct EvaluateStage: Stage {
         @Param("predictions scored per split at most (default: all)", range: .positive) var max_tokens: Int? = nil
         @Param("windows per forward pass", range: .positive) var batch = 8
         @Param("multiple-choice or generation tasks") var tasks: [TaskSpec] = []
+        @Param("labelled examples (the examples input): the split scored and the metrics' name") var examples = ExampleTask()
         @Param("sample generations stored with the metrics") var samples = Samples()
         public init() {}
     }
@@ -36,13 +37,14 @@ public struct EvaluateStage: Stage {
     public static let summary = "Measure a model (perplexity, bits per byte, top-k, tasks), sample from it, and gate on the objective's targets."
     public static let inputs = [
         StagePort("model", .model, doc: "any model artifact: trained, pruned, distilled or quantized"),
-        StagePort("tokens", .tokens, doc: "the held-out splits"),
+        StagePort("tokens", .tokens, optional: true, doc: "the held-out splits (needed unless splits is [])"),
         StagePort("tokenizer", .tokenizer, doc: "to encode tasks and decode samples, and to count bytes"),
         StagePort("targets", .targets, optional: true, doc: "the objective's targets and gate"),
         StagePort("train_metrics", .metrics, optional: true, doc: "training metrics, for targets on train.*"),
+        StagePort("examples", .examples, optional: true, doc: "labelled examples: classification scored by verbalizer, answers by exact match"),
     ]
     public static let outputs = [
-        StagePort("metrics", .metrics, doc: "metrics.json, gates.json, samples.json, tasks.jsonl"),
+        StagePort("metrics", .metrics, doc: "metrics.json, gates.json, samples.json, tasks.jsonl, confusion.json (classification)"),
     ]
     public static func externalInputs(_ p: Params) -> [ExternalInput] { p.tasks.map { ExternalInput(path: $0.path) } }
 
@@ -64,11 +66,16 @@ public struct EvaluateStage: Stage {
         let modelInput = try context.input("model")
         let modelFolder = try modelInput.materialize(into: context.scratch.appendingPathComponent("model"))
         let model = try ModelFiles.load(from: modelFolder)
-        let tokenizer = try Tokenizer(contentsOf: context.input("tokenizer").materialize(into: context.scratch.appendingPathComponent("tokenizer")))
-        let tokens = try TokenShards(context.input("tokens"), scratch: context.scratch)
-        let meta = tokens.meta
-        guard meta.vocab_size == model.config.vocabSize, tokenizer.vocabularySize == model.config.vocabSize else {
-            throw StageError("the model's vocabulary (\(model.config.vocabSize)) differs from the tokens' (\(meta.vocab_size)) or the tokenizer's (\(tokenizer.vocabularySize))")
+        let tokenizerFolder = try context.input("tokenizer").materialize(into: context.scratch.appendingPathComponent("tokenizer"))
+        let tokenizer = try Tokenizer(contentsOf: tokenizerFolder)
+        guard tokenizer.vocabularySize == model.config.vocabSize else {
+            throw StageError("the model's vocabulary (\(model.config.vocabSize)) differs from the tokenizer's (\(tokenizer.vocabularySize))")
+        }
+        let tokens = try context.optionalInput("tokens").map { try TokenShards($0, scratch: context.scratch) }
+        if !p.splits.isEmpty, tokens == nil { throw StageError("splits \(p.splits.map(\.rawValue)) need the tokens input; give it, or set splits: []") }
+        // A fine-tuned model's vocabulary grows past its pretraining tokens' ids; those still fit.
+        if let tokens, tokens.meta.vocab_size > model.config.vocabSize {
+            throw StageError("the tokens' vocabulary (\(tokens.meta.vocab_size)) is larger than the model's (\(model.config.vocabSize))")
         }
         context.log("model \(modelInput.id): \(model.config.parameterCount) parameters; OpenBLAS kernels \(BLAS.coreName); \(workers.count) threads")
 
@@ -76,6 +83,7 @@ public struct EvaluateStage: Stage {
         let tokenBytes = (0..<tokenizer.vocabularySize).map { tokenizer.textBytes(Int32($0)) }
         let evaluation = SlidingWindowEvaluation(model: model, workers: workers, batch: p.batch, tokenBytes: tokenBytes)
         for (n, name) in p.splits.map(\.rawValue).enumerated() {
+            guard let tokens else { break }  // refused above when splits are asked for
             let split = try tokens.split(name)
             guard split.count > 1 else { throw StageError("tokens: the \(name) split is empty; give bpe-tokenize a \(name) fraction") }
             let started = Date()
@@ -110,6 +118,22 @@ public struct EvaluateStage: Stage {
         }
 
         let out = try context.output("metrics")
+        if let examplesInput = context.optionalInput("examples") {
+            let task = p.examples
+            context.progress(nil, "examples \(task.name)")
+            let scoring = ExampleScoring(runner: runner, template: try ChatTemplate.lookup(tokenizer: tokenizerFolder))
+            let (found, records, confusion) = try scoring.run(task, examples: try ExampleSet.read(examplesInput, split: task.split.rawValue),
+                                                              meta: try ExampleSet.meta(examplesInput))
+            metrics.merge(found) { $1 }
+            details += records.map { record -> String in
+                guard case .object(var fields) = record else { return record.canonicalJSON }
+                fields["task"] = .string(task.name)
+                return JSONValue.object(fields).canonicalJSON
+            }
+            if let confusion { try confusion.write(to: out.appendingPathComponent("confusion.json")) }
+            context.log("examples \(task.name): " + found.filter { $0.key.split(separator: ".").count == 3 }.sorted { $0.key < $1.key }
+                .map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
+        }
         try writeSamples(p.samples, runner: runner, to: out.appendingPathComponent("samples.json"), context: context)
         try Data((details.joined(separator: "\n") + (details.isEmpty ? "" : "\n")).utf8).write(to: out.appendingPathComponent("tasks.jsonl"))
         for (name, value) in metrics.sorted(by: { $0.key < $1.key }) { context.metric(name, value) }

@@ -153,6 +153,13 @@ struct TaskRunner {
     func complete(_ prompts: [String], maxNewTokens: Int, stop: [String], sampling: (Int) -> SamplingSettings)
         -> [(text: String, tokens: Int, seconds: Double)]
     {
+        complete(ids: prompts.map { tokenizer.encode($0) }, maxNewTokens: maxNewTokens, stop: stop, sampling: sampling)
+    }
+
+    /// `complete` on prompts given as token ids.
+    func complete(ids prompts: [[Int32]], maxNewTokens: Int, stop: [String], sampling: (Int) -> SamplingSettings)
+        -> [(text: String, tokens: Int, seconds: Double)]
+    {
         /// One prompt's completion; the engine calls back on the thread that steps it, this one.
         final class Completion: @unchecked Sendable {
             let tokenizer: Tokenizer
@@ -166,7 +173,7 @@ struct TaskRunner {
         let stopTokens = Set(model.config.eosTokenId.map { [Int32($0)] } ?? [])
         let completions = prompts.map { _ in Completion(tokenizer) }
         for (n, (prompt, completion)) in zip(prompts, completions).enumerated() {
-            var ids = tokenizer.encode(prompt)
+            var ids = prompt
             let room = max(1, model.config.context - maxNewTokens)
             if ids.count > room { ids.removeFirst(ids.count - room) }
             if ids.isEmpty, let eos = model.config.eosTokenId { ids = [Int32(eos)] }

@@ -43,6 +43,9 @@ public struct PrepareExamplesStage: Stage {
         if !p.classification.labels.isEmpty, !p.classification.prompt.contains("{text}") {
             problems.append(ParamProblem(["classification", "prompt"], "must contain {text}"))
         }
+        for label in p.classification.labels.keys where label.isEmpty || label.contains(".") {
+            problems.append(ParamProblem(["classification", "labels"], "label '\(label)' must be non-empty without '.' (metrics are named task.<name>.f1.<label>)"))
+        }
         if Set(p.classification.labels.values).count != p.classification.labels.count {
             problems.append(ParamProblem(["classification", "labels"], "two labels share a verbalizer"))
         }
