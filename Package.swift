@@ -124,7 +124,7 @@ let package = Package(
         .executableTarget(name: "train-bench", dependencies: ["Transformer", "CBLAS"], path: "bench/train-bench"),
 
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit", "Training"]),
         .testTarget(name: "InferenceKernelTests", dependencies: ["CInferenceKernels", "Transformer"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Transformer"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Inference", "Transformer", "BPETokenizer"]),

@@ -50,6 +50,11 @@ public final class Trainer {
     public var afterStep: ((TransformerModel) -> Void)?
     /// A teacher whose logits the loss also follows (distillation).
     public var teacher: Distillation?
+    /// Low-rank adapters: when set, only they are trained, and the model holds the merged
+    /// weights throughout (fine-tuning with LoRA).
+    public var adapters: LoRAAdapters? {
+        didSet { if let adapters { fingerprint += " lora=\(adapters.rank)x\(adapters.scale) \(adapters.count)" } }
+    }
     /// Data parallelism: each rank takes its share of every batch's rows and the gradients and
     /// losses are summed over ranks before clipping and AdamW, so every rank takes the same step.
     /// Only rank 0 writes checkpoints.
@@ -78,7 +83,9 @@ public final class Trainer {
 
     public func run() throws -> Summary {
         let c = model.config, seq = data.sequenceLength
-        let optimizer = AdamW(layout: model.layout, settings: p.adamW)
+        let trainable = adapters?.values ?? model.parameters
+        let optimizer = AdamW(tensors: adapters?.tensors ?? model.layout.tensors, count: trainable.count, settings: p.adamW)
+        let adapterGradients = adapters.map { FloatBuffer(count: $0.count) }
         let acts = Activations(config: c, batch: p.batch / ranks, seq: seq, workers: workers, training: true,
                                checkpointing: p.gradient_checkpointing)
         let globalRows = acts.rows * ranks
@@ -91,7 +98,7 @@ public final class Trainer {
         var history: [CurvePoint] = []
         var start = 0, elapsedBefore = 0.0, trainedTokens = 0
         var windowStart = Date(), windowTokens = 0, windowLoss = 0.0, windowSteps = 0
-        if let header = try Checkpoint.load(fingerprint: fingerprint, model: model, optimizer: optimizer, in: context.work) {
+        if let header = try Checkpoint.load(fingerprint: fingerprint, parameters: trainable, optimizer: optimizer, in: context.work) {
             start = header.step
             history = header.history
             elapsedBefore = header.elapsedSeconds
@@ -102,6 +109,8 @@ public final class Trainer {
                 " (it was written with \(header.workers) threads, this run has \(workers.count): the curve will differ in the last bits)"))
         }
 
+        adapters?.apply(to: model, workers: workers)
+        if let adapters { context.log("LoRA: \(adapters.count) adapter parameters (rank \(adapters.rank)); the model's own weights stay frozen") }
         let began = Date()
         var lastVal: Double? = history.last { $0.valLoss != nil }?.valLoss
         var stoppedByBudget = false
@@ -112,7 +121,7 @@ public final class Trainer {
             let header = Checkpoint.Header(fingerprint: fingerprint, step: step, workers: workers.count,
                                            elapsedSeconds: elapsedBefore + Date().timeIntervalSince(began), history: history,
                                            windowLoss: windowLoss, windowSteps: windowSteps, trainedTokens: trainedTokens)
-            try Checkpoint.save(header, model: model, optimizer: optimizer, in: context.work)
+            try Checkpoint.save(header, parameters: trainable, optimizer: optimizer, in: context.work)
         }
 
         while step < steps {
@@ -135,7 +144,14 @@ public final class Trainer {
             guard loss.isFinite else {
                 throw StageError("training diverged at step \(step + 1): the loss is \(loss); lower lr (now \(lr)) or raise warmup")
             }
-            let norm = optimizer.update(parameters: model.parameters, gradients: gradients, lr: Float(lr), workers: workers)
+            let norm: Double
+            if let adapters, let adapterGradients {
+                adapters.gradients(from: gradients, into: adapterGradients, workers: workers)
+                norm = optimizer.update(parameters: trainable, gradients: adapterGradients, lr: Float(lr), workers: workers)
+                adapters.apply(to: model, workers: workers)
+            } else {
+                norm = optimizer.update(parameters: trainable, gradients: gradients, lr: Float(lr), workers: workers)
+            }
             afterStep?(model)
             step += 1
             windowTokens += globalRows * p.grad_accum

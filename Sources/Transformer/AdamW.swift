@@ -1,7 +1,8 @@
 import CTrainKernels
 import Foundation
 
-/// AdamW with global-norm gradient clipping, over the model's one parameter buffer.
+/// AdamW with global-norm gradient clipping, over one parameter buffer: the model's, or the
+/// tensors of another buffer (LoRA adapters).
 ///
 /// Each worker owns a contiguous range of the buffer and updates the tensors (or parts of
 /// tensors) inside it, each with its own weight decay (norms and, optionally, embeddings skip it).
@@ -24,13 +25,20 @@ public final class AdamW: @unchecked Sendable {
     public let v: FloatBuffer
     /// Updates applied so far (for the bias correction).
     public var step = 0
-    private let layout: ParameterLayout
+    private let tensors: [ParameterLayout.Tensor]
+    private let count: Int
 
-    public init(layout: ParameterLayout, settings: Settings) {
-        self.layout = layout
+    /// AdamW over `count` floats made of `tensors` (each tensor's decay follows its kind).
+    public init(tensors: [ParameterLayout.Tensor], count: Int, settings: Settings) {
+        self.tensors = tensors
+        self.count = count
         self.settings = settings
-        m = FloatBuffer(count: layout.count)
-        v = FloatBuffer(count: layout.count)
+        m = FloatBuffer(count: count)
+        v = FloatBuffer(count: count)
+    }
+
+    public convenience init(layout: ParameterLayout, settings: Settings) {
+        self.init(tensors: layout.tensors, count: layout.count, settings: settings)
     }
 
     /// The L2 norm of all gradients.
@@ -55,8 +63,8 @@ public final class AdamW: @unchecked Sendable {
         let bc1 = 1 - Float(pow(Double(s.beta1), Double(step)))
         let bc2 = 1 - Float(pow(Double(s.beta2), Double(step)))
         workers.run { w in
-            let mine = workers.range(w, of: layout.count)
-            for t in layout.tensors {
+            let mine = workers.range(w, of: count)
+            for t in tensors {
                 let lo = max(mine.lowerBound, t.offset), hi = min(mine.upperBound, t.offset + t.count)
                 guard lo < hi else { continue }
                 let decays = (t.isNorm ? s.decayNorms : true) && (t.isEmbedding ? s.decayEmbeddings : true)

@@ -13,6 +13,12 @@ public struct ParameterLayout: Sendable {
         /// Norm weights (1-D), which weight decay usually skips.
         public var isNorm: Bool { shape.count == 1 }
         public var isEmbedding: Bool { name == "model.embed_tokens.weight" || name == "lm_head.weight" }
+
+        public init(name: String, shape: [Int], offset: Int) {
+            self.name = name
+            self.shape = shape
+            self.offset = offset
+        }
     }
 
     /// Offsets of one layer's weights.

@@ -1,6 +1,7 @@
 import BPETokenizer
 import Foundation
 import PipeKit
+import Transformer
 import XCTest
 
 /// `prepare-examples` and `finetune` through the built binary: examples checked and split,
@@ -28,6 +29,7 @@ final class FinetuneTests: XCTestCase {
             uses: train
             inputs: {tokens: tokenize.tokens}
             with: {model: {layers: 2, heads: 2, dim: 32, context: 64}, batch: 8, steps: 40, lr: 3.0e-3, warmup: 5, eval_every: 40, eval_tokens: 2048}
+            publish: {model: out/pretrain/}
         \(stages)
         """
     }
@@ -173,6 +175,31 @@ final class FinetuneTests: XCTestCase {
         XCTAssertEqual(whole.values.count, accumulated.values.count)
         let largest = zip(whole.values, accumulated.values).map { abs($0 - $1) }.max() ?? 0
         XCTAssertLessThan(largest, 1e-5, "an AdamW step moves a weight by up to lr = 1e-3; the two updates differ by \(largest)")
+    }
+
+    func testLoRATrainsOnlyTheTargetedMatricesAndMergesThem() throws {
+        try writeCompletions()
+        try ws.write("p.yaml", Self.manifest("""
+          qa:
+            uses: prepare-examples
+            with: {train: qa.jsonl, split: {validation: 0.25, test: 0.0}}
+        \(Self.finetune("adapted", "batch: 4, lr: 1.0e-2, eval_every: 1, lora: {rank: 4, alpha: 8, targets: [q_proj, down_proj]}"))
+        """).replacingOccurrences(of: "steps: 1,", with: "steps: 20,"))
+        XCTAssertEqual(try ws.runStages("p.yaml")["adapted"], "ran")
+        let before = try SafeTensors.read(ws.root.appendingPathComponent("out/pretrain/model.safetensors"))
+        let after = try SafeTensors.read(ws.root.appendingPathComponent("out/adapted/model.safetensors"))
+        XCTAssertEqual(Set(before.keys), Set(after.keys))
+        for (name, tensor) in before {
+            let targeted = name.hasSuffix("q_proj.weight") || name.hasSuffix("down_proj.weight")
+            if targeted {
+                XCTAssertNotEqual(after[name]!.values, tensor.values, "\(name) is adapted")
+            } else {
+                XCTAssertEqual(after[name]!.values, tensor.values, "\(name) stays frozen, bit for bit")
+            }
+        }
+        let curve = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/adapted-metrics/curve.json"))) as! [[String: Any]]
+        let validation = curve.compactMap { $0["valLoss"] as? Double }
+        XCTAssertLessThan(validation.last!, validation.first!, "the adapters learn")
     }
 
     func testPackingChangesTheRowsButNotTheLoss() throws {

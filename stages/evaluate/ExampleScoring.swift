@@ -19,7 +19,7 @@ enum ExampleSplit: String, ParamChoice { case validation, test }
 /// the log-likelihood divided by the verbalizer's length in characters, as
 /// lm-evaluation-harness does), with per-class precision, recall and F1, macro-F1, the
 /// majority-class baseline and the confusion matrix; completions and chats by greedy
-/// generation, exact match after trimming whitespace.
+/// generation, exact match after trimming whitespace and ROUGE-L.
 struct ExampleScoring {
     let runner: TaskRunner
     let template: ChatTemplate?
@@ -104,13 +104,16 @@ struct ExampleScoring {
         }
         let stops = template?.stopText.map { [$0] } ?? []
         let outputs = runner.complete(ids: prompts, maxNewTokens: task.max_new_tokens, stop: stops) { _ in .greedy }
-        var matches = 0, details: [JSONValue] = []
+        var matches = 0, rouge = 0.0, details: [JSONValue] = []
         for (n, output) in outputs.enumerated() {
             let match = output.text.trimmingCharacters(in: .whitespacesAndNewlines) == references[n].trimmingCharacters(in: .whitespacesAndNewlines)
             if match { matches += 1 }
+            let score = TextScores.rougeL(prediction: output.text, reference: references[n])
+            rouge += score
             details.append(.object(["prompt": .string(shown[n]), "prediction": .string(output.text), "reference": .string(references[n]),
-                                    "exact_match": .bool(match)]))
+                                    "exact_match": .bool(match), "rougeL": .double(score)]))
         }
-        return (["task.\(task.name).exact_match": Double(matches) / Double(outputs.count)], details)
+        return (["task.\(task.name).exact_match": Double(matches) / Double(outputs.count),
+                 "task.\(task.name).rougeL": rouge / Double(outputs.count)], details)
     }
 }

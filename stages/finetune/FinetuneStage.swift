@@ -24,6 +24,8 @@ public struct FinetuneStage: Stage {
         @Param("longest example in tokens; default: the model's context", range: .positive) var max_length: Int? = nil
         @Param("an example longer than max_length, or with nothing to learn: fail the run, or drop it and count it")
         var unusable = UnusablePolicy.fail
+        @Param("train low-rank adapters instead of every weight; they are merged into the weights at the end")
+        var lora: LoRASettings? = nil
         @Param("MPI data-parallel ranks sharing each batch (set resources: {tasks: N} too)", range: .atLeast(1)) var ranks = 1
         @ParamGroup var training: TrainingSettings
         public init() {}
@@ -41,6 +43,14 @@ public struct FinetuneStage: Stage {
         var template: ChatTemplate {
             ChatTemplate(system: system, user: user, assistant: assistant, generationPrompt: generation_prompt)
         }
+    }
+
+    /// LoRA: the rank, the scale and the matrices adapted in every layer.
+    struct LoRASettings: Parameters {
+        @Param("rank of each adapter", range: .positive) var rank = 8
+        @Param("the update is alpha / rank · B·A", range: .positive) var alpha = 16.0
+        @Param("matrices adapted in every layer: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj")
+        var targets = ["q_proj", "v_proj"]
     }
 
     /// What happens to an example that cannot be learned.
@@ -72,6 +82,12 @@ public struct FinetuneStage: Stage {
         if Set(p.special_tokens).count != p.special_tokens.count || p.special_tokens.contains("") {
             problems.append(ParamProblem(["special_tokens"], "must be distinct and non-empty"))
         }
+        if let lora = p.lora {
+            let unknown = lora.targets.filter { !LoRAAdapters.targetNames.contains($0) }
+            if lora.targets.isEmpty || !unknown.isEmpty {
+                problems.append(ParamProblem(["lora", "targets"], "name one or more of \(LoRAAdapters.targetNames.joined(separator: ", "))"))
+            }
+        }
         if p.training.batch % p.ranks != 0 {
             problems.append(ParamProblem(["ranks"], "batch \(p.training.batch) must split evenly over \(p.ranks) ranks"))
         }
@@ -96,6 +112,9 @@ public struct FinetuneStage: Stage {
             context.log("added \(tokenizer.vocabularySize - base.vocabularySize) special token(s); the embedding grows to \(tokenizer.vocabularySize) rows, the new ones the mean of the others")
         }
         // A template declared here wins; otherwise the tokenizer's own (a model fine-tuned before).
+        if p.lora != nil, tokenizer.vocabularySize > base.vocabularySize {
+            throw StageError("lora: the embedding stays frozen, so the \(tokenizer.vocabularySize - base.vocabularySize) new special token(s) would keep the same mean row and could not be told apart; add them in a full fine-tune first, or fine-tune without lora")
+        }
         let template = try p.chat_template?.template ?? ChatTemplate.lookup(tokenizer: tokenizerFolder)
         if meta.form == "chat", template == nil {
             throw StageError("examples: chat examples need with.chat_template (the tokenizer has none)")
@@ -140,6 +159,10 @@ public struct FinetuneStage: Stage {
             throw StageError("with.ranks is \(p.ranks) but the stage runs as \(world?.size ?? 1) process(es): give it resources: {tasks: \(p.ranks)}")
         }
         trainer.world = world
+        if let lora = p.lora {
+            trainer.adapters = LoRAAdapters(model: model, rank: lora.rank, alpha: lora.alpha, targets: lora.targets,
+                                            seed: UInt64(p.training.seed))
+        }
         let summary = try trainer.run()
         try trainer.writeOutputs(summary, model: try context.output("model"), metrics: try context.output("metrics"),
                                  state: try context.output("state"), extra: counts)

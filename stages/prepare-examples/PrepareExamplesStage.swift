@@ -6,7 +6,8 @@ import PipeKit
 /// validation and test splits, from separate files or drawn from one with a seed.
 public struct PrepareExamplesStage: Stage {
     public struct Params: Parameters {
-        @Param("JSONL file of training examples (also the source of any split not given as a file)") var train: String
+        @Param("JSONL file of training examples (also the source of any split not given as a file); or give the documents input")
+        var train: String? = nil
         @Param("JSONL file of validation examples; default: drawn from train") var validation: String? = nil
         @Param("JSONL file of test examples; default: drawn from train") var test: String? = nil
         @Param("fractions drawn from train for the splits not given as files") var split = SplitFractions()
@@ -28,13 +29,16 @@ public struct PrepareExamplesStage: Stage {
     public static let name = "prepare-examples"
     public static let version = 1
     public static let summary = "Read labelled examples (prompt/completion, chat, text, text+label) from JSONL, check them, and split them."
-    public static let inputs: [StagePort] = []
+    public static let inputs = [
+        StagePort("documents", .documents, optional: true,
+                  doc: "examples from documents instead of a train file: each document's id, text, source and meta keys are its fields"),
+    ]
     public static let outputs = [
         StagePort("examples", .examples, doc: "train.jsonl, validation.jsonl, test.jsonl (canonical lines) + meta.json"),
     ]
 
     public static func externalInputs(_ p: Params) -> [ExternalInput] {
-        ([p.train] + [p.validation, p.test].compactMap { $0 }).map { ExternalInput(path: $0) }
+        [p.train, p.validation, p.test].compactMap { $0 }.map { ExternalInput(path: $0) }
     }
 
     public static func validate(_ p: Params) -> [ParamProblem] {
@@ -60,7 +64,15 @@ public struct PrepareExamplesStage: Stage {
         func read(_ path: String) throws -> [Example] {
             try reader.read(path.hasPrefix("/") ? URL(fileURLWithPath: path) : context.workspace.appendingPathComponent(path), shown: path)
         }
-        let pool = try read(p.train)
+        let pool: [Example]
+        switch (p.train, context.optionalInput("documents")) {
+        case (let train?, nil): pool = try read(train)
+        case (nil, let documents?):
+            pool = try reader.read(DocumentsReader(folder: documents.materialize(into: context.scratch.appendingPathComponent("documents"))))
+        case (nil, nil): throw StageError("give the training examples: with.train or the documents input")
+        case (_?, _?): throw StageError("give with.train or the documents input, not both")
+        }
+        let origin = p.train ?? "the documents"
         var splits: [String: [Example]] = ["validation": try p.validation.map(read) ?? [], "test": try p.test.map(read) ?? []]
         let drawn = Self.draw(count: pool.count, validation: p.validation == nil ? p.split.validation : 0,
                               test: p.test == nil ? p.split.test : 0, seed: p.seed)
@@ -68,7 +80,7 @@ public struct PrepareExamplesStage: Stage {
         if p.validation == nil { splits["validation"] = drawn.validation.map { pool[$0] } }
         if p.test == nil { splits["test"] = drawn.test.map { pool[$0] } }
 
-        guard let form = reader.form, !(splits["train"] ?? []).isEmpty else { throw StageError("\(p.train): no training examples") }
+        guard let form = reader.form, !(splits["train"] ?? []).isEmpty else { throw StageError("\(origin): no training examples") }
         if reader.badLines > 0 {
             context.warn("skipped \(reader.badLines) bad line(s): " + reader.reported.joined(separator: "; ") + (reader.badLines > reader.reported.count ? "; …" : ""))
         }

@@ -50,25 +50,46 @@ struct RawExampleReader {
         var examples: [Example] = []
         try LineReader.forEachLine(of: url, maxLineBytes: maxLineBytes) { bytes, number in
             guard bytes.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return }
-            do {
-                examples.append(try example(bytes))
-            } catch let error as StageError {
-                let message = "\(shown):\(number): \(error.message)"
-                guard policy == .skip else { throw StageError(message) }
-                badLines += 1
-                if reported.count < 5 { reported.append(message) }
-            }
-            guard examples.count <= maxExamples else {
-                throw StageError("\(shown):\(number): more than max_examples \(maxExamples) examples; raise max_examples")
-            }
+            try keep(Self.object(bytes), at: "\(shown):\(number)", into: &examples)
         }
         return examples
     }
 
-    private mutating func example(_ bytes: UnsafeBufferPointer<UInt8>) throws -> Example {
-        guard let line = String(validating: bytes, as: UTF8.self) else { throw StageError("not valid UTF-8") }
-        let object: JSONValue
-        do { object = try JSONValue.parse(Data(line.utf8)) } catch { throw StageError("not JSON: \(error)") }
+    /// Every valid example among documents, each read as the object of its fields: `id`,
+    /// `text`, `source` and the keys of its `meta` (so `fields: {label: source}` classifies
+    /// documents by where they came from).
+    mutating func read(_ documents: DocumentsReader) throws -> [Example] {
+        var examples: [Example] = []
+        try documents.forEach { document in
+            var fields = document.meta?.objectValue ?? [:]
+            fields["id"] = .string(document.id)
+            fields["text"] = .string(document.text)
+            if let source = document.source { fields["source"] = .string(source) }
+            try keep(.success(.object(fields)), at: "documents: \(document.id)", into: &examples)
+        }
+        return examples
+    }
+
+    /// Adds the example an object holds, or applies the policy to its problem.
+    private mutating func keep(_ object: Result<JSONValue, StageError>, at place: String, into examples: inout [Example]) throws {
+        do {
+            examples.append(try example(object.get()))
+        } catch let error as StageError {
+            let message = "\(place): \(error.message)"
+            guard policy == .skip else { throw StageError(message) }
+            badLines += 1
+            if reported.count < 5 { reported.append(message) }
+        }
+        guard examples.count <= maxExamples else { throw StageError("\(place): more than max_examples \(maxExamples) examples; raise max_examples") }
+    }
+
+    /// A line's JSON value, or why it has none.
+    private static func object(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, StageError> {
+        guard let line = String(validating: bytes, as: UTF8.self) else { return .failure(StageError("not valid UTF-8")) }
+        do { return .success(try JSONValue.parse(Data(line.utf8))) } catch { return .failure(StageError("not JSON: \(error)")) }
+    }
+
+    private mutating func example(_ object: JSONValue) throws -> Example {
         guard object.objectValue != nil else { throw StageError("not a JSON object") }
         let (lineForm, example) = try parse(object)
         if let form, form != lineForm { throw StageError("a \(lineForm) line in a \(form) dataset (its first valid line decided)") }
