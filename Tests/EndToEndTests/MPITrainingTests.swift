@@ -59,6 +59,41 @@ final class MPITrainingTests: XCTestCase {
         XCTAssertTrue(show.stdout.contains("data parallel: rank 0 of 2, 4 rows of each batch"), show.stdout)
     }
 
+    func testFineTuningOverTwoRanksAveragesOverTheLearnedTokensOfBoth() throws {
+        // Answers of very different lengths: each rank's rows learn a different number of
+        // tokens, so the loss is right only when normalized by the count summed over ranks.
+        var lines = ""
+        for n in 0..<16 {
+            lines += "{\"prompt\": \"Q\(n):\", \"completion\": \"\(String(repeating: " stage", count: n % 5 == 0 ? 6 : 1 + n % 2))\"}\n"
+        }
+        try ws.write("qa.jsonl", lines)
+        let settings = "steps: 8, batch: 4, lr: 3.0e-3, warmup: 0, log_every: 1, eval_every: 8"
+        try ws.write("p.yaml", Self.manifest(executor: "local") + """
+          qa:
+            uses: prepare-examples
+            with: {train: qa.jsonl, split: {validation: 0.0, test: 0.0}}
+          tuned:
+            uses: finetune
+            inputs: {examples: qa.examples, init_from: single.model, tokenizer: tokenize.tokenizer}
+            with: {\(settings)}
+            publish: {metrics: out/tuned/}
+          tuned_parallel:
+            uses: finetune
+            inputs: {examples: qa.examples, init_from: single.model, tokenizer: tokenize.tokenizer}
+            with: {\(settings), ranks: 2}
+            resources: {cpus: 1, tasks: 2}
+            publish: {metrics: out/tuned-parallel/}
+
+        """)
+        let statuses = try ws.runStages("p.yaml", ["tuned", "tuned_parallel"])
+        XCTAssertEqual(statuses["tuned_parallel"], "ran")
+        let single = try trainLosses("out/tuned"), parallel = try trainLosses("out/tuned-parallel")
+        XCTAssertEqual(single.count, 8)
+        for (step, (a, b)) in zip(single, parallel).enumerated() {
+            XCTAssertEqual(b, a, accuracy: abs(a) * 1e-5, "step \(step + 1)")
+        }
+    }
+
     func testSrunUnderSlurmGivesTheLocalArtifacts() throws {
         try ws.write("p.yaml", Self.manifest(executor: "local"))
         _ = try ws.runStages("p.yaml", ["--cache", "cache-local"])
