@@ -48,6 +48,21 @@ final class ObjectiveStageTests: XCTestCase {
         ])
     }
 
+    func testClassificationMetricsAreTargetsTheObjectiveAccepts() {
+        XCTAssertEqual(problems("""
+              targets:
+                task.fortunes.macro_f1: {min: 0.5}
+                task.fortunes.acc_norm: {min: 0.5}
+                task.fortunes.f1.food: {min: 0.4}
+                task.fortunes.recall.law: {min: 2}
+                task.fortunes.support.law: {min: 1}
+
+        """).sorted(), [
+            "m.yaml:11:41: error: parameter 'targets.task.fortunes.recall.law.min': task.fortunes.recall.law is never above 1.0, so min 2.0 cannot be met",
+            "m.yaml:12:36: error: parameter 'targets.task.fortunes.support.law': unknown per-class task metric 'support' (known: f1, precision, recall)",
+        ])
+    }
+
     func testOneArtifactPerConcernSoEditingATargetChangesOnlyTargets() async throws {
         let cache = Cache(root: folder.appendingPathComponent("cache"))
         func run(_ with: String) async throws -> RunRecord {
