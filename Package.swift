@@ -92,7 +92,7 @@ let package = Package(
         .target(name: "CMPILoader", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "DataParallel", dependencies: ["Support", "CMPILoader"]),
         .target(name: "Training", dependencies: ["PipeKit", "Transformer", "DataParallel"]),
-        .target(name: "TrainStage", dependencies: ["PipeKit", "Transformer", "Training", "DataParallel"], path: "stages/train"),
+        .target(name: "TrainStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/train"),
         .target(name: "EvaluateStage", dependencies: ["PipeKit", "Transformer", "Inference", "BPETokenizer"], path: "stages/evaluate"),
         .target(name: "PruneStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/prune"),
         .target(name: "DistillStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/distill"),
@@ -100,7 +100,7 @@ let package = Package(
         .target(name: "ExportStage", dependencies: ["PipeKit", "Transformer", "BPETokenizer"], path: "stages/export"),
         // Labelled examples: read and split (prepare-examples), learned (finetune).
         .target(name: "PrepareExamplesStage", dependencies: ["PipeKit"], path: "stages/prepare-examples"),
-        .target(name: "FinetuneStage", dependencies: ["PipeKit", "Transformer", "Training", "DataParallel", "BPETokenizer"], path: "stages/finetune"),
+        .target(name: "FinetuneStage", dependencies: ["PipeKit", "Transformer", "Training", "BPETokenizer"], path: "stages/finetune"),
 
         // The registry of the stage kinds compiled into pipe.
         .target(name: "BuiltinStages",

@@ -91,21 +91,9 @@ public struct ChatTemplate: Sendable, Equatable {
     /// a Jinja string expression and no text sits between tags, so Jinja's whitespace handling
     /// never changes the output.
     public var jinja: String {
-        func literal(_ text: String) -> String {
-            var out = "'"
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\\": out += "\\\\"
-                case "'": out += "\\'"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                case _ where scalar.value < 0x20 || scalar.value == 0x7f: out += String(format: "\\x%02x", scalar.value)
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-            return out + "'"
-        }
+        // A JSON string is also a Jinja string literal (Jinja decodes its escapes as Python's
+        // unicode-escape does: \n, \", \\, \u00XX).
+        func literal(_ text: String) -> String { JSONValue.string(text).canonicalJSON }
         func message(_ form: String) -> String {
             let (opening, closing) = Self.split(form)
             return "{{ \(literal(opening)) + message['content'] + \(literal(closing)) }}"

@@ -62,6 +62,17 @@ public final class Trainer {
         didSet { if let world, world.size > 1 { fingerprint += " ranks=\(world.size)" } }
     }
     private var ranks: Int { world?.size ?? 1 }
+
+    /// Joins the MPI world the stage runs in (none outside a launcher), which must have the
+    /// `ranks` processes the manifest asked for.
+    public func joinWorld(ranks expected: Int) throws {
+        let world = try MPIWorld.current()
+        guard (world?.size ?? 1) == expected else {
+            throw StageError("with.ranks is \(expected) but the stage runs as \(world?.size ?? 1) process(es): give it resources: {tasks: \(expected)}")
+        }
+        self.world = world
+        if let world, world.size > 1 { context.log("data parallel: rank \(world.rank) of \(world.size), \(p.batch / world.size) rows of each batch") }
+    }
     private var isWriter: Bool { (world?.rank ?? 0) == 0 }
 
     public init(model: TransformerModel, settings params: TrainingSettings, steps: Int, data: TrainingData,

@@ -29,10 +29,12 @@ public struct TrainingSettings: Parameters {
 
     public init() {}
 
-    /// Range checks, located by parameter name.
-    public func problems() -> [ParamProblem] {
-        if let m = min_lr, m > lr { return [ParamProblem(["min_lr"], "must be between 0 and lr \(lr)")] }
-        return []
+    /// Range checks, located by parameter name; the batch must split evenly over `ranks`.
+    public func problems(ranks: Int = 1) -> [ParamProblem] {
+        var problems: [ParamProblem] = []
+        if let m = min_lr, m > lr { problems.append(ParamProblem(["min_lr"], "must be between 0 and lr \(lr)")) }
+        if batch % ranks != 0 { problems.append(ParamProblem(["ranks"], "batch \(batch) must split evenly over \(ranks) ranks")) }
+        return problems
     }
 
     var adamW: AdamW.Settings {

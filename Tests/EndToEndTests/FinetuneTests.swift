@@ -18,6 +18,11 @@ final class FinetuneTests: XCTestCase {
 
     override func tearDown() { ws.remove() }
 
+    /// A JSON file of the workspace.
+    private func json(_ relative: String) throws -> JSONValue {
+        try JSONValue.parse(Data(contentsOf: ws.root.appendingPathComponent(relative)))
+    }
+
     /// A small pretrained model on the docs corpus, then the given stages.
     static func manifest(_ stages: String) -> String {
         """
@@ -87,9 +92,9 @@ final class FinetuneTests: XCTestCase {
         XCTAssertEqual(tokenizer.vocabularySize, 324)
         XCTAssertEqual(tokenizer.specialTokenId("<|end|>"), 323)
         XCTAssertEqual(tokenizer.encode("a<|user|>b<|end|>").filter { $0 >= 320 }, [321, 323], "never split by the pre-tokenizer")
-        let config = try JSONValue.parse(Data(contentsOf: ws.root.appendingPathComponent("out/model/config.json")))
+        let config = try json("out/model/config.json")
         XCTAssertEqual(config["vocab_size"]?.intValue, 324)
-        let metrics = try JSONValue.parse(Data(contentsOf: ws.root.appendingPathComponent("out/metrics/metrics.json")))
+        let metrics = try json("out/metrics/metrics.json")
         XCTAssertEqual(metrics["finetune.train.examples"]?.doubleValue, 96)
         XCTAssertEqual(metrics["finetune.validation.examples"]?.doubleValue, 24)
         XCTAssertNotNil(metrics["val.loss"]?.doubleValue)
@@ -165,7 +170,7 @@ final class FinetuneTests: XCTestCase {
         XCTAssertEqual(statuses["whole"], "ran")
         XCTAssertEqual(statuses["accumulated"], "ran")
         func metric(_ name: String, _ folder: String) throws -> Double {
-            try XCTUnwrap(JSONValue.parse(Data(contentsOf: ws.root.appendingPathComponent("out/\(folder)/metrics.json")))[name]?.doubleValue)
+            try XCTUnwrap(json("out/\(folder)/metrics.json")[name]?.doubleValue)
         }
         XCTAssertEqual(try metric("train.loss", "whole-metrics"), try metric("train.loss", "accumulated-metrics"), accuracy: 1e-6)
         XCTAssertEqual(try metric("train.trained_tokens", "whole-metrics"), try metric("train.trained_tokens", "accumulated-metrics"))
@@ -213,9 +218,7 @@ final class FinetuneTests: XCTestCase {
         \(Self.finetune("packed", "batch: 2, lr: 1.0e-12, packing: true"))
         """))
         _ = try ws.runStages("p.yaml")
-        func metrics(_ folder: String) throws -> JSONValue {
-            try JSONValue.parse(Data(contentsOf: ws.root.appendingPathComponent("out/\(folder)/metrics.json")))
-        }
+        func metrics(_ folder: String) throws -> JSONValue { try json("out/\(folder)/metrics.json") }
         let padded = try XCTUnwrap(try metrics("padded-metrics")["val.loss"]?.doubleValue)
         let packed = try XCTUnwrap(try metrics("packed-metrics")["val.loss"]?.doubleValue)
         XCTAssertEqual(packed, padded, accuracy: 1e-5 * padded)
@@ -259,9 +262,7 @@ final class FinetuneTests: XCTestCase {
         """))
         let statuses = try ws.runStages("p.yaml")
         XCTAssertEqual(statuses["after"], "ran")
-        func metrics(_ folder: String) throws -> JSONValue {
-            try JSONValue.parse(Data(contentsOf: ws.root.appendingPathComponent("out/\(folder)/metrics.json")))
-        }
+        func metrics(_ folder: String) throws -> JSONValue { try json("out/\(folder)/metrics.json") }
         let after = try metrics("after"), before = try metrics("before")
         let accuracy = try XCTUnwrap(after["task.topics.accuracy"]?.doubleValue)
         let baseline = try XCTUnwrap(after["task.topics.majority_baseline"]?.doubleValue)
@@ -334,10 +335,10 @@ final class FinetuneTests: XCTestCase {
             publish: {examples: out/classes/}
         """)
         _ = try ws.runStages("p.yaml")
-        let lenient = try JSONValue.parse(Data(contentsOf: ws.root.appendingPathComponent("out/lenient/meta.json")))
+        let lenient = try json("out/lenient/meta.json")
         XCTAssertEqual(lenient["form"]?.stringValue, "completion")
         XCTAssertEqual(lenient["counts"]?["train"]?.intValue, 2, "lines 2, 3 and 4 skipped")
-        let meta = try JSONValue.parse(Data(contentsOf: ws.root.appendingPathComponent("out/classes/meta.json")))
+        let meta = try json("out/classes/meta.json")
         XCTAssertEqual(meta["form"]?.stringValue, "classification")
         XCTAssertEqual(meta["counts"]?["test"]?.intValue, 10)
         XCTAssertEqual(meta["counts"]?["validation"]?.intValue, 10)

@@ -1,5 +1,4 @@
 import BPETokenizer
-import DataParallel
 import Foundation
 import PipeKit
 import Training
@@ -73,7 +72,7 @@ public struct FinetuneStage: Stage {
     ]
 
     public static func validate(_ p: Params) -> [ParamProblem] {
-        var problems = p.training.problems()
+        var problems = p.training.problems(ranks: p.ranks)
         if let form = p.chat_template {
             for (name, text) in [("user", form.user), ("assistant", form.assistant)] + (form.system.map { [("system", $0)] } ?? []) {
                 if let problem = ChatTemplate.problem(form: text) { problems.append(ParamProblem(["chat_template", name], problem)) }
@@ -87,9 +86,6 @@ public struct FinetuneStage: Stage {
             if lora.targets.isEmpty || !unknown.isEmpty {
                 problems.append(ParamProblem(["lora", "targets"], "name one or more of \(LoRAAdapters.targetNames.joined(separator: ", "))"))
             }
-        }
-        if p.training.batch % p.ranks != 0 {
-            problems.append(ParamProblem(["ranks"], "batch \(p.training.batch) must split evenly over \(p.ranks) ranks"))
         }
         return problems
     }
@@ -154,11 +150,7 @@ public struct FinetuneStage: Stage {
 
         let trainer = Trainer(model: model, settings: p.training, steps: steps, data: data, context: context, maxSeconds: maxSeconds,
                               fingerprint: "finetune \(examplesInput.id) \(initial.id) \(tokenizerInput.id) \(p.special_tokens) \(template?.json.canonicalJSON ?? "-") prompt=\(p.train_on_prompt) packing=\(p.packing) length=\(maxLength) \(p.unusable)")
-        let world = try MPIWorld.current()
-        guard (world?.size ?? 1) == p.ranks else {
-            throw StageError("with.ranks is \(p.ranks) but the stage runs as \(world?.size ?? 1) process(es): give it resources: {tasks: \(p.ranks)}")
-        }
-        trainer.world = world
+        try trainer.joinWorld(ranks: p.ranks)
         if let lora = p.lora {
             trainer.adapters = LoRAAdapters(model: model, rank: lora.rank, alpha: lora.alpha, targets: lora.targets,
                                             seed: UInt64(p.training.seed))

@@ -1,4 +1,3 @@
-import DataParallel
 import Foundation
 import PipeKit
 import Training
@@ -33,11 +32,8 @@ public struct TrainStage: Stage {
         StagePort("state", .checkpoint, doc: "checkpoint.bin: weights and AdamW moments, to resume or inspect"),
     ]
     public static func validate(_ p: Params) -> [ParamProblem] {
-        var problems = p.model.problems() + p.training.problems()
+        var problems = p.model.problems() + p.training.problems(ranks: p.ranks)
         if p.steps != nil, p.tokens != nil { problems.append(ParamProblem(["tokens"], "give steps or tokens, not both")) }
-        if p.training.batch % p.ranks != 0 {
-            problems.append(ParamProblem(["ranks"], "batch \(p.training.batch) must split evenly over \(p.ranks) ranks"))
-        }
         return problems
     }
 
@@ -75,12 +71,7 @@ public struct TrainStage: Stage {
         let data = TokenWindows(train: train, val: val, sequenceLength: config.context, seed: p.training.seed)
         let trainer = Trainer(model: model, settings: p.training, steps: steps, data: data, context: context, maxSeconds: maxSeconds,
                               fingerprint: "\(try context.input("tokens").id) \(context.optionalInput("init_from")?.id ?? "fresh")")
-        let world = try MPIWorld.current()
-        guard (world?.size ?? 1) == p.ranks else {
-            throw StageError("with.ranks is \(p.ranks) but the stage runs as \(world?.size ?? 1) process(es): give it resources: {tasks: \(p.ranks)}")
-        }
-        trainer.world = world
-        if let world, world.size > 1 { context.log("data parallel: rank \(world.rank) of \(world.size), \(p.training.batch / world.size) rows of each batch") }
+        try trainer.joinWorld(ranks: p.ranks)
         let summary = try trainer.run()
         try trainer.writeOutputs(summary, model: try context.output("model"), metrics: try context.output("metrics"),
                                  state: try context.output("state"))
