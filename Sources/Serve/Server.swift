@@ -8,7 +8,8 @@ import Synchronization
 /// `pipe serve`'s server: Hummingbird on `settings.host:port` with the routes of `Routes`. It
 /// listens at once (`/health` answers 503 while `load` runs on a thread of its own), prints
 /// `listening on http://HOST:PORT` on standard error, and on SIGTERM or SIGINT stops accepting,
-/// lets running requests finish for up to `drainTimeout` seconds, then cancels the rest.
+/// lets running requests finish for up to `drainTimeout` seconds, then cancels the rest. Slow
+/// or oversized request bodies are cut off by `RequestDeadlineHandler`.
 public struct Server: Sendable {
     public let settings: ServerSettings
 
@@ -22,7 +23,8 @@ public struct Server: Sendable {
         let loading = LoadFailure()
         let app = Application(
             router: Routes.router(state),
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(settings.idleTimeout)))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [RequestDeadlineHandler(timeout: Self.time(settings.requestTimeout))],
+                                                idleTimeout: Self.time(settings.idleTimeout))),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "pipe"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port
@@ -46,6 +48,8 @@ public struct Server: Sendable {
         state.model?.engine.stop()
         if let error = loading.error { throw error }
     }
+
+    private static func time(_ seconds: Double) -> TimeAmount { .nanoseconds(Int64(seconds * 1e9)) }
 }
 
 /// Why the model failed to load, and the service group to shut down when it does.

@@ -29,7 +29,8 @@ final class ServerState: Sendable {
                        param: "model", code: "model_not_found")
     }
 
-    /// The request body, at most `maxBodyBytes` (a declared or actual larger body is a 413).
+    /// The request body, at most `maxBodyBytes` (a declared or actual larger body is a 413; one
+    /// cut off on the way is a 400).
     func body(of request: Request) async throws -> Data {
         let limit = settings.maxBodyBytes
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit { throw APIError.tooLarge(limit) }
@@ -37,6 +38,8 @@ final class ServerState: Sendable {
             return Data(try await request.body.collect(upTo: limit).readableBytesView)
         } catch is NIOTooManyBytesError {
             throw APIError.tooLarge(limit)
+        } catch {
+            throw APIError.bodyIncomplete(error)
         }
     }
 

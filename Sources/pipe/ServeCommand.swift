@@ -60,6 +60,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The largest request body in bytes (a larger one gets 413).")
     var maxBodyBytes = 4 << 20
 
+    @Option(help: "Seconds a request's body may take to arrive after its head (past it: 408 and the connection is closed).")
+    var requestTimeout = 30.0
+
+    @Option(help: "Seconds before an idle connection is closed (also bounds a request head sent slowly).")
+    var idleTimeout = 60.0
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
@@ -67,6 +73,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard drainTimeout >= 0, drainTimeout <= 86_400 else { throw ValidationError("--drain-timeout must be in 0...86400 seconds") }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must not be negative") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard requestTimeout > 0, requestTimeout <= 86_400 else { throw ValidationError("--request-timeout must be in (0, 86400] seconds") }
+        guard idleTimeout > 0, idleTimeout <= 86_400 else { throw ValidationError("--idle-timeout must be in (0, 86400] seconds") }
     }
 
     func run() async throws {
@@ -86,6 +94,8 @@ struct ServeCommand: AsyncParsableCommand {
         settings.drainTimeout = drainTimeout
         settings.maxQueue = maxQueue
         settings.maxBodyBytes = maxBodyBytes
+        settings.requestTimeout = requestTimeout
+        settings.idleTimeout = idleTimeout
         if let log {
             do {
                 settings.requestLog = try RequestLog(url: URL(fileURLWithPath: log), includesText: logText)

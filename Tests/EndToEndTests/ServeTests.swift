@@ -108,8 +108,16 @@ final class ServeTests: XCTestCase {
         let big = ws.root.appendingPathComponent("big.json")
         FileManager.default.createFile(atPath: big.path, contents: nil)
         try FileHandle(forWritingTo: big).truncate(atOffset: 100 << 20)
-        XCTAssertEqual(try status(["--data-binary", "@" + big.path]), "413", "a 100 MB body")
-        XCTAssertEqual(try status(["-H", "Transfer-Encoding: chunked", "--data-binary", "@" + big.path]), "413", "a 100 MB chunked body")
+        // 413 at once, without the body held in memory: with curl's `Expect: 100-continue`, sent
+        // regardless (`Expect:` off), and chunked (no length declared: cut at the limit).
+        let peakBefore = try server.peakResidentBytes()
+        for (extra, what) in [([String](), "a 100 MB body"), (["-H", "Expect:"], "a 100 MB body sent without waiting"),
+                              (["-H", "Transfer-Encoding: chunked"], "a 100 MB chunked body")] {
+            let started = Date()
+            XCTAssertEqual(try status(extra + ["--data-binary", "@" + big.path]), "413", what)
+            XCTAssertLessThan(Date().timeIntervalSince(started), 5, what)
+        }
+        XCTAssertLessThan(try server.peakResidentBytes() - peakBefore, 32 << 20, "the 100 MB bodies were not buffered")
         XCTAssertEqual(try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", server.baseURL + "/nowhere"]), "401", "no key")
         XCTAssertEqual(try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(Self.key)", server.baseURL + "/nowhere"]), "404")
         XCTAssertEqual(try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", server.baseURL + "/health"]), "200", "still up")
@@ -117,6 +125,24 @@ final class ServeTests: XCTestCase {
         let serverErrors = metrics.split(separator: "\n").filter { $0.contains("status=\"5") && !$0.contains("endpoint=\"/health\"") }
         XCTAssertEqual(serverErrors, [], "no 5xx but /health's 503 while loading")
         XCTAssertTrue(metrics.contains("pipe_requests_total{endpoint=\"other\",status=\"404\"}"), metrics)
+    }
+
+    func testSlowClientsAreCutOffWhileOthersAreServed() throws {
+        let guarded = try ServeProcess.start(in: ws, ["out/model", "-t", "out/tokenizer", "--threads", "1",
+                                                      "--request-timeout", "2", "--idle-timeout", "2"])
+        defer { guarded.kill() }
+        let script = Workspace.repository.appendingPathComponent("tests-python/serve_slow_client.py").path
+        let run = try Workspace.execute(TokenizerTests.python, [script, "127.0.0.1", String(guarded.port), "30"], in: ws.root)
+        XCTAssertEqual(run.status, 0, run.output)
+        let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], run.output)
+        let head = try XCTUnwrap(result["head"] as? [String: Any]), body = try XCTUnwrap(result["body"] as? [String: Any])
+        // A head that never ends: closed by the idle timeout, with nothing to answer.
+        XCTAssertEqual(try XCTUnwrap(head["closed_after"] as? Double, run.output), 2, accuracy: 1.5, run.output)
+        // A body that trickles: 408 once the request timeout has passed since its head.
+        XCTAssertEqual(try XCTUnwrap(body["closed_after"] as? Double, run.output), 2, accuracy: 1.5, run.output)
+        XCTAssertEqual(body["status"] as? String, "HTTP/1.1 408 Request Timeout", run.output)
+        XCTAssertEqual(result["others"] as? [Int], [200, 200], "served while the slow clients trickled")
+        XCTAssertTrue(guarded.process.isRunning)
     }
 
     func testAClientKilledMidStreamReturnsItsSlotWithinASecond() throws {
@@ -251,6 +277,16 @@ final class ServeProcess {
         Foundation.kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         return process.terminationStatus
+    }
+
+    /// The server's peak resident set so far (VmHWM), in bytes.
+    func peakResidentBytes() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
+            throw NSError(domain: "serve", code: 3, userInfo: [NSLocalizedDescriptionKey: "no VmHWM in \(status)"])
+        }
+        return kilobytes << 10
     }
 
     func kill() {
