@@ -100,6 +100,17 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(try status(["-d", #"{"prompt": "x", "max_tokens": -5}"#]), "400", "negative max_tokens")
         XCTAssertEqual(try status(["-d", #"{"prompt": "x", "max_tokens": 99999999999999999999}"#]), "400", "huge max_tokens")
         XCTAssertEqual(try status(["-d", #"{"prompt": [999999]}"#]), "400", "token outside the vocabulary")
+        XCTAssertEqual(try status(["-d", #"{"prompt": "x", "max_tokens": "12"}"#]), "400", "a number as a string")
+        XCTAssertEqual(try status(["-d", #"{"prompt": "x", "max_tokens": 1e300}"#]), "400", "a huge float")
+        XCTAssertEqual(try status(["-d", #"{"prompt": "x", "max_tokens": 4096}"#]), "400", "prompt plus max_tokens over the context")
+        XCTAssertEqual(try status(["-d", #"{"prompt": "x", "n": 1000000}"#]), "400", "huge n")
+        XCTAssertEqual(try status(["-d", "[1, 2]"]), "400", "not an object")
+        try ws.write("deep.json", "{\"prompt\": " + String(repeating: "[", count: 200_000) + "]}")
+        XCTAssertEqual(try status(["--data-binary", "@" + ws.root.appendingPathComponent("deep.json").path]), "400", "deep nesting")
+        let chat = try curl(["-s", "-w", " %{http_code}", "-H", "Authorization: Bearer \(Self.key)", "-d", #"{"messages": "hi"}"#,
+                             server.baseURL + "/v1/chat/completions"])
+        XCTAssertTrue(chat.hasSuffix(" 400") && chat.contains(#""param":"messages""#) && !chat.contains("chat_template_missing"),
+                      "chat: messages of the wrong type, found before the missing template: \(chat)")
         var invalid = Data(#"{"prompt": ""#.utf8)
         invalid.append(contentsOf: [0xC3, 0x28, 0xFF])
         invalid.append(contentsOf: Array(#""}"#.utf8))
@@ -143,6 +154,29 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(body["status"] as? String, "HTTP/1.1 408 Request Timeout", run.output)
         XCTAssertEqual(result["others"] as? [Int], [200, 200], "served while the slow clients trickled")
         XCTAssertTrue(guarded.process.isRunning)
+    }
+
+    func testKeysFromAFileAndTheEnvironmentAndATextLog() throws {
+        try ws.write("keys.txt", "alpha\n  beta  \n\n")
+        let keyed = try ServeProcess.start(in: ws, ["out/model", "-t", "out/tokenizer", "--threads", "1", "--api-key-file", "keys.txt",
+                                                    "--log", "text.jsonl", "--log-text"], environment: ["PIPE_API_KEY": "gamma"])
+        defer { keyed.kill() }
+        func status(_ key: String?) throws -> String {
+            try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}"] + (key.map { ["-H", "Authorization: Bearer \($0)"] } ?? [])
+                     + [keyed.baseURL + "/v1/models"])
+        }
+        for key in ["alpha", "beta", "gamma"] { XCTAssertEqual(try status(key), "200", key) }
+        for key in ["alph", "alphaa", "delta", "", Self.key] { XCTAssertEqual(try status(key), "401", "'\(key)'") }
+        XCTAssertEqual(try status(nil), "401", "no key")
+        XCTAssertEqual(try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", keyed.baseURL + "/health"]), "200", "/health needs none")
+
+        let answer = try curl(["-s", "-H", "Authorization: Bearer beta", "-H", "Content-Type: application/json", "-d",
+                               #"{"prompt": "The engine", "max_tokens": 5, "temperature": 0}"#, keyed.baseURL + "/v1/completions"])
+        let choices = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])?["choices"] as? [[String: Any]], answer)
+        let line = try XCTUnwrap(try ws.jsonLines("text.jsonl").last)
+        XCTAssertEqual(line["prompt"] as? String, "The engine")
+        XCTAssertEqual(line["completion"] as? String, try XCTUnwrap(choices.first?["text"] as? String))
+        XCTAssertEqual(line["completion_tokens"] as? Int, 5)
     }
 
     func testAClientKilledMidStreamReturnsItsSlotWithinASecond() throws {
@@ -236,12 +270,13 @@ final class ServeProcess {
         self.port = port
     }
 
-    /// Starts `pipe serve ARGUMENTS --port 0`, reads the bound port from its standard error and
+    /// Starts `pipe serve ARGUMENTS --port 0` (with `environment` added to the test's), reads the bound port from its standard error and
     /// waits for `/health` to answer 200.
-    static func start(in ws: Workspace, _ arguments: [String]) throws -> ServeProcess {
+    static func start(in ws: Workspace, _ arguments: [String], environment: [String: String] = [:]) throws -> ServeProcess {
         let process = Process()
         process.executableURL = Workspace.binary
         process.arguments = ["serve"] + arguments + ["--port", "0"]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.currentDirectoryURL = ws.root
         let log = ws.root.appendingPathComponent("serve-\(UUID().uuidString).stderr")
         FileManager.default.createFile(atPath: log.path, contents: nil)
