@@ -15,9 +15,11 @@ public struct Server: Sendable {
 
     public init(settings: ServerSettings) { self.settings = settings }
 
-    /// Runs until a signal; throws what `load` threw (after shutting down).
-    public func run(load: @escaping @Sendable () throws -> ServedModel) async throws {
+    /// Runs until a signal; throws what the supply's first load threw (after shutting down).
+    /// A supply that can change is checked for a newer model once the first has loaded.
+    public func run(_ supply: ModelSupply) async throws {
         let state = ServerState(settings: settings)
+        let reloader = supply.newer.map { ModelReloader(state: state, newer: $0, interval: supply.interval) }
         var logger = Logger(label: "pipe-serve")
         logger.logLevel = .warning
         let loading = LoadFailure()
@@ -31,9 +33,10 @@ public struct Server: Sendable {
                 FileHandle.standardError.write(Data("listening on http://\(settings.host):\(port)\n".utf8))
                 Thread.detachNewThread {
                     do {
-                        let model = try load()
+                        let model = try supply.load()
                         model.engine.start()
                         state.setModel(model)
+                        reloader?.start()
                     } catch {
                         loading.fail(error)
                     }
@@ -45,6 +48,7 @@ public struct Server: Sendable {
         let serviceGroup = ServiceGroup(configuration: configuration)
         loading.group = serviceGroup
         try await serviceGroup.run()
+        reloader?.stop()
         state.model?.engine.stop()
         if let error = loading.error { throw error }
     }

@@ -16,6 +16,15 @@ final class ServerState: Sendable {
 
     func setModel(_ model: ServedModel) { loaded.withLock { $0 = model } }
 
+    /// Makes `model` the one new requests get; returns the one it replaces.
+    func replaceModel(with model: ServedModel) -> ServedModel? {
+        loaded.withLock {
+            let old = $0
+            $0 = model
+            return old
+        }
+    }
+
     /// The model, or a 503 while it loads.
     func readyModel() throws(APIError) -> ServedModel {
         guard let model else { throw .overloaded("the model is still loading") }

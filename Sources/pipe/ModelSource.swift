@@ -31,30 +31,8 @@ struct ModelSource {
             }
             return ResolvedModel(name: model, model: folder, tokenizer: tokenizerURL)
         }
-        var options = try ManifestOptions.parse([manifest])
-        options.cache = nil
-        let (loaded, cache) = try options.load()
-        let runs = try StageRuns(manifest: loaded, cache: cache)
-        func artifact(stage: String, kind: ArtifactKind, into folder: URL) throws -> URL {
-            guard let declared = loaded.stage(stage) else { throw UsageError("no stage '\(stage)' in \(manifest)") }
-            guard let port = declared.descriptor.outputs.first(where: { $0.kind == kind }) else {
-                throw UsageError("stage '\(stage)' has no \(kind) output")
-            }
-            guard let record = try runs.last(stage), let tree = record.outputs[port.name] else {
-                throw UsageError("stage '\(stage)' has not run yet; run `pipe run \(manifest) \(stage)` first")
-            }
-            try tree.materialize(into: folder, store: cache.objects)
-            return folder
-        }
-        let tokenizerStage = try tokenizer ?? {
-            let candidates = loaded.stages.filter { $0.descriptor.outputs.contains { $0.kind == .tokenizer } }.map(\.name)
-            guard candidates.count == 1 else {
-                throw UsageError("name the tokenizer stage with -t (candidates: \(candidates.joined(separator: ", ")))")
-            }
-            return candidates[0]
-        }()
-        return ResolvedModel(name: model, model: try artifact(stage: model, kind: .model, into: scratch.appendingPathComponent("model")),
-                             tokenizer: try artifact(stage: tokenizerStage, kind: .tokenizer, into: scratch.appendingPathComponent("tokenizer")))
+        let stage = try StageModel(stage: model, manifest: manifest, tokenizer: tokenizer)
+        return try stage.materialize(stage.latest(), into: scratch)
     }
 }
 

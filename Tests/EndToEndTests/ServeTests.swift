@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Transformer
 import XCTest
 
@@ -25,7 +26,7 @@ final class ServeTests: XCTestCase {
             try ws.write("p.yaml", "version: 1\nname: serve-test\nstages:\n" + Workspace.docsTokenizeStages(vocab: 300, splits: "{train: 0.9, val: 0.1, test: 0.0}")
                 + "\n    publish: {tokenizer: out/tokenizer/}\n")
             XCTAssertEqual(try ws.runStages("p.yaml")["tokenize"], "ran")
-            try Self.writeRandomModel(in: ws)
+            try Self.writeRandomModel(in: ws, to: "out/model", seed: 11)
             Self.workspace = ws
         }
         if Self.shared == nil {
@@ -43,12 +44,12 @@ final class ServeTests: XCTestCase {
 
     /// A seeded random model over the tokenizer's vocabulary, with a long context so a
     /// generation can outlast a client.
-    private static func writeRandomModel(in ws: Workspace) throws {
+    private static func writeRandomModel(in ws: Workspace, to relative: String, seed: UInt64) throws {
         let tokenizer = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/tokenizer/tokenizer.json"))) as! [String: Any]
         let vocab = ((tokenizer["model"] as! [String: Any])["vocab"] as! [String: Any]).count
         let model = TransformerModel(config: ModelConfig(vocabSize: vocab, dim: 128, layers: 4, heads: 4, context: 4096))
-        model.initialize(seed: 11)
-        let folder = ws.root.appendingPathComponent("out/model")
+        model.initialize(seed: seed)
+        let folder = ws.root.appendingPathComponent(relative)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try ModelFiles.save(model, to: folder)
     }
@@ -179,6 +180,88 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(line["completion_tokens"] as? Int, 5)
     }
 
+    /// `serve --manifest M STAGE` follows the stage's runs: a new run's model is swapped in
+    /// while a long stream started on the old one runs to its end and other requests keep
+    /// getting answers; the old model retires once its stream is done.
+    func testAStageServedFromAManifestIsReloadedWithoutDroppingRequests() throws {
+        try Self.writeRandomModel(in: ws, to: "out/model-b", seed: 12)
+        let source = ws.root.appendingPathComponent("reload-source")
+        try? FileManager.default.removeItem(at: source)
+        try FileManager.default.copyItem(at: ws.root.appendingPathComponent("out/model"), to: source)
+        try ws.write("copy-model/stage.yaml", """
+        name: copy-model
+        version: 1
+        description: Publishes a model folder and a tokenizer folder of the workspace.
+        run: [sh, run.sh]
+        outputs:
+          model: {kind: model}
+          tokenizer: {kind: tokenizer}
+        params:
+          model: {type: string, doc: "model folder (absolute)"}
+          tokenizer: {type: string, doc: "tokenizer folder (absolute)"}
+        external: [model, tokenizer]
+        """)
+        try ws.write("copy-model/run.sh", "set -eu\ncp -R \"$PIPE_PARAM_MODEL\"/. \"$PIPE_OUTPUT_MODEL\"/\ncp -R \"$PIPE_PARAM_TOKENIZER\"/. \"$PIPE_OUTPUT_TOKENIZER\"/\n")
+        try ws.write("reload.yaml", """
+        version: 1
+        name: reload
+        stages:
+          publish:
+            uses: ./copy-model
+            with: {model: "\(source.path)", tokenizer: "\(ws.root.appendingPathComponent("out/tokenizer").path)"}
+        """)
+        XCTAssertEqual(try ws.runStages("reload.yaml")["publish"], "ran")
+        let served = try ServeProcess.start(in: ws, ["publish", "--manifest", "reload.yaml", "--reload-interval", "0.2", "--threads", "1",
+                                                     "--slots", "2"])
+        defer { served.kill() }
+        /// The log-probabilities of a prompt's tokens: they tell models apart where greedy text may not.
+        func promptScores(_ base: String) throws -> [Double] {
+            let answer = try curl(["-s", "-H", "Authorization: Bearer \(Self.key)", "-d",
+                                   #"{"prompt": "The engine runs", "max_tokens": 0, "echo": true, "logprobs": 0}"#, base + "/v1/completions"])
+            let choices = (try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])?["choices"] as? [[String: Any]]
+            let logprobs = (choices?.first?["logprobs"] as? [String: Any])?["token_logprobs"] as? [Any]
+            return try XCTUnwrap(logprobs?.dropFirst().map { $0 as! Double }, answer)
+        }
+        let before = try promptScores(served.baseURL)
+        XCTAssertEqual(before, try promptScores(server.baseURL), "the stage's model is out/model")
+        XCTAssertGreaterThan(before.count, 1)
+
+        // A long stream on the old model, and a client asking again and again meanwhile.
+        let stream = Process()
+        stream.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        stream.arguments = ["curl", "-sN", "-d", #"{"prompt": "The", "max_tokens": 4000, "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}"#,
+                            served.baseURL + "/v1/completions"]
+        let out = Pipe()
+        stream.standardOutput = out
+        try stream.run()
+        let first = Self.firstEvent(out)
+        XCTAssertTrue(first.hasPrefix("data: "), first)
+        let asker = Asker(url: served.baseURL + "/v1/completions")
+        asker.start()
+
+        try FileManager.default.removeItem(at: source)
+        try FileManager.default.copyItem(at: ws.root.appendingPathComponent("out/model-b"), to: source)
+        XCTAssertEqual(try ws.runStages("reload.yaml")["publish"], "ran")
+        let ran = Date()
+        while try metric("pipe_model_reloads_total", at: served) < 1, Date().timeIntervalSince(ran) < 60 { usleep(50_000) }
+        XCTAssertEqual(try metric("pipe_model_reloads_total", at: served), 1)
+        XCTAssertEqual(try metric("pipe_retiring_models", at: served), 1, "the old model still runs the stream")
+        let after = try promptScores(served.baseURL)
+        XCTAssertNotEqual(after, before, "new requests get the new model")
+        let answered = asker.stop()
+
+        let text = first + String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        stream.waitUntilExit()
+        XCTAssertTrue(text.hasSuffix("data: [DONE]\n\n"), "the stream ran to its end: \(text.suffix(300))")
+        XCTAssertTrue(text.contains(#""completion_tokens":4000"#), text.suffix(300).description)
+        let done = Date()
+        while try metric("pipe_retiring_models", at: served) != 0, Date().timeIntervalSince(done) < 5 { usleep(20_000) }
+        XCTAssertEqual(try metric("pipe_retiring_models", at: served), 0, "the old model retired once its stream ended")
+        XCTAssertGreaterThan(answered.count, 0)
+        XCTAssertEqual(Set(answered), ["200"], "every request answered during the reload: \(answered)")
+        XCTAssertEqual(try promptScores(served.baseURL), after)
+    }
+
     func testAClientKilledMidStreamReturnsItsSlotWithinASecond() throws {
         let client = Process()
         client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -245,8 +328,8 @@ final class ServeTests: XCTestCase {
         return String(decoding: data, as: UTF8.self)
     }
 
-    private func metric(_ name: String) throws -> Double {
-        let text = try curl(["-s", server.baseURL + "/metrics"])
+    private func metric(_ name: String, at process: ServeProcess? = nil) throws -> Double {
+        let text = try curl(["-s", (process ?? server).baseURL + "/metrics"])
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + " ") }), let value = Double(line.split(separator: " ")[1]) else {
             throw NSError(domain: "metrics", code: 1, userInfo: [NSLocalizedDescriptionKey: "no \(name) in \(text)"])
         }
@@ -256,6 +339,40 @@ final class ServeTests: XCTestCase {
     private func curl(_ arguments: [String]) throws -> String {
         let result = try Workspace.execute("/usr/bin/env", ["curl"] + arguments, in: ws.root)
         return result.output
+    }
+}
+
+/// A client asking for a short completion again and again on a thread of its own, until
+/// `stop`, which returns the HTTP status of every answer (or why curl failed).
+private final class Asker: Sendable {
+    private let url: String
+    private let asking = Atomic(true)
+    private let statuses = Mutex<[String]>([])
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(url: String) { self.url = url }
+
+    func start() {
+        Thread.detachNewThread { [self] in
+            while asking.load(ordering: .relaxed) {
+                let status: String
+                do {
+                    status = try Workspace.execute("/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-d",
+                                                                    #"{"prompt": "The", "max_tokens": 2}"#, url],
+                                                   in: URL(fileURLWithPath: "/")).output
+                } catch {
+                    status = "curl failed: \(error)"
+                }
+                statuses.withLock { $0.append(status) }
+            }
+            finished.signal()
+        }
+    }
+
+    func stop() -> [String] {
+        asking.store(false, ordering: .relaxed)
+        finished.wait()
+        return statuses.withLock { $0 }
     }
 }
 
