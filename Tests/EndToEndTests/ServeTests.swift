@@ -260,6 +260,18 @@ final class ServeTests: XCTestCase {
         XCTAssertGreaterThan(answered.count, 0)
         XCTAssertEqual(Set(answered), ["200"], "every request answered during the reload: \(answered)")
         XCTAssertEqual(try promptScores(served.baseURL), after)
+
+        // A run whose model does not load: reported, and the current model stays.
+        try FileManager.default.removeItem(at: source)
+        try FileManager.default.copyItem(at: ws.root.appendingPathComponent("out/model"), to: source)
+        try Data("{".utf8).write(to: source.appendingPathComponent("config.json"))
+        XCTAssertEqual(try ws.runStages("reload.yaml")["publish"], "ran")
+        let broken = Date()
+        while !(try String(contentsOf: served.log, encoding: .utf8)).contains("reload: "), Date().timeIntervalSince(broken) < 30 { usleep(50_000) }
+        let stderr = try String(contentsOf: served.log, encoding: .utf8)
+        XCTAssertTrue(stderr.contains("still serving the previous model"), stderr)
+        XCTAssertEqual(try metric("pipe_model_reloads_total", at: served), 1)
+        XCTAssertEqual(try promptScores(served.baseURL), after)
     }
 
     func testAClientKilledMidStreamReturnsItsSlotWithinASecond() throws {
@@ -380,11 +392,14 @@ private final class Asker: Sendable {
 final class ServeProcess {
     let process: Process
     let port: Int
+    /// Where its standard error goes.
+    let log: URL
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    private init(process: Process, port: Int) {
+    private init(process: Process, port: Int, log: URL) {
         self.process = process
         self.port = port
+        self.log = log
     }
 
     /// Starts `pipe serve ARGUMENTS --port 0` (with `environment` added to the test's), reads the bound port from its standard error and
@@ -414,7 +429,7 @@ final class ServeProcess {
             if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
             throw NSError(domain: "serve", code: 1, userInfo: [NSLocalizedDescriptionKey: "no port: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")"])
         }
-        let server = ServeProcess(process: process, port: port)
+        let server = ServeProcess(process: process, port: port, log: log)
         while Date() < deadline {
             let health = try Workspace.execute("/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", server.baseURL + "/health"], in: ws.root)
             if health.output == "200" { return server }
