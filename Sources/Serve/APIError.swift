@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import PipeKit
 
 /// An error answered in OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`, with
@@ -14,6 +15,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     public var code: String?
     /// Seconds a client should wait before retrying (503 only).
     public var retryAfter: Int?
+    /// Whether the server closes the connection after answering (a body it will not read).
+    public var closesConnection = false
 
     public init(_ status: HTTPResponse.Status, _ message: String, type: String, param: String? = nil, code: String? = nil,
                 retryAfter: Int? = nil) {
@@ -44,7 +47,19 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     }
 
     static func tooLarge(_ limit: Int) -> APIError {
-        APIError(.contentTooLarge, "the request body is over \(limit) bytes", type: "invalid_request_error", code: "request_too_large")
+        var error = APIError(.contentTooLarge, "the request body is over \(limit) bytes", type: "invalid_request_error", code: "request_too_large")
+        error.closesConnection = true
+        return error
+    }
+
+    static func requestTimeout(_ timeout: TimeAmount) -> APIError {
+        APIError(.requestTimeout, "the request body did not arrive within \(Double(timeout.nanoseconds) / 1e9) seconds",
+                 type: "invalid_request_error", code: "request_timeout")
+    }
+
+    /// A body that ended before its declared length (the client went away or was cut off).
+    static func bodyIncomplete(_ error: any Error) -> APIError {
+        APIError(.badRequest, "the request body ended early: \(error)", type: "invalid_request_error", code: "body_incomplete")
     }
 
     static func overloaded(_ message: String) -> APIError {
@@ -66,6 +81,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if closesConnection { headers[.connection] = "close" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json.canonicalJSON)))
     }
 }

@@ -13,13 +13,21 @@ public final class ServedModel: Sendable {
     public let created = Int(Date().timeIntervalSince1970)
     nonisolated(unsafe) private let tokenizer: Tokenizer
     private let encoding = Mutex(())
+    private let onRetire: (@Sendable () -> Void)?
 
-    public init(name: String, engine: InferenceEngine, tokenizer: Tokenizer, chatTemplate: ChatTemplate?) {
+    /// `onRetire` runs once a reload has replaced the model and its last request has ended
+    /// (it removes the files the model was loaded from, for one).
+    public init(name: String, engine: InferenceEngine, tokenizer: Tokenizer, chatTemplate: ChatTemplate?,
+                onRetire: (@Sendable () -> Void)? = nil) {
         self.name = name
         self.engine = engine
         self.tokenizer = tokenizer
         self.chatTemplate = chatTemplate
+        self.onRetire = onRetire
     }
+
+    /// Called by the reloader once nothing uses the model any more.
+    func retire() { onRetire?() }
 
     public var context: Int { engine.config.context }
     public var vocabularySize: Int { tokenizer.vocabularySize }

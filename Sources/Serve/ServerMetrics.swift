@@ -8,6 +8,8 @@ public final class ServerMetrics: Sendable {
         var requests: [RequestKey: Int] = [:]
         var promptTokens = 0
         var generatedTokens = 0
+        var reloads = 0
+        var retiring = 0
         var firstToken = Histogram(bounds: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
         var tokenLatency = Histogram(bounds: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
     }
@@ -27,6 +29,16 @@ public final class ServerMetrics: Sendable {
     func countGenerated(_ tokens: Int) { state.withLock { $0.generatedTokens += tokens } }
     func observeFirstToken(seconds: Double) { state.withLock { $0.firstToken.observe(seconds) } }
     func observeTokenLatency(seconds: Double) { state.withLock { $0.tokenLatency.observe(seconds) } }
+
+    /// A reload replaced the model; the old one retires once its requests have ended.
+    func modelReplaced() {
+        state.withLock {
+            $0.reloads += 1
+            $0.retiring += 1
+        }
+    }
+
+    func modelRetired() { state.withLock { $0.retiring -= 1 } }
 
     /// The exposition text; the gauges are read by the caller at scrape time.
     func render(queueDepth: Int, activeSlots: Int, slots: Int) -> String {
@@ -55,6 +67,12 @@ public final class ServerMetrics: Sendable {
         # HELP pipe_slots Slots (sequences decoded at once).
         # TYPE pipe_slots gauge
         pipe_slots \(slots)
+        # HELP pipe_model_reloads_total Times a newer model replaced the served one.
+        # TYPE pipe_model_reloads_total counter
+        pipe_model_reloads_total \(s.reloads)
+        # HELP pipe_retiring_models Replaced models still finishing requests that began on them.
+        # TYPE pipe_retiring_models gauge
+        pipe_retiring_models \(s.retiring)
 
         """
         out += s.firstToken.render("pipe_time_to_first_token_seconds", help: "Seconds from a request's arrival to its first generated token.")

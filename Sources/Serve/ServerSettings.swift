@@ -13,8 +13,11 @@ public struct ServerSettings: Sendable {
     public var maxQueue = 64
     /// Seconds SIGTERM waits for running requests before cancelling them.
     public var drainTimeout = 30.0
-    /// Seconds a connection may stay idle (no bytes either way) before it is closed.
-    public var idleTimeout = 60
+    /// Seconds a connection may stay idle before it is closed: no request part arrived and no
+    /// response is running (the bytes of an unfinished request head do not count).
+    public var idleTimeout = 60.0
+    /// Seconds a request's body may take to arrive after its head (past it: 408, closed).
+    public var requestTimeout = 30.0
     public var requestLog: RequestLog?
 
     public init() {}

@@ -16,6 +16,15 @@ final class ServerState: Sendable {
 
     func setModel(_ model: ServedModel) { loaded.withLock { $0 = model } }
 
+    /// Makes `model` the one new requests get; returns the one it replaces.
+    func replaceModel(with model: ServedModel) -> ServedModel? {
+        loaded.withLock {
+            let old = $0
+            $0 = model
+            return old
+        }
+    }
+
     /// The model, or a 503 while it loads.
     func readyModel() throws(APIError) -> ServedModel {
         guard let model else { throw .overloaded("the model is still loading") }
@@ -29,7 +38,8 @@ final class ServerState: Sendable {
                        param: "model", code: "model_not_found")
     }
 
-    /// The request body, at most `maxBodyBytes` (a declared or actual larger body is a 413).
+    /// The request body, at most `maxBodyBytes` (a declared or actual larger body is a 413; one
+    /// cut off on the way is a 400).
     func body(of request: Request) async throws -> Data {
         let limit = settings.maxBodyBytes
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit { throw APIError.tooLarge(limit) }
@@ -37,6 +47,8 @@ final class ServerState: Sendable {
             return Data(try await request.body.collect(upTo: limit).readableBytesView)
         } catch is NIOTooManyBytesError {
             throw APIError.tooLarge(limit)
+        } catch {
+            throw APIError.bodyIncomplete(error)
         }
     }
 

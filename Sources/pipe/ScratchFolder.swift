@@ -9,6 +9,11 @@ struct ScratchFolder {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-\(command)-\(UUID().uuidString)")
     }
 
+    private init(url: URL) { self.url = url }
+
+    /// A folder inside this one that can be removed on its own (it goes with this one too).
+    func subfolder(_ name: String) -> ScratchFolder { ScratchFolder(url: url.appendingPathComponent(name)) }
+
     func remove() {
         guard FileManager.default.fileExists(atPath: url.path) else { return }
         do {

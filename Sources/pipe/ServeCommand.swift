@@ -61,6 +61,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The largest request body in bytes (a larger one gets 413).")
     var maxBodyBytes = 4 << 20
 
+    @Option(help: "Seconds a request's body may take to arrive after its head (past it: 408 and the connection is closed).")
+    var requestTimeout = 30.0
+
+    @Option(help: "Seconds before an idle connection is closed (also bounds a request head sent slowly).")
+    var idleTimeout = 60.0
+
+    @Option(help: "With --manifest: seconds between checks of the stage's last run; a new output is loaded and swapped in without dropping requests (0: never).")
+    var reloadInterval = 5.0
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
@@ -68,18 +77,14 @@ struct ServeCommand: AsyncParsableCommand {
         guard drainTimeout >= 0, drainTimeout <= 86_400 else { throw ValidationError("--drain-timeout must be in 0...86400 seconds") }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must not be negative") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard requestTimeout > 0, requestTimeout <= 86_400 else { throw ValidationError("--request-timeout must be in (0, 86400] seconds") }
+        guard idleTimeout > 0, idleTimeout <= 86_400 else { throw ValidationError("--idle-timeout must be in (0, 86400] seconds") }
+        guard reloadInterval >= 0, reloadInterval <= 86_400 else { throw ValidationError("--reload-interval must be in 0...86400 seconds") }
     }
 
     func run() async throws {
         let scratch = ScratchFolder("serve")
         defer { scratch.remove() }
-        let resolved = try ModelSource(model: model, manifest: manifest, tokenizer: tokenizer).resolve(scratch: scratch.url)
-        let template: ChatTemplate?
-        do {
-            template = try ChatTemplate.lookup(tokenizer: resolved.tokenizer)
-        } catch {
-            throw UsageError("chat template of \(resolved.tokenizer.path): \(error)")
-        }
         var settings = ServerSettings()
         settings.host = host
         settings.port = port
@@ -87,6 +92,8 @@ struct ServeCommand: AsyncParsableCommand {
         settings.drainTimeout = drainTimeout
         settings.maxQueue = maxQueue
         settings.maxBodyBytes = maxBodyBytes
+        settings.requestTimeout = requestTimeout
+        settings.idleTimeout = idleTimeout
         if let log {
             do {
                 settings.requestLog = try RequestLog(url: URL(fileURLWithPath: log), includesText: logText)
@@ -95,11 +102,27 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let name = modelName ?? model, slots = slots, threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        try await Server(settings: settings).run {
+        let open: StageModelSupply.Open = { resolved, onRetire in
+            let template: ChatTemplate?
+            do {
+                template = try ChatTemplate.lookup(tokenizer: resolved.tokenizer)
+            } catch {
+                throw UsageError("chat template of \(resolved.tokenizer.path): \(error)")
+            }
             let (weights, tokenizer) = try resolved.load()
             let engine = InferenceEngine(weights: weights, slots: slots, threads: threads)
-            return ServedModel(name: name, engine: engine, tokenizer: tokenizer, chatTemplate: template)
+            return ServedModel(name: name, engine: engine, tokenizer: tokenizer, chatTemplate: template, onRetire: onRetire)
         }
+        let supply: ModelSupply
+        if let manifest, reloadInterval > 0 {
+            let stage = try StageModel(stage: model, manifest: manifest, tokenizer: tokenizer)
+            _ = try stage.latest()  // a stage that never ran is a usage error before listening
+            supply = StageModelSupply(stage: stage, scratch: scratch, open: open).supply(interval: reloadInterval)
+        } else {
+            let resolved = try ModelSource(model: model, manifest: manifest, tokenizer: tokenizer).resolve(scratch: scratch.url)
+            supply = ModelSupply { try open(resolved) {} }
+        }
+        try await Server(settings: settings).run(supply)
     }
 
     /// `--api-key`s, the lines of `--api-key-file` and `PIPE_API_KEY`.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Transformer
 import XCTest
 
@@ -25,7 +26,7 @@ final class ServeTests: XCTestCase {
             try ws.write("p.yaml", "version: 1\nname: serve-test\nstages:\n" + Workspace.docsTokenizeStages(vocab: 300, splits: "{train: 0.9, val: 0.1, test: 0.0}")
                 + "\n    publish: {tokenizer: out/tokenizer/}\n")
             XCTAssertEqual(try ws.runStages("p.yaml")["tokenize"], "ran")
-            try Self.writeRandomModel(in: ws)
+            try Self.writeRandomModel(in: ws, to: "out/model", seed: 11)
             Self.workspace = ws
         }
         if Self.shared == nil {
@@ -43,12 +44,12 @@ final class ServeTests: XCTestCase {
 
     /// A seeded random model over the tokenizer's vocabulary, with a long context so a
     /// generation can outlast a client.
-    private static func writeRandomModel(in ws: Workspace) throws {
+    private static func writeRandomModel(in ws: Workspace, to relative: String, seed: UInt64) throws {
         let tokenizer = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/tokenizer/tokenizer.json"))) as! [String: Any]
         let vocab = ((tokenizer["model"] as! [String: Any])["vocab"] as! [String: Any]).count
         let model = TransformerModel(config: ModelConfig(vocabSize: vocab, dim: 128, layers: 4, heads: 4, context: 4096))
-        model.initialize(seed: 11)
-        let folder = ws.root.appendingPathComponent("out/model")
+        model.initialize(seed: seed)
+        let folder = ws.root.appendingPathComponent(relative)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try ModelFiles.save(model, to: folder)
     }
@@ -100,6 +101,17 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(try status(["-d", #"{"prompt": "x", "max_tokens": -5}"#]), "400", "negative max_tokens")
         XCTAssertEqual(try status(["-d", #"{"prompt": "x", "max_tokens": 99999999999999999999}"#]), "400", "huge max_tokens")
         XCTAssertEqual(try status(["-d", #"{"prompt": [999999]}"#]), "400", "token outside the vocabulary")
+        XCTAssertEqual(try status(["-d", #"{"prompt": "x", "max_tokens": "12"}"#]), "400", "a number as a string")
+        XCTAssertEqual(try status(["-d", #"{"prompt": "x", "max_tokens": 1e300}"#]), "400", "a huge float")
+        XCTAssertEqual(try status(["-d", #"{"prompt": "x", "max_tokens": 4096}"#]), "400", "prompt plus max_tokens over the context")
+        XCTAssertEqual(try status(["-d", #"{"prompt": "x", "n": 1000000}"#]), "400", "huge n")
+        XCTAssertEqual(try status(["-d", "[1, 2]"]), "400", "not an object")
+        try ws.write("deep.json", "{\"prompt\": " + String(repeating: "[", count: 200_000) + "]}")
+        XCTAssertEqual(try status(["--data-binary", "@" + ws.root.appendingPathComponent("deep.json").path]), "400", "deep nesting")
+        let chat = try curl(["-s", "-w", " %{http_code}", "-H", "Authorization: Bearer \(Self.key)", "-d", #"{"messages": "hi"}"#,
+                             server.baseURL + "/v1/chat/completions"])
+        XCTAssertTrue(chat.hasSuffix(" 400") && chat.contains(#""param":"messages""#) && !chat.contains("chat_template_missing"),
+                      "chat: messages of the wrong type, found before the missing template: \(chat)")
         var invalid = Data(#"{"prompt": ""#.utf8)
         invalid.append(contentsOf: [0xC3, 0x28, 0xFF])
         invalid.append(contentsOf: Array(#""}"#.utf8))
@@ -108,8 +120,16 @@ final class ServeTests: XCTestCase {
         let big = ws.root.appendingPathComponent("big.json")
         FileManager.default.createFile(atPath: big.path, contents: nil)
         try FileHandle(forWritingTo: big).truncate(atOffset: 100 << 20)
-        XCTAssertEqual(try status(["--data-binary", "@" + big.path]), "413", "a 100 MB body")
-        XCTAssertEqual(try status(["-H", "Transfer-Encoding: chunked", "--data-binary", "@" + big.path]), "413", "a 100 MB chunked body")
+        // 413 at once, without the body held in memory: with curl's `Expect: 100-continue`, sent
+        // regardless (`Expect:` off), and chunked (no length declared: cut at the limit).
+        let peakBefore = try server.peakResidentBytes()
+        for (extra, what) in [([String](), "a 100 MB body"), (["-H", "Expect:"], "a 100 MB body sent without waiting"),
+                              (["-H", "Transfer-Encoding: chunked"], "a 100 MB chunked body")] {
+            let started = Date()
+            XCTAssertEqual(try status(extra + ["--data-binary", "@" + big.path]), "413", what)
+            XCTAssertLessThan(Date().timeIntervalSince(started), 5, what)
+        }
+        XCTAssertLessThan(try server.peakResidentBytes() - peakBefore, 32 << 20, "the 100 MB bodies were not buffered")
         XCTAssertEqual(try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", server.baseURL + "/nowhere"]), "401", "no key")
         XCTAssertEqual(try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(Self.key)", server.baseURL + "/nowhere"]), "404")
         XCTAssertEqual(try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", server.baseURL + "/health"]), "200", "still up")
@@ -117,6 +137,141 @@ final class ServeTests: XCTestCase {
         let serverErrors = metrics.split(separator: "\n").filter { $0.contains("status=\"5") && !$0.contains("endpoint=\"/health\"") }
         XCTAssertEqual(serverErrors, [], "no 5xx but /health's 503 while loading")
         XCTAssertTrue(metrics.contains("pipe_requests_total{endpoint=\"other\",status=\"404\"}"), metrics)
+    }
+
+    func testSlowClientsAreCutOffWhileOthersAreServed() throws {
+        let guarded = try ServeProcess.start(in: ws, ["out/model", "-t", "out/tokenizer", "--threads", "1",
+                                                      "--request-timeout", "2", "--idle-timeout", "2"])
+        defer { guarded.kill() }
+        let script = Workspace.repository.appendingPathComponent("tests-python/serve_slow_client.py").path
+        let run = try Workspace.execute(TokenizerTests.python, [script, "127.0.0.1", String(guarded.port), "30"], in: ws.root)
+        XCTAssertEqual(run.status, 0, run.output)
+        let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], run.output)
+        let head = try XCTUnwrap(result["head"] as? [String: Any]), body = try XCTUnwrap(result["body"] as? [String: Any])
+        // A head that never ends: closed by the idle timeout, with nothing to answer.
+        XCTAssertEqual(try XCTUnwrap(head["closed_after"] as? Double, run.output), 2, accuracy: 1.5, run.output)
+        // A body that trickles: 408 once the request timeout has passed since its head.
+        XCTAssertEqual(try XCTUnwrap(body["closed_after"] as? Double, run.output), 2, accuracy: 1.5, run.output)
+        XCTAssertEqual(body["status"] as? String, "HTTP/1.1 408 Request Timeout", run.output)
+        XCTAssertEqual(result["others"] as? [Int], [200, 200], "served while the slow clients trickled")
+        XCTAssertTrue(guarded.process.isRunning)
+    }
+
+    func testKeysFromAFileAndTheEnvironmentAndATextLog() throws {
+        try ws.write("keys.txt", "alpha\n  beta  \n\n")
+        let keyed = try ServeProcess.start(in: ws, ["out/model", "-t", "out/tokenizer", "--threads", "1", "--api-key-file", "keys.txt",
+                                                    "--log", "text.jsonl", "--log-text"], environment: ["PIPE_API_KEY": "gamma"])
+        defer { keyed.kill() }
+        func status(_ key: String?) throws -> String {
+            try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}"] + (key.map { ["-H", "Authorization: Bearer \($0)"] } ?? [])
+                     + [keyed.baseURL + "/v1/models"])
+        }
+        for key in ["alpha", "beta", "gamma"] { XCTAssertEqual(try status(key), "200", key) }
+        for key in ["alph", "alphaa", "delta", "", Self.key] { XCTAssertEqual(try status(key), "401", "'\(key)'") }
+        XCTAssertEqual(try status(nil), "401", "no key")
+        XCTAssertEqual(try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", keyed.baseURL + "/health"]), "200", "/health needs none")
+
+        let answer = try curl(["-s", "-H", "Authorization: Bearer beta", "-H", "Content-Type: application/json", "-d",
+                               #"{"prompt": "The engine", "max_tokens": 5, "temperature": 0}"#, keyed.baseURL + "/v1/completions"])
+        let choices = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])?["choices"] as? [[String: Any]], answer)
+        let line = try XCTUnwrap(try ws.jsonLines("text.jsonl").last)
+        XCTAssertEqual(line["prompt"] as? String, "The engine")
+        XCTAssertEqual(line["completion"] as? String, try XCTUnwrap(choices.first?["text"] as? String))
+        XCTAssertEqual(line["completion_tokens"] as? Int, 5)
+    }
+
+    /// `serve --manifest M STAGE` follows the stage's runs: a new run's model is swapped in
+    /// while a long stream started on the old one runs to its end and other requests keep
+    /// getting answers; the old model retires once its stream is done.
+    func testAStageServedFromAManifestIsReloadedWithoutDroppingRequests() throws {
+        try Self.writeRandomModel(in: ws, to: "out/model-b", seed: 12)
+        let source = ws.root.appendingPathComponent("reload-source")
+        try? FileManager.default.removeItem(at: source)
+        try FileManager.default.copyItem(at: ws.root.appendingPathComponent("out/model"), to: source)
+        try ws.write("copy-model/stage.yaml", """
+        name: copy-model
+        version: 1
+        description: Publishes a model folder and a tokenizer folder of the workspace.
+        run: [sh, run.sh]
+        outputs:
+          model: {kind: model}
+          tokenizer: {kind: tokenizer}
+        params:
+          model: {type: string, doc: "model folder (absolute)"}
+          tokenizer: {type: string, doc: "tokenizer folder (absolute)"}
+        external: [model, tokenizer]
+        """)
+        try ws.write("copy-model/run.sh", "set -eu\ncp -R \"$PIPE_PARAM_MODEL\"/. \"$PIPE_OUTPUT_MODEL\"/\ncp -R \"$PIPE_PARAM_TOKENIZER\"/. \"$PIPE_OUTPUT_TOKENIZER\"/\n")
+        try ws.write("reload.yaml", """
+        version: 1
+        name: reload
+        stages:
+          publish:
+            uses: ./copy-model
+            with: {model: "\(source.path)", tokenizer: "\(ws.root.appendingPathComponent("out/tokenizer").path)"}
+        """)
+        XCTAssertEqual(try ws.runStages("reload.yaml")["publish"], "ran")
+        let served = try ServeProcess.start(in: ws, ["publish", "--manifest", "reload.yaml", "--reload-interval", "0.2", "--threads", "1",
+                                                     "--slots", "2"])
+        defer { served.kill() }
+        /// The log-probabilities of a prompt's tokens: they tell models apart where greedy text may not.
+        func promptScores(_ base: String) throws -> [Double] {
+            let answer = try curl(["-s", "-H", "Authorization: Bearer \(Self.key)", "-d",
+                                   #"{"prompt": "The engine runs", "max_tokens": 0, "echo": true, "logprobs": 0}"#, base + "/v1/completions"])
+            let choices = (try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])?["choices"] as? [[String: Any]]
+            let logprobs = (choices?.first?["logprobs"] as? [String: Any])?["token_logprobs"] as? [Any]
+            return try XCTUnwrap(logprobs?.dropFirst().map { $0 as! Double }, answer)
+        }
+        let before = try promptScores(served.baseURL)
+        XCTAssertEqual(before, try promptScores(server.baseURL), "the stage's model is out/model")
+        XCTAssertGreaterThan(before.count, 1)
+
+        // A long stream on the old model, and a client asking again and again meanwhile.
+        let stream = Process()
+        stream.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        stream.arguments = ["curl", "-sN", "-d", #"{"prompt": "The", "max_tokens": 4000, "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}"#,
+                            served.baseURL + "/v1/completions"]
+        let out = Pipe()
+        stream.standardOutput = out
+        try stream.run()
+        let first = Self.firstEvent(out)
+        XCTAssertTrue(first.hasPrefix("data: "), first)
+        let asker = Asker(url: served.baseURL + "/v1/completions")
+        asker.start()
+
+        try FileManager.default.removeItem(at: source)
+        try FileManager.default.copyItem(at: ws.root.appendingPathComponent("out/model-b"), to: source)
+        XCTAssertEqual(try ws.runStages("reload.yaml")["publish"], "ran")
+        let ran = Date()
+        while try metric("pipe_model_reloads_total", at: served) < 1, Date().timeIntervalSince(ran) < 60 { usleep(50_000) }
+        XCTAssertEqual(try metric("pipe_model_reloads_total", at: served), 1)
+        XCTAssertEqual(try metric("pipe_retiring_models", at: served), 1, "the old model still runs the stream")
+        let after = try promptScores(served.baseURL)
+        XCTAssertNotEqual(after, before, "new requests get the new model")
+        let answered = asker.stop()
+
+        let text = first + String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        stream.waitUntilExit()
+        XCTAssertTrue(text.hasSuffix("data: [DONE]\n\n"), "the stream ran to its end: \(text.suffix(300))")
+        XCTAssertTrue(text.contains(#""completion_tokens":4000"#), text.suffix(300).description)
+        let done = Date()
+        while try metric("pipe_retiring_models", at: served) != 0, Date().timeIntervalSince(done) < 5 { usleep(20_000) }
+        XCTAssertEqual(try metric("pipe_retiring_models", at: served), 0, "the old model retired once its stream ended")
+        XCTAssertGreaterThan(answered.count, 0)
+        XCTAssertEqual(Set(answered), ["200"], "every request answered during the reload: \(answered)")
+        XCTAssertEqual(try promptScores(served.baseURL), after)
+
+        // A run whose model does not load: reported, and the current model stays.
+        try FileManager.default.removeItem(at: source)
+        try FileManager.default.copyItem(at: ws.root.appendingPathComponent("out/model"), to: source)
+        try Data("{".utf8).write(to: source.appendingPathComponent("config.json"))
+        XCTAssertEqual(try ws.runStages("reload.yaml")["publish"], "ran")
+        let broken = Date()
+        while !(try String(contentsOf: served.log, encoding: .utf8)).contains("reload: "), Date().timeIntervalSince(broken) < 30 { usleep(50_000) }
+        let stderr = try String(contentsOf: served.log, encoding: .utf8)
+        XCTAssertTrue(stderr.contains("still serving the previous model"), stderr)
+        XCTAssertEqual(try metric("pipe_model_reloads_total", at: served), 1)
+        XCTAssertEqual(try promptScores(served.baseURL), after)
     }
 
     func testAClientKilledMidStreamReturnsItsSlotWithinASecond() throws {
@@ -185,8 +340,8 @@ final class ServeTests: XCTestCase {
         return String(decoding: data, as: UTF8.self)
     }
 
-    private func metric(_ name: String) throws -> Double {
-        let text = try curl(["-s", server.baseURL + "/metrics"])
+    private func metric(_ name: String, at process: ServeProcess? = nil) throws -> Double {
+        let text = try curl(["-s", (process ?? server).baseURL + "/metrics"])
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + " ") }), let value = Double(line.split(separator: " ")[1]) else {
             throw NSError(domain: "metrics", code: 1, userInfo: [NSLocalizedDescriptionKey: "no \(name) in \(text)"])
         }
@@ -199,23 +354,61 @@ final class ServeTests: XCTestCase {
     }
 }
 
+/// A client asking for a short completion again and again on a thread of its own, until
+/// `stop`, which returns the HTTP status of every answer (or why curl failed).
+private final class Asker: Sendable {
+    private let url: String
+    private let asking = Atomic(true)
+    private let statuses = Mutex<[String]>([])
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(url: String) { self.url = url }
+
+    func start() {
+        Thread.detachNewThread { [self] in
+            while asking.load(ordering: .relaxed) {
+                let status: String
+                do {
+                    status = try Workspace.execute("/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-d",
+                                                                    #"{"prompt": "The", "max_tokens": 2}"#, url],
+                                                   in: URL(fileURLWithPath: "/")).output
+                } catch {
+                    status = "curl failed: \(error)"
+                }
+                statuses.withLock { $0.append(status) }
+            }
+            finished.signal()
+        }
+    }
+
+    func stop() -> [String] {
+        asking.store(false, ordering: .relaxed)
+        finished.wait()
+        return statuses.withLock { $0 }
+    }
+}
+
 /// A `pipe serve` started on a free port of 127.0.0.1, stopped by its process id.
 final class ServeProcess {
     let process: Process
     let port: Int
+    /// Where its standard error goes.
+    let log: URL
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    private init(process: Process, port: Int) {
+    private init(process: Process, port: Int, log: URL) {
         self.process = process
         self.port = port
+        self.log = log
     }
 
-    /// Starts `pipe serve ARGUMENTS --port 0`, reads the bound port from its standard error and
+    /// Starts `pipe serve ARGUMENTS --port 0` (with `environment` added to the test's), reads the bound port from its standard error and
     /// waits for `/health` to answer 200.
-    static func start(in ws: Workspace, _ arguments: [String]) throws -> ServeProcess {
+    static func start(in ws: Workspace, _ arguments: [String], environment: [String: String] = [:]) throws -> ServeProcess {
         let process = Process()
         process.executableURL = Workspace.binary
         process.arguments = ["serve"] + arguments + ["--port", "0"]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.currentDirectoryURL = ws.root
         let log = ws.root.appendingPathComponent("serve-\(UUID().uuidString).stderr")
         FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -236,7 +429,7 @@ final class ServeProcess {
             if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
             throw NSError(domain: "serve", code: 1, userInfo: [NSLocalizedDescriptionKey: "no port: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")"])
         }
-        let server = ServeProcess(process: process, port: port)
+        let server = ServeProcess(process: process, port: port, log: log)
         while Date() < deadline {
             let health = try Workspace.execute("/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", server.baseURL + "/health"], in: ws.root)
             if health.output == "200" { return server }
@@ -251,6 +444,16 @@ final class ServeProcess {
         Foundation.kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         return process.terminationStatus
+    }
+
+    /// The server's peak resident set so far (VmHWM), in bytes.
+    func peakResidentBytes() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
+            throw NSError(domain: "serve", code: 3, userInfo: [NSLocalizedDescriptionKey: "no VmHWM in \(status)"])
+        }
+        return kilobytes << 10
     }
 
     func kill() {

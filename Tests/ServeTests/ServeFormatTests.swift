@@ -52,10 +52,13 @@ final class ServeFormatTests: XCTestCase {
         metrics.countRequest(endpoint: "/v1/completions", status: 400)
         metrics.countPrompt(5)
         metrics.countGenerated(7)
+        metrics.modelReplaced()
+        metrics.modelReplaced()
+        metrics.modelRetired()
         let text = metrics.render(queueDepth: 2, activeSlots: 1, slots: 4)
         for line in ["pipe_requests_total{endpoint=\"/v1/completions\",status=\"200\"} 2", "pipe_requests_total{endpoint=\"/v1/completions\",status=\"400\"} 1",
                      "pipe_prompt_tokens_total 5", "pipe_generated_tokens_total 7", "pipe_queue_depth 2", "pipe_active_slots 1", "pipe_slots 4",
-                     "pipe_time_to_first_token_seconds_count 0"] {
+                     "pipe_model_reloads_total 2", "pipe_retiring_models 1", "pipe_time_to_first_token_seconds_count 0"] {
             XCTAssertTrue(text.contains(line + "\n"), line)
         }
     }
