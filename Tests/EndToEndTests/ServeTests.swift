@@ -1,4 +1,5 @@
 import Foundation
+import PipeKit
 import Synchronization
 import Transformer
 import XCTest
@@ -69,6 +70,36 @@ final class ServeTests: XCTestCase {
             XCTAssertNotNil(line[field], field)
         }
         XCTAssertNil(line["prompt"], "text is logged only with --log-text")
+    }
+
+    func testEchoedLogProbabilitiesEqualEvaluatesScores() throws {
+        var items = ""
+        for (n, (prompt, choices)) in [("The engine", [" runs", " stops", " caches stages"]), ("A stage reads its", [" inputs", " outputs"]),
+                                       ("pipe", [" run", " serve", " generate text"])].enumerated() {
+            items += JSONValue.object(["prompt": .string(prompt), "choices": .array(choices.map(JSONValue.string)), "answer": .int(Int64(n % 2))]).canonicalJSON + "\n"
+        }
+        try ws.write("mc.jsonl", items)
+        try ws.write("scored.yaml", "version: 1\nname: serve-scores\nstages:\n"
+            + Workspace.docsTokenizeStages(vocab: 300, splits: "{train: 0.9, val: 0.1, test: 0.0}") + """
+
+          train:
+            uses: train
+            inputs: {tokens: tokenize.tokens}
+            with: {model: {layers: 2, heads: 2, dim: 32, context: 64}, batch: 4, steps: 5, warmup: 1}
+          evaluate:
+            uses: evaluate
+            inputs: {model: train.model, tokenizer: tokenize.tokenizer}
+            with: {splits: [], tasks: [{name: mc, path: mc.jsonl}]}
+            publish: {metrics: out/scored/}
+
+        """)
+        XCTAssertEqual(try ws.runStages("scored.yaml")["evaluate"], "ran")
+        let served = try ServeProcess.start(in: ws, ["train", "--manifest", "scored.yaml", "--threads", "1"])
+        defer { served.kill() }
+        let script = Workspace.repository.appendingPathComponent("tests-python/serve_echo_scores.py").path
+        let run = try Workspace.execute(TokenizerTests.python, [script, served.baseURL, "out/scored/tasks.jsonl"], in: ws.root)
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("8 choices"), run.output)
     }
 
     func testRawServerSentEventsWithCurl() throws {

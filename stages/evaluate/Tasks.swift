@@ -95,7 +95,8 @@ struct TaskRunner {
             next += item.choices!.count
             let best = mine.indices.max { mine[$0] < mine[$1] }!
             if best == item.answer { correct += 1 }
-            details.append(.object(["prompt": .string(item.prompt), "chosen": .int(Int64(best)), "answer": .int(Int64(item.answer!)),
+            details.append(.object(["prompt": .string(item.prompt), "choices": .array(item.choices!.map(JSONValue.string)),
+                                    "chosen": .int(Int64(best)), "answer": .int(Int64(item.answer!)),
                                     "log_likelihoods": .array(mine.map(JSONValue.double))]))
         }
         return (["task.\(spec.name).accuracy": Double(correct) / Double(items.count)], details)
