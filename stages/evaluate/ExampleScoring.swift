@@ -42,13 +42,17 @@ struct ExampleScoring {
     private func classify(_ task: ExampleTask, _ examples: [Example], _ meta: ExampleSet.Meta) throws
         -> ([String: Double], [JSONValue], JSONValue?)
     {
-        guard let labels = meta.labelOrder, let verbalizers = meta.labels else { throw StageError("examples/meta.json: classification without labels") }
+        guard let labels = meta.labelOrder, let verbalizers = meta.labels, !labels.isEmpty,
+              Set(labels) == Set(verbalizers.keys), labels.count == verbalizers.count
+        else { throw StageError("examples/meta.json: classification needs labelOrder naming each of labels once") }
         let tokenizer = runner.tokenizer
         var requests: [(context: [Int32], continuation: [Int32])] = [], truth: [String] = [], prompts: [String] = []
         for example in examples {
-            guard case .completion(let prompt, _, let label?) = example else { throw StageError("examples: a classification example without a label") }
+            guard case .completion(let prompt, _, let label?) = example, verbalizers[label] != nil else {
+                throw StageError("examples: a classification example without one of the labels \(labels)")
+            }
             let context = tokenizer.encode(prompt)
-            for label in labels { requests.append((context, tokenizer.encode(verbalizers[label]!))) }
+            for label in labels { requests.append((context, tokenizer.encode(verbalizers[label, default: ""]))) }
             truth.append(label)
             prompts.append(prompt)
         }
@@ -56,7 +60,7 @@ struct ExampleScoring {
         var predicted: [String] = [], normalized: [String] = [], details: [JSONValue] = []
         for n in examples.indices {
             let mine = Array(scores[n * labels.count..<(n + 1) * labels.count])
-            let lengths = labels.map { Double(max(1, verbalizers[$0]!.unicodeScalars.count)) }
+            let lengths = labels.map { Double(max(1, verbalizers[$0, default: ""].unicodeScalars.count)) }
             let best = mine.indices.max { mine[$0] < mine[$1] }!
             let bestNormalized = mine.indices.max { mine[$0] / lengths[$0] < mine[$1] / lengths[$1] }!
             predicted.append(labels[best])
