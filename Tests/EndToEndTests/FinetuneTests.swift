@@ -312,6 +312,17 @@ final class FinetuneTests: XCTestCase {
         let failed = try ws.run(["run", "p.yaml"])
         XCTAssertNotEqual(failed.status, 0)
         XCTAssertTrue(failed.stderr.contains("mixed.jsonl:2:") && failed.stderr.contains("must both be strings"), failed.stderr)
+        try ws.write("p.yaml", """
+        version: 1
+        name: examples-test
+        stages:
+          capped:
+            uses: prepare-examples
+            with: {train: mixed.jsonl, bad_lines: skip, max_total_bytes: 40}
+        """)
+        let capped = try ws.run(["run", "p.yaml"])
+        XCTAssertNotEqual(capped.status, 0)
+        XCTAssertTrue(capped.stderr.contains("mixed.jsonl:2: more than max_total_bytes 40"), capped.stderr)
 
         var labelled = ""
         for n in 0..<100 { labelled += "{\"body\": \"item \(n)\", \"class\": \(n % 3 == 0 ? "\"spam\"" : "\"ham\"")}\n" }

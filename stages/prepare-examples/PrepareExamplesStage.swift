@@ -17,6 +17,7 @@ public struct PrepareExamplesStage: Stage {
         @Param("a line that is not a valid example: fail names it; skip counts it") var bad_lines = BadLinePolicy.fail
         @Param("longest line read", range: .positive) var max_line_bytes = 1 << 20
         @Param("most examples per file", range: .positive) var max_examples = 1_000_000
+        @Param("most bytes of examples read, over every file", range: .positive) var max_total_bytes = 1 << 30
         public init() {}
     }
 
@@ -60,7 +61,7 @@ public struct PrepareExamplesStage: Stage {
 
     public func run(_ p: Params, _ context: StageContext) async throws {
         var reader = RawExampleReader(fields: p.fields, classification: p.classification, policy: p.bad_lines,
-                                      maxLineBytes: p.max_line_bytes, maxExamples: p.max_examples)
+                                      maxLineBytes: p.max_line_bytes, maxExamples: p.max_examples, maxTotalBytes: p.max_total_bytes)
         func read(_ path: String) throws -> [Example] {
             try reader.read(path.hasPrefix("/") ? URL(fileURLWithPath: path) : context.workspace.appendingPathComponent(path), shown: path)
         }

@@ -32,17 +32,23 @@ struct RawExampleReader {
     let policy: BadLinePolicy
     let maxLineBytes: Int
     let maxExamples: Int
+    let maxTotalBytes: Int
+    /// Bytes of examples read so far, over every file.
+    private(set) var totalBytes = 0
     /// The dataset's form once its first valid line has been read.
     private(set) var form: String?
     private(set) var badLines = 0
     private(set) var reported: [String] = []
 
-    init(fields: ExampleFields, classification: Classification, policy: BadLinePolicy, maxLineBytes: Int, maxExamples: Int) {
+    init(fields: ExampleFields, classification: Classification, policy: BadLinePolicy, maxLineBytes: Int, maxExamples: Int,
+         maxTotalBytes: Int)
+    {
         self.fields = fields
         self.classification = classification
         self.policy = policy
         self.maxLineBytes = maxLineBytes
         self.maxExamples = maxExamples
+        self.maxTotalBytes = maxTotalBytes
     }
 
     /// Every valid example of a file, in order; `shown` names the file in messages.
@@ -50,6 +56,7 @@ struct RawExampleReader {
         var examples: [Example] = []
         try LineReader.forEachLine(of: url, maxLineBytes: maxLineBytes) { bytes, number in
             guard bytes.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return }
+            try count(bytes.count, at: "\(shown):\(number)")
             try keep(Self.object(bytes), at: "\(shown):\(number)", into: &examples)
         }
         return examples
@@ -61,6 +68,7 @@ struct RawExampleReader {
     mutating func read(_ documents: DocumentsReader) throws -> [Example] {
         var examples: [Example] = []
         try documents.forEach { document in
+            try count(document.text.utf8.count, at: "documents: \(document.id)")
             var fields = document.meta?.objectValue ?? [:]
             fields["id"] = .string(document.id)
             fields["text"] = .string(document.text)
@@ -68,6 +76,14 @@ struct RawExampleReader {
             try keep(.success(.object(fields)), at: "documents: \(document.id)", into: &examples)
         }
         return examples
+    }
+
+    /// Counts bytes read against `maxTotalBytes`.
+    private mutating func count(_ bytes: Int, at place: String) throws {
+        totalBytes += bytes
+        guard totalBytes <= maxTotalBytes else {
+            throw StageError("\(place): more than max_total_bytes \(maxTotalBytes) bytes of examples; raise max_total_bytes")
+        }
     }
 
     /// Adds the example an object holds, or applies the policy to its problem.
