@@ -21,6 +21,10 @@ enum FuzzTarget: String, CaseIterable {
     case gzip
     case zstd
     case collectJSONL = "collect-jsonl"
+    /// Labelled examples as the `examples` artifact holds them, one JSON line each.
+    case examples
+    /// A tokenizer_config.json's chat template, looked up and rendered.
+    case chatTemplate = "chat-template"
 
     /// Feeds `data` to the reader; readers that take a path get it as a file in `scratch`.
     func run(_ data: Data, scratch: URL) {
@@ -57,6 +61,18 @@ enum FuzzTarget: String, CaseIterable {
         case .gzip: CollectRun.shared.collect(data, as: "input.jsonl.gz", in: scratch)
         case .zstd: CollectRun.shared.collect(data, as: "input.txt.zst", in: scratch)
         case .collectJSONL: CollectRun.shared.collect(data, as: "input.jsonl", in: scratch)
+        case .examples:
+            for line in data.split(separator: UInt8(ascii: "\n")) {
+                if let json = try? JSONValue.parse(Data(line)) { _ = try? Example(json: json, at: "fuzz") }
+            }
+        case .chatTemplate:
+            _ = write(data, "tokenizer_config.json", in: scratch)
+            if let template = try? ChatTemplate.lookup(tokenizer: scratch) {
+                _ = try? template.render([ChatMessage(role: "system", content: "s"), ChatMessage(role: "user", content: "{content} ü"),
+                                          ChatMessage(role: "assistant", content: "a")])
+                _ = template.jinja
+                _ = template.stopText
+            }
         }
     }
 
