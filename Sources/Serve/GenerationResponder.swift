@@ -5,6 +5,8 @@ import PipeKit
 
 /// How an endpoint words a generation: the chunks of a stream and the whole response.
 protocol GenerationFormat: Sendable {
+    /// The response's id, creation time and model.
+    var header: ResponseHeader { get }
     /// Chunks sent before any update (chat's role deltas, an echo without scores).
     mutating func opening() -> [JSONValue]
     mutating func chunks(for update: GenerationJob.Update) -> [JSONValue]
@@ -75,6 +77,9 @@ struct GenerationResponder<Format: GenerationFormat> {
             latency: Date().timeIntervalSince(context.arrived), timeToFirstToken: job.timeToFirstToken,
             meanLogprob: logprobs.isEmpty ? nil : logprobs.reduce(0, +) / Double(logprobs.count),
             prompt: promptText, completion: results.first?.text ?? ""), context: context)
+        state.settings.feedback?.remember(FeedbackLog.Exchange(
+            responseID: format.header.id, requestID: context.requestID, endpoint: endpoint, model: model.name,
+            prompt: promptText, completions: results.map(\.text)))
     }
 }
 

@@ -1,6 +1,5 @@
 import Foundation
 import PipeKit
-import Synchronization
 
 /// `--log FILE`: one JSON object per generation request, appended and flushed line by line, so
 /// later stages can read it as a dataset (`time, id, endpoint, model, prompt_tokens,
@@ -22,19 +21,12 @@ public final class RequestLog: Sendable {
         var completion: String
     }
 
-    private let file: Mutex<FileHandle>
+    private let file: JSONLAppender
     private let includesText: Bool
 
     /// Opens `url` for appending (creating it).
     public init(url: URL, includesText: Bool) throws {
-        if !FileManager.default.fileExists(atPath: url.path) {
-            guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
-            }
-        }
-        let handle = try FileHandle(forWritingTo: url)
-        try handle.seekToEnd()
-        file = Mutex(handle)
+        file = try JSONLAppender(url: url)
         self.includesText = includesText
     }
 
@@ -51,7 +43,6 @@ public final class RequestLog: Sendable {
             object["prompt"] = .string(entry.prompt)
             object["completion"] = .string(entry.completion)
         }
-        let line = Data((JSONValue.object(object).canonicalJSON + "\n").utf8)
-        try file.withLock { try $0.write(contentsOf: line) }
+        try file.append(object)
     }
 }

@@ -20,6 +20,13 @@ enum Routes {
         router.post("/detokenize", use: tokens.detokenize)
         router.get("/health") { _, _ in health(state) }
         router.get("/metrics") { _, _ in metrics(state) }
+        router.post("/v1/feedback") { request, _ in
+            guard let feedback = state.settings.feedback else {
+                throw APIError(.notFound, "feedback is off; start pipe serve with --feedback FILE", type: "invalid_request_error",
+                               code: "not_found")
+            }
+            return try feedback.record(RequestFields(body: try await state.body(of: request)))
+        }
         return router
     }
 

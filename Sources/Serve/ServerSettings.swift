@@ -19,6 +19,8 @@ public struct ServerSettings: Sendable {
     /// Seconds a request's body may take to arrive after its head (past it: 408, closed).
     public var requestTimeout = 30.0
     public var requestLog: RequestLog?
+    /// `POST /v1/feedback`'s file and memory of recent answers; nil turns the route off.
+    public var feedback: FeedbackLog?
 
     public init() {}
 }

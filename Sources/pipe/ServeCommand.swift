@@ -52,6 +52,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Also log each request's prompt and completion text.")
     var logText = false
 
+    @Option(help: "Turn on POST /v1/feedback (a pipe extension): append each rating or correction, with the answer's prompt and completion, to this JSONL file.")
+    var feedback: String?
+
+    @Option(help: "Answers remembered for feedback (the most recent).")
+    var feedbackWindow = 10_000
+
     @Option(help: "Seconds SIGTERM lets running requests finish before cancelling them.")
     var drainTimeout = 30.0
 
@@ -99,6 +105,13 @@ struct ServeCommand: AsyncParsableCommand {
                 settings.requestLog = try RequestLog(url: URL(fileURLWithPath: log), includesText: logText)
             } catch {
                 throw UsageError("--log \(log): \(error.localizedDescription)")
+            }
+        }
+        if let feedback {
+            do {
+                settings.feedback = try FeedbackLog(url: URL(fileURLWithPath: feedback), window: feedbackWindow)
+            } catch {
+                throw UsageError("--feedback \(feedback): \(error.localizedDescription)")
             }
         }
         let name = modelName ?? model, slots = slots, threads = threads ?? ProcessInfo.processInfo.activeProcessorCount

@@ -102,6 +102,57 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(run.output.contains("8 choices"), run.output)
     }
 
+    func testFeedbackAboutRecentAnswersBecomesExamples() throws {
+        let off = try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(Self.key)", "-d", #"{"id": "x", "rating": 1}"#,
+                            server.baseURL + "/v1/feedback"])
+        XCTAssertEqual(off, "404", "off without --feedback")
+
+        let served = try ServeProcess.start(in: ws, ["out/model", "-t", "out/tokenizer", "--threads", "1", "--feedback", "feedback.jsonl",
+                                                     "--feedback-window", "2"])
+        defer { served.kill() }
+        func post(_ path: String, _ body: String, headers: [String] = []) throws -> (status: String, body: String) {
+            let output = try curl(["-s", "-w", "\n%{http_code}", "-H", "Content-Type: application/json"] + headers.flatMap { ["-H", $0] }
+                                  + ["-d", body, served.baseURL + path])
+            let status = String(output.split(separator: "\n").last ?? "")
+            return (status, String(output.dropLast(status.count + 1)))
+        }
+        let answer = try post("/v1/completions", #"{"prompt": "The", "max_tokens": 3, "temperature": 0}"#)
+        let id = try XCTUnwrap(JSONValue.parse(Data(answer.body.utf8))["id"]?.stringValue)
+        XCTAssertEqual(try post("/v1/completions", #"{"prompt": "A stage", "max_tokens": 2}"#, headers: ["X-Request-Id: req-7"]).status, "200")
+        XCTAssertEqual(try post("/v1/feedback", #"{"id": "\#(id)", "rating": 1, "correction": " engine runs"}"#).status, "200")
+        XCTAssertEqual(try post("/v1/feedback", #"{"id": "req-7", "correction": " reads its inputs"}"#).status, "200")
+        let unknown = try post("/v1/feedback", #"{"id": "nope", "rating": 1}"#)
+        XCTAssertEqual(unknown.status, "404")
+        XCTAssertTrue(unknown.body.contains("unknown_id"), unknown.body)
+        XCTAssertEqual(try post("/v1/feedback", #"{"id": "\#(id)"}"#).status, "400", "neither rating nor correction")
+        XCTAssertEqual(try post("/v1/feedback", #"{"id": "\#(id)", "rating": "good"}"#).status, "400")
+        // A window of 2: a third answer makes the server forget the first.
+        XCTAssertEqual(try post("/v1/completions", #"{"prompt": "pipe", "max_tokens": 1}"#).status, "200")
+        XCTAssertEqual(try post("/v1/feedback", #"{"id": "\#(id)", "rating": -1}"#).status, "404")
+
+        let lines = try ws.jsonLines("feedback.jsonl")
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertEqual(lines[0]["id"] as? String, id)
+        XCTAssertEqual(lines[0]["prompt"] as? String, "The")
+        XCTAssertEqual(lines[0]["correction"] as? String, " engine runs")
+        XCTAssertEqual(lines[0]["rating"] as? Double, 1)
+        XCTAssertEqual(lines[1]["request_id"] as? String, "req-7")
+        XCTAssertEqual(lines[1]["prompt"] as? String, "A stage")
+
+        try ws.write("feedback.yaml", """
+        version: 1
+        name: feedback
+        stages:
+          corrections:
+            uses: prepare-examples
+            with: {train: feedback.jsonl, fields: {completion: correction}, split: {validation: 0.0, test: 0.0}}
+            publish: {examples: out/corrections/}
+        """)
+        XCTAssertEqual(try ws.runStages("feedback.yaml")["corrections"], "ran")
+        let examples = try ws.jsonLines("out/corrections/train.jsonl")
+        XCTAssertEqual(examples.map { $0["completion"] as? String }, [" engine runs", " reads its inputs"])
+    }
+
     func testRawServerSentEventsWithCurl() throws {
         let body = #"{"prompt": "The", "max_tokens": 3, "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}"#
         let out = try curl(["-sN", "-H", "Authorization: Bearer \(Self.key)", "-H", "Content-Type: application/json", "-d", body,
