@@ -102,13 +102,15 @@ let package = Package(
         .target(name: "ExportStage", dependencies: ["PipeKit", "Transformer", "BPETokenizer"], path: "stages/export"),
         // Labelled examples: read and split (prepare-examples), learned (finetune).
         .target(name: "PrepareExamplesStage", dependencies: ["PipeKit"], path: "stages/prepare-examples"),
+        // Aliases: a model promoted when its decision passes (promote).
+        .target(name: "PromoteStage", dependencies: ["PipeKit"], path: "stages/promote"),
         .target(name: "FinetuneStage", dependencies: ["PipeKit", "Transformer", "Training", "BPETokenizer"], path: "stages/finetune"),
 
         // The registry of the stage kinds compiled into pipe.
         .target(name: "BuiltinStages",
                 dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "CleanStage", "MinHashDedupStage",
                                "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage",
-                               "PrepareExamplesStage", "FinetuneStage"]),
+                               "PrepareExamplesStage", "FinetuneStage", "PromoteStage"]),
 
         // The command-line tool.
         .executableTarget(name: "pipe",

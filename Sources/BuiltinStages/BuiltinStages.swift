@@ -8,6 +8,7 @@ import FinetuneStage
 import MinHashDedupStage
 import ObjectiveStage
 import PrepareExamplesStage
+import PromoteStage
 import PruneStage
 import QuantizeStage
 import PipeEngine
@@ -29,5 +30,6 @@ public enum BuiltinStages {
         StageDescriptor(builtin: DistillStage.self),
         StageDescriptor(builtin: QuantizeStage.self),
         StageDescriptor(builtin: ExportStage.self),
+        StageDescriptor(builtin: PromoteStage.self),
     ])
 }

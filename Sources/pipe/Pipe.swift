@@ -11,7 +11,7 @@ struct Pipe: AsyncParsableCommand {
         version: PipeVersion.current,
         subcommands: [RunCommand.self, StatusCommand.self, DagCommand.self, ShowCommand.self, StagesCommand.self,
                       VerifyCommand.self, GCCommand.self, NewStageCommand.self,
-                      EncodeCommand.self, DecodeCommand.self, GenerateCommand.self, ServeCommand.self, ReportCommand.self,
+                      EncodeCommand.self, DecodeCommand.self, GenerateCommand.self, ServeCommand.self, PromoteCommand.self, ReportCommand.self,
                       ExecStageCommand.self]
     )
 

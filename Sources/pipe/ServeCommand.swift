@@ -14,10 +14,17 @@ struct ServeCommand: AsyncParsableCommand {
         pipe serve out/model --port 8080
         pipe serve train --manifest pipelines/quickstart.yaml --slots 8 --api-key-file keys.txt --log requests.jsonl
         pipe serve out/gguf-q4_0/model.gguf -t out/model-hf --host 0.0.0.0
+        pipe serve --alias current --registry models
         """)
 
     @Argument(help: "A model folder (config.json + weights), a .gguf file, or with --manifest the stage whose model to serve.")
-    var model: String
+    var model: String?
+
+    @Option(help: "Serve the model an alias names (<registry>/<alias>.json, written by the promote stage) and follow it: a promotion or rollback is swapped in without dropping requests.")
+    var alias: String?
+
+    @Option(help: "The alias registry folder.")
+    var registry = "models"
 
     @Option(name: .shortAndLong, help: "Resolve MODEL (and the tokenizer) as stages of this manifest's last run.")
     var manifest: String?
@@ -73,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds before an idle connection is closed (also bounds a request head sent slowly).")
     var idleTimeout = 60.0
 
-    @Option(help: "With --manifest: seconds between checks of the stage's last run; a new output is loaded and swapped in without dropping requests (0: never).")
+    @Option(help: "With --manifest or --alias: seconds between checks of the stage's last run or the alias; a new model is loaded and swapped in without dropping requests (0: never).")
     var reloadInterval = 5.0
 
     func validate() throws {
@@ -114,8 +121,9 @@ struct ServeCommand: AsyncParsableCommand {
                 throw UsageError("--feedback \(feedback): \(error.localizedDescription)")
             }
         }
-        let name = modelName ?? model, slots = slots, threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        let open: StageModelSupply.Open = { resolved, onRetire in
+        guard (model == nil) != (alias == nil) else { throw UsageError("name a MODEL or an --alias, not both") }
+        let name = modelName ?? model ?? alias ?? "model", slots = slots, threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let open: @Sendable (ResolvedModel, _ onRetire: @escaping @Sendable () -> Void) throws -> ServedModel = { resolved, onRetire in
             let template: ChatTemplate?
             do {
                 template = try ChatTemplate.lookup(tokenizer: resolved.tokenizer)
@@ -127,12 +135,17 @@ struct ServeCommand: AsyncParsableCommand {
             return ServedModel(name: name, engine: engine, tokenizer: tokenizer, chatTemplate: template, onRetire: onRetire)
         }
         let supply: ModelSupply
-        if let manifest, reloadInterval > 0 {
+        if let alias {
+            let followed = AliasModel(alias: alias, registry: URL(fileURLWithPath: registry))
+            let entry = try followed.current()  // an alias never promoted is a usage error before listening
+            supply = reloadInterval > 0 ? followed.supply(open: open).supply(interval: reloadInterval)
+                : ModelSupply { try open(followed.resolved(entry)) {} }
+        } else if let model, let manifest, reloadInterval > 0 {
             let stage = try StageModel(stage: model, manifest: manifest, tokenizer: tokenizer)
             _ = try stage.latest()  // a stage that never ran is a usage error before listening
-            supply = StageModelSupply(stage: stage, scratch: scratch, open: open).supply(interval: reloadInterval)
+            supply = stage.supply(scratch: scratch, open: open).supply(interval: reloadInterval)
         } else {
-            let resolved = try ModelSource(model: model, manifest: manifest, tokenizer: tokenizer).resolve(scratch: scratch.url)
+            let resolved = try ModelSource(model: model ?? "", manifest: manifest, tokenizer: tokenizer).resolve(scratch: scratch.url)
             supply = ModelSupply { try open(resolved) {} }
         }
         try await Server(settings: settings).run(supply)

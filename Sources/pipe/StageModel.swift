@@ -80,49 +80,66 @@ struct StageModel: Sendable {
     }
 }
 
-/// `pipe serve --manifest M STAGE`'s model supply: the stage's latest outputs, each new pair
-/// materialized into a folder of its own under `scratch` (removed when the model loaded from it
-/// retires) and opened by `open`. A pair that fails to load is not tried again; the next run's
-/// outputs are.
-final class StageModelSupply: Sendable {
+/// A model that a server follows: `latest` says what the source holds now (a stage's outputs, an
+/// alias's entry), `place` puts its files on disk (the count numbers fresh folders) and says how
+/// to remove them once the model retires. Each new source is loaded and swapped in; one that
+/// fails to load is not tried again, the next one is.
+final class FollowedModelSupply<Source: Equatable & Sendable>: Sendable {
     typealias Open = @Sendable (ResolvedModel, _ onRetire: @escaping @Sendable () -> Void) throws -> ServedModel
+    typealias Place = @Sendable (Source, _ count: Int) throws -> (model: ResolvedModel, remove: @Sendable () -> Void)
 
-    private let stage: StageModel
-    private let scratch: ScratchFolder
+    private let latest: @Sendable () throws -> Source
+    private let place: Place
     private let open: Open
-    /// The outputs last tried, and how many pairs have been.
-    private let tried = Mutex<(outputs: StageModel.Outputs?, count: Int)>((nil, 0))
+    /// The source last tried, and how many have been.
+    private let tried = Mutex<(source: Source?, count: Int)>((nil, 0))
 
-    init(stage: StageModel, scratch: ScratchFolder, open: @escaping Open) {
-        self.stage = stage
-        self.scratch = scratch
+    init(latest: @escaping @Sendable () throws -> Source, place: @escaping Place, open: @escaping Open) {
+        self.latest = latest
+        self.place = place
         self.open = open
     }
 
     /// The supply for `Server`: this model now, newer ones every `interval` seconds.
     func supply(interval: Double) -> ModelSupply {
-        ModelSupply(load: { try self.load(self.stage.latest()) }, newer: { try self.newer() }, interval: interval)
+        ModelSupply(load: { try self.load(self.latest()) }, newer: { try self.newer() }, interval: interval)
     }
 
-    /// The stage's latest model when its outputs changed since the last one tried, else nil.
+    /// The source's model when it changed since the last one tried, else nil.
     private func newer() throws -> ServedModel? {
-        let latest = try stage.latest()
-        guard latest != tried.withLock({ $0.outputs }) else { return nil }
-        return try load(latest)
+        let source = try latest()
+        guard source != tried.withLock({ $0.source }) else { return nil }
+        return try load(source)
     }
 
-    private func load(_ outputs: StageModel.Outputs) throws -> ServedModel {
+    private func load(_ source: Source) throws -> ServedModel {
         let count = tried.withLock {
-            $0.outputs = outputs
+            $0.source = source
             $0.count += 1
             return $0.count
         }
-        let folder = scratch.subfolder("\(count)")
+        let (model, remove) = try place(source, count)
         do {
-            return try open(try stage.materialize(outputs, into: folder.url)) { folder.remove() }
+            return try open(model, remove)
         } catch {
-            folder.remove()
+            remove()
             throw error
         }
+    }
+}
+
+extension StageModel {
+    /// `pipe serve --manifest M STAGE`'s supply: each new pair of outputs materialized into a
+    /// folder of its own under `scratch`, removed when the model loaded from it retires.
+    func supply(scratch: ScratchFolder, open: @escaping FollowedModelSupply<Outputs>.Open) -> FollowedModelSupply<Outputs> {
+        FollowedModelSupply(latest: { try self.latest() }, place: { outputs, count in
+            let folder = scratch.subfolder("\(count)")
+            do {
+                return (try self.materialize(outputs, into: folder.url), { folder.remove() })
+            } catch {
+                folder.remove()
+                throw error
+            }
+        }, open: open)
     }
 }

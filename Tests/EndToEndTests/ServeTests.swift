@@ -265,11 +265,8 @@ final class ServeTests: XCTestCase {
     /// `serve --manifest M STAGE` follows the stage's runs: a new run's model is swapped in
     /// while a long stream started on the old one runs to its end and other requests keep
     /// getting answers; the old model retires once its stream is done.
-    func testAStageServedFromAManifestIsReloadedWithoutDroppingRequests() throws {
-        try Self.writeRandomModel(in: ws, to: "out/model-b", seed: 12)
-        let source = ws.root.appendingPathComponent("reload-source")
-        try? FileManager.default.removeItem(at: source)
-        try FileManager.default.copyItem(at: ws.root.appendingPathComponent("out/model"), to: source)
+    /// `./copy-model`: a plugin stage publishing a model folder and a tokenizer folder.
+    private func writeCopyModelPlugin() throws {
         try ws.write("copy-model/stage.yaml", """
         name: copy-model
         version: 1
@@ -284,6 +281,110 @@ final class ServeTests: XCTestCase {
         external: [model, tokenizer]
         """)
         try ws.write("copy-model/run.sh", "set -eu\ncp -R \"$PIPE_PARAM_MODEL\"/. \"$PIPE_OUTPUT_MODEL\"/\ncp -R \"$PIPE_PARAM_TOKENIZER\"/. \"$PIPE_OUTPUT_TOKENIZER\"/\n")
+    }
+
+    /// The log-probabilities of a prompt's tokens: they tell models apart where greedy text may not.
+    private func promptScores(_ base: String) throws -> [Double] {
+        let answer = try curl(["-s", "-H", "Authorization: Bearer \(Self.key)", "-d",
+                               #"{"prompt": "The engine runs", "max_tokens": 0, "echo": true, "logprobs": 0}"#, base + "/v1/completions"])
+        let choices = (try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])?["choices"] as? [[String: Any]]
+        let logprobs = (choices?.first?["logprobs"] as? [String: Any])?["token_logprobs"] as? [Any]
+        return try XCTUnwrap(logprobs?.dropFirst().map { $0 as! Double }, answer)
+    }
+
+    func testAServedAliasFollowsPromotionsAndARollback() throws {
+        try Self.writeRandomModel(in: ws, to: "out/model-b", seed: 12)
+        try writeCopyModelPlugin()
+        try ws.write("verdict/stage.yaml", """
+        name: verdict
+        version: 1
+        description: A decision.json saying whether to promote.
+        run: [sh, run.sh]
+        outputs:
+          decision: {kind: metrics}
+        params:
+          promote: {type: bool, doc: "the verdict"}
+        """)
+        try ws.write("verdict/run.sh", "set -eu\nprintf '{\"promote\": %s, \"reasons\": [\"the test says %s\"]}' \"$PIPE_PARAM_PROMOTE\" \"$PIPE_PARAM_PROMOTE\" > \"$PIPE_OUTPUT_DECISION/decision.json\"\n")
+        let tokenizer = ws.root.appendingPathComponent("out/tokenizer").path
+        try ws.write("alias.yaml", """
+        version: 1
+        name: alias
+        stages:
+          a:
+            uses: ./copy-model
+            with: {model: "\(ws.root.appendingPathComponent("out/model").path)", tokenizer: "\(tokenizer)"}
+          b:
+            uses: ./copy-model
+            with: {model: "\(ws.root.appendingPathComponent("out/model-b").path)", tokenizer: "\(tokenizer)"}
+          yes:
+            uses: ./verdict
+            with: {promote: true}
+          no:
+            uses: ./verdict
+            with: {promote: false}
+          promote_a:
+            uses: promote
+            inputs: {model: a.model, tokenizer: a.tokenizer}
+            with: {alias: current}
+          promote_b:
+            uses: promote
+            inputs: {model: b.model, tokenizer: b.tokenizer, decision: yes.decision}
+            with: {alias: current}
+          refuse_a:
+            uses: promote
+            inputs: {model: a.model, tokenizer: a.tokenizer, decision: no.decision}
+            with: {alias: current}
+        """)
+        XCTAssertEqual(try ws.runStages("alias.yaml", ["promote_a"])["promote_a"], "ran")
+        let served = try ServeProcess.start(in: ws, ["--alias", "current", "--reload-interval", "0.2", "--threads", "1", "--slots", "2"])
+        defer { served.kill() }
+        let first = try promptScores(served.baseURL)
+        XCTAssertEqual(first, try promptScores(server.baseURL), "the alias names out/model")
+        let asker = Asker(url: served.baseURL + "/v1/completions")
+        asker.start()
+        func waitForReloads(_ count: Double) throws {
+            let started = Date()
+            while try metric("pipe_model_reloads_total", at: served) < count, Date().timeIntervalSince(started) < 60 { usleep(50_000) }
+            XCTAssertEqual(try metric("pipe_model_reloads_total", at: served), count)
+        }
+
+        XCTAssertEqual(try ws.runStages("alias.yaml", ["promote_b"])["promote_b"], "ran")
+        try waitForReloads(1)
+        let second = try promptScores(served.baseURL)
+        XCTAssertNotEqual(second, first, "promoted: the server answers with model b")
+
+        let refused = try ws.run(["run", "alias.yaml", "refuse_a"])
+        XCTAssertEqual(refused.status, 0, refused.stderr)
+        XCTAssertTrue(refused.stdout.contains("not promoted: the test says false") || refused.stderr.contains("not promoted: the test says false"),
+                      refused.stdout + refused.stderr)
+        var record = try XCTUnwrap(try ModelAlias.read("current", registry: ws.root.appendingPathComponent("models")))
+        XCTAssertEqual(record.history.count, 1)
+        XCTAssertEqual(record.current.reasons, ["the test says true"])
+
+        let rollback = try ws.run(["promote", "current", "--rollback"])
+        XCTAssertEqual(rollback.status, 0, rollback.stderr)
+        XCTAssertTrue(rollback.stdout.contains("rolled back to model \(record.history[0].model)"), rollback.stdout)
+        try waitForReloads(2)
+        XCTAssertEqual(try promptScores(served.baseURL), first, "rolled back: model a again")
+        record = try XCTUnwrap(try ModelAlias.read("current", registry: ws.root.appendingPathComponent("models")))
+        XCTAssertEqual(record.rolledBack.count, 1)
+        XCTAssertTrue(record.history.isEmpty)
+        let again = try ws.run(["promote", "current", "--rollback"])
+        XCTAssertEqual(again.status, 2)
+        XCTAssertTrue(again.stderr.contains("no earlier promotion"), again.stderr)
+
+        let answered = asker.stop()
+        XCTAssertGreaterThan(answered.count, 0)
+        XCTAssertEqual(Set(answered), ["200"], "every request answered across promotion and rollback: \(answered)")
+    }
+
+    func testAStageServedFromAManifestIsReloadedWithoutDroppingRequests() throws {
+        try Self.writeRandomModel(in: ws, to: "out/model-b", seed: 12)
+        let source = ws.root.appendingPathComponent("reload-source")
+        try? FileManager.default.removeItem(at: source)
+        try FileManager.default.copyItem(at: ws.root.appendingPathComponent("out/model"), to: source)
+        try writeCopyModelPlugin()
         try ws.write("reload.yaml", """
         version: 1
         name: reload
@@ -296,14 +397,6 @@ final class ServeTests: XCTestCase {
         let served = try ServeProcess.start(in: ws, ["publish", "--manifest", "reload.yaml", "--reload-interval", "0.2", "--threads", "1",
                                                      "--slots", "2"])
         defer { served.kill() }
-        /// The log-probabilities of a prompt's tokens: they tell models apart where greedy text may not.
-        func promptScores(_ base: String) throws -> [Double] {
-            let answer = try curl(["-s", "-H", "Authorization: Bearer \(Self.key)", "-d",
-                                   #"{"prompt": "The engine runs", "max_tokens": 0, "echo": true, "logprobs": 0}"#, base + "/v1/completions"])
-            let choices = (try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])?["choices"] as? [[String: Any]]
-            let logprobs = (choices?.first?["logprobs"] as? [String: Any])?["token_logprobs"] as? [Any]
-            return try XCTUnwrap(logprobs?.dropFirst().map { $0 as! Double }, answer)
-        }
         let before = try promptScores(served.baseURL)
         XCTAssertEqual(before, try promptScores(server.baseURL), "the stage's model is out/model")
         XCTAssertGreaterThan(before.count, 1)
