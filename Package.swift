@@ -133,7 +133,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Transformer"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Inference", "Transformer", "BPETokenizer"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
-        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "BuiltinStages", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage", "PrepareExamplesStage", "FinetuneStage", "Training"]),
+        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "BuiltinStages", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage", "PrepareExamplesStage", "FinetuneStage", "PromoteStage", "Training"]),
         .testTarget(name: "EndToEndTests", dependencies: ["PipeKit", "Transformer", "BPETokenizer"]),
     ]
 )
