@@ -114,24 +114,29 @@ static void tile_product(const ik_kernel *k, int wtype, const uint8_t *wb, long 
 }
 
 /// Interleaves blocks k0 ... k0 + nk - 1 of `lanes` Q8_0 activation rows (`act_stride` bytes
-/// apart) into `panel` (see ik_panel_block) as kernel `k` wants them.
+/// apart) into `panel` (see ik_panel_block) as kernel `k` wants them, 4 bytes at a time.
 static void pack_panel(const ik_kernel *k, const uint8_t *act, size_t act_stride, int lanes, long k0, long nk,
                        ik_panel_block *panel) {
-    const uint8_t flip = k->panel_unsigned ? 0x80 : 0;
+    const uint32_t flip = k->panel_unsigned ? 0x80808080u : 0;
     memset(panel, 0, sizeof *panel * (size_t)nk);
-    for (int j = 0; j < lanes; j++)
-        for (long b = 0; b < nk; b++) {
+    for (long b = 0; b < nk; b++)
+        for (int j = 0; j < lanes; j++) {
             const uint8_t *src = act + (size_t)j * act_stride + (size_t)(k0 + b) * IK_Q8_BYTES;
             int32_t sum = 0;
             for (int i = 0; i < IK_QK; i++) sum += (int8_t)src[2 + i];
-            for (int g = 0; g < 8; g++)
-                for (int i = 0; i < 4; i++) panel[b].q[g][j][i] = (int8_t)(src[2 + 4 * g + i] ^ flip);
+            for (int g = 0; g < 8; g++) {
+                uint32_t word;
+                memcpy(&word, src + 2 + 4 * g, 4);
+                word ^= flip;
+                memcpy(panel[b].q[g][j], &word, 4);
+            }
             panel[b].d[j] = ik_half_to_float(ik_load_u16(src));
             panel[b].start[j] = -k->panel_offset * sum;
         }
 }
 
-// Quantized batches larger than a tile's: rows in chunks (256 KiB of weights stay in L2), then
+// Quantized batches larger than a tile's: rows in chunks (256 KiB of weights stay in L2 while
+// several panels pass; one chunk when there is one panel, which then is packed once), then
 // panels of up to IK_PANEL_LANES activation rows, then IK_CHAIN_BLOCKS blocks at a time (a
 // panel of 40 KiB on the stack, in L1 and L2), then tiles of rows. A last panel of no more rows
 // than a tile takes goes to the tiles, which compute the same chains.
@@ -140,7 +145,8 @@ static void panel_product(const ik_kernel *k, int wtype, const uint8_t *wb, long
     ik_panel_block panel[IK_CHAIN_BLOCKS];
     long wrow = ik_weight_row_bytes(wtype, cols), arow = ik_activation_row_bytes(wtype, cols), blocks = cols / IK_QK;
     size_t block_bytes = chunk_bytes(wtype, IK_QK);
-    long chunk_rows = rows_per_chunk(block_bytes * (size_t)(blocks < IK_CHAIN_BLOCKS ? blocks : IK_CHAIN_BLOCKS), k->panel_rows);
+    long chunk_rows = batch <= IK_PANEL_LANES ? row_end - row_begin
+                      : rows_per_chunk(block_bytes * (size_t)(blocks < IK_CHAIN_BLOCKS ? blocks : IK_CHAIN_BLOCKS), k->panel_rows);
     for (long r_chunk = row_begin; r_chunk < row_end; r_chunk += chunk_rows) {
         long r_end = r_chunk + chunk_rows < row_end ? r_chunk + chunk_rows : row_end;
         for (long b0 = 0; b0 < batch; b0 += IK_PANEL_LANES) {
