@@ -1,19 +1,22 @@
 // AVX2 + FMA + F16C kernels (256-bit). Every function carries its target attribute, so the
 // file builds without global -mavx flags and runs only where ik_avx2_variant.supported says.
 //
-// Tiles are dot-product form: a tile of R weight rows x B activation rows keeps R*B vector
-// accumulators, loads each weight vector once for the B activation rows and each activation
-// vector once for the R weight rows, and reduces the accumulators horizontally at the end.
-//  - f32/f16: 8 columns per step (f16 widened with vcvtph2ps), one FMA per pair.
-//  - Q8_0 x Q8_0: one block per step; per pair vpsignb moves the weight's sign onto the
-//    activation, vpmaddubsw(|w|, a * sign w) and vpmaddwd(1) give 8 int32 partial sums, which
-//    are converted and FMA'd with d_w * d_x.
-//  - Q4_0 x Q8_0: nibbles unpacked once per row to 32 unsigned bytes n; per pair
-//    vpmaddubsw(n, a) summed to int32, minus 8 * sum(a) (computed once per activation block).
-#include <immintrin.h>
-#include "ik_internal.h"
-
+// f32/f16 tiles are dot-product form: a tile of R weight rows x B activation rows keeps R*B
+// vector accumulators, loads each weight vector once for the B activation rows and each
+// activation vector once for the R weight rows, and reduces the accumulators horizontally at
+// the end; 8 columns per step (f16 widened with vcvtph2ps), one FMA per pair.
+// Q8_0 and Q4_0 weights meet Q8_0 activations as integers, block by block, and every (row,
+// activation row) pair keeps one float chain (ik_panel_fn), so a row's result is the same
+// bits in a batch of any size:
+//  - up to 4 activation rows (q_rows_tile): per pair vpmaddubsw + vpmaddwd give 8 int32
+//    partial sums (Q8_0: |w| times a with w's sign moved onto a; Q4_0: nibbles times a, less
+//    8 * sum(a)), reduced across 8 rows at once so that lanes hold rows;
+//  - more (q_panel): lanes hold activation rows, interleaved by the driver into panels, and
+//    each 4 weight bytes are broadcast against them: no reduction, and each weight block is
+//    loaded (and unpacked) once for 16 activation rows.
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define IK_X86 AVX2
+#include "ik_x86.h"
 
 static int supported(void) {
     __builtin_cpu_init();
@@ -26,8 +29,6 @@ AVX2 IK_INLINE float hsum(__m256 v) {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
-
-AVX2 IK_INLINE float half_at(const uint8_t *p) { return _cvtsh_ss(ik_load_u16(p)); }
 
 AVX2 static void to_f16(const float *x, uint16_t *dst, long n) {
     long i = 0;
@@ -128,143 +129,113 @@ AVX2 IK_INLINE __m256i q4_nibbles(const uint8_t *block) {
     return _mm256_and_si256(_mm256_srlv_epi64(x, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
 }
 
-/// The fp16 scales at four blocks as floats in lanes 0-3, repeated in lanes 4-7.
-AVX2 IK_INLINE __m256 scales4(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3) {
-    __m128 f = _mm_cvtph_ps(_mm_setr_epi16((short)ik_load_u16(p0), (short)ik_load_u16(p1), (short)ik_load_u16(p2),
-                                           (short)ik_load_u16(p3), 0, 0, 0, 0));
-    return _mm256_set_m128(f, f);
-}
-
-/// Four pairs' int32 lane sums folded into one vector: lane i and lane i + 4 hold halves of
-/// pair i's sum, so one convert and one FMA serve four pairs.
-AVX2 IK_INLINE __m256i fold4(__m256i s0, __m256i s1, __m256i s2, __m256i s3) {
-    return _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
-}
-
-/// fold4 for Q4_0, a step earlier: vpmaddubsw's int16 sums of nibbles times activations are at
-/// most 2 * 15 * 127 = 3810, so two rounds of 16-bit horizontal adds (at most 15240) cannot
-/// overflow, and one vpmaddwd then widens all four pairs at once.
-AVX2 IK_INLINE __m256i fold4_q4(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
-    __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(p0, p1), _mm256_hadd_epi16(p2, p3));
-    return _mm256_madd_epi16(h, _mm256_set1_epi16(1));
-}
-
-/// Sums the two halves of a folded accumulator: the four pairs' results.
-AVX2 IK_INLINE __m128 unfold4(__m256 v) { return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)); }
-
-/// One weight block ready for products: Q4_0 nibbles (u), or a Q8_0 block's |w| (u) and w.
-typedef struct { __m256i u, w; } wblock;
-
-AVX2 IK_INLINE wblock load_weights(const int q4, const uint8_t *p) {
-    wblock b;
+/// A weight row's block (q4: Q4_0, else Q8_0) against an activation block's 32 values `a`: 8
+/// int32 lanes whose total is sum(n * a) for Q4_0's nibbles n = w + 8, or sum(w * a) for Q8_0
+/// (|w| times a with w's sign moved onto a): vpmaddubsw, then vpmaddwd(1) to int32.
+AVX2 IK_INLINE __m256i row_sums(int q4, const uint8_t *block, __m256i a) {
+    __m256i p;
     if (q4) {
-        b.u = q4_nibbles(p);
-        b.w = b.u;
+        p = _mm256_maddubs_epi16(q4_nibbles(block), a);
     } else {
-        b.w = _mm256_loadu_si256((const __m256i *)(p + 2));
-        b.u = _mm256_abs_epi8(b.w);
+        __m256i w = _mm256_loadu_si256((const __m256i *)(block + 2));
+        p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(a, w));
     }
-    return b;
-}
-
-/// Eight int32 partial sums of a block's products: Q4_0 nibbles times a (the 8 * sum(a)
-/// offset is taken off by the caller), or |w| times a with w's sign moved onto a.
-AVX2 IK_INLINE __m256i pair_sums(const int q4, wblock w, __m256i a) {
-    __m256i p = _mm256_maddubs_epi16(w.u, q4 ? a : _mm256_sign_epi8(a, w.w));
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-/// Q8_0 (q4 = 0) or Q4_0 (q4 = 1) weights times Q8_0 activations; see the file comment.
-/// Pairs are folded four at a time (fold4) when the tile has 4 activation rows (the four
-/// activation rows of one weight row) or a multiple of 4 weight rows (four weight rows of one
-/// activation row); other edge tiles keep one accumulator per pair. For Q4_0 the 8 * sum(a)
-/// offsets are folded the same way once per block and subtracted from the folded sums.
-AVX2 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t *w, size_t ws,
-                           const uint8_t *a, size_t as, long n, float *y, long ldy, int accumulate) {
-    const int by_act = B == 4, by_row = !by_act && R % 4 == 0;
+/// y[b * ldy + r] (=|+=) dot(weight row r, activation row b) for r < R (1 ... 8), b < B (1 ... 4):
+/// per block, each pair's integer sum is reduced across lanes (reduce8), so lanes hold rows, one
+/// vector per activation row, and each pair's float chain is the one ik_panel_fn describes, bit
+/// for bit. A weight block's loads (and unpacking) serve the B activation rows.
+AVX2 IK_INLINE void q_rows_tile(const int q4, const int R, const int B,
+                                  const uint8_t *w, size_t ws, const uint8_t *a, size_t as, long n, float *y, long ldy,
+                                  int accumulate) {
     const size_t wbytes = q4 ? IK_Q4_BYTES : IK_Q8_BYTES;
+    const long blocks = n / IK_QK, base_at = blocks < IK_CHAIN_BLOCKS ? blocks : IK_CHAIN_BLOCKS;
     const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
-    const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8), zero = _mm256_setzero_si256();
-    __m256 acc[8][4];
-    for (int r = 0; r < R; r++)
-        for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
-    for (long k = 0; k < n / IK_QK; k++) {
-        const uint8_t *ak = a + k * IK_Q8_BYTES, *wk = w + k * wbytes;
+    __m256 acc[4];
+    for (int b = 0; b < B; b++) acc[b] = _mm256_setzero_ps();
+    for (long k = 0; k < blocks; k++) {
+        const uint8_t *wk = w + k * wbytes;
         ik_prefetch_slice(next, R * wbytes, k);
-        __m256i av[4], corr[4];
-        __m256 da[4];
+        const __m256 dw8 = scales8(wk, ws, R);
         for (int b = 0; b < B; b++) {
-            av[b] = _mm256_loadu_si256((const __m256i *)(ak + b * as + 2));
-            corr[b] = q4 ? _mm256_madd_epi16(_mm256_maddubs_epi16(eight, av[b]), ones) : zero;
-            if (!by_act) da[b] = _mm256_set1_ps(half_at(ak + b * as));
+            const uint8_t *ak = a + b * as + k * IK_Q8_BYTES;
+            __m256i av = _mm256_loadu_si256((const __m256i *)(ak + 2)), v[8];
+            for (int r = 0; r < 8; r++) v[r] = r < R ? row_sums(q4, wk + r * ws, av) : _mm256_setzero_si256();
+            __m256i s = _mm256_sub_epi32(reduce8(v), _mm256_set1_epi32(q4 ? 8 * sum_i8(av) : 0));
+            acc[b] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw8, _mm256_set1_ps(half_at(ak))), acc[b]);
         }
-        if (by_act) {
-            da[0] = scales4(ak, ak + as, ak + 2 * as, ak + 3 * as);
-            __m256i c = q4 ? fold4(corr[0], corr[1], corr[2], corr[3]) : zero;
-            for (int r = 0; r < R; r++) {
-                const uint8_t *p = wk + r * ws;
-                wblock wb = load_weights(q4, p);
-                __m256i s;
-                if (q4) {
-                    s = fold4_q4(_mm256_maddubs_epi16(wb.u, av[0]), _mm256_maddubs_epi16(wb.u, av[1]),
-                                 _mm256_maddubs_epi16(wb.u, av[2]), _mm256_maddubs_epi16(wb.u, av[3]));
-                    s = _mm256_sub_epi32(s, c);
-                } else {
-                    s = fold4(pair_sums(q4, wb, av[0]), pair_sums(q4, wb, av[1]), pair_sums(q4, wb, av[2]), pair_sums(q4, wb, av[3]));
-                }
-                acc[r][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(_mm256_set1_ps(half_at(p)), da[0]), acc[r][0]);
+        if (accumulate && k + 1 == base_at)
+            for (int b = 0; b < B; b++) {
+                float base[8] = {0};
+                for (int r = 0; r < R; r++) base[r] = y[b * ldy + r];
+                acc[b] = _mm256_add_ps(_mm256_loadu_ps(base), acc[b]);
             }
-        } else if (by_row) {
-            __m256i c[4];
-            for (int b = 0; b < B; b++) c[b] = q4 ? fold4(corr[b], corr[b], corr[b], corr[b]) : zero;
-            for (int g = 0; g < R / 4; g++) {
-                const uint8_t *p = wk + 4 * g * ws;
-                wblock wb[4];
-                for (int i = 0; i < 4; i++) wb[i] = load_weights(q4, p + i * ws);
-                __m256 dw = scales4(p, p + ws, p + 2 * ws, p + 3 * ws);
-                for (int b = 0; b < B; b++) {
-                    __m256i s;
-                    if (q4) {
-                        s = fold4_q4(_mm256_maddubs_epi16(wb[0].u, av[b]), _mm256_maddubs_epi16(wb[1].u, av[b]),
-                                     _mm256_maddubs_epi16(wb[2].u, av[b]), _mm256_maddubs_epi16(wb[3].u, av[b]));
-                        s = _mm256_sub_epi32(s, c[b]);
-                    } else {
-                        s = fold4(pair_sums(q4, wb[0], av[b]), pair_sums(q4, wb[1], av[b]), pair_sums(q4, wb[2], av[b]),
-                                  pair_sums(q4, wb[3], av[b]));
+    }
+    for (int b = 0; b < B; b++) {
+        float out[8];
+        _mm256_storeu_ps(out, acc[b]);
+        for (int r = 0; r < R; r++) y[b * ldy + r] = out[r];
+    }
+}
+
+/// The panel kernel (ik_panel_fn) in H halves of 8 lanes (H = 1 for up to 8 activation rows):
+/// per weight row and block, each 4 weight bytes are broadcast against the panel's vector of
+/// the same 4 columns of every activation row.
+///  - Q4_0: the broadcast bytes' low nibbles meet columns 4g ..., their high nibbles columns
+///    16 + 4g ...; the 8 vpmaddubsw of a block (each int16 at most 2 * 15 * 127) add up in
+///    int16 (at most 30480) before one vpmaddwd widens them.
+///  - Q8_0: |w| times a with w's sign moved onto a, widened per group (two groups could
+///    overflow int16).
+AVX2 IK_INLINE void q_panel(const int q4, const int R, const int H, const uint8_t *w, size_t ws,
+                            const ik_panel_block *panel, long nk, float *y, long ldy, int lanes, int from_y, int add_y) {
+    const size_t wbytes = q4 ? IK_Q4_BYTES : IK_Q8_BYTES;
+    const int prefetch = ws == (size_t)nk * wbytes; // whole adjacent rows: later tiles follow
+    const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
+    const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(0x0f);
+    float v[IK_PANEL_LANES];
+    __m256 acc[4][2];
+    for (int r = 0; r < R; r++) {
+        if (from_y) ik_lanes_from_y(v, y + r, ldy, lanes);
+        for (int h = 0; h < H; h++) acc[r][h] = from_y ? _mm256_loadu_ps(v + 8 * h) : _mm256_setzero_ps();
+    }
+    for (long k = 0; k < nk; k++) {
+        const ik_panel_block *p = panel + k;
+        if (prefetch) ik_prefetch_slice(next, R * wbytes, k);
+        for (int r = 0; r < R; r++) {
+            const uint8_t *blk = w + r * ws + k * wbytes;
+            __m256i s[2];
+            for (int h = 0; h < H; h++) s[h] = _mm256_loadu_si256((const __m256i *)(p->start + 8 * h));
+            if (q4) {
+                __m256i p16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+                for (int g = 0; g < 4; g++) {
+                    __m256i x = _mm256_set1_epi32(load_i32(blk + 2 + 4 * g));
+                    __m256i lo = _mm256_and_si256(x, low4), hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low4);
+                    for (int h = 0; h < H; h++) {
+                        __m256i al = _mm256_loadu_si256((const __m256i *)p->q[g][8 * h]);
+                        __m256i ah = _mm256_loadu_si256((const __m256i *)p->q[4 + g][8 * h]);
+                        p16[h] = _mm256_add_epi16(p16[h], _mm256_add_epi16(_mm256_maddubs_epi16(lo, al), _mm256_maddubs_epi16(hi, ah)));
                     }
-                    acc[g][b] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, da[b]), acc[g][b]);
+                }
+                for (int h = 0; h < H; h++) s[h] = _mm256_add_epi32(s[h], _mm256_madd_epi16(p16[h], ones));
+            } else {
+                for (int g = 0; g < 8; g++) {
+                    __m256i x = _mm256_set1_epi32(load_i32(blk + 2 + 4 * g)), u = _mm256_abs_epi8(x);
+                    for (int h = 0; h < H; h++) {
+                        __m256i ag = _mm256_loadu_si256((const __m256i *)p->q[g][8 * h]);
+                        s[h] = _mm256_add_epi32(s[h], _mm256_madd_epi16(_mm256_maddubs_epi16(u, _mm256_sign_epi8(ag, x)), ones));
+                    }
                 }
             }
-        } else {
-            for (int r = 0; r < R; r++) {
-                const uint8_t *p = wk + r * ws;
-                wblock wb = load_weights(q4, p);
-                __m256 dw = _mm256_set1_ps(half_at(p));
-                for (int b = 0; b < B; b++) {
-                    __m256i s = _mm256_sub_epi32(pair_sums(q4, wb, av[b]), corr[b]);
-                    acc[r][b] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, da[b]), acc[r][b]);
-                }
-            }
+            __m256 dw = _mm256_set1_ps(half_at(blk));
+            for (int h = 0; h < H; h++)
+                acc[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[h]), _mm256_mul_ps(dw, _mm256_loadu_ps(p->d + 8 * h)), acc[r][h]);
         }
     }
-    float out[4];
-    if (by_act) {
-        for (int r = 0; r < R; r++) {
-            _mm_storeu_ps(out, unfold4(acc[r][0]));
-            for (int b = 0; b < 4; b++) y[(long)b * ldy + r] = accumulate ? y[(long)b * ldy + r] + out[b] : out[b];
-        }
-    } else if (by_row) {
-        for (int g = 0; g < R / 4; g++)
-            for (int b = 0; b < B; b++) {
-                _mm_storeu_ps(out, unfold4(acc[g][b]));
-                for (int i = 0; i < 4; i++) {
-                    float *o = y + (long)b * ldy + 4 * g + i;
-                    *o = accumulate ? *o + out[i] : out[i];
-                }
-            }
-    } else {
-        float tail[8][4] = {{0}};
-        store(y, ldy, R, B, acc, tail, accumulate);
+    for (int r = 0; r < R; r++) {
+        for (int h = 0; h < H; h++) _mm256_storeu_ps(v + 8 * h, acc[r][h]);
+        ik_lanes_to_y(v, y + r, ldy, lanes, add_y);
     }
 }
 
@@ -275,12 +246,34 @@ AVX2 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t
     }
 #define f32_tile_CALL(R, B) f32_tile(R, B, w, ws, a, as, cols, y, ldy, accumulate)
 #define f16_tile_CALL(R, B) f16_tile(R, B, w, ws, a, as, cols, y, ldy, accumulate)
-#define q8_0_tile_CALL(R, B) q_tile(0, R, B, w, ws, a, as, cols, y, ldy, accumulate)
-#define q4_0_tile_CALL(R, B) q_tile(1, R, B, w, ws, a, as, cols, y, ldy, accumulate)
 TILE_FN(tile_f32, f32_tile, IK_TILE_DISPATCH4)
 TILE_FN(tile_f16, f16_tile, IK_TILE_DISPATCH4)
-TILE_FN(tile_q8_0, q8_0_tile, IK_TILE_DISPATCH)
-TILE_FN(tile_q4_0, q4_0_tile, IK_TILE_DISPATCH)
+
+/// Q8_0 and Q4_0 tiles of 1-8 rows and 1-4 activation rows (larger batches go to the panels).
+#define Q_TILE_FN(name, CALL)                                                                            \
+    AVX2 static void name(int nr, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as, \
+                          long cols, float *y, long ldy, int accumulate) {                          \
+        IK_TILE_DISPATCH(CALL, nr, nb)                                                               \
+    }
+#define Q8_CALL(R, B) q_rows_tile(0, R, B, w, ws, a, as, cols, y, ldy, accumulate)
+#define Q4_CALL(R, B) q_rows_tile(1, R, B, w, ws, a, as, cols, y, ldy, accumulate)
+Q_TILE_FN(tile_q8_0, Q8_CALL)
+Q_TILE_FN(tile_q4_0, Q4_CALL)
+
+/// Q8_0 and Q4_0 panels of 1-4 weight rows, in one or two halves of 8 lanes.
+#define Q_PANEL_FN(name, q4)                                                                           \
+    AVX2 static void name(int nr, int lanes, const uint8_t *w, size_t ws, const ik_panel_block *panel, \
+                          long nk, float *y, long ldy, int from_y, int add_y) {                        \
+        if (lanes > 8) { IK_ROWS_DISPATCH4(Q_PANEL_CALL2_##q4, nr) }                                  \
+        else { IK_ROWS_DISPATCH4(Q_PANEL_CALL1_##q4, nr) }                                           \
+    }
+#define Q_PANEL_CALL(q4, R, H) q_panel(q4, R, H, w, ws, panel, nk, y, ldy, lanes, from_y, add_y)
+#define Q_PANEL_CALL1_0(R) Q_PANEL_CALL(0, R, 1)
+#define Q_PANEL_CALL2_0(R) Q_PANEL_CALL(0, R, 2)
+#define Q_PANEL_CALL1_1(R) Q_PANEL_CALL(1, R, 1)
+#define Q_PANEL_CALL2_1(R) Q_PANEL_CALL(1, R, 2)
+Q_PANEL_FN(panel_q8_0, 0)
+Q_PANEL_FN(panel_q4_0, 1)
 
 const ik_variant_table ik_avx2_variant = {
     .name = "avx2",
@@ -290,7 +283,7 @@ const ik_variant_table ik_avx2_variant = {
     .kernels = {
         {tile_f32, 3, 4, 512},
         {tile_f16, 3, 4, 1024},
-        {tile_q4_0, 8, 4, 0},
-        {tile_q8_0, 8, 4, 0},
+        {tile_q4_0, 8, 4, 0, panel_q4_0, 4, 8, 0},
+        {tile_q8_0, 8, 4, 0, panel_q8_0, 4, 0, 0},
     },
 };

@@ -1,20 +1,14 @@
-// AVX-512 kernels (F, BW, VL, VNNI). Same dot-product tiles as ik_avx2.c, with 32 vector
-// registers so tiles go up to 4 (f32, f16) or 8 (Q8_0, Q4_0) weight rows x 4 activation rows.
-//  - f32/f16: 16 columns per step in 512-bit registers; a last partial step uses masked
-//    loads, so any column count runs without a scalar tail. Tiles of 4 x 4 end with the four
-//    accumulators of a weight row reduced together.
-//  - Q8_0 x Q8_0 and Q4_0 x Q8_0: one block per step in 256-bit registers with VNNI's
-//    vpdpbusd (unsigned x signed bytes into int32). Q8_0 weights are made unsigned as
-//    w + 128 (xor 0x80) and Q4_0 nibbles are unsigned already; the offset's product with the
-//    activations (128 or 8 times sum(a), computed once per activation block) starts each
-//    pair's int32 sum negated, so a pair costs one vpdpbusd, one convert and one FMA.
-//  - Tiles of 4 or 8 rows use 512-bit registers instead: Q4_0 (q4_rows_tile) four weight
-//    rows a register with no nibble unpacking, Q8_0 (q8_rows_tile) two rows a register.
-//    q_tile serves the edge tiles (1-3, 5-7 rows) in 256-bit registers.
-#include <immintrin.h>
-#include "ik_internal.h"
-
+// AVX-512 kernels (F, BW, VL, VNNI). Same shapes as ik_avx2.c, with 32 vector registers.
+//  - f32/f16: tiles up to 4 weight rows x 4 activation rows, 16 columns per step in 512-bit
+//    registers; a last partial step uses masked loads, so any column count runs without a
+//    scalar tail. Tiles of 4 x 4 end with the four accumulators of a weight row reduced together.
+//  - Q8_0 x Q8_0 and Q4_0 x Q8_0 with VNNI's vpdpbusd (unsigned x signed bytes into int32),
+//    one float chain per (row, activation row) pair as in ik_avx2.c: up to 4 activation rows
+//    in tiles of four weight rows a 512-bit register (q_rows_tile), more in panels of 16
+//    activation rows a register (q_panel).
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define IK_X86 AVX512
+#include "ik_x86.h"
 
 static int supported(void) {
     __builtin_cpu_init();
@@ -22,8 +16,6 @@ static int supported(void) {
            __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
-
-AVX512 IK_INLINE float half_at(const uint8_t *p) { return _cvtsh_ss(ik_load_u16(p)); }
 
 AVX512 IK_INLINE float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -142,183 +134,147 @@ AVX512 IK_INLINE void f16_tile(const int R, const int B, const uint8_t *w, size_
     store_tile(R, B, acc, y, ldy, accumulate);
 }
 
-/// 32 Q4_0 nibbles as unsigned bytes in element order: the 16 bytes in both 128-bit halves,
-/// the high half shifted down by 4, then masked.
-AVX512 IK_INLINE __m256i q4_nibbles(const uint8_t *block) {
-    __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(block + 2)));
-    return _mm256_and_si256(_mm256_srlv_epi64(x, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
+/// 16 bytes at `p` of each of R (1 ... 4) rows `stride` bytes apart, row i in 128-bit lane i
+/// (zeros past R: rows past the matrix are never read).
+AVX512 IK_INLINE __m512i rows4(const uint8_t *p, size_t stride, const int R) {
+    __m512i x = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p));
+    if (R > 1) x = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p + stride)), 1);
+    else x = _mm512_inserti32x4(x, _mm_setzero_si128(), 1);
+    x = _mm512_inserti32x4(x, R > 2 ? _mm_loadu_si128((const __m128i *)(p + 2 * stride)) : _mm_setzero_si128(), 2);
+    return _mm512_inserti32x4(x, R > 3 ? _mm_loadu_si128((const __m128i *)(p + 3 * stride)) : _mm_setzero_si128(), 3);
 }
 
-/// The fp16 scales at four blocks as floats in lanes 0-3, repeated in lanes 4-7.
-AVX512 IK_INLINE __m256 scales4(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3) {
-    __m128 f = _mm_cvtph_ps(_mm_setr_epi16((short)ik_load_u16(p0), (short)ik_load_u16(p1), (short)ik_load_u16(p2),
-                                           (short)ik_load_u16(p3), 0, 0, 0, 0));
-    return _mm256_set_m128(f, f);
-}
-
-/// Four pairs' int32 lane sums folded into one vector: lane i and lane i + 4 hold halves of
-/// pair i's sum, so one convert and one FMA serve four pairs.
-AVX512 IK_INLINE __m256i fold4(__m256i s0, __m256i s1, __m256i s2, __m256i s3) {
-    return _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
-}
-
-/// Sums the two halves of a folded accumulator: the four pairs' results.
-AVX512 IK_INLINE __m128 unfold4(__m256 v) { return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)); }
-
-/// Q4_0 tiles of 4 or 8 weight rows and 1-4 activation rows: four rows' blocks share one
-/// 512-bit register, row i's 16 packed bytes in 128-bit lane i, with no
-/// unpacking: the low nibbles (masked) meet the block's first 16 activations and the high
-/// nibbles (shifted, masked) its last 16, each broadcast to the four lanes, in two vpdpbusd
-/// into the same int32 sums. Lanes 4i ... 4i + 3 then belong to row i, scaled by its d_w.
-AVX512 IK_INLINE void q4_rows_tile(const int R, const int B, const uint8_t *w, size_t ws, const uint8_t *a,
-                                   size_t as, long n, float *y, long ldy, int accumulate) {
+/// Q8_0 (q4 = 0) or Q4_0 weights times 1-4 activation rows in tiles of up to 8 rows, four rows a
+/// 512-bit register (row i of a group in 128-bit lane i): Q4_0's low nibbles meet the block's
+/// first 16 activations and its high nibbles the last 16; Q8_0's two halves, made unsigned
+/// (w + 128), meet the same; the activation halves are broadcast to the four lanes and the
+/// sums start from -offset (8 or 128) times their sums. Two rounds of shuffles and adds then
+/// give every lane of a row's 128 bits the row's exact block sum, so each row's float chain is
+/// the one ik_panel_fn describes (lane 4i of a group holds row i's), bit for bit.
+AVX512 IK_INLINE void q_rows_tile(const int q4, const int R, const int B, const uint8_t *w, size_t ws, const uint8_t *a,
+                                  size_t as, long n, float *y, long ldy, int accumulate) {
+    const size_t wbytes = q4 ? IK_Q4_BYTES : IK_Q8_BYTES;
+    const long blocks = n / IK_QK, base_at = blocks < IK_CHAIN_BLOCKS ? blocks : IK_CHAIN_BLOCKS;
+    const int G = (R + 3) / 4;
     const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
-    const __m512i low4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
+    const __m512i low4 = _mm512_set1_epi8(0x0f), flip = _mm512_set1_epi8((char)0x80), offset = _mm512_set1_epi8(q4 ? 8 : (char)0x80);
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     __m512 acc[2][4];
-    for (int g = 0; g < R / 4; g++)
+    for (int g = 0; g < G; g++)
         for (int b = 0; b < B; b++) acc[g][b] = _mm512_setzero_ps();
-    for (long k = 0; k < n / IK_QK; k++) {
-        const uint8_t *ak = a + k * IK_Q8_BYTES, *wk = w + k * IK_Q4_BYTES;
-        ik_prefetch_slice(next, R * IK_Q4_BYTES, k);
+    for (long k = 0; k < blocks; k++) {
+        const uint8_t *wk = w + k * wbytes;
+        ik_prefetch_slice(next, R * wbytes, k);
         __m512i lo_a[4], hi_a[4], start[4];
         __m512 da[4];
         for (int b = 0; b < B; b++) {
-            const uint8_t *p = ak + b * as;
-            lo_a[b] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(p + 2)));
-            hi_a[b] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(p + 18)));
-            __m512i sum8 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, lo_a[b]), eight, hi_a[b]);
-            start[b] = _mm512_sub_epi32(_mm512_setzero_si512(), sum8);
-            da[b] = _mm512_set1_ps(half_at(p));
+            const uint8_t *ak = a + b * as + k * IK_Q8_BYTES;
+            lo_a[b] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(ak + 2)));
+            hi_a[b] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(ak + 18)));
+            __m512i sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, lo_a[b]), offset, hi_a[b]);
+            start[b] = _mm512_sub_epi32(_mm512_setzero_si512(), sum);
+            da[b] = _mm512_set1_ps(half_at(ak));
         }
-        for (int g = 0; g < R / 4; g++) {
+        for (int g = 0; g < G; g++) {
+            const int rows = R - 4 * g > 4 ? 4 : R - 4 * g;
             const uint8_t *p = wk + 4 * g * ws;
-            __m512i x = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + 2)));
-            x = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p + ws + 2)), 1);
-            x = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p + 2 * ws + 2)), 2);
-            x = _mm512_inserti32x4(x, _mm_loadu_si128((const __m128i *)(p + 3 * ws + 2)), 3);
-            __m512i lo = _mm512_and_si512(x, low4), hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), low4);
-            __m128 d4 = _mm_cvtph_ps(_mm_setr_epi16((short)ik_load_u16(p), (short)ik_load_u16(p + ws), (short)ik_load_u16(p + 2 * ws),
-                                                    (short)ik_load_u16(p + 3 * ws), 0, 0, 0, 0));
-            __m512 dw = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(d4));
+            __m512i lo, hi;
+            if (q4) {
+                __m512i x = rows4(p + 2, ws, rows);
+                lo = _mm512_and_si512(x, low4);
+                hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), low4);
+            } else {
+                lo = _mm512_xor_si512(rows4(p + 2, ws, rows), flip);
+                hi = _mm512_xor_si512(rows4(p + 18, ws, rows), flip);
+            }
+            __m512 dw = _mm512_permutexvar_ps(spread, _mm512_castps256_ps512(scales8(p, ws, rows)));
             for (int b = 0; b < B; b++) {
                 __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start[b], lo, lo_a[b]), hi, hi_a[b]);
+                s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_BADC));
+                s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_CDAB));
                 acc[g][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, da[b]), acc[g][b]);
             }
         }
-    }
-    for (int g = 0; g < R / 4; g++)
-        for (int b = 0; b < B; b++) {
-            float lanes[16];
-            _mm512_storeu_ps(lanes, acc[g][b]);
-            for (int i = 0; i < 4; i++)
-                put(y + (long)b * ldy + 4 * g + i, (lanes[4 * i] + lanes[4 * i + 1]) + (lanes[4 * i + 2] + lanes[4 * i + 3]), accumulate);
-        }
-}
-
-/// Q8_0 tiles of 4 or 8 weight rows and 1-4 activation rows: two rows' blocks per 512-bit
-/// register (the first in the low 256 bits), made unsigned (xor 0x80), against the activation
-/// block broadcast to both halves; lanes 0-7 then belong to the first row, 8-15 to the second.
-AVX512 IK_INLINE void q8_rows_tile(const int R, const int B, const uint8_t *w, size_t ws, const uint8_t *a,
-                                   size_t as, long n, float *y, long ldy, int accumulate) {
-    const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
-    const __m512i first = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const __m512i second = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    __m512 acc[4][4];
-    for (int j = 0; j < R / 2; j++)
-        for (int b = 0; b < B; b++) acc[j][b] = _mm512_setzero_ps();
-    for (long k = 0; k < n / IK_QK; k++) {
-        const uint8_t *ak = a + k * IK_Q8_BYTES, *wk = w + k * IK_Q8_BYTES;
-        ik_prefetch_slice(next, R * IK_Q8_BYTES, k);
-        __m512i av[4], start[4];
-        __m512 da[4];
-        for (int b = 0; b < B; b++) {
-            const uint8_t *p = ak + b * as;
-            av[b] = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(p + 2)));
-            start[b] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, av[b]));
-            da[b] = _mm512_set1_ps(half_at(p));
-        }
-        for (int g = 0; g < R / 4; g++) {
-            const uint8_t *p = wk + 4 * g * ws;
-            __m128 d4 = _mm_cvtph_ps(_mm_setr_epi16((short)ik_load_u16(p), (short)ik_load_u16(p + ws), (short)ik_load_u16(p + 2 * ws),
-                                                    (short)ik_load_u16(p + 3 * ws), 0, 0, 0, 0));
-            for (int h = 0; h < 2; h++) {
-                const uint8_t *q = p + 2 * h * ws;
-                __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q + 2))),
-                                               _mm256_loadu_si256((const __m256i *)(q + ws + 2)), 1);
-                x = _mm512_xor_si512(x, flip);
-                __m512 dw = _mm512_permutexvar_ps(h ? second : first, _mm512_castps128_ps512(d4));
+        if (accumulate && k + 1 == base_at)
+            for (int g = 0; g < G; g++)
                 for (int b = 0; b < B; b++) {
-                    __m512i s = _mm512_dpbusd_epi32(start[b], x, av[b]);
-                    acc[2 * g + h][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, da[b]), acc[2 * g + h][b]);
+                    float base[16] = {0};
+                    for (int i = 0; i < 4 && 4 * g + i < R; i++) base[4 * i] = y[b * ldy + 4 * g + i];
+                    acc[g][b] = _mm512_add_ps(_mm512_loadu_ps(base), acc[g][b]);
                 }
-            }
-        }
     }
-    for (int j = 0; j < R / 2; j++)
+    for (int g = 0; g < G; g++)
         for (int b = 0; b < B; b++) {
-            __m256 lo = _mm512_castps512_ps256(acc[j][b]);
-            __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[j][b]), 1));
-            put(y + (long)b * ldy + 2 * j, hsum256(lo), accumulate);
-            put(y + (long)b * ldy + 2 * j + 1, hsum256(hi), accumulate);
+            float out[16];
+            _mm512_storeu_ps(out, acc[g][b]);
+            for (int i = 0; i < 4 && 4 * g + i < R; i++) y[b * ldy + 4 * g + i] = out[4 * i];
         }
 }
 
-/// Q8_0 (q4 = 0) or Q4_0 (q4 = 1) weights times Q8_0 activations, in 256-bit registers: the
-/// tiles whose row count is no multiple of 4 (the rest go to q4_rows_tile, q8_rows_tile). With
-/// 4 activation rows, each weight row's four pairs are folded (fold4) into one accumulator;
-/// otherwise each pair keeps its own.
-AVX512 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8_t *w, size_t ws,
-                             const uint8_t *a, size_t as, long n, float *y, long ldy, int accumulate) {
-    if (R % 4 == 0) {
-        if (q4) q4_rows_tile(R, B, w, ws, a, as, n, y, ldy, accumulate);
-        else q8_rows_tile(R, B, w, ws, a, as, n, y, ldy, accumulate);
-        return;
-    }
-    const int by_act = B == 4;
-    const size_t wblock = q4 ? IK_Q4_BYTES : IK_Q8_BYTES;
+/// The panel kernel (ik_panel_fn), 16 lanes a register: per weight row and block, each 4 weight
+/// bytes meet the same 4 columns of every activation row in one vpdpbusd (unsigned x signed).
+///  - Q8_0: the panel holds the activations unsigned (a + 128) and the weights are the signed
+///    side, broadcast from memory by the instruction itself; the sum is then too large by
+///    128 * sum(w), taken off from the rows' block sums (vpdpbusd with ones, reduced for up to
+///    8 rows at once).
+///  - Q4_0: the low nibbles (masked) meet columns 4g ..., the high ones (masked in place, so 16
+///    times their value) columns 16 + 4g ... in a second integer chain, shifted down by 4 at
+///    the end of the block; the panel's start sums take off the nibbles' offset 8.
+AVX512 IK_INLINE void q_panel(const int q4, const int R, const uint8_t *w, size_t ws, const ik_panel_block *panel,
+                              long nk, float *y, long ldy, int lanes, int from_y, int add_y) {
+    const size_t wbytes = q4 ? IK_Q4_BYTES : IK_Q8_BYTES;
+    const int prefetch = ws == (size_t)nk * wbytes; // whole adjacent rows: later tiles follow
     const uint8_t *next = w + ik_prefetch_distance((size_t)R * ws);
-    const __m256i offset = _mm256_set1_epi8(q4 ? 8 : (char)0x80);
-    __m256 acc[8][4];
-    for (int r = 0; r < R; r++)
-        for (int b = 0; b < B; b++) acc[r][b] = _mm256_setzero_ps();
-    for (long k = 0; k < n / IK_QK; k++) {
-        const uint8_t *ak = a + k * IK_Q8_BYTES, *wk = w + k * wblock;
-        ik_prefetch_slice(next, R * wblock, k);
-        __m256i av[4], start[4];
-        __m256 da[4];
-        for (int b = 0; b < B; b++) {
-            av[b] = _mm256_loadu_si256((const __m256i *)(ak + b * as + 2));
-            start[b] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), offset, av[b]));
-            if (!by_act) da[b] = _mm256_set1_ps(half_at(ak + b * as));
+    const __m512i low4 = _mm512_set1_epi8(0x0f), high4 = _mm512_set1_epi8((char)0xf0);
+    float v[IK_PANEL_LANES];
+    __m512 acc[8];
+    for (int r = 0; r < R; r++) {
+        if (from_y) ik_lanes_from_y(v, y + r, ldy, lanes);
+        acc[r] = from_y ? _mm512_loadu_ps(v) : _mm512_setzero_ps();
+    }
+    for (long k = 0; k < nk; k++) {
+        const ik_panel_block *p = panel + k;
+        const uint8_t *wk = w + k * wbytes;
+        if (prefetch) ik_prefetch_slice(next, R * wbytes, k);
+        __m512i av[8];
+        for (int g = 0; g < 8; g++) av[g] = _mm512_loadu_si512(p->q[g]);
+        const __m512 da = _mm512_loadu_ps(p->d);
+        int32_t wsum[8] = {0};
+        if (!q4) {
+            __m256i v8[8];
+            for (int r = 0; r < 8; r++)
+                v8[r] = r < R ? _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1),
+                                                    _mm256_loadu_si256((const __m256i *)(wk + r * ws + 2)))
+                              : _mm256_setzero_si256();
+            _mm256_storeu_si256((__m256i *)wsum, _mm256_slli_epi32(reduce8(v8), 7));
         }
-        if (by_act) da[0] = scales4(ak, ak + as, ak + 2 * as, ak + 3 * as);
+        float dw[8];
+        _mm256_storeu_ps(dw, scales8(wk, ws, R));
         for (int r = 0; r < R; r++) {
-            const uint8_t *p = wk + r * ws;
-            __m256i wu = q4 ? q4_nibbles(p) : _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 2)), offset);
-            __m256 dw = _mm256_set1_ps(half_at(p));
-            if (by_act) {
-                __m256i s = fold4(_mm256_dpbusd_epi32(start[0], wu, av[0]), _mm256_dpbusd_epi32(start[1], wu, av[1]),
-                                  _mm256_dpbusd_epi32(start[2], wu, av[2]), _mm256_dpbusd_epi32(start[3], wu, av[3]));
-                acc[r][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, da[0]), acc[r][0]);
+            const uint8_t *blk = wk + r * ws;
+            __m512i s;
+            if (q4) {
+                __m512i s0 = _mm512_loadu_si512(p->start), s1 = _mm512_setzero_si512();
+                for (int g = 0; g < 4; g++) {
+                    __m512i x = _mm512_set1_epi32(load_i32(blk + 2 + 4 * g));
+                    s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(x, low4), av[g]);
+                    s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(x, high4), av[4 + g]);
+                }
+                s = _mm512_add_epi32(s0, _mm512_srai_epi32(s1, 4));
             } else {
-                for (int b = 0; b < B; b++) {
-                    __m256i s = _mm256_dpbusd_epi32(start[b], wu, av[b]);
-                    acc[r][b] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, da[b]), acc[r][b]);
+                __m512i s0 = _mm512_set1_epi32(-wsum[r]), s1 = _mm512_setzero_si512();
+                for (int g = 0; g < 8; g += 2) {
+                    s0 = _mm512_dpbusd_epi32(s0, av[g], _mm512_set1_epi32(load_i32(blk + 2 + 4 * g)));
+                    s1 = _mm512_dpbusd_epi32(s1, av[g + 1], _mm512_set1_epi32(load_i32(blk + 6 + 4 * g)));
                 }
+                s = _mm512_add_epi32(s0, s1);
             }
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(_mm512_set1_ps(dw[r]), da), acc[r]);
         }
     }
-    if (by_act) {
-        float out[4];
-        for (int r = 0; r < R; r++) {
-            _mm_storeu_ps(out, unfold4(acc[r][0]));
-            for (int b = 0; b < 4; b++) put(y + (long)b * ldy + r, out[b], accumulate);
-        }
-    } else {
-        for (int b = 0; b < B; b++)
-            for (int r = 0; r < R; r++) put(y + (long)b * ldy + r, hsum256(acc[r][b]), accumulate);
+    for (int r = 0; r < R; r++) {
+        _mm512_storeu_ps(v, acc[r]);
+        ik_lanes_to_y(v, y + r, ldy, lanes, add_y);
     }
 }
 
@@ -329,12 +285,30 @@ AVX512 IK_INLINE void q_tile(const int q4, const int R, const int B, const uint8
     }
 #define F32_CALL(R, B) f32_tile(R, B, w, ws, a, as, cols, y, ldy, accumulate)
 #define F16_CALL(R, B) f16_tile(R, B, w, ws, a, as, cols, y, ldy, accumulate)
-#define Q8_CALL(R, B) q_tile(0, R, B, w, ws, a, as, cols, y, ldy, accumulate)
-#define Q4_CALL(R, B) q_tile(1, R, B, w, ws, a, as, cols, y, ldy, accumulate)
 TILE_FN(tile_f32, F32_CALL, IK_TILE_DISPATCH4)
 TILE_FN(tile_f16, F16_CALL, IK_TILE_DISPATCH4)
-TILE_FN(tile_q8_0, Q8_CALL, IK_TILE_DISPATCH)
-TILE_FN(tile_q4_0, Q4_CALL, IK_TILE_DISPATCH)
+
+/// Q8_0 and Q4_0 tiles of 1-8 rows and 1-4 activation rows (larger batches go to the panels).
+#define Q_TILE_FN(name, CALL)                                                                            \
+    AVX512 static void name(int nr, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as, \
+                          long cols, float *y, long ldy, int accumulate) {                          \
+        IK_TILE_DISPATCH(CALL, nr, nb)                                                               \
+    }
+#define Q8_CALL(R, B) q_rows_tile(0, R, B, w, ws, a, as, cols, y, ldy, accumulate)
+#define Q4_CALL(R, B) q_rows_tile(1, R, B, w, ws, a, as, cols, y, ldy, accumulate)
+Q_TILE_FN(tile_q8_0, Q8_CALL)
+Q_TILE_FN(tile_q4_0, Q4_CALL)
+
+/// Q8_0 and Q4_0 panels of 1-8 weight rows.
+#define Q_PANEL_FN(name, q4)                                                                             \
+    AVX512 static void name(int nr, int lanes, const uint8_t *w, size_t ws, const ik_panel_block *panel, \
+                            long nk, float *y, long ldy, int from_y, int add_y) {                        \
+        IK_ROWS_DISPATCH(Q_PANEL_CALL_##q4, nr)                                                          \
+    }
+#define Q_PANEL_CALL_0(R) q_panel(0, R, w, ws, panel, nk, y, ldy, lanes, from_y, add_y)
+#define Q_PANEL_CALL_1(R) q_panel(1, R, w, ws, panel, nk, y, ldy, lanes, from_y, add_y)
+Q_PANEL_FN(panel_q8_0, 0)
+Q_PANEL_FN(panel_q4_0, 1)
 
 const ik_variant_table ik_avx512_variant = {
     .name = "avx512",
@@ -344,7 +318,7 @@ const ik_variant_table ik_avx512_variant = {
     .kernels = {
         {tile_f32, 4, 4, 1024},
         {tile_f16, 4, 4, 1024},
-        {tile_q4_0, 8, 4, 0},
-        {tile_q8_0, 8, 4, 0},
+        {tile_q4_0, 8, 4, 0, panel_q4_0, 8, 8, 0},
+        {tile_q8_0, 8, 4, 0, panel_q8_0, 8, 0, 1},
     },
 };

@@ -8,6 +8,8 @@
 #define IK_Q8_BYTES 34   // fp16 scale + 32 int8
 #define IK_Q4_BYTES 18   // fp16 scale + 16 bytes of nibble pairs
 
+#define IK_INLINE static inline __attribute__((always_inline))
+
 /// Computes a tile of products: y[b * ldy + r] (=|+=) dot(weight row r, activation row b) for
 /// r < nr, b < nb, over `cols` elements (a multiple of 32 for block types). `w` and `a` point at
 /// the first row of the tile; rows are `w_stride` and `a_stride` bytes apart.
@@ -15,13 +17,58 @@ typedef void (*ik_tile_fn)(int nr, int nb, const uint8_t *w, size_t w_stride,
                            const uint8_t *a, size_t a_stride, long cols,
                            float *y, long ldy, int accumulate);
 
+/// Activation rows a panel holds: the lanes of the batched quantized kernels.
+#define IK_PANEL_LANES 16
+/// Blocks of a row the batched quantized kernels take in one pass (a panel covers at most this
+/// many). It is also where every quantized kernel of the SIMD variants adds y to a product when
+/// accumulating, so that a product's rounding does not depend on the path (see ik_panel_fn).
+#define IK_CHAIN_BLOCKS 64
+
+/// One block (32 columns) of up to IK_PANEL_LANES activation rows, interleaved so that one
+/// vector holds the same four columns of every row: q[g][j] is columns 4g ... 4g + 3 of lane
+/// (activation row) j, as int8 or (for kernels that want them unsigned) as uint8 q + 128. d[j]
+/// is the row's block scale as a float, start[j] the integer sum a kernel starts the block's
+/// products from (-offset * sum of the row's 32 values, offset being what the kernel adds to
+/// the weights to make them unsigned). Unused lanes are all zero.
+typedef struct {
+    int8_t q[8][IK_PANEL_LANES][4];
+    float d[IK_PANEL_LANES];
+    int32_t start[IK_PANEL_LANES];
+} ik_panel_block;
+
+/// The batched quantized product: y[j * ldy + r] for rows r < nr (consecutive, `w_stride` bytes
+/// apart, `w` at the panel's first block) and lanes j < lanes, over the panel's `nk` blocks.
+/// Every (row, lane) pair is one float chain, the same in every path of a SIMD variant (the
+/// single-row tiles too), so a row's result does not depend on the batch it is in:
+///     acc = fma((float)isum_k, d_w,k * d_x,k, acc) for each block k in order, from acc = 0;
+/// when accumulating, acc = y + acc after the first min(blocks, IK_CHAIN_BLOCKS) blocks. A
+/// panel call continues the chain from y when `from_y` (a later IK_CHAIN_BLOCKS of the row)
+/// and adds acc to y when `add_y` (the first ones, accumulating); else it stores acc.
+typedef void (*ik_panel_fn)(int nr, int lanes, const uint8_t *w, size_t w_stride, const ik_panel_block *panel, long nk,
+                            float *y, long ldy, int from_y, int add_y);
+
+/// A panel row's lanes from y (y[j * ldy], j < lanes; the rest 0), where a chain continues.
+IK_INLINE void ik_lanes_from_y(float out[IK_PANEL_LANES], const float *y, long ldy, int lanes) {
+    for (int j = 0; j < IK_PANEL_LANES; j++) out[j] = j < lanes ? y[(long)j * ldy] : 0.0f;
+}
+
+/// A panel row's results into y: stored, or added to y when `add_y`.
+IK_INLINE void ik_lanes_to_y(const float v[IK_PANEL_LANES], float *y, long ldy, int lanes, int add_y) {
+    for (int j = 0; j < lanes; j++) y[(long)j * ldy] = add_y ? y[(long)j * ldy] + v[j] : v[j];
+}
+
 /// One weight type's kernel in one variant: its tile function, the largest tile it takes, and
 /// the column chunk the driver splits long rows into (0: whole rows) so that a tile's weights
-/// and activations stay in cache.
+/// and activations stay in cache. Quantized kernels of the SIMD variants also have a panel
+/// function for more activation rows than a tile takes, the rows it takes at once, and how
+/// their panels are packed: the weights' offset the start sums take off, and whether the
+/// activations are stored unsigned.
 typedef struct {
     ik_tile_fn tile;
     int max_rows, max_batch;
     long col_chunk;
+    ik_panel_fn panel;
+    int panel_rows, panel_offset, panel_unsigned;
 } ik_kernel;
 
 /// What a variant provides. Kernels are indexed by ik_type_index.
@@ -86,23 +133,29 @@ static inline uint16_t ik_float_to_half(float f) {
     return (uint16_t)(sign | q);
 }
 
-/// Calls F(R, B) with compile-time constants R = nr (1...8) and B = nb (1...4), so a tile written
+/// Calls F(R, B) with compile-time constants R = nr (1...4) and B = nb (1...4), so a tile written
 /// as an always-inline function of (R, B) is specialized for every tile shape: its accumulators
 /// become registers and its loops over rows and activation rows unroll.
 #define IK_TILE_CASE(F, R, B) case (R) * 8 + (B): F(R, B); break;
 #define IK_TILE_ROW(F, R) IK_TILE_CASE(F, R, 1) IK_TILE_CASE(F, R, 2) IK_TILE_CASE(F, R, 3) IK_TILE_CASE(F, R, 4)
+#define IK_TILE_DISPATCH4(F, nr, nb)                                                           \
+    switch ((nr) * 8 + (nb)) {                                                                 \
+        IK_TILE_ROW(F, 1) IK_TILE_ROW(F, 2) IK_TILE_ROW(F, 3) IK_TILE_ROW(F, 4) default: break; \
+    }
+/// The same for tiles of up to 8 rows.
 #define IK_TILE_DISPATCH(F, nr, nb)                                                            \
     switch ((nr) * 8 + (nb)) {                                                                 \
         IK_TILE_ROW(F, 1) IK_TILE_ROW(F, 2) IK_TILE_ROW(F, 3) IK_TILE_ROW(F, 4)                 \
         IK_TILE_ROW(F, 5) IK_TILE_ROW(F, 6) IK_TILE_ROW(F, 7) IK_TILE_ROW(F, 8) default: break;  \
     }
-/// The same for kernels whose tiles have at most 4 rows.
-#define IK_TILE_DISPATCH4(F, nr, nb)                                                           \
-    switch ((nr) * 8 + (nb)) {                                                                 \
-        IK_TILE_ROW(F, 1) IK_TILE_ROW(F, 2) IK_TILE_ROW(F, 3) IK_TILE_ROW(F, 4) default: break; \
+/// The same over rows alone: F(R) for R = nr (1...8), or (DISPATCH4) 1...4.
+#define IK_ROWS_CASES4(F) case 1: F(1); break; case 2: F(2); break; case 3: F(3); break; case 4: F(4); break;
+#define IK_ROWS_DISPATCH4(F, nr) switch (nr) { IK_ROWS_CASES4(F) default: break; }
+#define IK_ROWS_DISPATCH(F, nr)                                                                 \
+    switch (nr) {                                                                               \
+    IK_ROWS_CASES4(F) case 5: F(5); break; case 6: F(6); break; case 7: F(7); break;            \
+    case 8: F(8); break; default: break;                                                        \
     }
-
-#define IK_INLINE static inline __attribute__((always_inline))
 
 /// Software prefetch of a later tile's weights while this tile runs. A tile's R weight rows
 /// are adjacent in memory (R * row bytes), so later tiles follow at multiples of that; step k

@@ -307,11 +307,50 @@ final class InferenceKernelTests: XCTestCase {
 
     func testLongRows() {
         // 4096-ish columns: 128 blocks, 127 blocks, and for f32/f16 a count with a ragged tail.
+        // Batches of 16 and 33 fill the quantized kernels' panels of 16 rows (33: two, and a row
+        // left for the single-row tiles).
         for type in Self.types {
             let colsList = type.blockSize == 32 ? [4096, 4064] : [4096, 4099]
             for cols in colsList {
-                for batch in [1, 4, 5, 17] {
+                for batch in [1, 4, 5, 16, 17, 33] {
                     check(Problem(type: type, rows: 14, cols: cols, batch: batch, seed: UInt64(cols + batch)))
+                }
+            }
+        }
+    }
+
+    /// Q8_0 and Q4_0 products of a row are the same bits whatever else is in the batch (the
+    /// engine's promise that a seed gives the same text alone or batched rests on it): every
+    /// activation row alone against the same rows in batches that take every path (tiles of 2-4
+    /// rows, panels of 5-16, a panel and a row left over), stored and accumulated, over row ranges
+    /// split differently, and rows of 1, 24, 64 (one panel's blocks), 65 and 130 blocks.
+    func testQuantizedRowsAreTheSameBitsAloneOrInAnyBatch() {
+        let rows = 21, maxBatch = 33
+        for type in [GGMLType.q8_0, .q4_0] {
+            for cols in [32, 768, 2048, 2080, 4160] {
+                let p = Problem(type: type, rows: rows, cols: cols, batch: maxBatch, seed: UInt64(cols))
+                forEachVariant { _, name in
+                    let (bytes, _) = p.prepared()
+                    let rowBytes = ik_activation_row_bytes(Int32(type.rawValue), cols)
+                    for accumulate in [false, true] {
+                        let initial = (0..<maxBatch * rows).map { Float($0 % 13) * 0.25 - 1.5 }
+                        var alone = initial
+                        for b in 0..<maxBatch {
+                            bytes.withUnsafeBytes { a in
+                                ik_matmul(Int32(type.rawValue), p.weights, cols, a.baseAddress! + b * rowBytes, 1,
+                                          &alone[b * rows], rows, 0, rows, accumulate ? 1 : 0)
+                            }
+                        }
+                        for batch in [2, 3, 4, 5, 8, 16, 17, 33] {
+                            var together = initial
+                            for (begin, end) in [(0, 5), (5, 18), (18, rows)] {
+                                ik_matmul(Int32(type.rawValue), p.weights, cols, bytes, batch, &together, rows, begin, end,
+                                          accumulate ? 1 : 0)
+                            }
+                            let same = (0..<batch * rows).allSatisfy { together[$0].bitPattern == alone[$0].bitPattern }
+                            XCTAssertTrue(same, "\(name) \(type.name) cols \(cols) batch \(batch) accumulate \(accumulate)")
+                        }
+                    }
                 }
             }
         }

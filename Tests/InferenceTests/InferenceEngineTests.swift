@@ -108,16 +108,20 @@ final class InferenceEngineTests: XCTestCase {
         return records.map { ($0.tokens, $0.logprobs, $0.finish) }
     }
 
-    func testBatchedSequencesMatchEachRunAloneGreedyAndSeeded() throws {
-        let model = Self.model()
-        var requests: [GenerationRequest] = []
-        for i in 0..<5 {
+    /// Five requests, greedy and seeded, with prompts of 3 ... 11 tokens.
+    static func mixedRequests() -> [GenerationRequest] {
+        (0..<5).map { i in
             var sampling = i % 2 == 0 ? SamplingSettings.greedy : SamplingSettings()
             sampling.seed = UInt64(100 + i)
             sampling.topK = i == 3 ? 20 : 0
             sampling.topP = i == 1 ? 0.9 : 1
-            requests.append(GenerationRequest(prompt: Array(Self.prompt.prefix(3 + 2 * i)), maxTokens: 12 + i, sampling: sampling))
+            return GenerationRequest(prompt: Array(Self.prompt.prefix(3 + 2 * i)), maxTokens: 12 + i, sampling: sampling)
         }
+    }
+
+    func testBatchedSequencesMatchEachRunAloneGreedyAndSeeded() throws {
+        let model = Self.model()
+        let requests = Self.mixedRequests()
         let alone = try requests.map { try Self.generate(InferenceEngine(weights: .float(model), slots: 1, threads: 2), [$0])[0] }
         // Five sequences on four slots with small batches: prompts are split into chunks and the
         // fifth joins when a slot frees up.
@@ -127,6 +131,24 @@ final class InferenceEngineTests: XCTestCase {
             XCTAssertEqual(a.0.count, requests[i].maxTokens)
             XCTAssertEqual(b.2, .length)
             for (x, y) in zip(a.1, b.1) { XCTAssertEqual(x, y, accuracy: 1e-5, "sequence \(i) log-probabilities") }
+        }
+    }
+
+    /// On quantized weights a sequence's log-probabilities are the same bits batched or alone:
+    /// the kernels compute each row the same way whatever else is in the batch (decode steps of
+    /// 4 rows take the tiles, the first step's 24 prompt rows the panels, a sequence alone one row).
+    func testQuantizedBatchedSequencesGiveTheSameBitsAsAlone() throws {
+        let folder = try temporaryFolder()
+        let model = Self.model()
+        let requests = Self.mixedRequests()
+        for type in [GGMLType.q8_0, .q4_0] {
+            let weights = try ModelWeights.load(Self.gguf(model, type, in: folder))
+            let alone = try requests.map { try Self.generate(InferenceEngine(weights: weights, slots: 1, threads: 2), [$0])[0] }
+            let together = try Self.generate(InferenceEngine(weights: weights, slots: 4, threads: 2), requests)
+            for (i, (a, b)) in zip(alone, together).enumerated() {
+                XCTAssertEqual(a.0, b.0, "\(type.name) sequence \(i): the same tokens batched or alone")
+                XCTAssertEqual(a.1.map(\.bitPattern), b.1.map(\.bitPattern), "\(type.name) sequence \(i): the same log-probabilities")
+            }
         }
     }
 

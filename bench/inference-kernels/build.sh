@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 src=Sources/CInferenceKernels
 ${CC:-clang} -O3 -fno-math-errno -ffp-contract=off -I"$src/include" -I"$src" -I/usr/include/x86_64-linux-gnu/openblas-pthread \
-    "$src"/*.c bench/inference-kernels/bench.c -o "${OUT:-/tmp/ik-bench}" -lopenblas -lpthread
+    "$src"/*.c bench/inference-kernels/bench.c -o "${OUT:-/tmp/ik-bench}" -lopenblas -lpthread -lm

@@ -37,7 +37,9 @@ void ik_prepare_activations(int wtype, const float *x, long rows, long cols, voi
 /// [0, batch): `w` is the whole weight matrix (row r at r * ik_weight_row_bytes), `act` holds
 /// `batch` rows prepared by ik_prepare_activations. batch = 1 is a matrix-vector product. With
 /// `accumulate` non-zero the products are added to y instead of stored. Products accumulate in
-/// f32; quantized blocks are multiplied as integers and scaled by d_w * d_x per block. An
+/// f32; quantized blocks are multiplied as integers and scaled by d_w * d_x per block. For Q8_0
+/// and Q4_0 a product's bits depend only on its weight row, its activation row, `accumulate`
+/// and y, never on the batch, the row range or the other rows (within one variant). An
 /// unknown type, or block type with `cols` not a multiple of 32, leaves y as it is.
 void ik_matmul(int wtype, const void *w, long cols, const void *act, long batch,
                float *y, long ldy, long row_begin, long row_end, int accumulate);
