@@ -100,6 +100,9 @@ let package = Package(
         // A model's next-token loss over a token sequence with sliding windows (evaluate, monitor).
         .target(name: "TokenScoring", dependencies: ["PipeKit", "Transformer"]),
         .target(name: "EvaluateStage", dependencies: ["PipeKit", "Transformer", "TokenScoring", "Inference", "BPETokenizer"], path: "stages/evaluate"),
+        // Drift of current documents from reference documents, with the model's tokenizer and model.
+        .target(name: "MonitorStage", dependencies: ["PipeKit", "Transformer", "TokenScoring", "BPETokenizer", "LanguageIdentification"],
+                path: "stages/monitor"),
         .target(name: "PruneStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/prune"),
         .target(name: "DistillStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/distill"),
         .target(name: "QuantizeStage", dependencies: ["PipeKit", "Transformer"], path: "stages/quantize"),
@@ -112,7 +115,7 @@ let package = Package(
         .target(name: "BuiltinStages",
                 dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "CleanStage", "MinHashDedupStage",
                                "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage",
-                               "PrepareExamplesStage", "FinetuneStage"]),
+                               "PrepareExamplesStage", "FinetuneStage", "MonitorStage"]),
 
         // The command-line tool.
         .executableTarget(name: "pipe",
@@ -135,7 +138,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Transformer"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Inference", "Transformer", "BPETokenizer"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
-        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "BuiltinStages", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage", "PrepareExamplesStage", "FinetuneStage", "LanguageIdentification", "Training"]),
+        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "BuiltinStages", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage", "PrepareExamplesStage", "FinetuneStage", "MonitorStage", "LanguageIdentification", "Training"]),
         .testTarget(name: "EndToEndTests", dependencies: ["PipeKit", "Transformer", "BPETokenizer"]),
     ]
 )
