@@ -11,9 +11,9 @@ public struct ObjectiveStage: Stage {
         @Param("What the model is for") public var task = Task.text_generation
         @Param("The kind of text, in words") public var domain = ""
         @Param("ISO 639-1 codes the data should be in") public var languages = ["en"]
-        @Param("metric -> {min, max}, e.g. test.perplexity: {max: 60}") public var targets: [String: Bound] = [:]
+        @Param("metric -> {min, max}, e.g. test.perplexity: {max: 60}") public var targets: [String: MetricBound] = [:]
         @Param("limits on model size and training") public var budget = Budget()
-        @Param("fail: an unmet target fails evaluation and skips what needs it; warn: report only") public var gate = Gate.fail
+        @Param("fail: an unmet target fails evaluation and skips what needs it; warn: report only") public var gate = GateMode.fail
         public init() {}
     }
 
@@ -21,12 +21,6 @@ public struct ObjectiveStage: Stage {
     public enum Task: String, ParamChoice {
         case text_generation = "text-generation", classification, question_answering = "question-answering", summarization
     }
-
-    /// What an unmet target does.
-    public typealias Gate = GateMode
-
-    /// A target on one metric: at least `min`, at most `max`, or both.
-    public typealias Bound = MetricBound
 
     /// Limits on the model and its training.
     public struct Budget: Parameters, Equatable {
