@@ -2,9 +2,9 @@ import Foundation
 import XCTest
 
 /// The `monitor` stage through the built binary: a small model trained on passages of the
-/// project's docs, then held-out docs passages, German text (Vim's tutor) and licence texts
-/// (Debian's common-licenses) measured against its training documents; and every statistic
-/// recomputed by scipy and numpy from the histograms the stage wrote.
+/// project's docs, then held-out docs passages, German text (Vim's tutor), licence texts
+/// (Debian's common-licenses) and mostly boilerplate measured against its training documents;
+/// and every statistic recomputed by scipy and numpy from the histograms the stage wrote.
 final class MonitorTests: XCTestCase {
     var ws: Workspace!
 
@@ -39,7 +39,7 @@ final class MonitorTests: XCTestCase {
     /// PSI 0.11 and up).
     static let gates = "{drift.token_js: {max: 0.03}, drift.token_psi: {max: 0.05}, drift.bits_per_byte_delta_low: {max: 0.3}, drift.language_shift: {max: 0.2}, drift.length_wasserstein: {max: 0.5}}"
 
-    func testHeldOutDocsPassOtherLanguageAndDomainFailNamingTheMetric() throws {
+    func testHeldOutDocsPassOtherLanguageDomainAndBoilerplateFailNamingTheMetric() throws {
         let licenseFiles = ["GPL-3", "Apache-2.0", "LGPL-3", "MPL-2.0"].map { "\(Self.licenses)/\($0)" }
         for path in [Self.germanTutor] + licenseFiles where !FileManager.default.fileExists(atPath: path) {
             throw XCTSkip("\(path) is not installed (Debian's vim-runtime and base-files)")
@@ -62,6 +62,9 @@ final class MonitorTests: XCTestCase {
         try writeDocuments("data/german.jsonl", try Self.passages([Self.germanTutor]))
         try writeDocuments("data/licenses.jsonl", try Self.passages(licenseFiles))
         try writeDocuments("data/few.jsonl", shuffled[cut..<(cut + 10)])
+        // Mostly boilerplate: four in five documents are the same navigation and cookie text.
+        let boilerplate = "Home | About | Contact | Privacy policy | Terms of use\nWe use cookies to improve your experience. Accept all cookies?"
+        try writeDocuments("data/boilerplate.jsonl", shuffled[cut...].enumerated().map { $0.offset % 5 == 0 ? $0.element : boilerplate })
 
         func collect(_ name: String) -> String {
             "  \(name):\n    uses: collect\n    with: {sources: [{path: data/\(name).jsonl}]}\n"
@@ -80,7 +83,7 @@ final class MonitorTests: XCTestCase {
         version: 1
         name: monitor-test
         stages:
-        \(["reference", "heldout", "german", "licenses", "few"].map(collect).joined())
+        \(["reference", "heldout", "german", "licenses", "few", "boilerplate"].map(collect).joined())
           tokenize:
             uses: bpe-tokenize
             inputs: {documents: reference.documents}
@@ -89,7 +92,7 @@ final class MonitorTests: XCTestCase {
             uses: train
             inputs: {tokens: tokenize.tokens}
             with: {model: {layers: 2, heads: 2, dim: 32, context: 32}, batch: 8, steps: 120, lr: 3.0e-3, warmup: 5, eval_every: 120, eval_tokens: 1024}
-        \(monitor("same", current: "heldout"))\(monitor("german_text", current: "german"))\(monitor("legal", current: "licenses", gate: "warn"))\(monitor("too_few", current: "few"))
+        \(monitor("same", current: "heldout"))\(monitor("german_text", current: "german"))\(monitor("legal", current: "licenses", gate: "warn"))\(monitor("too_few", current: "few"))\(monitor("boilerplate_text", current: "boilerplate"))
           after_german:
             uses: ./stages/examples/stats
             inputs: {documents: german.documents}
@@ -125,6 +128,12 @@ final class MonitorTests: XCTestCase {
         let details = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/legal/details.json"))) as! [String: Any]
         let contributors = (details["token_js"] as! [String: Any])["top_contributors"] as! [[String: Any]]
         XCTAssertEqual(contributors.count, 20)
+
+        // Mostly boilerplate: the tokens moved (a few pieces of one text dominate), not the language.
+        XCTAssertEqual(stage("boilerplate_text")["status"] as? String, "failed")
+        let boilerplateError = stage("boilerplate_text")["error"] as? String ?? ""
+        XCTAssertTrue(boilerplateError.contains("drift.token_js = "), boilerplateError)
+        XCTAssertFalse(boilerplateError.contains("drift.language_shift"), boilerplateError)
 
         // Ten documents: the stage says it cannot judge instead of guessing.
         XCTAssertEqual(stage("too_few")["status"] as? String, "failed")
