@@ -56,10 +56,12 @@ let package = Package(
         // CLD2's C++ entry point behind a C function (Debian's libcld2-dev), and HTML to text over
         // libxml2 in C (its headers clash with Foundation's ICU when imported into Swift).
         .target(name: "CLD2Shim", linkerSettings: [.linkedLibrary("cld2")]),
+        // A text's main language by CLD2, for clean's language filter and monitor's language mix.
+        .target(name: "LanguageIdentification", dependencies: ["CLD2Shim"]),
         .target(name: "CHTMLText", dependencies: ["CLibXML2"]),
         // Runs of plain ASCII words found 32 bytes at a time (AVX2, chosen at run time).
         .target(name: "CTextScan", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "CleanStage", dependencies: ["PipeKit", "CHTMLText", "CLD2Shim", "CTextScan"], path: "stages/clean",
+        .target(name: "CleanStage", dependencies: ["PipeKit", "CHTMLText", "LanguageIdentification", "CTextScan"], path: "stages/clean",
                 // The filters' per-worker scratch lives in a class; checking exclusive access on
                 // every table update cost a fifth of the filter time.
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
@@ -95,7 +97,12 @@ let package = Package(
         .target(name: "DataParallel", dependencies: ["Support", "CMPILoader"]),
         .target(name: "Training", dependencies: ["PipeKit", "Transformer", "DataParallel"]),
         .target(name: "TrainStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/train"),
-        .target(name: "EvaluateStage", dependencies: ["PipeKit", "Transformer", "Inference", "BPETokenizer"], path: "stages/evaluate"),
+        // A model's next-token loss over a token sequence with sliding windows (evaluate, monitor).
+        .target(name: "TokenScoring", dependencies: ["PipeKit", "Transformer"]),
+        .target(name: "EvaluateStage", dependencies: ["PipeKit", "Transformer", "TokenScoring", "Inference", "BPETokenizer"], path: "stages/evaluate"),
+        // Drift of current documents from reference documents, with the model's tokenizer and model.
+        .target(name: "MonitorStage", dependencies: ["PipeKit", "Transformer", "TokenScoring", "BPETokenizer", "LanguageIdentification"],
+                path: "stages/monitor"),
         .target(name: "PruneStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/prune"),
         .target(name: "DistillStage", dependencies: ["PipeKit", "Transformer", "Training"], path: "stages/distill"),
         .target(name: "QuantizeStage", dependencies: ["PipeKit", "Transformer"], path: "stages/quantize"),
@@ -110,7 +117,7 @@ let package = Package(
         .target(name: "BuiltinStages",
                 dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "CleanStage", "MinHashDedupStage",
                                "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage",
-                               "PrepareExamplesStage", "FinetuneStage", "PromoteStage"]),
+                               "PrepareExamplesStage", "FinetuneStage", "PromoteStage", "MonitorStage"]),
 
         // The command-line tool.
         .executableTarget(name: "pipe",
@@ -133,7 +140,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Transformer"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Inference", "Transformer", "BPETokenizer"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
-        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "BuiltinStages", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage", "PrepareExamplesStage", "FinetuneStage", "PromoteStage", "Training"]),
+        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "BuiltinStages", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage", "PrepareExamplesStage", "FinetuneStage", "PromoteStage", "MonitorStage", "LanguageIdentification", "Training"]),
         .testTarget(name: "EndToEndTests", dependencies: ["PipeKit", "Transformer", "BPETokenizer"]),
     ]
 )

@@ -6,6 +6,7 @@ import EvaluateStage
 import ExportStage
 import FinetuneStage
 import MinHashDedupStage
+import MonitorStage
 import ObjectiveStage
 import PrepareExamplesStage
 import PromoteStage
@@ -26,6 +27,7 @@ public enum BuiltinStages {
         StageDescriptor(builtin: PrepareExamplesStage.self),
         StageDescriptor(builtin: FinetuneStage.self),
         StageDescriptor(builtin: EvaluateStage.self),
+        StageDescriptor(builtin: MonitorStage.self),
         StageDescriptor(builtin: PruneStage.self),
         StageDescriptor(builtin: DistillStage.self),
         StageDescriptor(builtin: QuantizeStage.self),

@@ -1,5 +1,6 @@
 /// The metric naming contract shared by stages that produce metrics and the objective that
-/// sets targets on them: `<split>.<metric>`, `task.<name>.<metric>`, `train.<metric>`.
+/// sets targets on them: `<split>.<metric>`, `task.<name>.<metric>`, `train.<metric>`,
+/// `drift.<metric>` and `drift.<side>.<measure>`.
 public enum MetricName {
     public static let splits = HeldOutSplit.allCases.map(\.rawValue)
     public static let splitMetrics = ["loss", "perplexity", "bits_per_byte", "top1", "top5"]
@@ -7,6 +8,12 @@ public enum MetricName {
     /// Per-class task metrics, named `task.<name>.<metric>.<label>`.
     public static let classMetrics = ["f1", "precision", "recall"]
     public static let trainMetrics = ["loss", "tokens_per_second", "seconds", "peak_memory_bytes", "parameters"]
+    /// The monitor's distances between current and reference documents (docs/maintenance.md).
+    public static let driftMetrics = ["token_js", "token_psi", "tokens_per_byte_ratio", "bits_per_byte_delta", "bits_per_byte_delta_low",
+                                      "bits_per_byte_delta_high", "length_wasserstein", "language_shift"]
+    /// The sides the monitor compares, and what it measures of each (`drift.current.bits_per_byte`).
+    public static let driftSides = ["reference", "current"]
+    public static let driftSideMetrics = ["documents", "tokens", "bytes", "tokens_per_byte", "bits_per_byte"]
 
     /// Nil when `name` follows the contract, else why not.
     public static func problem(with name: String) -> String? {
@@ -25,11 +32,20 @@ public enum MetricName {
             return trainMetrics.contains(parts[1]) ? nil
                 : "unknown training metric '\(parts[1])' (known: \(trainMetrics.joined(separator: ", ")))"
         }
+        if parts.count == 2, parts[0] == "drift" {
+            return driftMetrics.contains(parts[1]) ? nil
+                : "unknown drift metric '\(parts[1])' (known: \(driftMetrics.joined(separator: ", ")))"
+        }
+        if parts.count == 3, parts[0] == "drift" {
+            guard driftSides.contains(parts[1]) else { return "per-side drift measures are named drift.<reference|current>.<measure>" }
+            return driftSideMetrics.contains(parts[2]) ? nil
+                : "unknown drift measure '\(parts[2])' (known: \(driftSideMetrics.joined(separator: ", ")))"
+        }
         if parts.count == 2, splits.contains(parts[0]) {
             return splitMetrics.contains(parts[1]) ? nil
                 : "unknown metric '\(parts[1])' (known: \(splitMetrics.joined(separator: ", ")))"
         }
-        return "metric names are <split>.<metric> (split: \(splits.joined(separator: ", "))), task.<name>.<metric>, task.<name>.<metric>.<label> or train.<metric>"
+        return "metric names are <split>.<metric> (split: \(splits.joined(separator: ", "))), task.<name>.<metric>, task.<name>.<metric>.<label>, train.<metric>, drift.<metric> or drift.<side>.<measure>"
     }
 
     /// The range a metric's values can take, for spotting impossible targets.
@@ -41,6 +57,8 @@ public enum MetricName {
         case "top1", "top5", "accuracy", "acc_norm", "macro_f1", "exact_match", "majority_baseline", "rougeL", "f1", "precision", "recall":
             return 0...1
         case "bleu": return 0...100
+        case "token_js", "language_shift": return 0...1
+        case "bits_per_byte_delta", "bits_per_byte_delta_low", "bits_per_byte_delta_high": return -Double.infinity...Double.infinity
         default: return 0...Double.infinity
         }
     }

@@ -1,4 +1,5 @@
 @testable import CleanStage
+import LanguageIdentification
 import XCTest
 
 /// The web preset's filters, the word splitter they share, HTML to text and language

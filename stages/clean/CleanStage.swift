@@ -1,5 +1,6 @@
 import Foundation
 import PipeKit
+import LanguageIdentification
 
 /// `clean`: turns HTML into text, repairs Unicode and white space, filters documents, and
 /// redacts personal data. Presets choose the filters: `minimal` (length with a longest-word cap,

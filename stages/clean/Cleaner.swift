@@ -1,4 +1,5 @@
 import Dispatch
+import LanguageIdentification
 
 /// One document's way through `clean`: HTML to text, repair, then the filters in order (length,
 /// language, and the web rules), then PII redaction of what is kept. Pure apart from the

@@ -2,6 +2,7 @@ import BPETokenizer
 import Foundation
 import Inference
 import PipeKit
+import TokenScoring
 import Transformer
 
 /// `evaluate`: measures a model on held-out tokens and on tasks, samples from it, and checks
@@ -159,8 +160,7 @@ public struct EvaluateStage: Stage {
         try JSONValue.array(records).write(to: url)
     }
 
-    /// Checks every target; with `gate: fail` an unmet one fails the stage, with `warn` it is
-    /// reported and the run goes on.
+    /// Checks the objective's targets against the measured metrics and the training metrics.
     private func checkGates(_ measured: [String: Double], context: StageContext, into folder: URL) throws {
         guard let targetsInput = context.optionalInput("targets") else { return }
         let gates = Gates(file: try JSONDecoder().decode(Gates.File.self, from: targetsInput.read("targets.json")))
@@ -170,14 +170,6 @@ public struct EvaluateStage: Stage {
         {
             for (k, v) in values { if let d = v as? Double, all[k] == nil { all[k] = d } }
         }
-        let results = gates.check(all)
-        try JSONValue.object(["gate": .string(gates.file.gate), "targets": .array(results.map(\.json))])
-            .write(to: folder.appendingPathComponent("gates.json"))
-        for r in results { context.log("\(r.met ? "met" : "unmet"): \(r.sentence)") }
-        let unmet = results.filter { !$0.met }
-        guard !unmet.isEmpty else { return }
-        let message = "\(unmet.count) of \(results.count) targets unmet: " + unmet.map(\.sentence).joined(separator: "; ")
-        if gates.file.gate == "fail" { throw StageError(message) }
-        context.warn(message + " (gate: warn)")
+        try gates.enforce(all, context: context, into: folder)
     }
 }

@@ -11,25 +11,15 @@ public struct ObjectiveStage: Stage {
         @Param("What the model is for") public var task = Task.text_generation
         @Param("The kind of text, in words") public var domain = ""
         @Param("ISO 639-1 codes the data should be in") public var languages = ["en"]
-        @Param("metric -> {min, max}, e.g. test.perplexity: {max: 60}") public var targets: [String: Bound] = [:]
+        @Param("metric -> {min, max}, e.g. test.perplexity: {max: 60}") public var targets: [String: MetricBound] = [:]
         @Param("limits on model size and training") public var budget = Budget()
-        @Param("fail: an unmet target fails evaluation and skips what needs it; warn: report only") public var gate = Gate.fail
+        @Param("fail: an unmet target fails evaluation and skips what needs it; warn: report only") public var gate = GateMode.fail
         public init() {}
     }
 
     /// What the model is for.
     public enum Task: String, ParamChoice {
         case text_generation = "text-generation", classification, question_answering = "question-answering", summarization
-    }
-
-    /// What an unmet target does.
-    public enum Gate: String, ParamChoice { case fail, warn }
-
-    /// A target on one metric: at least `min`, at most `max`, or both.
-    public struct Bound: Parameters, Equatable {
-        @Param("at least") public var min: Double? = nil
-        @Param("at most") public var max: Double? = nil
-        public init() {}
     }
 
     /// Limits on the model and its training.
@@ -56,26 +46,7 @@ public struct ObjectiveStage: Stage {
         for (i, code) in p.languages.enumerated() where !isLanguageCode(code) {
             problems.append(ParamProblem(["languages", "\(i)"], "'\(code)' is not an ISO 639 code such as en, de or zh"))
         }
-        for (metric, bound) in p.targets.sorted(by: { $0.key < $1.key }) {
-            if let why = MetricName.problem(with: metric) {
-                problems.append(ParamProblem(["targets", metric], why))
-                continue
-            }
-            let range = MetricName.range(of: metric)
-            switch (bound.min, bound.max) {
-            case (nil, nil):
-                problems.append(ParamProblem(["targets", metric], "give min, max or both"))
-            case (let lo?, let hi?) where lo > hi:
-                problems.append(ParamProblem(["targets", metric], "min \(lo) is above max \(hi): no value can meet it"))
-            default:
-                if let hi = bound.max, hi < range.lowerBound {
-                    problems.append(ParamProblem(["targets", metric, "max"], "\(metric) is never below \(range.lowerBound), so max \(hi) cannot be met"))
-                }
-                if let lo = bound.min, lo > range.upperBound {
-                    problems.append(ParamProblem(["targets", metric, "min"], "\(metric) is never above \(range.upperBound), so min \(lo) cannot be met"))
-                }
-            }
-        }
+        problems += MetricBound.problems(p.targets, under: "targets")
         return problems
     }
 

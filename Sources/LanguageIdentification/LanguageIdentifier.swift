@@ -2,19 +2,27 @@ import CLD2Shim
 
 /// The main language of a text by CLD2 (Compact Language Detector 2, Debian's libcld2), which
 /// runs offline from tables compiled into the library and knows 80+ languages.
-struct LanguageIdentifier: Sendable {
+public struct LanguageIdentifier: Sendable {
     /// A detected language: ISO 639-1 code (`un` when unknown), the share of the text in it,
     /// and whether CLD2 trusts the answer.
-    struct Guess: Sendable, Equatable {
-        var code: String
-        var percent: Int
-        var reliable: Bool
+    public struct Guess: Sendable, Equatable {
+        public var code: String
+        public var percent: Int
+        public var reliable: Bool
+
+        public init(code: String, percent: Int, reliable: Bool) {
+            self.code = code
+            self.percent = percent
+            self.reliable = reliable
+        }
     }
 
     /// CLD2 looks at this many bytes at most; more adds time and no accuracy.
-    var maxBytes = 64 * 1024
+    public var maxBytes = 64 * 1024
 
-    func identify(_ text: [UInt8]) -> Guess {
+    public init() {}
+
+    public func identify(_ text: [UInt8]) -> Guess {
         var length = min(text.count, maxBytes)
         // Do not cut a character in two.
         while length < text.count, length > 0, text[length] & 0xC0 == 0x80 { length -= 1 }
