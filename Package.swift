@@ -111,13 +111,15 @@ let package = Package(
         .target(name: "PrepareExamplesStage", dependencies: ["PipeKit"], path: "stages/prepare-examples"),
         // Aliases: a model promoted when its decision passes (promote).
         .target(name: "PromoteStage", dependencies: ["PipeKit"], path: "stages/promote"),
+        // Champion against challenger on old and fresh tokens (compare).
+        .target(name: "CompareStage", dependencies: ["PipeKit", "Transformer", "TokenScoring", "BPETokenizer"], path: "stages/compare"),
         .target(name: "FinetuneStage", dependencies: ["PipeKit", "Transformer", "Training", "BPETokenizer"], path: "stages/finetune"),
 
         // The registry of the stage kinds compiled into pipe.
         .target(name: "BuiltinStages",
                 dependencies: ["PipeEngine", "ObjectiveStage", "BPETokenizeStage", "CollectStage", "CleanStage", "MinHashDedupStage",
                                "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage",
-                               "PrepareExamplesStage", "FinetuneStage", "PromoteStage", "MonitorStage"]),
+                               "PrepareExamplesStage", "FinetuneStage", "PromoteStage", "MonitorStage", "CompareStage"]),
 
         // The command-line tool.
         .executableTarget(name: "pipe",
@@ -140,7 +142,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Transformer"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Inference", "Transformer", "BPETokenizer"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine"]),
-        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "BuiltinStages", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage", "PrepareExamplesStage", "FinetuneStage", "PromoteStage", "MonitorStage", "LanguageIdentification", "Training"]),
+        .testTarget(name: "StageTests", dependencies: ["PipeEngine", "BuiltinStages", "ObjectiveStage", "BPETokenizer", "BPETokenizeStage", "CollectStage", "CleanStage", "CTextScan", "MinHashDedupStage", "CMinHash", "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage", "PrepareExamplesStage", "FinetuneStage", "PromoteStage", "MonitorStage", "CompareStage", "LanguageIdentification", "Training"]),
         .testTarget(name: "EndToEndTests", dependencies: ["PipeKit", "Transformer", "BPETokenizer"]),
     ]
 )

@@ -1,5 +1,6 @@
 import BPETokenizeStage
 import CleanStage
+import CompareStage
 import CollectStage
 import DistillStage
 import EvaluateStage
@@ -32,6 +33,7 @@ public enum BuiltinStages {
         StageDescriptor(builtin: DistillStage.self),
         StageDescriptor(builtin: QuantizeStage.self),
         StageDescriptor(builtin: ExportStage.self),
+        StageDescriptor(builtin: CompareStage.self),
         StageDescriptor(builtin: PromoteStage.self),
     ])
 }

@@ -379,6 +379,93 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(Set(answered), ["200"], "every request answered across promotion and rollback: \(answered)")
     }
 
+    /// The maintenance loop: a base model in service under an alias, fresh text of another
+    /// domain, a challenger trained on it and a "worse" one (one step at a tiny learning rate);
+    /// `compare` against the base on old and fresh held-out tokens decides, `promote` follows.
+    func testTheMaintenanceLoopPromotesABetterChallengerOnly() throws {
+        let fresh = ws.root.appendingPathComponent("fresh")
+        if !FileManager.default.fileExists(atPath: fresh.path) {
+            try FileManager.default.copyItem(at: Workspace.repository.appendingPathComponent("Sources/Transformer"), to: fresh)
+        }
+        let small = "model: {layers: 2, heads: 2, dim: 32, context: 64}, batch: 8, warmup: 2, eval_every: 1000, eval_tokens: 1024"
+        try ws.write("loop.yaml", "version: 1\nname: loop\nstages:\n"
+            + Workspace.docsTokenizeStages(vocab: 300, splits: "{train: 0.9, val: 0.1, test: 0.0}").replacingOccurrences(of: "test: 0.0", with: "test: 0.0") + """
+
+          old_tokens:
+            uses: bpe-tokenize
+            inputs: {documents: text.documents, tokenizer: tokenize.tokenizer}
+            with: {split_by: tokens, splits: {train: 0.8, val: 0.1, test: 0.1}}
+          base:
+            uses: train
+            inputs: {tokens: old_tokens.tokens}
+            with: {\(small), steps: 60, lr: 3.0e-3}
+          fresh_text:
+            uses: collect
+            with: {sources: [{path: fresh, include: ["**/*.swift"], format: text}]}
+          fresh_tokens:
+            uses: bpe-tokenize
+            inputs: {documents: fresh_text.documents, tokenizer: tokenize.tokenizer}
+            with: {split_by: tokens, splits: {train: 0.8, val: 0.1, test: 0.1}}
+          challenger:
+            uses: train
+            inputs: {tokens: fresh_tokens.tokens, init_from: base.model}
+            with: {\(small), steps: 60, lr: 3.0e-3}
+          worse:
+            uses: train
+            inputs: {tokens: fresh_tokens.tokens, init_from: base.model}
+            with: {\(small), steps: 1, lr: 1.0e-9}
+          judge:
+            uses: compare
+            inputs: {champion: base.model, challenger: challenger.model, tokenizer: tokenize.tokenizer, old: old_tokens.tokens, fresh: fresh_tokens.tokens}
+            with: {max_old_loss: 1.0, resamples: 300, max_tokens: 4096}
+          judge_worse:
+            uses: compare
+            inputs: {champion: base.model, challenger: worse.model, tokenizer: tokenize.tokenizer, old: old_tokens.tokens, fresh: fresh_tokens.tokens}
+            with: {max_old_loss: 1.0, resamples: 300, max_tokens: 4096}
+          serve_base:
+            uses: promote
+            inputs: {model: base.model, tokenizer: tokenize.tokenizer}
+            with: {alias: loop}
+          promote_worse:
+            uses: promote
+            inputs: {model: worse.model, tokenizer: tokenize.tokenizer, decision: judge_worse.decision}
+            with: {alias: loop}
+          promote_challenger:
+            uses: promote
+            inputs: {model: challenger.model, tokenizer: tokenize.tokenizer, decision: judge.decision}
+            with: {alias: loop}
+            publish: {promotion: out/loop-promotion/}
+
+        """)
+        XCTAssertEqual(try ws.runStages("loop.yaml", ["serve_base"])["serve_base"], "ran")
+        let served = try ServeProcess.start(in: ws, ["--alias", "loop", "--reload-interval", "0.2", "--threads", "1", "--slots", "2"])
+        defer { served.kill() }
+        let base = try promptScores(served.baseURL)
+        let asker = Asker(url: served.baseURL + "/v1/completions")
+        asker.start()
+
+        let statuses = try ws.runStages("loop.yaml", ["promote_worse"])
+        XCTAssertEqual(statuses["promote_worse"], "ran")
+        var record = try XCTUnwrap(try ModelAlias.read("loop", registry: ws.root.appendingPathComponent("models")))
+        XCTAssertTrue(record.history.isEmpty, "the worse challenger was not promoted: \(record)")
+
+        XCTAssertEqual(try ws.runStages("loop.yaml", ["promote_challenger"])["promote_challenger"], "ran")
+        let promotion = try JSONValue.parse(Data(contentsOf: ws.root.appendingPathComponent("out/loop-promotion/promotion.json")))
+        XCTAssertEqual(promotion["promoted"]?.boolValue, true, promotion.canonicalJSON)
+        XCTAssertTrue(promotion["reasons"]?.arrayValue?.first?.stringValue?.contains("fresh: challenger") == true, promotion.canonicalJSON)
+        let started = Date()
+        while try metric("pipe_model_reloads_total", at: served) < 1, Date().timeIntervalSince(started) < 60 { usleep(50_000) }
+        XCTAssertNotEqual(try promptScores(served.baseURL), base, "the server answers with the challenger")
+
+        XCTAssertEqual(try ws.run(["promote", "loop", "--rollback"]).status, 0)
+        while try metric("pipe_model_reloads_total", at: served) < 2, Date().timeIntervalSince(started) < 60 { usleep(50_000) }
+        XCTAssertEqual(try promptScores(served.baseURL), base, "rolled back to the base model")
+        record = try XCTUnwrap(try ModelAlias.read("loop", registry: ws.root.appendingPathComponent("models")))
+        XCTAssertEqual(record.rolledBack.count, 1)
+        let answered = asker.stop()
+        XCTAssertEqual(Set(answered), ["200"], "every request answered through the loop: \(answered)")
+    }
+
     func testAStageServedFromAManifestIsReloadedWithoutDroppingRequests() throws {
         try Self.writeRandomModel(in: ws, to: "out/model-b", seed: 12)
         let source = ws.root.appendingPathComponent("reload-source")
