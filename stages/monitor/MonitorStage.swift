@@ -81,7 +81,8 @@ public struct MonitorStage: Stage {
             report.details["judged"] = .bool(false)
             report.details["reason"] = .string(reason)
             try write(report, to: out, context: context)
-            if p.gates.isEmpty { context.warn(reason) }
+            // Unmet gates carry the reason in their failure or warning; with none unmet, it is said here.
+            if gates.check(report.metrics).allSatisfy(\.met) { context.warn(reason) }
             try gates.enforce(report.metrics, context: context, into: out, preface: reason)
             return
         }
