@@ -188,7 +188,7 @@ final class FinetuneTests: XCTestCase {
           qa:
             uses: prepare-examples
             with: {train: qa.jsonl, split: {validation: 0.25, test: 0.0}}
-        \(Self.finetune("adapted", "batch: 4, lr: 1.0e-2, eval_every: 1, lora: {rank: 4, alpha: 8, targets: [q_proj, down_proj]}"))
+        \(Self.finetune("adapted", "batch: 4, lr: 3.0e-3, eval_every: 1, lora: {rank: 4, alpha: 8, targets: [q_proj, down_proj]}"))
         """).replacingOccurrences(of: "steps: 1,", with: "steps: 20,"))
         XCTAssertEqual(try ws.runStages("p.yaml")["adapted"], "ran")
         let before = try SafeTensors.read(ws.root.appendingPathComponent("out/pretrain/model.safetensors"))
