@@ -60,16 +60,21 @@ final class DocumentSampleTests: XCTestCase {
         try writer.close()
         let input = Folder(url: root)
 
-        let all = try DocumentSample.read(input, folder: root, limit: 1000, seed: 0)
+        let all = try DocumentSample.read(input, folder: root, limit: 1000, maxBytes: 1000, seed: 0, side: "reference")
         XCTAssertEqual(all.texts, (0..<100).map(String.init))
-        let sample = try DocumentSample.read(input, folder: root, limit: 10, seed: 4)
+        let sample = try DocumentSample.read(input, folder: root, limit: 10, maxBytes: 1000, seed: 4, side: "reference")
         XCTAssertEqual(sample.seen, 100)
         XCTAssertEqual(sample.texts.count, 10)
         XCTAssertEqual(sample.texts.map { Int($0)! }, sample.texts.map { Int($0)! }.sorted(), "reading order")
-        XCTAssertEqual(try DocumentSample.read(input, folder: root, limit: 10, seed: 4).texts, sample.texts, "seeded")
+        XCTAssertEqual(try DocumentSample.read(input, folder: root, limit: 10, maxBytes: 1000, seed: 4, side: "reference").texts, sample.texts, "seeded")
+        // 100 documents of "0" to "99" hold 190 bytes; a sample may not hold more than its cap.
+        XCTAssertThrowsError(try DocumentSample.read(input, folder: root, limit: 1000, maxBytes: 189, seed: 0, side: "current")) {
+            XCTAssertTrue("\($0)".contains("current: the sampled documents hold more than max_bytes (189)"), "\($0)")
+        }
+        XCTAssertEqual(try DocumentSample.read(input, folder: root, limit: 1000, maxBytes: 190, seed: 0, side: "current").texts.count, 100)
         // Over 400 seeds every document is kept about 40 times (10 of 100 each time).
         var kept = [Int](repeating: 0, count: 100)
-        for seed in 0..<400 { for text in try DocumentSample.read(input, folder: root, limit: 10, seed: UInt64(seed)).texts { kept[Int(text)!] += 1 } }
+        for seed in 0..<400 { for text in try DocumentSample.read(input, folder: root, limit: 10, maxBytes: 1000, seed: UInt64(seed), side: "reference").texts { kept[Int(text)!] += 1 } }
         XCTAssertGreaterThan(kept.min()!, 15)
         XCTAssertLessThan(kept.max()!, 70)
     }

@@ -13,6 +13,7 @@ public struct MonitorStage: Stage {
         @Param("metric -> {min, max}, e.g. drift.token_js: {max: 0.05}") var gates: [String: MetricBound] = [:]
         @Param("fail: an unmet gate fails the stage and skips what needs it; warn: report only") var gate = GateMode.fail
         @Param("documents read per side at most, chosen at random (seeded) when there are more", range: .positive) var max_documents = 20000
+        @Param("bytes of text per side held at most (the sample's); more is an error", range: .positive) var max_bytes = 256 << 20
         @Param("fewer documents than this on either side: the stage cannot judge", range: .positive) var min_documents = 50
         @Param("fewer tokens than this on either side: the stage cannot judge", range: .positive) var min_tokens = 2000
         @Param("PSI's bins: the K most frequent reference tokens, plus one for all others", range: .positive) var psi_bins = 20
@@ -60,7 +61,7 @@ public struct MonitorStage: Stage {
         for (n, name) in ["reference", "current"].enumerated() {
             context.progress(Double(n) / 4, "reading \(name)")
             let sample = try DocumentSample.read(try context.input(name), folder: context.scratch.appendingPathComponent(name),
-                                                 limit: p.max_documents, seed: UInt64(p.seed) &+ UInt64(n))
+                                                 limit: p.max_documents, maxBytes: p.max_bytes, seed: UInt64(p.seed) &+ UInt64(n), side: name)
             samples.append(sample)
             sides.append(SideProfile(texts: sample.texts, tokenizer: tokenizer, identifier: identifier))
             context.log("\(name): \(sample.texts.count) of \(sample.seen) documents, \(sides[n].tokens) tokens, \(sides[n].bytes) bytes")
@@ -81,7 +82,8 @@ public struct MonitorStage: Stage {
             report.details["judged"] = .bool(false)
             report.details["reason"] = .string(reason)
             try write(report, to: out, context: context)
-            if p.gates.isEmpty { context.warn(reason) }
+            // Unmet gates carry the reason in their failure or warning; with none unmet, it is said here.
+            if gates.check(report.metrics).allSatisfy(\.met) { context.warn(reason) }
             try gates.enforce(report.metrics, context: context, into: out, preface: reason)
             return
         }
