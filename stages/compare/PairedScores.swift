@@ -1,5 +1,6 @@
 import Foundation
 import PipeKit
+import TokenScoring
 
 /// Two models' losses on the same predictions, summed in consecutive blocks of positions, and
 /// the difference of their bits per byte with a seeded paired block-bootstrap interval: blocks
@@ -46,7 +47,8 @@ struct PairedScores {
     /// The bits per byte of both models over every block.
     var bitsPerByte: (champion: Double, challenger: Double) { Self.bitsPerByte(blocks, blocks.indices) }
 
-    /// The percentile interval of challenger − champion bits per byte at `confidence`.
+    /// The percentile interval of challenger − champion bits per byte at `confidence` (`resamples`
+    /// is positive, so the quantiles exist).
     func differenceInterval(resamples: Int, confidence: Double, seed: UInt64) -> ClosedRange<Double> {
         var rng = SplitMix64.keyed("paired bootstrap", seed: seed)
         var differences: [Double] = []
@@ -59,8 +61,6 @@ struct PairedScores {
         }
         differences.sort()
         let tail = (1 - confidence) / 2
-        let low = differences[min(differences.count - 1, Int(tail * Double(differences.count)))]
-        let high = differences[min(differences.count - 1, Int((1 - tail) * Double(differences.count)))]
-        return low...high
+        return differences.sortedQuantile(tail)!...differences.sortedQuantile(1 - tail)!
     }
 }

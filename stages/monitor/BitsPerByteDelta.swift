@@ -1,5 +1,6 @@
 import Foundation
 import PipeKit
+import TokenScoring
 
 /// The difference of a model's bits per byte between current and reference documents, with a
 /// seeded percentile-bootstrap confidence interval that resamples documents on each side.
@@ -48,14 +49,7 @@ struct BitsPerByteDelta: Equatable {
         }
         deltas.sort()
         let tail = (1 - confidence) / 2
-        return BitsPerByteDelta(reference: r, current: c, low: quantile(deltas, tail) ?? c - r, high: quantile(deltas, 1 - tail) ?? c - r)
-    }
-
-    /// The `q` quantile of sorted values, interpolating linearly between neighbours (numpy's default).
-    static func quantile(_ sorted: [Double], _ q: Double) -> Double? {
-        guard !sorted.isEmpty else { return nil }
-        let position = q * Double(sorted.count - 1)
-        let below = Int(position.rounded(.down)), above = min(below + 1, sorted.count - 1)
-        return sorted[below] + (sorted[above] - sorted[below]) * (position - Double(below))
+        return BitsPerByteDelta(reference: r, current: c, low: deltas.sortedQuantile(tail) ?? c - r,
+                                high: deltas.sortedQuantile(1 - tail) ?? c - r)
     }
 }
