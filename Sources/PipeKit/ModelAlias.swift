@@ -51,6 +51,12 @@ public struct ModelAlias: Codable, Equatable, Sendable {
         return nil
     }
 
+    /// A registry folder as the manifest or the command line names it: absolute, or relative to
+    /// the workspace.
+    public static func registry(_ path: String, workspace: URL) -> URL {
+        path.hasPrefix("/") ? URL(fileURLWithPath: path) : workspace.appendingPathComponent(path)
+    }
+
     /// The record's file in a registry folder.
     public static func file(_ alias: String, registry: URL) -> URL { registry.appendingPathComponent("\(alias).json") }
 

@@ -28,7 +28,7 @@ struct PromoteCommand: ParsableCommand {
     func run() throws {
         if let problem = ModelAlias.problem(name: alias) { throw UsageError("alias '\(alias)': \(problem)") }
         let workspace = URL(fileURLWithPath: directory ?? FileManager.default.currentDirectoryPath)
-        let folder = registry.hasPrefix("/") ? URL(fileURLWithPath: registry) : workspace.appendingPathComponent(registry)
+        let folder = ModelAlias.registry(registry, workspace: workspace)
         let record: ModelAlias?
         do {
             record = try ModelAlias.read(alias, registry: folder)

@@ -38,11 +38,11 @@ public struct PromoteStage: Stage {
     public func run(_ p: Params, _ context: StageContext) async throws {
         let model = try context.input("model"), tokenizer = try context.input("tokenizer")
         let (promote, reasons) = try Self.decide(context.optionalInput("decision"))
-        let registry = p.registry.hasPrefix("/") ? URL(fileURLWithPath: p.registry) : context.workspace.appendingPathComponent(p.registry)
+        let registry = ModelAlias.registry(p.registry, workspace: context.workspace)
         let record = try ModelAlias.read(p.alias, registry: registry)
         if promote {
             let folder = "\(p.alias)/\(model.id.prefix(16))-\(tokenizer.id.prefix(16))"
-            try Self.copy(model: model, tokenizer: tokenizer, into: registry.appendingPathComponent(folder), scratch: context.scratch)
+            try Self.copy(model: model, tokenizer: tokenizer, into: registry.appendingPathComponent(folder))
             let entry = ModelAlias.Entry(model: model.id, tokenizer: tokenizer.id, folder: folder, stage: context.stageName,
                                          time: Date().formatted(.iso8601), reasons: reasons)
             if record?.current.model == model.id, record?.current.tokenizer == tokenizer.id {
@@ -89,7 +89,7 @@ public struct PromoteStage: Stage {
 
     /// The model and tokenizer files into `folder` (`model/`, `tokenizer/`), written beside it
     /// and renamed into place, so a reader never sees half of them; kept if already there.
-    static func copy(model: any ArtifactReading, tokenizer: any ArtifactReading, into folder: URL, scratch: URL) throws {
+    static func copy(model: any ArtifactReading, tokenizer: any ArtifactReading, into folder: URL) throws {
         let files = FileManager.default
         guard !files.fileExists(atPath: folder.path) else { return }
         let staging = folder.deletingLastPathComponent().appendingPathComponent(".staging-\(UUID().uuidString)")
