@@ -15,8 +15,8 @@ import Transformer
 /// gradient is computed), but AdamW's moments exist only for A and B, and at the end the model
 /// simply is the merged form, which exports like any other.
 public final class LoRAAdapters {
-    /// One adapted matrix: where it lives in the model, its shape, and where A and B live in
-    /// `values`.
+    /// One adapted matrix: where it lives in the model, its shape, where A and B live in
+    /// `values` and where W₀ lives in `frozen`.
     struct Adapter {
         let name: String
         let weight: Int
@@ -24,6 +24,7 @@ public final class LoRAAdapters {
         let columns: Int
         let a: Int
         let b: Int
+        let frozen: Int
     }
 
     /// The matrices an adapter can target, by their short Hugging Face names.
@@ -53,7 +54,8 @@ public final class LoRAAdapters {
             let name = t.name.replacingOccurrences(of: ".weight", with: "")
             tensors.append(ParameterLayout.Tensor(name: name + ".lora_A.weight", shape: [rank, columns], offset: offset))
             tensors.append(ParameterLayout.Tensor(name: name + ".lora_B.weight", shape: [rows, rank], offset: offset + rank * columns))
-            adapters.append(Adapter(name: name, weight: t.offset, rows: rows, columns: columns, a: offset, b: offset + rank * columns))
+            adapters.append(Adapter(name: name, weight: t.offset, rows: rows, columns: columns, a: offset, b: offset + rank * columns,
+                                    frozen: frozenCount))
             offset += rank * (columns + rows)
             frozenCount += rows * columns
         }
@@ -61,10 +63,8 @@ public final class LoRAAdapters {
         self.tensors = tensors
         values = FloatBuffer(count: offset)
         frozen = FloatBuffer(count: frozenCount)
-        var at = 0
         for adapter in adapters {
-            (frozen.pointer + at).update(from: model.parameters.pointer + adapter.weight, count: adapter.rows * adapter.columns)
-            at += adapter.rows * adapter.columns
+            (frozen.pointer + adapter.frozen).update(from: model.parameters.pointer + adapter.weight, count: adapter.rows * adapter.columns)
         }
         // A as PEFT draws it (Kaiming-uniform with a = √5: U(-1/√in, 1/√in)); B stays zero.
         var rng = SplitMix64(seed: seed)
@@ -79,16 +79,10 @@ public final class LoRAAdapters {
 
     /// Writes W₀ + s·B·A into each adapted matrix of the model.
     public func apply(to model: TransformerModel, workers: Workers) {
-        var at = 0
-        var starts: [Int] = []
-        for adapter in adapters {
-            starts.append(at)
-            at += adapter.rows * adapter.columns
-        }
         workers.split(adapters.count) { range in
             for i in range {
                 let adapter = adapters[i], weight = model.parameters.pointer + adapter.weight
-                weight.update(from: frozen.pointer + starts[i], count: adapter.rows * adapter.columns)
+                weight.update(from: frozen.pointer + adapter.frozen, count: adapter.rows * adapter.columns)
                 BLAS.gemm(transA: false, transB: false, m: adapter.rows, n: adapter.columns, k: rank, alpha: scale,
                           a: values.pointer + adapter.b, lda: rank, b: values.pointer + adapter.a, ldb: adapter.columns,
                           beta: 1, c: weight, ldc: adapter.columns)
