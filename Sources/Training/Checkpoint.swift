@@ -65,4 +65,7 @@ public struct CurvePoint: Codable, Equatable, Sendable {
     var learningRate: Double
     var gradientNorm: Double
     var tokensPerSecond: Double
+    /// Wall seconds of training up to this point, validation included (nil in curves written
+    /// before it was recorded): what time-to-loss comparisons read.
+    var seconds: Double?
 }

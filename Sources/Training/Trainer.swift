@@ -176,7 +176,8 @@ public final class Trainer {
                 let rate = Double(windowTokens) / max(Date().timeIntervalSince(windowStart), 1e-9)
                 if evaluate || overBudget { lastVal = validationLoss() }
                 history.append(CurvePoint(step: step, trainLoss: windowLoss / Double(windowSteps), valLoss: evaluate || overBudget ? lastVal : nil,
-                                          learningRate: lr, gradientNorm: norm, tokensPerSecond: rate))
+                                          learningRate: lr, gradientNorm: norm, tokensPerSecond: rate,
+                                          seconds: elapsedBefore + Date().timeIntervalSince(began)))
                 if history.count > 1 || start > 0 { rates.append(rate) }
                 context.progress(Double(step) / Double(steps), String(format: "step %d/%d  loss %.4f%@  lr %.2e  %.0f tok/s", step, steps,
                                                                       windowLoss / Double(windowSteps), lastVal.map { String(format: "  val %.4f", $0) } ?? "", lr, rate))
@@ -252,9 +253,9 @@ public final class Trainer {
         metrics.merge(extra) { $1 }
         for (name, value) in metrics.sorted(by: { $0.key < $1.key }) { context.metric(name, value) }
         try JSONValue.object(metrics.mapValues(JSONValue.double)).write(to: folder.appendingPathComponent("metrics.json"))
-        var csv = "step,train_loss,val_loss,learning_rate,gradient_norm,tokens_per_second\n"
+        var csv = "step,train_loss,val_loss,learning_rate,gradient_norm,tokens_per_second,seconds\n"
         for point in s.history {
-            csv += "\(point.step),\(point.trainLoss),\(point.valLoss.map { "\($0)" } ?? ""),\(point.learningRate),\(point.gradientNorm),\(point.tokensPerSecond)\n"
+            csv += "\(point.step),\(point.trainLoss),\(point.valLoss.map { "\($0)" } ?? ""),\(point.learningRate),\(point.gradientNorm),\(point.tokensPerSecond),\(point.seconds.map { "\($0)" } ?? "")\n"
         }
         try Data(csv.utf8).write(to: folder.appendingPathComponent("curve.csv"))
         let encoder = JSONEncoder()
