@@ -89,13 +89,25 @@ public final class Trainer {
         let c = model.config
         self.fingerprint = "\(fingerprint) \(c) steps=\(steps) batch=\(params.batch)x\(params.grad_accum) seed=\(params.seed)"
         schedule = LearningRateSchedule(peak: params.lr, minimum: params.min_lr ?? params.lr / 10, warmupSteps: params.warmup,
-                                        totalSteps: steps, decay: params.schedule)
+                                        totalSteps: steps, decay: params.schedule, cooldown: params.cooldown)
+    }
+
+    /// AdamW over the trainable tensors, or Muon for the model's hidden matrices with AdamW for the rest.
+    private func makeOptimizer(count: Int) throws -> any ParameterOptimizer {
+        switch p.optimizer {
+        case .adamw:
+            return AdamW(tensors: adapters?.tensors ?? model.layout.tensors, count: count, settings: p.adamW)
+        case .muon:
+            guard adapters == nil else { throw StageError("optimizer: muon updates whole matrices; LoRA adapters train with optimizer: adamw") }
+            return MuonAdamW(tensors: model.layout.tensors, count: count, adamW: p.adamW, adamWPeak: Float(p.lr),
+                             settings: p.muon.settings, workers: workers.count)
+        }
     }
 
     public func run() throws -> Summary {
         let c = model.config, seq = data.sequenceLength
         let trainable = adapters?.values ?? model.parameters
-        let optimizer = AdamW(tensors: adapters?.tensors ?? model.layout.tensors, count: trainable.count, settings: p.adamW)
+        let optimizer = try makeOptimizer(count: trainable.count)
         let adapterGradients = adapters.map { FloatBuffer(count: $0.count) }
         let acts = Activations(config: c, batch: p.batch / ranks, seq: seq, workers: workers, training: true,
                                checkpointing: p.gradient_checkpointing)
