@@ -23,13 +23,7 @@ public struct MuonParameters: Parameters {
     public init() {}
 
     var settings: MuonAdamW.Settings {
-        var s = MuonAdamW.Settings()
-        s.lr = Float(lr)
-        s.momentum = Float(momentum)
-        s.nesterov = nesterov
-        s.iterations = iterations
-        s.weightDecay = Float(weight_decay)
-        return s
+        MuonAdamW.Settings(lr: Float(lr), momentum: Float(momentum), nesterov: nesterov, iterations: iterations, weightDecay: Float(weight_decay))
     }
 }
 

@@ -17,12 +17,15 @@ import Foundation
 public final class MuonAdamW: ParameterOptimizer, @unchecked Sendable {
     /// Muon's hyperparameters (AdamW's are its own settings).
     public struct Settings: Sendable, Equatable {
-        public var lr: Float = 0.02
-        public var momentum: Float = 0.95
-        public var nesterov = true
-        public var iterations = 5
-        public var weightDecay: Float = 0
-        public init() {}
+        public var lr: Float
+        public var momentum: Float
+        public var nesterov: Bool
+        public var iterations: Int
+        public var weightDecay: Float
+
+        public init(lr: Float = 0.02, momentum: Float = 0.95, nesterov: Bool = true, iterations: Int = 5, weightDecay: Float = 0) {
+            (self.lr, self.momentum, self.nesterov, self.iterations, self.weightDecay) = (lr, momentum, nesterov, iterations, weightDecay)
+        }
     }
 
     /// The quintic Newton–Schulz coefficients of Muon's reference implementation.
