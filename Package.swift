@@ -141,6 +141,7 @@ let package = Package(
         .executableTarget(name: "train-bench", dependencies: ["Transformer", "CBLAS"], path: "bench/train-bench"),
         // Standard test functions for samplers (Branin, Hartmann 6-D): the sweep bench and SweepTests.
         .target(name: "SweepObjectives", dependencies: ["Sweep", "PipeKit"], path: "bench/sweep-objectives"),
+        .executableTarget(name: "sweep-bench", dependencies: ["Sweep", "SweepObjectives", "PipeKit"], path: "bench/sweep-bench"),
 
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "SweepObjectives", "PipeKit"]),

@@ -16,7 +16,4 @@ extension SplitMix64 {
     static func trial(_ number: Int, _ stream: String, seed: UInt64) -> SplitMix64 {
         keyed("\(number)/\(stream)", seed: seed)
     }
-
-    /// An index in 0..<count.
-    mutating func nextIndex(below count: Int) -> Int { min(Int(nextUnit() * Double(count)), count - 1) }
 }
