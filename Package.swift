@@ -139,7 +139,7 @@ let package = Package(
         // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).
         .executableTarget(name: "pipe-bench", dependencies: ["PipeEngine"], path: "bench/pipe-bench"),
         .executableTarget(name: "train-bench", dependencies: ["Transformer", "CBLAS"], path: "bench/train-bench"),
-        // Standard test functions for samplers (Branin, Hartmann 6-D): the sweep bench and SweepTests.
+        // Test functions for samplers (Branin, Hartmann 6-D, a training-like one): the sweep bench and SweepTests.
         .target(name: "SweepObjectives", dependencies: ["Sweep", "PipeKit"], path: "bench/sweep-objectives"),
         .executableTarget(name: "sweep-bench", dependencies: ["Sweep", "SweepObjectives", "PipeKit"], path: "bench/sweep-bench"),
 

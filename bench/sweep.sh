@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sampler benchmark, side by side in one run: pipe's TPE (multivariate, the default, and per
 # dimension), Optuna's TPE (default settings, seeded) and random search (pipe's and Optuna's) on
-# Branin and the 6-D Hartmann function (bench/sweep-objectives/, bench/sweep_objectives.py),
+# Branin, the 6-D Hartmann function and a made-up training-like function over log, int, stepped
+# int and choice dimensions (bench/sweep-objectives/, bench/sweep_objectives.py),
 # over SEEDS seeds of TRIALS trials each, one trial after another. Prints the mean (± standard
 # error) and median best value after 25, 50 and 100 trials, and the sampler's time per trial;
 # writes every run to bench/out/sweep.json. Optuna goes into .venv-bench/ (bench/lib/bench-venv.sh).

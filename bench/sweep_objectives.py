@@ -1,6 +1,6 @@
-"""Standard test functions for comparing samplers: the Python side of
-bench/sweep-objectives/Objectives.swift (same functions, same params names), for Optuna and for
-a plugin stage that evaluates a trial.
+"""Test functions for comparing samplers (Branin, Hartmann 6-D and a made-up training-like one):
+the Python side of bench/sweep-objectives/Objectives.swift (same functions, same params names),
+for Optuna and for a plugin stage that evaluates a trial.
 
     python3 bench/sweep_objectives.py NAME '{"x1": 1.0, "x2": 2.0}'    # prints the value
 
@@ -34,7 +34,16 @@ def hartmann6(params):
                 for alpha, row_a, row_p in zip(HARTMANN_ALPHA, HARTMANN_A, HARTMANN_P))
 
 
-OBJECTIVES = {"branin": branin, "hartmann6": hartmann6}
+def hyperparams(params):
+    """A made-up training-like loss over lr (log_uniform), width (log int), layers (int), warmup
+    (int, step 50) and optimizer (choice); least at lr 10^-2.7, width 158, 5 layers, 300, adamw."""
+    penalty = {"adamw": 0, "sgd": 0.8, "lion": 0.3}[params["optimizer"]]
+    a, b = math.log10(params["lr"]) + 2.7, math.log2(params["width"]) - 7.3
+    c, d = params["layers"] - 5, (params["warmup"] - 300) / 400
+    return a * a + 0.5 * b * b + 0.1 * c * c + d * d + penalty
+
+
+OBJECTIVES = {"branin": branin, "hartmann6": hartmann6, "hyperparams": hyperparams}
 
 if __name__ == "__main__":
     print(repr(OBJECTIVES[sys.argv[1]](json.loads(sys.argv[2]))))

@@ -1,7 +1,7 @@
 // Samplers on standard test functions, without the pipeline around them.
 //
 //   swift build -c release --product sweep-bench
-//   .build/release/sweep-bench [--objectives branin,hartmann6] [--samplers tpe,tpe-independent,random]
+//   .build/release/sweep-bench [--objectives branin,hartmann6,hyperparams] [--samplers tpe,tpe-independent,random]
 //                              [--seeds 20] [--trials 100]
 //   .build/release/sweep-bench --spaces
 //
@@ -25,7 +25,7 @@ if options["spaces"] != nil {
     exit(0)
 }
 
-let objectives = (options["objectives"] ?? "branin,hartmann6").split(separator: ",").map { name in
+let objectives = (options["objectives"] ?? Objective.all.map(\.name).joined(separator: ",")).split(separator: ",").map { name in
     guard let objective = Objective.named(String(name)) else { fatalError("unknown objective \(name)") }
     return objective
 }

@@ -1,5 +1,6 @@
-// Standard test functions for comparing samplers, each with its search space in the manifest's
-// `sweep.space` form. bench/sweep_objectives.py holds the same functions for the Python side
+// Test functions for comparing samplers, each with its search space in the manifest's
+// `sweep.space` form: two standard ones, and a made-up training-like one over every kind of
+// dimension but grid. bench/sweep_objectives.py holds the same functions for the Python side
 // (Optuna, a plugin stage); bench/sweep_compare.py checks that both give the same values.
 //
 // References: Surjanovic & Bingham, "Virtual Library of Simulation Experiments"
@@ -15,7 +16,7 @@ public struct Objective: Sendable {
     public let minimum: Double
     public let evaluate: @Sendable ([String: JSONValue]) -> Double
 
-    public static let all = [branin, hartmann6]
+    public static let all = [branin, hartmann6, hyperparams]
 
     public static func named(_ name: String) -> Objective? { all.first { $0.name == name } }
 
@@ -45,6 +46,27 @@ public struct Objective: Sendable {
             sum += hartmannAlpha[i] * exp(-exponent)
         }
         return -sum
+    }
+
+    /// A made-up training-like loss over a learning rate (log), a width (log int), a depth (int),
+    /// warm-up steps (int with a step) and an optimizer (choice): a bowl in the log scales plus a
+    /// penalty per optimizer, least at lr 10^-2.7, width 158, 5 layers, 300 warm-up steps, adamw.
+    public static let hyperparams = Objective(
+        name: "hyperparams",
+        space: .object([
+            "lr": .object(["kind": .string("log_uniform"), "low": .double(1e-5), "high": .double(1)]),
+            "width": .object(["kind": .string("int"), "low": .int(8), "high": .int(512), "log": .bool(true)]),
+            "layers": .object(["kind": .string("int"), "low": .int(1), "high": .int(12)]),
+            "warmup": .object(["kind": .string("int"), "low": .int(0), "high": .int(1000), "step": .int(50)]),
+            "optimizer": .object(["kind": .string("choice"), "values": .array(["adamw", "sgd", "lion"].map { .string($0) })]),
+        ]),
+        minimum: 0.5 * pow(log2(158) - 7.3, 2)
+    ) { params in
+        let lr = params["lr"]!.doubleValue!, width = params["width"]!.doubleValue!
+        let layers = params["layers"]!.doubleValue!, warmup = params["warmup"]!.doubleValue!
+        let penalty = ["adamw": 0, "sgd": 0.8, "lion": 0.3][params["optimizer"]!.stringValue!]!
+        let a = log10(lr) + 2.7, b = log2(width) - 7.3, c = layers - 5, d = (warmup - 300) / 400
+        return a * a + 0.5 * b * b + 0.1 * c * c + d * d + penalty
     }
 
     private static let hartmannAlpha = [1.0, 1.2, 3.0, 3.2]
