@@ -5,8 +5,9 @@ import Support
 ///
 /// The answer depends only on the sampler's settings (space, seed), `number` and `history` —
 /// never on wall time or on the order of calls — so a driver makes a parallel sweep reproducible
-/// by giving each trial the history it is allowed to see. `history` may hold trials of every
-/// state, the asking trial included (it is ignored); nil means there are no more trials to run.
+/// by giving each trial the history it is allowed to see. `history` holds one record per trial
+/// number, in any order and of every state, the asking trial's included (it is ignored); nil
+/// means there are no more trials to run.
 public protocol Sampler: Sendable {
     func suggest(number: Int, history: [TrialRecord]) -> [String: JSONValue]?
 }
