@@ -24,6 +24,8 @@ Time to target: the target is the reference's final validation loss (the median 
 A run reaches it at the first evaluation whose loss is <= target; the seconds and steps are
 interpolated linearly between that evaluation and the one before (validation losses are only
 known at evaluations), from (0 s, step 0) when the first evaluation is already below.
+A load-robust estimate beside it: tokens to target / the run's median training tokens/s
+(pipe's train.tokens_per_second; the PyTorch script computes it the same way).
 MFU = 6 * parameters * training tokens/s / the sgemm peak (fp32 GFLOP/s with OpenBLAS on the same
 thread count, measured by train-bench before and after the runs; the higher of the two).
 """
@@ -227,6 +229,8 @@ def cmd_report(a, doc):
             r["seconds_to_target"], r["steps_to_target"] = hit
             r["tokens_to_target"] = hit[1] * r["tokens_per_step"]
             r["seconds_per_step"] = hit[0] / hit[1] if hit[1] else None
+            # The load-robust estimate: the steps to target at the median window rate, no evaluations.
+            r["steady_seconds_to_target"] = r["tokens_to_target"] / r["tokens_per_second"]
         r["mfu"] = 6 * r["params"] * r["tokens_per_second"] / (peak * 1e9) if peak else None
         r["params_ok"] = r["params"] <= ref_params
 
@@ -244,7 +248,7 @@ def cmd_report(a, doc):
             continue
         rs = [r for r in rs if not r.get("refused")]
         row = {"name": name, "tool": rs[0]["tool"], "rounds": len(rs), "reached": f"{sum(r['reached'] for r in rs)}/{len(rs)}"}
-        for key in ("seconds_to_target", "steps_to_target", "tokens_to_target", "seconds_per_step", "val_loss", "seconds",
+        for key in ("seconds_to_target", "steady_seconds_to_target", "steps_to_target", "tokens_to_target", "seconds_per_step", "val_loss", "seconds",
                     "steps", "params", "tokens_per_second", "mfu", "peak_rss_mb", "cpu_seconds"):
             row[key] = med(rs, key)
         rows.append(row)
@@ -255,6 +259,7 @@ def cmd_report(a, doc):
             row["steps_ratio"] = row["steps_to_target"] / ref["steps_to_target"]
             row["seconds_per_step_ratio"] = row["seconds_per_step"] / ref["seconds_per_step"]
             row["tokens_ratio"] = row["tokens_to_target"] / ref["tokens_to_target"]
+            row["steady_time_ratio"] = row["steady_seconds_to_target"] / ref["steady_seconds_to_target"]
 
     report = {"target_val_loss": target, "reference_params": ref_params, "sgemm_peak_gflops": peak, "machine": machine,
               "same_tokens_on_every_run": len(hashes) == 1, "tokens_sha256": sorted(hashes),
@@ -274,17 +279,23 @@ def cmd_report(a, doc):
              f"OPENBLAS_CORETYPE={machine.get('openblas_coretype')}); same token shards on every run: {len(hashes) == 1}",
              "",
              "| run | rounds | reached | s to target | steps to target | tokens to target | params | tokens/s | MFU | peak RSS MB | "
-             "final val | time / torch | steps / torch | s per step / torch |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "CPU s | final val | time / torch | steps / torch | s per step / torch | at median rates / torch |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r.get("refused"):
-            lines.append(f"| {r['name']} | refused: {r['refused']} |" + " |" * 12)
+            lines.append(f"| {r['name']} | refused: {r['refused']} |" + " |" * 14)
             continue
         lines.append(" | ".join([f"| {r['name']}", str(r["rounds"]), r["reached"], fmt(r["seconds_to_target"], ".1f"),
                                  fmt(r["steps_to_target"], ".0f"), fmt(r["tokens_to_target"], ",.0f"), f"{r['params']:,}",
                                  fmt(r["tokens_per_second"], ",.0f"), fmt(r["mfu"] and 100 * r["mfu"], ".1f") + "%",
-                                 fmt(r["peak_rss_mb"], ".0f"), fmt(r["val_loss"], ".4f"), fmt(r.get("time_ratio"), ".3f"),
-                                 fmt(r.get("steps_ratio"), ".3f"), fmt(r.get("seconds_per_step_ratio"), ".3f")]) + " |")
+                                 fmt(r["peak_rss_mb"], ".0f"), fmt(r["cpu_seconds"], ".0f"), fmt(r["val_loss"], ".4f"),
+                                 fmt(r.get("time_ratio"), ".3f"), fmt(r.get("steps_ratio"), ".3f"),
+                                 fmt(r.get("seconds_per_step_ratio"), ".3f"), fmt(r.get("steady_time_ratio"), ".3f")]) + " |")
+    lines.append("")
+    lines.append("s to target: wall seconds of training (validation included) at which the val loss first reaches the "
+                 "target, interpolated linearly between evaluations; medians over rounds. time / torch = "
+                 "(steps / torch) x (s per step / torch). At median rates: tokens to target / the median training "
+                 "tokens/s (no validation), a load-robust estimate. CPU s: user + system of the whole process.")
     lines.append("")
     lines.append("Load average (1 min) before/after each run: " + "; ".join(
         f"{r['name']}-r{r['round']} {r['load'][0]}/{r['load'][3]}" for r in runs if r.get("load") and len(r["load"]) >= 4))
