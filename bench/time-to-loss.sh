@@ -14,8 +14,10 @@
 # tokens to it, parameters, tokens/s, MFU (6·N·tokens/s over the sgemm peak that train-bench
 # measures with the same OpenBLAS kernels and threads, before and after the runs), peak RSS
 # (/usr/bin/time -v), the ratios to PyTorch and how the time ratio splits into steps and seconds
-# per step. Output in OUT (default bench/out/time-to-loss/): report.md, report.json,
-# val-loss.svg, and runs/ (each run's curve, metrics, time -v and load).
+# per step. Output in OUT (default bench/out/time-to-loss/, or bench/out/ and the recipes file's
+# name): report.md, report.json, val-loss.svg, and runs/ (each run's curve, metrics, time -v and
+# load). The quickstart comparison: --recipes bench/time-to-loss-quickstart.yaml
+# --corpus /usr/share/doc/python3.11/html/_sources (a folder: copied whole).
 #
 #   bench/time-to-loss.sh [--corpus FILE=../shared/data/tinyshakespeare.txt] [--threads N=2]
 #       [--rounds R=1] [--recipes FILE] [--out DIR] [NAME ...]
@@ -23,7 +25,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 corpus="$repo/../shared/data/tinyshakespeare.txt"
-threads=2 rounds=1 recipes="$repo/bench/time-to-loss-recipes.yaml" out="$repo/bench/out/time-to-loss"
+threads=2 rounds=1 recipes="$repo/bench/time-to-loss-recipes.yaml" out=
 names=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -32,12 +34,14 @@ while [ $# -gt 0 ]; do
     --rounds) rounds="$2"; shift 2 ;;
     --recipes) recipes="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) names+=("$1"); shift ;;
   esac
 done
 corpus="$(realpath "$corpus")" recipes="$(realpath "$recipes")"
+# Default output folder: bench/out/ and the recipes file's name less "-recipes" (time-to-loss).
+out="${out:-$repo/bench/out/$(basename "$recipes" .yaml | sed 's/-recipes$//')}"
 mkdir -p "$out" && out="$(realpath "$out")"
 
 scripts/install-deps
@@ -83,7 +87,7 @@ tail -1 "$runs/sgemm.jsonl"
 # A workspace: the corpus in data/, the recipe's manifest, the tokens made (not timed) and hashed.
 workspace() {  # NAME DIR MAX_PARAMETERS
   mkdir -p "$2/data"
-  cp "$corpus" "$2/data/"
+  cp -r "$corpus" "$2/data/"
   "${helper[@]}" manifest "$1" "$2/pipeline.yaml" --max-parameters "$3"
   (cd "$2" && "$pipe" run --threads "$threads" pipeline.yaml tokenize >"$2/tokenize.log" 2>&1) || { cat "$2/tokenize.log" >&2; return 1; }
   (cd "$2/out/tokens" && sha256sum $(ls | sort) | sha256sum | cut -d' ' -f1)
