@@ -286,7 +286,7 @@ def cmd_report(a, doc):
             lines.append(f"| {r['name']} | refused: {r['refused']} |" + " |" * 14)
             continue
         lines.append(" | ".join([f"| {r['name']}", str(r["rounds"]), r["reached"], fmt(r["seconds_to_target"], ".1f"),
-                                 fmt(r["steps_to_target"], ".0f"), fmt(r["tokens_to_target"], ",.0f"), f"{r['params']:,}",
+                                 fmt(r["steps_to_target"], ".0f"), fmt(r["tokens_to_target"], ",.0f"), f"{int(r['params']):,}",
                                  fmt(r["tokens_per_second"], ",.0f"), fmt(r["mfu"] and 100 * r["mfu"], ".1f") + "%",
                                  fmt(r["peak_rss_mb"], ".0f"), fmt(r["cpu_seconds"], ".0f"), fmt(r["val_loss"], ".4f"),
                                  fmt(r.get("time_ratio"), ".3f"), fmt(r.get("steps_ratio"), ".3f"),
