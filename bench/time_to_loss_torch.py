@@ -10,7 +10,9 @@ Two models:
                  train.py sets bias=False); dropout 0. Init as nanoGPT: normal(0, 0.02) for every
                  Linear and Embedding, normal(0, 0.02/sqrt(2L)) for the residual projections.
   --model llama  the LLaMA-style decoder of bench/train_torch.py (RMSNorm, RoPE, SwiGLU, tied
-                 embeddings), the same shapes as pipe's Transformer, for the quickstart corpus.
+                 embeddings), the same shapes as pipe's Transformer, for the quickstart corpus;
+                 --residual-init scaled (default) gives o_proj and down normal(0, 0.02/sqrt(2L)) as
+                 pipe's initialization does, uniform keeps train_torch.py's 0.02 everywhere.
 
 Optimizer: AdamW as nanoGPT configures it: weight decay on every tensor of 2 or more dimensions
 (matrices and embeddings), none on norm weights; betas (0.9, --beta2); eps 1e-8; global
@@ -133,7 +135,14 @@ def make_model(a):
     a.kv_heads = a.kv_heads or a.heads
     a.ffn_dim = a.ffn_dim or train_torch.default_ffn_dim(a.dim)
     a.rope_theta, a.norm_eps = 10000.0, 1e-5
-    return LlamaLogits(train_torch.Llama(a))
+    llama = train_torch.Llama(a)  # normal(0, 0.02) everywhere
+    if a.residual_init == "scaled":
+        # pipe's TransformerModel.initialize (and GPT-2's): 0.02 / sqrt(2L) for the projections
+        # that add into the residual stream.
+        for layer in llama.layers:
+            for proj in (layer.o_proj, layer.down):
+                nn.init.normal_(proj.weight, mean=0.0, std=0.02 / math.sqrt(2 * a.layers))
+    return LlamaLogits(llama)
 
 
 class LlamaLogits(nn.Module):
@@ -185,6 +194,9 @@ def main():
     p.add_argument("--kv-heads", type=int, default=None, help="llama only; default --heads")
     p.add_argument("--dim", type=int, default=128)
     p.add_argument("--ffn-dim", type=int, default=None, help="llama only; default as pipe's")
+    p.add_argument("--residual-init", choices=["scaled", "uniform"], default="scaled",
+                   help="llama only: scaled = 0.02/sqrt(2L) for o_proj and down as pipe and GPT-2; "
+                        "uniform = 0.02 everywhere as bench/train_torch.py")
     p.add_argument("--context", type=int, default=64)
     p.add_argument("--batch", type=int, default=12)
     p.add_argument("--steps", type=int, default=2000)
@@ -297,7 +309,7 @@ def main():
         "curve": curve,
     }
     if a.model == "llama":
-        result["config"].update(kv_heads=a.kv_heads, ffn_dim=a.ffn_dim)
+        result["config"].update(kv_heads=a.kv_heads, ffn_dim=a.ffn_dim, residual_init=a.residual_init)
     text = json.dumps(result, indent=1)
     if a.out:
         with open(a.out, "w") as f:
