@@ -117,13 +117,14 @@ struct RunCommand: AsyncParsableCommand {
             case .cached: status = Terminal.dim("cached")
             case .failed: status = Terminal.color("failed", 31)
             case .skipped(let because): status = Terminal.color("skipped", 33) + " (\(because))"
+            case .stopped(let reason): status = Terminal.color("stopped", 33) + " (\(reason))"
             }
             let time: String = { if case .ran = r.outcome { return Terminal.duration(r.seconds) } else { return "-" } }()
             return [r.stage, time, status]
         }
         Terminal.error("\n" + Terminal.table(["stage", "time", "status"], rows))
         Terminal.error("\n\(summary.ranCount) ran, \(counts["cached"] ?? 0) cached, \(counts["failed"] ?? 0) failed, "
-            + "\(counts["skipped"] ?? 0) skipped in \(Terminal.duration(seconds))")
+            + "\(counts["skipped"] ?? 0) skipped" + (counts["stopped"].map { ", \($0) stopped" } ?? "") + " in \(Terminal.duration(seconds))")
         printWarnings(summary)
         for r in summary.reports {
             guard case .failed(let message, let tail) = r.outcome else { continue }
@@ -158,6 +159,7 @@ struct RunCommand: AsyncParsableCommand {
                     fields["error"] = .string(message)
                     fields["log_tail"] = .array(tail.map(JSONValue.string))
                 case .skipped(let because): fields["reason"] = .string(because)
+                case .stopped(let reason): fields["reason"] = .string(reason)
                 default: break
                 }
                 return .object(fields)

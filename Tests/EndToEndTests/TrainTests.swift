@@ -49,6 +49,10 @@ final class TrainTests: XCTestCase {
         let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/metrics/metrics.json"))) as! [String: Double]
         XCTAssertEqual(metrics["train.steps"], 150)
         XCTAssertEqual(metrics["val.loss"]!, val.last!, accuracy: 1e-12)
+        // Each evaluation was reported as it happened: the run record keeps the curve.
+        let reported = try XCTUnwrap((try ws.runRecords(of: "train").first?["curves"] as? [String: Any])?["val.loss"] as? [[String: Any]])
+        XCTAssertEqual(reported.map { $0["step"] as? Int }, [50, 100, 150])
+        XCTAssertEqual(reported.compactMap { $0["value"] as? Double }, val)
         XCTAssertGreaterThan(metrics["train.tokens_per_second"]!, 0)
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/model/config.json"))) as! [String: Any]
         XCTAssertEqual(config["architectures"] as? [String], ["LlamaForCausalLM"])

@@ -178,6 +178,15 @@ struct Workspace {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// The run records in the workspace's cache of the stage named `stage`, as JSON objects.
+    func runRecords(of stage: String) throws -> [[String: Any]] {
+        let folder = root.appendingPathComponent("cache/runs")
+        return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.compactMap {
+            let record = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent($0))) as? [String: Any]
+            return record?["stage"] as? String == stage ? record : nil
+        }
+    }
+
     /// `pipe run --json` and the status of each stage.
     func runStages(_ manifest: String, _ extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> [String: String] {
         let output = try run(["run", manifest, "--json"] + extra)
