@@ -121,6 +121,10 @@ let package = Package(
                                "TrainStage", "EvaluateStage", "QuantizeStage", "ExportStage", "PruneStage", "DistillStage",
                                "PrepareExamplesStage", "FinetuneStage", "PromoteStage", "MonitorStage", "CompareStage"]),
 
+        // Hyperparameter search as pure decisions over trial records: search spaces, samplers
+        // (grid, random, TPE) and pruners (median, ASHA). The sweep driver runs them.
+        .target(name: "Sweep", dependencies: ["PipeKit", "Support"]),
+
         // The command-line tool.
         .executableTarget(name: "pipe",
                           dependencies: ["PipeEngine", "BuiltinStages", "BPETokenizer", "Transformer", "Inference", "Serve",
@@ -135,8 +139,12 @@ let package = Package(
         // Benchmarks of the engine's hot paths (release builds: `swift run -c release pipe-bench`).
         .executableTarget(name: "pipe-bench", dependencies: ["PipeEngine"], path: "bench/pipe-bench"),
         .executableTarget(name: "train-bench", dependencies: ["Transformer", "CBLAS"], path: "bench/train-bench"),
+        // Test functions for samplers (Branin, Hartmann 6-D, a training-like one): the sweep bench and SweepTests.
+        .target(name: "SweepObjectives", dependencies: ["Sweep", "PipeKit"], path: "bench/sweep-objectives"),
+        .executableTarget(name: "sweep-bench", dependencies: ["Sweep", "SweepObjectives", "PipeKit"], path: "bench/sweep-bench"),
 
         .testTarget(name: "PipeKitTests", dependencies: ["PipeKit"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "SweepObjectives", "PipeKit"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "PipeKit", "Training"]),
         .testTarget(name: "InferenceKernelTests", dependencies: ["CInferenceKernels", "Transformer"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Transformer"]),

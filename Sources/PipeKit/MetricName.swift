@@ -10,10 +10,15 @@ public enum MetricName {
     public static let trainMetrics = ["loss", "tokens_per_second", "seconds", "peak_memory_bytes", "parameters"]
     /// The monitor's distances between current and reference documents (docs/maintenance.md).
     public static let driftMetrics = ["token_js", "token_psi", "tokens_per_byte_ratio", "bits_per_byte_delta", "bits_per_byte_delta_low",
-                                      "bits_per_byte_delta_high", "length_wasserstein", "language_shift"]
-    /// The sides the monitor compares, and what it measures of each (`drift.current.bits_per_byte`).
-    public static let driftSides = ["reference", "current"]
-    public static let driftSideMetrics = ["documents", "tokens", "bytes", "tokens_per_byte", "bits_per_byte"]
+                                      "bits_per_byte_delta_high", "length_wasserstein", "language_shift", "reject_rate_delta",
+                                      "mean_logprob_delta", "mean_logprob_delta_low", "mean_logprob_delta_high", "length_stops_delta",
+                                      "latency_p50_ratio", "latency_p90_ratio"]
+    /// The sides the monitor compares (documents: reference and current; windows of served
+    /// requests: earlier and current), and what it measures of each (`drift.current.bits_per_byte`).
+    public static let driftSides = ["reference", "current", "earlier"]
+    public static let driftSideMetrics = ["documents", "tokens", "bytes", "tokens_per_byte", "bits_per_byte", "reject_rate",
+                                          "requests", "mean_logprob", "length_stops", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99",
+                                          "ttft_ms_p50", "ttft_ms_p90", "ttft_ms_p99"]
 
     /// Nil when `name` follows the contract, else why not.
     public static func problem(with name: String) -> String? {
@@ -57,8 +62,12 @@ public enum MetricName {
         case "top1", "top5", "accuracy", "acc_norm", "macro_f1", "exact_match", "majority_baseline", "rougeL", "f1", "precision", "recall":
             return 0...1
         case "bleu": return 0...100
-        case "token_js", "language_shift": return 0...1
-        case "bits_per_byte_delta", "bits_per_byte_delta_low", "bits_per_byte_delta_high": return -Double.infinity...Double.infinity
+        case "token_js", "language_shift", "reject_rate", "length_stops": return 0...1
+        case "reject_rate_delta", "length_stops_delta": return -1...1
+        case "mean_logprob": return -Double.infinity...0
+        case "bits_per_byte_delta", "bits_per_byte_delta_low", "bits_per_byte_delta_high", "mean_logprob_delta", "mean_logprob_delta_low",
+             "mean_logprob_delta_high":
+            return -Double.infinity...Double.infinity
         default: return 0...Double.infinity
         }
     }

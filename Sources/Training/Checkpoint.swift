@@ -24,7 +24,7 @@ struct Checkpoint {
     static let fileName = "checkpoint.bin"
 
     /// Saves the state after `header.step` steps, atomically (`AtomicFile`).
-    static func save(_ header: Header, parameters: FloatBuffer, optimizer: AdamW, in folder: URL) throws {
+    static func save(_ header: Header, parameters: FloatBuffer, optimizer: any ParameterOptimizer, in folder: URL) throws {
         let json = try JSONEncoder().encode(header)
         try AtomicFile.write(to: folder.appendingPathComponent(fileName)) { fd, path in
             var length = UInt64(json.count).littleEndian
@@ -37,7 +37,7 @@ struct Checkpoint {
     }
 
     /// Restores a checkpoint with this fingerprint into the parameters and optimizer, or returns nil.
-    static func load(fingerprint: String, parameters: FloatBuffer, optimizer: AdamW, in folder: URL) throws -> Header? {
+    static func load(fingerprint: String, parameters: FloatBuffer, optimizer: any ParameterOptimizer, in folder: URL) throws -> Header? {
         let url = folder.appendingPathComponent(fileName)
         guard let data = try? Data(contentsOf: url, options: .alwaysMapped), data.count >= 8 else { return nil }
         let length = data.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
@@ -65,4 +65,7 @@ public struct CurvePoint: Codable, Equatable, Sendable {
     var learningRate: Double
     var gradientNorm: Double
     var tokensPerSecond: Double
+    /// Wall seconds of training up to this point, validation included (nil in curves written
+    /// before it was recorded): what time-to-loss comparisons read.
+    var seconds: Double?
 }

@@ -89,13 +89,25 @@ public final class Trainer {
         let c = model.config
         self.fingerprint = "\(fingerprint) \(c) steps=\(steps) batch=\(params.batch)x\(params.grad_accum) seed=\(params.seed)"
         schedule = LearningRateSchedule(peak: params.lr, minimum: params.min_lr ?? params.lr / 10, warmupSteps: params.warmup,
-                                        totalSteps: steps, decay: params.schedule)
+                                        totalSteps: steps, decay: params.schedule, cooldown: params.cooldown)
+    }
+
+    /// AdamW over the trainable tensors, or Muon for the model's hidden matrices with AdamW for the rest.
+    private func makeOptimizer(count: Int) throws -> any ParameterOptimizer {
+        switch p.optimizer {
+        case .adamw:
+            return AdamW(tensors: adapters?.tensors ?? model.layout.tensors, count: count, settings: p.adamW)
+        case .muon:
+            guard adapters == nil else { throw StageError("optimizer: muon updates whole matrices; LoRA adapters train with optimizer: adamw") }
+            return MuonAdamW(tensors: model.layout.tensors, count: count, adamW: p.adamW, adamWPeak: Float(p.lr),
+                             settings: p.muon.settings, workers: workers.count)
+        }
     }
 
     public func run() throws -> Summary {
         let c = model.config, seq = data.sequenceLength
         let trainable = adapters?.values ?? model.parameters
-        let optimizer = AdamW(tensors: adapters?.tensors ?? model.layout.tensors, count: trainable.count, settings: p.adamW)
+        let optimizer = try makeOptimizer(count: trainable.count)
         let adapterGradients = adapters.map { FloatBuffer(count: $0.count) }
         let acts = Activations(config: c, batch: p.batch / ranks, seq: seq, workers: workers, training: true,
                                checkpointing: p.gradient_checkpointing)
@@ -181,7 +193,8 @@ public final class Trainer {
                     if let v = lastVal { context.report("val.loss", step: step, value: v) }
                 }
                 history.append(CurvePoint(step: step, trainLoss: windowLoss / Double(windowSteps), valLoss: evaluate || overBudget ? lastVal : nil,
-                                          learningRate: lr, gradientNorm: norm, tokensPerSecond: rate))
+                                          learningRate: lr, gradientNorm: norm, tokensPerSecond: rate,
+                                          seconds: elapsedBefore + Date().timeIntervalSince(began)))
                 if history.count > 1 || start > 0 { rates.append(rate) }
                 context.progress(Double(step) / Double(steps), String(format: "step %d/%d  loss %.4f%@  lr %.2e  %.0f tok/s", step, steps,
                                                                       windowLoss / Double(windowSteps), lastVal.map { String(format: "  val %.4f", $0) } ?? "", lr, rate))
@@ -257,9 +270,9 @@ public final class Trainer {
         metrics.merge(extra) { $1 }
         for (name, value) in metrics.sorted(by: { $0.key < $1.key }) { context.metric(name, value) }
         try JSONValue.object(metrics.mapValues(JSONValue.double)).write(to: folder.appendingPathComponent("metrics.json"))
-        var csv = "step,train_loss,val_loss,learning_rate,gradient_norm,tokens_per_second\n"
+        var csv = "step,train_loss,val_loss,learning_rate,gradient_norm,tokens_per_second,seconds\n"
         for point in s.history {
-            csv += "\(point.step),\(point.trainLoss),\(point.valLoss.map { "\($0)" } ?? ""),\(point.learningRate),\(point.gradientNorm),\(point.tokensPerSecond)\n"
+            csv += "\(point.step),\(point.trainLoss),\(point.valLoss.map { "\($0)" } ?? ""),\(point.learningRate),\(point.gradientNorm),\(point.tokensPerSecond),\(point.seconds.map { "\($0)" } ?? "")\n"
         }
         try Data(csv.utf8).write(to: folder.appendingPathComponent("curve.csv"))
         let encoder = JSONEncoder()

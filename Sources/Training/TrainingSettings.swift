@@ -4,6 +4,29 @@ import Transformer
 /// The learning-rate decays, as a manifest choice.
 extension LearningRateSchedule.Decay: ParamChoice {}
 
+/// Which optimizer updates the hidden weight matrices.
+public enum OptimizerKind: String, ParamChoice {
+    /// AdamW for every tensor.
+    case adamw
+    /// Muon for the attention and MLP matrices, AdamW for embeddings, head and norms.
+    case muon
+}
+
+/// Muon's settings (`optimizer: muon`), the `muon:` block.
+public struct MuonParameters: Parameters {
+    @Param("Muon's peak learning rate (the schedule scales it as it scales lr)", range: .positive) public var lr = 0.02
+    @Param("momentum μ", range: .halfOpen(0, 1)) public var momentum = 0.95
+    @Param("Nesterov momentum") public var nesterov = true
+    @Param("Newton-Schulz iterations", range: .closed(1, 20)) public var iterations = 5
+    @Param("decoupled weight decay of the matrices, times Muon's rate", range: .nonNegative) public var weight_decay = 0.0
+
+    public init() {}
+
+    var settings: MuonAdamW.Settings {
+        MuonAdamW.Settings(lr: Float(lr), momentum: Float(momentum), nesterov: nesterov, iterations: iterations, weightDecay: Float(weight_decay))
+    }
+}
+
 /// How to optimize: the parameters train, prune (recovery) and distill share, declared at the
 /// level of each stage's own parameters (`@ParamGroup`).
 public struct TrainingSettings: Parameters {
@@ -12,7 +35,10 @@ public struct TrainingSettings: Parameters {
     @Param("peak learning rate", range: .positive) public var lr = 1e-3
     @Param("learning rate at the end of the decay; default lr / 10", range: .nonNegative) public var min_lr: Double? = nil
     @Param("linear warmup steps", range: .nonNegative) public var warmup = 100
-    @Param("decay after warmup") public var schedule = LearningRateSchedule.Decay.cosine
+    @Param("decay after warmup; wsd: constant, then linear over the last `cooldown` of the steps") public var schedule = LearningRateSchedule.Decay.cosine
+    @Param("wsd: the share of the steps spent decaying at the end", range: .leftOpen(0, 1)) public var cooldown = 0.2
+    @Param("adamw, or muon for the hidden matrices (AdamW keeps embeddings, head and norms)") public var optimizer = OptimizerKind.adamw
+    @Param("Muon's settings, with optimizer: muon") public var muon = MuonParameters()
     @Param("AdamW β1", range: .halfOpen(0, 1)) public var beta1 = 0.9
     @Param("AdamW β2", range: .halfOpen(0, 1)) public var beta2 = 0.95
     @Param("AdamW ε", range: .positive) public var eps = 1e-8

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Each worker owns a contiguous range of the buffer and updates the tensors (or parts of
 /// tensors) inside it, each with its own weight decay (norms and, optionally, embeddings skip it).
-public final class AdamW: @unchecked Sendable {
+public final class AdamW: ParameterOptimizer, @unchecked Sendable {
     /// Hyperparameters; `clip` ≤ 0 turns clipping off.
     public struct Settings: Sendable, Equatable {
         public var beta1: Float = 0.9
@@ -57,8 +57,18 @@ public final class AdamW: @unchecked Sendable {
     @discardableResult
     public func update(parameters: FloatBuffer, gradients: FloatBuffer, lr: Float, workers: Workers) -> Double {
         let norm = AdamW.norm(gradients, workers: workers)
+        apply(parameters: parameters, gradients: gradients, lr: lr, gradientScale: clipScale(norm: norm), workers: workers)
+        return norm
+    }
+
+    /// The factor that brings a gradient of L2 norm `norm` down to the clip (1 when it is within).
+    public func clipScale(norm: Double) -> Float {
+        settings.clip > 0 && norm > Double(settings.clip) ? Float(Double(settings.clip) / norm) : 1
+    }
+
+    /// One AdamW step of this optimizer's tensors, with the gradients multiplied by `gradientScale`.
+    public func apply(parameters: FloatBuffer, gradients: FloatBuffer, lr: Float, gradientScale scale: Float, workers: Workers) {
         let s = settings
-        let scale: Float = s.clip > 0 && norm > Double(s.clip) ? Float(Double(s.clip) / norm) : 1
         step += 1
         let bc1 = 1 - Float(pow(Double(s.beta1), Double(step)))
         let bc2 = 1 - Float(pow(Double(s.beta2), Double(step)))
@@ -72,8 +82,5 @@ public final class AdamW: @unchecked Sendable {
                          lr, s.beta1, s.beta2, s.eps, decays ? s.weightDecay : 0, scale, bc1, bc2)
             }
         }
-        return norm
     }
 }
-
-

@@ -1,4 +1,5 @@
 import Foundation
+import PipeKit
 import XCTest
 
 /// The `monitor` stage through the built binary: a small model trained on passages of the
@@ -146,6 +147,127 @@ final class MonitorTests: XCTestCase {
                 Workspace.repository.appendingPathComponent("tests-python/drift_conformance.py").path, folder,
             ], in: ws.root)
             XCTAssertEqual(check.status, 0, check.output)
+        }
+    }
+
+    /// A request log of `count` requests written the way `pipe serve --log` writes them, with
+    /// seeded noise: latency around `latency` ms, mean log-probability around `logprob`, and a
+    /// share `lengthStops` stopped at their token limit.
+    private static func requestLines(_ count: Int, latency: Double, logprob: Double, lengthStops: Double,
+                                     rng: inout SplitMix64) -> [String]
+    {
+        (0..<count).map { n in
+            let tokens = 8 + Int(rng.next() % 24)
+            let line: [String: Any] = [
+                "time": "2026-12-02T08:00:00Z", "id": "cmpl-\(n)", "endpoint": "/v1/completions", "model": "m",
+                "prompt_tokens": 12, "completion_tokens": tokens,
+                "finish_reason": Double(rng.next() % 1000) / 1000 < lengthStops ? "length" : "stop",
+                "latency_ms": latency * (0.75 + Double(rng.next() % 500) / 1000), "ttft_ms": 20 + Double(rng.next() % 10),
+                "mean_logprob": logprob * (0.8 + Double(rng.next() % 400) / 1000),
+            ]
+            return String(decoding: try! JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self)
+        }
+    }
+
+    /// Served requests: a log whose last window is like the one before passes; one where the
+    /// model has become less sure, cuts more answers at their limit and slows down fails naming
+    /// those three. Clean rejects: fresh text that the reference's filters would mostly reject
+    /// fails on the reject rate's rise. No model is trained, so this runs in seconds.
+    func testServedRequestsAndCleanRejectsDriftNamingTheMetric() throws {
+        guard FileManager.default.isExecutableFile(atPath: TokenizerTests.python) else {
+            throw XCTSkip("no Python at \(TokenizerTests.python) (set PIPE_PYTHON, see requirements-test.txt)")
+        }
+        var rng = SplitMix64(seed: 5)
+        let steady = Self.requestLines(240, latency: 100, logprob: -1.2, lengthStops: 0.1, rng: &rng)
+        try ws.write("logs/steady.jsonl", steady.joined(separator: "\n") + "\n")
+        let worse = Self.requestLines(120, latency: 100, logprob: -1.2, lengthStops: 0.1, rng: &rng)
+            + Self.requestLines(120, latency: 260, logprob: -2.0, lengthStops: 0.5, rng: &rng)
+        // A crash can leave the last line half-written: it is passed over.
+        try ws.write("logs/worse.jsonl", worse.joined(separator: "\n") + "\n" + String(worse[0].prefix(30)))
+        try ws.write("logs/corrupt.jsonl", (steady[..<100] + ["{\"completion_tokens\": -3}"] + steady[100...]).joined(separator: "\n") + "\n")
+
+        let docs = try FileManager.default.contentsOfDirectory(atPath: Workspace.repository.appendingPathComponent("docs").path)
+            .filter { $0.hasSuffix(".md") }.sorted().map { Workspace.repository.appendingPathComponent("docs/\($0)").path }
+        let passages = try Self.passages(docs)
+        try writeDocuments("data/reference.jsonl", passages.enumerated().filter { $0.offset % 2 == 0 }.map(\.element))
+        try writeDocuments("data/heldout.jsonl", passages.enumerated().filter { $0.offset % 2 == 1 }.map(\.element))
+        // Fresh text where two documents in three are navigation fragments.
+        try writeDocuments("data/fragments.jsonl", passages.prefix(300).enumerated().map { $0.offset % 3 == 0 ? $0.element : "Read more »" })
+        let requestGates = "{drift.mean_logprob_delta_high: {min: -0.1}, drift.length_stops_delta: {max: 0.1}, drift.latency_p90_ratio: {max: 1.5}}"
+        try ws.write("p.yaml", """
+        version: 1
+        name: monitor-requests
+        params:
+          filters: {preset: minimal, min_words: 5}
+        stages:
+        \(["reference", "heldout", "fragments"].map { "  \($0):\n    uses: collect\n    with: {sources: [{path: data/\($0).jsonl}]}\n" }.joined())\(["reference", "heldout", "fragments"].map { "  clean_\($0):\n    uses: clean\n    inputs: {documents: \($0).documents}\n    with: ${params.filters}\n" }.joined())
+          steady:
+            uses: monitor
+            with: {request_log: logs/steady.jsonl, request_window: 120, gates: \(requestGates), seed: 1}
+            publish: {drift: out/steady/}
+          worse:
+            uses: monitor
+            with: {request_log: logs/worse.jsonl, request_window: 120, gates: \(requestGates), gate: warn, seed: 1}
+            publish: {drift: out/worse/}
+          short_log:
+            uses: monitor
+            with: {request_log: logs/steady.jsonl, request_window: 200, gates: \(requestGates)}
+          corrupt_log:
+            uses: monitor
+            with: {request_log: logs/corrupt.jsonl, request_window: 120}
+          same_filters:
+            uses: monitor
+            inputs: {reference_clean: clean_reference.stats, current_clean: clean_heldout.stats}
+            with: {gates: {drift.reject_rate_delta: {max: 0.1}}}
+            publish: {drift: out/same_filters/}
+          rejected:
+            uses: monitor
+            inputs: {reference_clean: clean_reference.stats, current_clean: clean_fragments.stats}
+            with: {gates: {drift.reject_rate_delta: {max: 0.1}}, gate: warn}
+            publish: {drift: out/rejected/}
+        """)
+        let run = try ws.run(["run", "p.yaml", "--keep-going", "--json"])
+        let stages = try XCTUnwrap((run.json as? [String: Any])?["stages"] as? [[String: Any]], run.stdout + run.stderr)
+        func stage(_ name: String) -> [String: Any] { stages.first { $0["stage"] as? String == name } ?? [:] }
+
+        XCTAssertEqual(stage("steady")["status"] as? String, "ran", "\(stage("steady"))")
+        let steadyMetrics = try metrics("out/steady")
+        XCTAssertEqual(steadyMetrics["drift.earlier.requests"], 120)
+        XCTAssertEqual(steadyMetrics["drift.current.requests"], 120)
+        XCTAssertLessThan(abs(steadyMetrics["drift.mean_logprob_delta"] ?? 1), 0.1)
+
+        XCTAssertEqual(stage("worse")["status"] as? String, "ran", "\(stage("worse"))")
+        let worseError = (stage("worse")["warnings"] as? [String] ?? []).joined(separator: "\n")
+        for name in ["drift.mean_logprob_delta_high = ", "drift.length_stops_delta = ", "drift.latency_p90_ratio = "] {
+            XCTAssertTrue(worseError.contains(name), worseError)
+        }
+        let worseMetrics = try metrics("out/worse")
+        XCTAssertEqual(worseMetrics["drift.current.requests"], 120, "the torn last line is not a request")
+        XCTAssertLessThan(worseMetrics["drift.mean_logprob_delta_high"]!, -0.5)
+
+        let shortError = stage("short_log")["error"] as? String ?? ""
+        XCTAssertTrue(shortError.contains("cannot judge drift: the request log's earlier window has 40 requests (min_requests 50"), shortError)
+        let corruptError = stage("corrupt_log")["error"] as? String ?? ""
+        XCTAssertTrue(corruptError.contains("corrupt.jsonl:101: not a request log line"), corruptError)
+
+        XCTAssertEqual(stage("same_filters")["status"] as? String, "ran", "\(stage("same_filters"))")
+        XCTAssertLessThan(abs(try metrics("out/same_filters")["drift.reject_rate_delta"] ?? 1), 0.1)
+        XCTAssertEqual(stage("rejected")["status"] as? String, "ran", "\(stage("rejected"))")
+        let rejectedError = (stage("rejected")["warnings"] as? [String] ?? []).joined(separator: "\n")
+        XCTAssertTrue(rejectedError.contains("drift.reject_rate_delta = "), rejectedError)
+        let rejected = try metrics("out/rejected")
+        XCTAssertEqual(rejected["drift.current.reject_rate"]!, 200.0 / 300.0, accuracy: 0.02)
+        let details = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/rejected/details.json"))) as! [String: Any]
+        let currentFilters = (((details["reject_rate"] as! [String: Any])["current"] as! [String: Any])["filters"] as! [String: Any])
+        XCTAssertNotNil(currentFilters["length"], "\(currentFilters)")
+
+        // numpy's percentiles and means agree with the served-request statistics.
+        for folder in ["out/steady", "out/worse"] {
+            let check = try Workspace.execute(TokenizerTests.python, [
+                Workspace.repository.appendingPathComponent("tests-python/drift_conformance.py").path, folder,
+            ], in: ws.root)
+            XCTAssertEqual(check.status, 0, check.output)
+            XCTAssertTrue(check.output.contains("drift.current.latency_ms_p90"), check.output)
         }
     }
 

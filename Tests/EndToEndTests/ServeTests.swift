@@ -70,6 +70,27 @@ final class ServeTests: XCTestCase {
             XCTAssertNotNil(line[field], field)
         }
         XCTAssertNil(line["prompt"], "text is logged only with --log-text")
+
+        // The monitor reads this log as it is: its last two windows, checked against numpy.
+        let window = log.count / 2
+        try ws.write("monitor.yaml", """
+        version: 1
+        name: served-drift
+        stages:
+          served:
+            uses: monitor
+            with: {request_log: requests.jsonl, request_window: \(window), min_requests: \(window), resamples: 200}
+            publish: {drift: out/served/}
+        """)
+        let monitor = try ws.run(["run", "monitor.yaml", "--force", "served"])
+        XCTAssertEqual(monitor.status, 0, monitor.stderr)
+        let drift = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/served/metrics.json"))) as! [String: Double]
+        XCTAssertEqual(drift["drift.current.requests"], Double(window))
+        XCTAssertNotNil(drift["drift.mean_logprob_delta"], "\(drift)")
+        let check = try Workspace.execute(TokenizerTests.python, [
+            Workspace.repository.appendingPathComponent("tests-python/drift_conformance.py").path, "out/served",
+        ], in: ws.root)
+        XCTAssertEqual(check.status, 0, check.output)
     }
 
     func testEchoedLogProbabilitiesEqualEvaluatesScores() throws {

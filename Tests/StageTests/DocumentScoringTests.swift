@@ -23,18 +23,18 @@ final class DocumentScoringTests: XCTestCase {
         XCTAssertEqual(losses.count, documents.count)
         let stream = documents.flatMap { $0 + [endOfText] }
         let totals = evaluation.evaluate(stream, stride: 3, limit: nil, progress: { _ in })
-        XCTAssertEqual(losses.reduce(0) { $0 + $1.loss }, totals.loss, accuracy: 1e-9)
+        XCTAssertEqual(losses.reduce(0) { $0 + $1.amount }, totals.loss, accuracy: 1e-9)
         // The stream's first token is never predicted; every other token of a document is.
         for (n, ids) in documents.enumerated() {
-            XCTAssertEqual(losses[n].bytes, (n == 0 ? ids.dropFirst() : ids[...]).reduce(0) { $0 + tokenBytes[Int($1)] }, "document \(n)")
-            XCTAssertGreaterThan(losses[n].loss, 0)
+            XCTAssertEqual(losses[n].weight, Double((n == 0 ? ids.dropFirst() : ids[...]).reduce(0) { $0 + tokenBytes[Int($1)] }), "document \(n)")
+            XCTAssertGreaterThan(losses[n].amount, 0)
         }
 
         // A budget of 10 tokens takes the first two documents whole (4 + 2 tokens with their end-of-text).
         let capped = DocumentScoring(evaluation: evaluation, endOfText: endOfText, stride: 3, maxTokens: 10).score(documents) { _ in }
         XCTAssertEqual(capped.count, 2)
-        XCTAssertEqual(capped[1].bytes, losses[1].bytes)
-        XCTAssertEqual(capped[1].loss, losses[1].loss, accuracy: 1e-4, "a causal model scores a document the same whatever follows it")
+        XCTAssertEqual(capped[1].weight, losses[1].weight)
+        XCTAssertEqual(capped[1].amount, losses[1].amount, accuracy: 1e-4, "a causal model scores a document the same whatever follows it")
     }
 }
 

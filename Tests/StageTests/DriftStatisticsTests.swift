@@ -48,33 +48,70 @@ final class DriftStatisticsTests: XCTestCase {
         XCTAssertEqual(DriftStatistics.totalVariation(["en": 0.8, "un": 0.2], ["en": 0.5, "de": 0.4, "un": 0.1]), 0.4, accuracy: 1e-15)
     }
 
-    func testBitsPerByteDeltaAndItsSeededBootstrapInterval() throws {
-        typealias D = BitsPerByteDelta.DocumentLoss
+    func testRatioDeltaAndItsSeededBootstrapInterval() throws {
+        typealias D = RatioDelta.Part
+        let bpb = RatioDelta.bitsPerByteScale
         let ln2 = log(2.0)
         // Reference: 1 bit per byte on every document; current: 2 on every document. Every resample agrees.
-        let reference = (0..<20).map { _ in D(loss: 10 * ln2, bytes: 10) }, current = (0..<30).map { _ in D(loss: 40 * ln2, bytes: 20) }
-        let exact = try XCTUnwrap(BitsPerByteDelta.measure(reference: reference, current: current, resamples: 200, confidence: 0.95, seed: 1))
+        let reference = (0..<20).map { _ in D(amount: 10 * ln2, weight: 10) }, current = (0..<30).map { _ in D(amount: 40 * ln2, weight: 20) }
+        let exact = try XCTUnwrap(RatioDelta.measure(reference: reference, current: current, scale: bpb, resamples: 200, confidence: 0.95, seed: 1))
         XCTAssertEqual(exact.reference, 1, accuracy: 1e-12)
         XCTAssertEqual(exact.delta, 1, accuracy: 1e-12)
         XCTAssertEqual(exact.low, 1, accuracy: 1e-12)
         XCTAssertEqual(exact.high, 1, accuracy: 1e-12)
         // Varied documents: the interval holds the delta, and the same seed gives the same interval.
         var rng = SplitMix64(seed: 3)
-        let varied = (0..<40).map { _ in D(loss: (1 + rng.nextUnit()) * 50 * ln2, bytes: 50) }
-        let a = try XCTUnwrap(BitsPerByteDelta.measure(reference: reference, current: varied, resamples: 500, confidence: 0.9, seed: 7))
-        let b = try XCTUnwrap(BitsPerByteDelta.measure(reference: reference, current: varied, resamples: 500, confidence: 0.9, seed: 7))
+        let varied = (0..<40).map { _ in D(amount: (1 + rng.nextUnit()) * 50 * ln2, weight: 50) }
+        let a = try XCTUnwrap(RatioDelta.measure(reference: reference, current: varied, scale: bpb, resamples: 500, confidence: 0.9, seed: 7))
+        let b = try XCTUnwrap(RatioDelta.measure(reference: reference, current: varied, scale: bpb, resamples: 500, confidence: 0.9, seed: 7))
         XCTAssertEqual(a, b)
         XCTAssertLessThan(a.low, a.delta)
         XCTAssertGreaterThan(a.high, a.delta)
-        XCTAssertNil(BitsPerByteDelta.measure(reference: [D(loss: 1, bytes: 0)], current: current, resamples: 10, confidence: 0.9, seed: 0))
+        XCTAssertNil(RatioDelta.measure(reference: [D(amount: 1, weight: 0)], current: current, scale: bpb, resamples: 10, confidence: 0.9, seed: 0))
         // numpy.quantile([1, 2, 3, 4], [0.25, 0.9]) = [1.75, 3.7].
         XCTAssertEqual(try XCTUnwrap([1, 2, 3, 4].sortedQuantile(0.25)), 1.75, accuracy: 1e-12)
         XCTAssertEqual(try XCTUnwrap([1, 2, 3, 4].sortedQuantile(0.9)), 3.7, accuracy: 1e-12)
     }
 
+    func testRequestLogWindowsAreTheLastTwoAndATornLastLineIsPassedOver() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("served-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func line(_ n: Int, _ reason: String = "stop") -> String {
+            "{\"completion_tokens\": \(n), \"finish_reason\": \"\(reason)\", \"latency_ms\": \(n * 10), \"ttft_ms\": null, \"mean_logprob\": -\(n).5}"
+        }
+        let log = folder.appendingPathComponent("requests.jsonl")
+        // 25 requests: windows of 4 are requests 18-21 and 22-25, whatever the buffer kept before.
+        try ((1...25).map { line($0, $0 % 2 == 0 ? "length" : "stop") }.joined(separator: "\n") + "\n\n" + "{\"completion_tok").write(to: log, atomically: true, encoding: .utf8)
+        let served = try ServedRequests.read(log, window: 4, maxLineBytes: 1000)
+        XCTAssertEqual(served.logged, 25)
+        XCTAssertEqual(served.earlier.map(\.completionTokens), [18, 19, 20, 21])
+        XCTAssertEqual(served.current.map(\.completionTokens), [22, 23, 24, 25])
+        let current = RequestWindow(served.current)
+        XCTAssertEqual(current.lengthStops, 0.5)
+        XCTAssertEqual(current.latencies, [220, 230, 240, 250])
+        XCTAssertTrue(current.timesToFirstToken.isEmpty)
+        // Token-weighted: Σ(mean · tokens) / Σ tokens.
+        let expected = -(22 * 22.5 + 23 * 23.5 + 24 * 24.5 + 25 * 25.5) / 94
+        XCTAssertEqual(try XCTUnwrap(current.meanLogprob), expected, accuracy: 1e-12)
+        // A bad line followed by more lines is an error naming it; so are numbers out of range.
+        for (bad, message) in [("{\"completion_tok", "requests.jsonl:2: not a request log line"),
+                               (line(3).replacingOccurrences(of: "-3.5", with: "0.5"), "mean_logprob must be a number at most 0"),
+                               (line(3).replacingOccurrences(of: "\"latency_ms\": 30", with: "\"latency_ms\": -1"), "latency_ms must be a non-negative number")] {
+            try ([line(1), bad, line(2)].joined(separator: "\n") + "\n").write(to: log, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try ServedRequests.read(log, window: 4, maxLineBytes: 1000)) {
+                XCTAssertTrue("\($0)".contains(message), "\($0)")
+            }
+        }
+        // A half-written last line that did get its newline is not torn: an error too.
+        try (line(1) + "\n{\"completion_tok\n").write(to: log, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ServedRequests.read(log, window: 4, maxLineBytes: 1000))
+    }
+
     func testDriftNamesAreInTheMetricContract() {
         for name in ["drift.token_js", "drift.token_psi", "drift.bits_per_byte_delta", "drift.bits_per_byte_delta_low",
-                     "drift.length_wasserstein", "drift.language_shift", "drift.current.bits_per_byte", "drift.reference.documents"]
+                     "drift.length_wasserstein", "drift.language_shift", "drift.current.bits_per_byte", "drift.reference.documents",
+                     "drift.reject_rate_delta", "drift.mean_logprob_delta_high", "drift.earlier.latency_ms_p90", "drift.current.reject_rate"]
         {
             XCTAssertNil(MetricName.problem(with: name), name)
         }

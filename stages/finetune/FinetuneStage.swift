@@ -86,6 +86,9 @@ public struct FinetuneStage: Stage {
             if lora.targets.isEmpty || !unknown.isEmpty {
                 problems.append(ParamProblem(["lora", "targets"], "name one or more of \(LoRAAdapters.targetNames.joined(separator: ", "))"))
             }
+            if p.training.optimizer == .muon {
+                problems.append(ParamProblem(["optimizer"], "Muon updates whole matrices; LoRA adapters train with optimizer: adamw"))
+            }
         }
         return problems
     }

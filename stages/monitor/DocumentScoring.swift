@@ -13,7 +13,7 @@ struct DocumentScoring {
     /// (the first always).
     let maxTokens: Int
 
-    func score(_ encoded: [[Int32]], progress: (Double) -> Void) -> [BitsPerByteDelta.DocumentLoss] {
+    func score(_ encoded: [[Int32]], progress: (Double) -> Void) -> [RatioDelta.Part] {
         var stream: [Int32] = []
         var owner: [Int32] = []  // the document of each position in the stream
         for (n, ids) in encoded.enumerated() {
@@ -24,11 +24,11 @@ struct DocumentScoring {
             owner += Array(repeating: Int32(n), count: added)
         }
         let documents = Int(owner.last ?? -1) + 1
-        var losses = [BitsPerByteDelta.DocumentLoss](repeating: .init(loss: 0, bytes: 0), count: documents)
+        var losses = [RatioDelta.Part](repeating: .init(amount: 0, weight: 0), count: documents)
         _ = evaluation.evaluate(stream, stride: stride, limit: nil, progress: progress) { position, loss, bytes in
             let document = Int(owner[position])
-            losses[document].loss += loss
-            losses[document].bytes += bytes
+            losses[document].amount += loss
+            losses[document].weight += Double(bytes)
         }
         return losses
     }

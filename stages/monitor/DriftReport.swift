@@ -98,7 +98,7 @@ struct DriftReport {
     }
 
     /// The model's bits per byte on both sides and the bootstrap interval of their difference.
-    mutating func addBitsPerByte(_ b: BitsPerByteDelta, scored: [Int], resamples: Int, confidence: Double, seed: Int) {
+    mutating func addBitsPerByte(_ b: RatioDelta, scored: [Int], resamples: Int, confidence: Double, seed: Int) {
         metrics["drift.reference.bits_per_byte"] = b.reference
         metrics["drift.current.bits_per_byte"] = b.current
         metrics["drift.bits_per_byte_delta"] = b.delta
@@ -110,5 +110,76 @@ struct DriftReport {
             "resamples": .int(Int64(resamples)), "seed": .int(Int64(seed)),
             "scored_documents": .object(["reference": .int(Int64(scored[0])), "current": .int(Int64(scored[1]))]),
         ])
+    }
+
+    /// The share of documents each side's clean run rejected, overall and per filter.
+    mutating func addRejectRates(reference: CleanRejects, current: CleanRejects) {
+        func side(_ r: CleanRejects) -> JSONValue {
+            .object([
+                "documents": .int(Int64(r.documents)), "rejected": .int(Int64(r.rejected)), "rate": r.rate.map(JSONValue.double) ?? .null,
+                "filters": .object(r.filters.mapValues { f in
+                    .object(["seen": .int(Int64(f.seen)), "rejected": .int(Int64(f.rejected)),
+                             "rate": f.seen > 0 ? .double(Double(f.rejected) / Double(f.seen)) : .null])
+                }),
+            ])
+        }
+        details["reject_rate"] = .object(["reference": side(reference), "current": side(current)])
+        guard let r = reference.rate, let c = current.rate else { return }
+        metrics["drift.reference.reject_rate"] = r
+        metrics["drift.current.reject_rate"] = c
+        metrics["drift.reject_rate_delta"] = c - r
+    }
+
+    /// The size of each window of served requests, always reported.
+    mutating func addRequestCounts(earlier: RequestWindow, current: RequestWindow, logged: Int, window: Int) {
+        metrics["drift.earlier.requests"] = Double(earlier.requests)
+        metrics["drift.current.requests"] = Double(current.requests)
+        details["requests"] = .object(["logged": .int(Int64(logged)), "window": .int(Int64(window))])
+    }
+
+    /// What changed between the earlier and the current window of served requests: the mean
+    /// log-probability of generated tokens (with its bootstrap interval), the share of answers
+    /// cut at their token limit, and latency percentiles.
+    mutating func addRequestShift(earlier: RequestWindow, current: RequestWindow, logprob: RatioDelta?, resamples: Int,
+                              confidence: Double, seed: Int)
+    {
+        var windows: [String: JSONValue] = [:], samples: [String: JSONValue] = [:]
+        for (name, w) in [("earlier", earlier), ("current", current)] {
+            var summary: [String: JSONValue] = [
+                "requests": .int(Int64(w.requests)), "length_stops": .double(w.lengthStops),
+                "finish_reasons": .object(w.finishReasons.mapValues { .int(Int64($0)) }),
+                "mean_logprob": w.meanLogprob.map(JSONValue.double) ?? .null,
+            ]
+            metrics["drift.\(name).length_stops"] = w.lengthStops
+            if let m = w.meanLogprob { metrics["drift.\(name).mean_logprob"] = m }
+            for (label, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
+                if let v = w.latencies.sortedQuantile(q) { metrics["drift.\(name).latency_ms_\(label)"] = v; summary["latency_ms_\(label)"] = .double(v) }
+                if let v = w.timesToFirstToken.sortedQuantile(q) { metrics["drift.\(name).ttft_ms_\(label)"] = v; summary["ttft_ms_\(label)"] = .double(v) }
+            }
+            windows[name] = .object(summary)
+            samples[name] = .object([
+                "latency_ms": .array(w.latencies.map(JSONValue.double)),
+                "ttft_ms": .array(w.timesToFirstToken.map(JSONValue.double)),
+                "logprob_sums": .array(w.logprobs.map { .double($0.amount) }),
+                "generated_tokens": .array(w.logprobs.map { .double($0.weight) }),
+            ])
+        }
+        metrics["drift.length_stops_delta"] = current.lengthStops - earlier.lengthStops
+        for label in ["p50", "p90"] {
+            if let e = metrics["drift.earlier.latency_ms_\(label)"], let c = metrics["drift.current.latency_ms_\(label)"], e > 0 {
+                metrics["drift.latency_\(label)_ratio"] = c / e
+            }
+        }
+        if let logprob {
+            metrics["drift.mean_logprob_delta"] = logprob.delta
+            metrics["drift.mean_logprob_delta_low"] = logprob.low
+            metrics["drift.mean_logprob_delta_high"] = logprob.high
+            windows["mean_logprob_delta"] = .object([
+                "delta": .double(logprob.delta), "interval": .array([.double(logprob.low), .double(logprob.high)]),
+                "confidence": .double(confidence), "resamples": .int(Int64(resamples)), "seed": .int(Int64(seed)),
+            ])
+        }
+        details["request_shift"] = .object(windows)
+        histograms["requests"] = .object(samples)
     }
 }

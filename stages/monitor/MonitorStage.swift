@@ -26,18 +26,24 @@ public struct MonitorStage: Stage {
         @Param("bootstrap resamples of the bits-per-byte difference", range: .positive) var resamples = 1000
         @Param("confidence level of the bootstrap interval", range: .closed(0.5, 0.999)) var confidence = 0.95
         @Param("special token written after every document, as bpe-tokenize does (when the tokenizer has it)") var end_of_text = "<|endoftext|>"
-        @Param("seed of the document sample and the bootstrap") var seed = 0
+        @Param("seed of the document sample and the bootstraps") var seed = 0
+        @Param("pipe serve's request log (--log FILE): its last request_window requests against the request_window before them") var request_log: String? = nil
+        @Param("requests in each window of the request log", range: .positive) var request_window = 1000
+        @Param("fewer requests than this in either window: the stage cannot judge the served requests", range: .positive) var min_requests = 50
+        @Param("longest request log line in bytes (a line holds the prompt and completion with --log-text)", range: .positive) var max_line_bytes = 16 << 20
         public init() {}
     }
 
     public static let name = "monitor"
     public static let version = 1
-    public static let summary = "Measure drift of current documents from reference documents (tokens, bits per byte, lengths, languages) and gate on it."
+    public static let summary = "Measure drift of current documents from reference documents (tokens, bits per byte, lengths, languages, clean rejects) and of served requests, and gate on it."
     public static let inputs = [
-        StagePort("reference", .documents, doc: "what the model was trained on (or a window known to be good)"),
-        StagePort("current", .documents, doc: "fresh documents: a new collect, or a request log read as documents"),
-        StagePort("tokenizer", .tokenizer, doc: "the model's tokenizer: token distributions are over its ids"),
+        StagePort("reference", .documents, optional: true, doc: "what the model was trained on (or a window known to be good)"),
+        StagePort("current", .documents, optional: true, doc: "fresh documents: a new collect, or a request log read as documents"),
+        StagePort("tokenizer", .tokenizer, optional: true, doc: "the model's tokenizer (needed with documents): token distributions are over its ids"),
         StagePort("model", .model, optional: true, doc: "the deployed model; without it there is no bits-per-byte drift"),
+        StagePort("reference_clean", .metrics, optional: true, doc: "the stats of the clean stage that made the reference documents"),
+        StagePort("current_clean", .metrics, optional: true, doc: "the stats of the same filters run over the fresh documents: the reject rates' difference"),
     ]
     public static let outputs = [
         StagePort("drift", .metrics, doc: "metrics.json (drift.*), gates.json, details.json (per-token and per-feature values), histograms.json"),
@@ -51,54 +57,119 @@ public struct MonitorStage: Stage {
         return problems
     }
 
+    public static func externalInputs(_ p: Params) -> [ExternalInput] {
+        p.request_log.map { [ExternalInput(path: $0)] } ?? []
+    }
+
     public init() {}
 
     public func run(_ p: Params, _ context: StageContext) async throws {
-        let tokenizerFolder = try context.input("tokenizer").materialize(into: context.scratch.appendingPathComponent("tokenizer"))
-        let tokenizer = try Tokenizer(contentsOf: tokenizerFolder)
+        let documents = try Self.wiredPair(context, "reference", "current")
+        let cleanStats = try Self.wiredPair(context, "reference_clean", "current_clean")
+        guard documents != nil || cleanStats != nil || p.request_log != nil else {
+            throw StageError("monitor has nothing to compare: wire reference and current documents (with a tokenizer), reference_clean and current_clean stats, or set request_log")
+        }
+        guard documents != nil || context.optionalInput("model") == nil else {
+            throw StageError("a model input needs reference and current documents to score")
+        }
+        var report = DriftReport()
+        var unjudged: [String] = []
+        if let (reference, current) = documents {
+            if let reason = try measureDocuments(p, reference: reference, current: current, into: &report, context: context) {
+                unjudged.append(reason)
+            }
+        }
+        if let (reference, current) = cleanStats {
+            let sides = try [(reference, "reference_clean"), (current, "current_clean")].map { try CleanRejects.read($0, side: $1) }
+            if sides[0].filters.keys.sorted() != sides[1].filters.keys.sorted() {
+                context.warn("reference_clean and current_clean ran different filters (\(sides[0].filters.keys.sorted().joined(separator: ", ")) against \(sides[1].filters.keys.sorted().joined(separator: ", "))): their reject rates do not compare")
+            }
+            report.addRejectRates(reference: sides[0], current: sides[1])
+            if let short = zip(["reference_clean", "current_clean"], sides).first(where: { $1.documents < p.min_documents }) {
+                unjudged.append("\(short.0) counts \(short.1.documents) documents (min_documents \(p.min_documents))")
+                report.metrics["drift.reject_rate_delta"] = nil
+            }
+        }
+        if let log = p.request_log {
+            if let reason = try measureRequests(p, log: URL(fileURLWithPath: log, relativeTo: context.workspace), into: &report, context: context) {
+                unjudged.append(reason)
+            }
+        }
+        let reason = unjudged.isEmpty ? nil : "cannot judge drift: " + unjudged.joined(separator: "; ")
+        report.details["judged"] = .bool(reason == nil)
+        if let reason { report.details["reason"] = .string(reason) }
+        let out = try context.output("drift")
+        try write(report, to: out, context: context)
+        let gates = Gates(p.gates, mode: p.gate)
+        // Unmet gates carry the reason in their failure or warning; with none unmet, it is said here.
+        if let reason, gates.check(report.metrics).allSatisfy(\.met) { context.warn(reason) }
+        try gates.enforce(report.metrics, context: context, into: out, preface: reason)
+    }
+
+    /// Both inputs of a pair, nil when neither is wired, an error when only one is.
+    private static func wiredPair(_ context: StageContext, _ first: String, _ second: String) throws
+        -> (any ArtifactReading, any ArtifactReading)?
+    {
+        switch (context.optionalInput(first), context.optionalInput(second)) {
+        case (let a?, let b?): return (a, b)
+        case (nil, nil): return nil
+        default: throw StageError("wire both \(first) and \(second), or neither")
+        }
+    }
+
+    /// Token, length, language and (with a model) bits-per-byte drift of the documents; the
+    /// reason they cannot be judged when a side is too small.
+    private func measureDocuments(_ p: Params, reference: any ArtifactReading, current: any ArtifactReading,
+                                  into report: inout DriftReport, context: StageContext) throws -> String?
+    {
+        guard let tokenizerInput = context.optionalInput("tokenizer") else {
+            throw StageError("documents are compared through the model's tokenizer: wire the tokenizer input")
+        }
+        let tokenizer = try Tokenizer(contentsOf: tokenizerInput.materialize(into: context.scratch.appendingPathComponent("tokenizer")))
         let identifier = LanguageIdentifier()
         var samples: [DocumentSample] = [], sides: [SideProfile] = []
-        for (n, name) in ["reference", "current"].enumerated() {
+        for (n, (name, input)) in [("reference", reference), ("current", current)].enumerated() {
             context.progress(Double(n) / 4, "reading \(name)")
-            let sample = try DocumentSample.read(try context.input(name), folder: context.scratch.appendingPathComponent(name),
+            let sample = try DocumentSample.read(input, folder: context.scratch.appendingPathComponent(name),
                                                  limit: p.max_documents, maxBytes: p.max_bytes, seed: UInt64(p.seed) &+ UInt64(n), side: name)
             samples.append(sample)
             sides.append(SideProfile(texts: sample.texts, tokenizer: tokenizer, identifier: identifier))
             context.log("\(name): \(sample.texts.count) of \(sample.seen) documents, \(sides[n].tokens) tokens, \(sides[n].bytes) bytes")
         }
-        let (reference, current) = (sides[0], sides[1])
-        var report = DriftReport()
-        report.addSides(reference: reference, current: current, seen: samples.map(\.seen))
-
-        let out = try context.output("drift")
-        let gates = Gates(p.gates, mode: p.gate)
+        report.addSides(reference: sides[0], current: sides[1], seen: samples.map(\.seen))
         let short = zip(["reference", "current"], sides).compactMap { name, side -> String? in
             if side.documents < p.min_documents { return "\(name) has \(side.documents) documents (min_documents \(p.min_documents))" }
             if side.tokens < p.min_tokens { return "\(name) has \(side.tokens) tokens (min_tokens \(p.min_tokens))" }
             return nil
         }
-        if !short.isEmpty {
-            let reason = "cannot judge drift: " + short.joined(separator: "; ")
-            report.details["judged"] = .bool(false)
-            report.details["reason"] = .string(reason)
-            try write(report, to: out, context: context)
-            // Unmet gates carry the reason in their failure or warning; with none unmet, it is said here.
-            if gates.check(report.metrics).allSatisfy(\.met) { context.warn(reason) }
-            try gates.enforce(report.metrics, context: context, into: out, preface: reason)
-            return
-        }
-        report.details["judged"] = .bool(true)
-        report.addTokenShift(reference: reference, current: current, tokenizer: tokenizer, psiBins: p.psi_bins,
+        if !short.isEmpty { return short.joined(separator: "; ") }
+        report.addTokenShift(reference: sides[0], current: sides[1], tokenizer: tokenizer, psiBins: p.psi_bins,
                              epsilon: p.psi_epsilon, topTokens: p.top_tokens)
-        report.addLengthShift(reference: reference, current: current, bins: p.length_bins)
-        report.addLanguageShift(reference: reference, current: current)
+        report.addLengthShift(reference: sides[0], current: sides[1], bins: p.length_bins)
+        report.addLanguageShift(reference: sides[0], current: sides[1])
         if let modelInput = context.optionalInput("model") {
             try measureBitsPerByte(p, model: modelInput, tokenizer: tokenizer, sides: sides, into: &report, context: context)
         } else {
             context.log("no model input: no bits-per-byte drift")
         }
-        try write(report, to: out, context: context)
-        try gates.enforce(report.metrics, context: context, into: out)
+        return nil
+    }
+
+    /// The served requests' drift between the log's last two windows; the reason it cannot be
+    /// judged when a window is too small.
+    private func measureRequests(_ p: Params, log: URL, into report: inout DriftReport, context: StageContext) throws -> String? {
+        context.progress(nil, "reading the request log")
+        let served = try ServedRequests.read(log, window: p.request_window, maxLineBytes: p.max_line_bytes)
+        let earlier = RequestWindow(served.earlier), current = RequestWindow(served.current)
+        context.log("request log: \(served.logged) requests; windows of \(earlier.requests) and \(current.requests)")
+        report.addRequestCounts(earlier: earlier, current: current, logged: served.logged, window: p.request_window)
+        if earlier.requests < p.min_requests {
+            return "the request log's earlier window has \(earlier.requests) requests (min_requests \(p.min_requests); \(served.logged) logged, request_window \(p.request_window))"
+        }
+        let logprob = RatioDelta.measure(reference: earlier.logprobs, current: current.logprobs, scale: 1, resamples: p.resamples,
+                                         confidence: p.confidence, seed: UInt64(p.seed) &+ 2)
+        report.addRequestShift(earlier: earlier, current: current, logprob: logprob, resamples: p.resamples, confidence: p.confidence, seed: p.seed)
+        return nil
     }
 
     private func measureBitsPerByte(_ p: Params, model input: any ArtifactReading, tokenizer: Tokenizer, sides: [SideProfile],
@@ -117,7 +188,7 @@ public struct MonitorStage: Stage {
         let losses = sides.enumerated().map { n, side in
             scoring.score(side.encoded) { context.progress(0.5 + (Double(n) + $0) / 4, "scoring \(n == 0 ? "reference" : "current")") }
         }
-        guard let delta = BitsPerByteDelta.measure(reference: losses[0], current: losses[1], resamples: p.resamples,
+        guard let delta = RatioDelta.measure(reference: losses[0], current: losses[1], scale: RatioDelta.bitsPerByteScale, resamples: p.resamples,
                                                    confidence: p.confidence, seed: UInt64(p.seed))
         else {
             context.warn("no text bytes were scored on one side: no bits-per-byte drift")
