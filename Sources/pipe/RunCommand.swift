@@ -26,11 +26,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Stages to run at once (default: number of cores).")
     var jobs: Int?
 
-    @Option(help: "Threads shared by the running stages (default: number of cores).")
-    var threads: Int?
-
-    @Option(help: "Where stale stages run: local or slurm (default: the manifest's executor:, else local).")
-    var executor: ExecutorKind?
+    @OptionGroup var execution: ExecutionOptions
 
     @Flag(name: .shortAndLong, help: "Show the stages' log lines and cached stages too.")
     var verbose = false
@@ -49,14 +45,7 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.targets = stages
         runOptions.force = Set(force)
         runOptions.keepGoing = keepGoing
-        runOptions.executor = executor
-        if let jobs { runOptions.jobs = jobs } else if (executor ?? manifest.executor) == .slurm {
-            runOptions.jobs = 1000  // the cluster queues what it cannot start yet
-        }
-        if let threads {
-            guard threads >= 1 else { throw UsageError("--threads must be at least 1") }
-            runOptions.threads = threads
-        }
+        try execution.apply(to: &runOptions, manifest: manifest, jobs: jobs)
 
         if dryRun {
             let planner = try PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: runOptions)

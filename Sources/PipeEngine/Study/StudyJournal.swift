@@ -14,6 +14,8 @@ public final class StudyJournal: @unchecked Sendable {
     public let folder: URL
     public let url: URL
     private let claimLock: FileLock
+    /// `flock` excludes other processes only: workers of this one take this first.
+    private let claimMutex = NSLock()
     private let fd: Int32
 
     /// The journal of `study` under the cache, creating its folder and file.
@@ -63,9 +65,11 @@ public final class StudyJournal: @unchecked Sendable {
 
     /// Runs `body` holding the study's claim lock (held briefly: read, decide, append).
     public func whileClaiming<T>(_ body: () throws -> T) throws -> T {
-        try claimLock.lock()
-        defer { claimLock.unlock() }
-        return try body()
+        try claimMutex.withLock {
+            try claimLock.lock()
+            defer { claimLock.unlock() }
+            return try body()
+        }
     }
 
     /// Ends a last line torn by a crash with a newline, so the next entry starts a line of its

@@ -1,23 +1,19 @@
 import Foundation
 import PipeKit
+import Sweep
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Where a trial stands in its study.
-public enum TrialStatus: String, Sendable, Codable {
-    case running, complete, pruned, failed, refused
-}
 
 /// One trial as the journal tells it: its params, its current attempt, its curve and how it ended.
 public struct StudyTrial: Sendable {
     public var number: Int
     public var params: [String: JSONValue]
-    public var status: TrialStatus
+    public var status: TrialState
     /// The objective's value (complete trials).
     public var value: Double?
     /// The watched intermediate metric's points, of the current attempt.
-    public var curve: [MetricPoint]
+    public var curve: [IntermediateValue]
     /// Why it was pruned or refused, or what failed.
     public var message: String?
     public var attempt: String
@@ -28,6 +24,11 @@ public struct StudyTrial: Sendable {
     public var lastSeen: Double
     /// How long the finishing attempt took.
     public var seconds: Double?
+
+    /// The trial as samplers and pruners read it.
+    public var record: TrialRecord {
+        TrialRecord(number: number, params: params, state: status, value: value, intermediate: curve)
+    }
 }
 
 /// A study's state: the fold of its journal. A `trial_started` for a trial that has not ended
@@ -58,7 +59,7 @@ public struct StudyState: Sendable {
         guard var trial = trials[e.number], trial.status == .running, trial.attempt == e.attempt else { return }
         trial.lastSeen = max(trial.lastSeen, e.time)
         switch e.event {
-        case .intermediate: trial.curve.append(MetricPoint(step: e.step ?? 0, value: e.value ?? 0))
+        case .intermediate: trial.curve.append(IntermediateValue(step: e.step ?? 0, value: e.value ?? 0))
         case .trialFinished: trial.status = .complete
         case .pruned: trial.status = .pruned
         case .failed: trial.status = .failed
@@ -78,7 +79,7 @@ public struct StudyState: Sendable {
 
     /// Whether every trial below `number` has ended.
     func allEnded(below number: Int) -> Bool {
-        (0..<number).allSatisfy { trials[$0].map { $0.status != .running } ?? false }
+        (0..<max(0, number)).allSatisfy { trials[$0].map { $0.status != .running } ?? false }
     }
 
     /// The lowest trial number nobody has claimed.
@@ -102,11 +103,9 @@ public struct StudyState: Sendable {
         pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
     }
 
-    /// The complete trials, best first for `minimize` (lowest value) or not.
-    public func best(minimize: Bool) -> [StudyTrial] {
+    /// The complete trials, best first (ties: the earlier trial).
+    public func best(_ direction: Direction) -> [StudyTrial] {
         trials.values.filter { $0.status == .complete && $0.value != nil }
-            .sorted { a, b in
-                a.value! == b.value! ? a.number < b.number : (minimize ? a.value! < b.value! : a.value! > b.value!)
-            }
+            .sorted { a, b in a.value! == b.value! ? a.number < b.number : direction.isBetter(a.value!, than: b.value!) }
     }
 }
