@@ -107,15 +107,20 @@ struct RunCommand: AsyncParsableCommand {
             case .failed: status = Terminal.color("failed", 31)
             case .skipped(let because): status = Terminal.color("skipped", 33) + " (\(because))"
             case .stopped(let reason): status = Terminal.color("stopped", 33) + " (\(reason))"
+            case .refused: status = Terminal.color("refused", 31)
             }
             let time: String = { if case .ran = r.outcome { return Terminal.duration(r.seconds) } else { return "-" } }()
             return [r.stage, time, status]
         }
         Terminal.error("\n" + Terminal.table(["stage", "time", "status"], rows))
         Terminal.error("\n\(summary.ranCount) ran, \(counts["cached"] ?? 0) cached, \(counts["failed"] ?? 0) failed, "
+            + (counts["refused"].map { "\($0) refused, " } ?? "")
             + "\(counts["skipped"] ?? 0) skipped" + (counts["stopped"].map { ", \($0) stopped" } ?? "") + " in \(Terminal.duration(seconds))")
         printWarnings(summary)
         for r in summary.reports {
+            if case .refused(let reason) = r.outcome {
+                Terminal.error("\n\(Terminal.color("✗", 31)) \(Terminal.bold(r.stage)) refused: \(reason)")
+            }
             guard case .failed(let message, let tail) = r.outcome else { continue }
             Terminal.error("\n\(Terminal.color("✗", 31)) \(Terminal.bold(r.stage)) failed: \(message)")
             if !tail.isEmpty {
@@ -148,7 +153,7 @@ struct RunCommand: AsyncParsableCommand {
                     fields["error"] = .string(message)
                     fields["log_tail"] = .array(tail.map(JSONValue.string))
                 case .skipped(let because): fields["reason"] = .string(because)
-                case .stopped(let reason): fields["reason"] = .string(reason)
+                case .stopped(let reason), .refused(let reason): fields["reason"] = .string(reason)
                 default: break
                 }
                 return .object(fields)

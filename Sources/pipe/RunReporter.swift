@@ -101,6 +101,8 @@ final class RunReporter: RunObserver, @unchecked Sendable {
                 if because != "dry run" { emit("\(Terminal.color("-", 33)) \(stage)  skipped: \(because)") }
             case .stopped(let reason):
                 emit("\(Terminal.color("■", 33)) \(stage)  stopped: \(reason)")
+            case .refused(let reason):
+                emit("\(Terminal.color("✗", 31)) \(stage)  refused: \(reason)")
             }
         }
     }

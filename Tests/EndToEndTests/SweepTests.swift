@@ -284,4 +284,32 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(try ws.runRecords(of: "train").count, 4, "no stage ran again")
         XCTAssertEqual(try ws.runRecords(of: "tokenize").count, 2)
     }
+
+    func testATrialOverTheBudgetIsRefusedBeforeItTrains() throws {
+        try ws.addDocsCorpus()
+        try ws.write("m.yaml", """
+        version: 1
+        name: budget
+        params: {dim: 16}
+        stages:
+          objective:
+            uses: objective
+            with: {budget: {max_parameters: 20000}}
+        \(Workspace.docsTokenizeStages(vocab: 300, splits: "{train: 0.9, val: 0.1, test: 0.0}"))
+          train:
+            uses: train
+            inputs: {tokens: tokenize.tokens, budget: objective.budget}
+            with: {model: {layers: 1, heads: 2, dim: "${params.dim}", context: 16}, batch: 4, steps: 10, eval_every: 5, eval_tokens: 512}
+        sweep:
+          metric: train.val.loss
+          space: {dim: {kind: grid, values: [16, 64]}}
+          sampler: {kind: grid}
+        """)
+        let output = try ws.run(["sweep", "m.yaml"])
+        XCTAssertEqual(output.status, 0, output.stderr)
+        let trials = try XCTUnwrap(try status("m.yaml")["trials"] as? [[String: Any]])
+        XCTAssertEqual(trials.map { $0["state"] as? String }, ["complete", "refused"])
+        XCTAssertTrue((trials[1]["message"] as? String ?? "").contains("over max_parameters 20000"), "\(trials[1])")
+        XCTAssertEqual(counts(try journal("budget"), "refused"), [1: 1])
+    }
 }

@@ -121,6 +121,9 @@ final class TrainTests: XCTestCase {
         let refused = try ws.run(["run", "p.yaml"])
         XCTAssertEqual(refused.status, 1)
         XCTAssertTrue(refused.stderr.contains("over max_parameters 5000"), refused.stderr)
+        let summary = try ws.run(["run", "p.yaml", "--json"])
+        let train = ((summary.json as? [String: Any])?["stages"] as? [[String: Any]])?.first { $0["stage"] as? String == "train" }
+        XCTAssertEqual(train?["status"] as? String, "refused", "refused before running, not failed while running")
 
         let long = "{model: {layers: 2, heads: 2, dim: 32, context: 32}, batch: 8, steps: 100000, eval_every: 1000, eval_tokens: 2048}"
         try ws.write("p.yaml", Self.manifest(train: long, budget: "{max_train_seconds: 2}"))

@@ -51,7 +51,7 @@ public struct StageReport: Sendable {
 public struct RunSummary: Sendable {
     public var reports: [StageReport]
     public var interrupted: Bool
-    public var failed: Bool { reports.contains { if case .failed = $0.outcome { return true } else { return false } } }
+    public var failed: Bool { reports.contains { $0.outcome.isFailure } }
     public var ranCount: Int { reports.filter { if case .ran = $0.outcome { return true } else { return false } }.count }
 }
 
@@ -198,7 +198,7 @@ public final class PipelineRunner: @unchecked Sendable {
                     let deps = stage.dependencies
                     guard deps.allSatisfy({ finished[$0] != nil }) else { continue }
                     if let blocker = deps.first(where: { dep in
-                        switch finished[dep]!.outcome { case .failed, .skipped, .stopped: return true; default: return false }
+                        switch finished[dep]!.outcome { case .failed, .skipped, .stopped, .refused: return true; default: return false }
                     }) {
                         let report = StageReport(stage: name, outcome: .skipped(because: "\(blocker) did not succeed"),
                                                  seconds: 0, key: nil)
@@ -233,7 +233,7 @@ public final class PipelineRunner: @unchecked Sendable {
             while let report = await group.next() {
                 running.remove(report.stage)
                 finished[report.stage] = report
-                if case .failed = report.outcome, !options.keepGoing { stopLaunching = true }
+                if report.outcome.isFailure, !options.keepGoing { stopLaunching = true }
                 if let produced = report.outputs { outputs[report.stage] = produced }
                 launchReady()
             }
@@ -334,6 +334,7 @@ public final class PipelineRunner: @unchecked Sendable {
                 return report(.stopped(reason: reason), key, warnings: events.warnings, metrics: events.metrics, curves: events.curves)
             }
             if error is CancellationError || cancelFlag.isSet { return report(.skipped(because: "interrupted"), nil) }
+            if let refusal = error as? StageRefusal { return report(.refused(reason: refusal.reason), nil) }
             return report(.failed(message: FileSystem.describe(error), logTail: events.logTail), nil)
         }
     }

@@ -10,6 +10,9 @@ public enum StageOutcome: Sendable {
     /// Asked to stop early while it ran (a sweep's pruner), with the reason: not a failure of
     /// the run, and nothing is cached.
     case stopped(reason: String)
+    /// It refused its parameters before doing any work (`StageRefusal`: over the budget); a
+    /// failure of the run.
+    case refused(reason: String)
 
     public var label: String {
         switch self {
@@ -18,6 +21,15 @@ public enum StageOutcome: Sendable {
         case .failed: return "failed"
         case .skipped: return "skipped"
         case .stopped: return "stopped"
+        case .refused: return "refused"
+        }
+    }
+
+    /// Whether the stage failed the run (failed, or refused its parameters).
+    public var isFailure: Bool {
+        switch self {
+        case .failed, .refused: return true
+        case .ran, .cached, .skipped, .stopped: return false
         }
     }
 }

@@ -105,6 +105,10 @@ public final class SweepDriver: @unchecked Sendable {
             entry = JournalEntry(.failed, number: trial.number, attempt: trial.attempt)
             entry.message = message
             say("trial \(trial.number) failed: \(message)")
+        case .refused(let reason):
+            entry = JournalEntry(.refused, number: trial.number, attempt: trial.attempt)
+            entry.message = reason
+            say("trial \(trial.number) refused: \(reason)")
         }
         entry.seconds = seconds
         try journal.append(entry)

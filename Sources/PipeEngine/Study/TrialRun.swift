@@ -7,6 +7,8 @@ enum TrialEnding: Sendable {
     case finished(value: Double)
     case pruned(step: Int, reason: String)
     case failed(message: String)
+    /// A stage refused the trial's params before running (over the objective's budget).
+    case refused(reason: String)
     /// The sweep was interrupted: nothing is written, and the trial is taken over next time.
     case interrupted
 }
@@ -53,6 +55,7 @@ struct TrialRun: Sendable {
             return .pruned(step: pruned.step, reason: pruned.reason)
         }
         for report in summary.reports {
+            if case .refused(let reason) = report.outcome { return .refused(reason: "stage '\(report.stage)' refused: \(reason)") }
             if case .failed(let message, _) = report.outcome { return .failed(message: "stage '\(report.stage)' failed: \(message)") }
         }
         guard let report = summary.reports.first(where: { $0.stage == block.metric.stage }) else {
