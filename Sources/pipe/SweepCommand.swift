@@ -29,7 +29,7 @@ struct LoadedStudy {
 
     /// The study's trials as its journal tells them (none when it never ran).
     func state() throws -> StudyState {
-        StudyState(try StudyJournal(cache: cache, study: block.study).read().entries)
+        StudyState(try StudyJournal.existing(cache: cache, study: block.study)?.read().entries ?? [])
     }
 
     /// Loads the same manifest with `extra` overrides after the command line's own.

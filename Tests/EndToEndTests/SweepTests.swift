@@ -230,6 +230,15 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(curve.first?[1] ?? 0, 6, accuracy: 1e-9, "its curve as reported: 5 + 1/1 at step 1")
         XCTAssertEqual(trials[0]["value"] as? Double ?? 0, 1.05, accuracy: 1e-9)
         XCTAssertEqual(try ws.runRecords(of: "learn").count, 2, "nothing of the pruned trial is cached")
+
+        // The report's sweep section: the trials, the metric per trial, parallel coordinates, curves.
+        let report = try ws.run(["report", "m.yaml", "-o", "report.html"])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let html = try ws.read("report.html")
+        XCTAssertTrue(html.contains("<section id=\"sweep\">") && html.contains("<table id=\"sweep-trials\">"), html)
+        XCTAssertEqual(html.components(separatedBy: "<td>quality=").count - 1, 3, "a row per trial")
+        XCTAssertTrue(html.contains("class=\"chart parallel-coordinates\""))
+        XCTAssertTrue(html.contains("trial 2 (pruned)") && html.contains("stroke-dasharray"), "the pruned curve is marked")
     }
 
     func testAGridSharesTheTokenizerAndARepeatedStudyComesFromTheCache() throws {

@@ -30,6 +30,12 @@ public final class StudyJournal: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// The journal of `study` if it was ever started, else nil (nothing is created).
+    public static func existing(cache: Cache, study: String) throws -> StudyJournal? {
+        let url = cache.root.appendingPathComponent("sweeps/\(study)/journal.jsonl")
+        return FileManager.default.fileExists(atPath: url.path) ? try StudyJournal(cache: cache, study: study) : nil
+    }
+
     /// A study name must be usable as one folder name.
     public static func isValidName(_ name: String) -> Bool {
         ManifestLoader.isValidStageName(name)
