@@ -66,10 +66,10 @@ public struct SweepBlock: Sendable {
             }
             return metric
         }
-        func count(_ field: String, default value: Int?) -> Int? {
+        func count(_ field: String, default value: Int?, most: Int64) -> Int? {
             guard let node = node[field] else { return value }
-            guard let n = node.scalar?.intValue, n >= 1, n <= 1_000_000 else {
-                sink.error(node.location, "'\(field)' must be a whole number from 1 to 1000000")
+            guard let n = node.scalar?.intValue, n >= 1, n <= most else {
+                sink.error(node.location, "'\(field)' must be a whole number from 1 to \(most)")
                 return value
             }
             return Int(n)
@@ -127,13 +127,13 @@ public struct SweepBlock: Sendable {
             sink.error(node.location, "the manifest's name '\(manifestName)' cannot name a study folder: give the sweep a 'study' name")
         }
 
-        var trials = count("trials", default: nil)
+        var trials = count("trials", default: nil, most: 1_000_000)
         if let grid = sampler as? GridSampler {
             trials = min(trials ?? grid.plannedCount, grid.plannedCount)
         } else if node["trials"] == nil {
             sink.error(node.location, "sweep needs 'trials' (how many to run; only a grid knows its own number)")
         }
-        let parallel = count("parallel", default: 1) ?? 1
+        let parallel = count("parallel", default: 1, most: 1_000) ?? 1
         guard sink.items.count == before, let metric, let space, let sampler, let trials else { return nil }
         let settings: JSONValue = .object(["metric": .string(metric.description), "direction": .string(direction.rawValue),
                                            "space": node["space"]!.json, "sampler": samplerJSON, "parallel": .int(Int64(parallel))])

@@ -71,7 +71,7 @@ public final class SweepDriver: @unchecked Sendable {
         while !cancelFlag.isSet {
             switch try await Blocking.run({ [claim] in try claim.next() }) {
             case .done: return
-            case .wait: try await Task.sleep(nanoseconds: 200_000_000)
+            case .wait: try? await Task.sleep(nanoseconds: 200_000_000)  // cancelled: the loop stops at its check
             case .run(let trial):
                 heartbeat.add(trial.number, attempt: trial.attempt)
                 defer { heartbeat.remove(trial.number) }
