@@ -12,25 +12,6 @@ final class SweepTests: XCTestCase {
 
     override func tearDown() { ws.remove() }
 
-    /// A plugin whose metric `value` is the Branin function of its params `x1`, `x2`.
-    func writeBranin() throws {
-        try ws.write("stages/branin/stage.yaml", """
-        name: branin
-        version: 1
-        run: [sh, run.sh]
-        params:
-          x1: {type: float, default: 0}
-          x2: {type: float, default: 0}
-        outputs: {metrics: {kind: metrics}}
-        """)
-        try ws.write("stages/branin/run.sh", """
-        awk -v x1="$PIPE_PARAM_X1" -v x2="$PIPE_PARAM_X2" 'BEGIN { pi = atan2(0, -1); b = 5.1 / (4 * pi * pi); c = 5 / pi
-          t = 1 / (8 * pi); printf "::metric value %.17g\\n", (x2 - b * x1 * x1 + c * x1 - 6) ^ 2 + 10 * (1 - t) * cos(x1) + 10 }'
-        echo '{}' > "$PIPE_OUTPUT_METRICS/metrics.json"
-
-        """)
-    }
-
     /// A Branin sweep manifest: `sampler` as YAML, `extra` more sweep fields.
     static func braninManifest(sampler: String, trials: Int, parallel: Int, extra: String = "") -> String {
         """
@@ -72,7 +53,7 @@ final class SweepTests: XCTestCase {
     }
 
     func testTheSameSeedGivesTheSameTrialsWhateverTheTimingAndTheBestCanBeApplied() throws {
-        try writeBranin()
+        try ws.writeBranin()
         let tpe = "{kind: tpe, seed: 7, startup_trials: 4}"
         try ws.write("a.yaml", Self.braninManifest(sampler: tpe, trials: 10, parallel: 2, extra: "  study: a"))
         try ws.write("b.yaml", Self.braninManifest(sampler: tpe, trials: 10, parallel: 2, extra: "  study: b"))
@@ -132,7 +113,7 @@ final class SweepTests: XCTestCase {
     }
 
     func testKilledSweepsResumeToTheSameTrialsEachFinishedOnce() throws {
-        try writeBranin()
+        try ws.writeBranin()
         let sweep = Self.braninManifest(sampler: "{kind: tpe, seed: 3, startup_trials: 5}", trials: 40, parallel: 2)
         try ws.write("m.yaml", sweep)
         var generator = SystemRandomNumberGenerator()
@@ -162,7 +143,7 @@ final class SweepTests: XCTestCase {
         let killed = ws
         ws = fresh
         defer { ws = killed }
-        try writeBranin()
+        try ws.writeBranin()
         try ws.write("m.yaml", sweep)
         XCTAssertEqual(try ws.run(["sweep", "m.yaml"]).status, 0)
         XCTAssertEqual(try sequence("m.yaml"), resumed)
@@ -172,7 +153,7 @@ final class SweepTests: XCTestCase {
     }
 
     func testTwoProcessesShareAStudyWithoutDuplicatesOrErrors() throws {
-        try writeBranin()
+        try ws.writeBranin()
         try ws.write("m.yaml", Self.braninManifest(sampler: "{kind: random, seed: 5}", trials: 16, parallel: 3))
         let first = try start(["sweep", "m.yaml"]), second = try start(["sweep", "m.yaml"])
         first.waitUntilExit()

@@ -178,6 +178,25 @@ struct Workspace {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// A plugin whose metric `value` is the Branin function of its params `x1`, `x2`.
+    func writeBranin() throws {
+        try write("stages/branin/stage.yaml", """
+        name: branin
+        version: 1
+        run: [sh, run.sh]
+        params:
+          x1: {type: float, default: 0}
+          x2: {type: float, default: 0}
+        outputs: {metrics: {kind: metrics}}
+        """)
+        try write("stages/branin/run.sh", """
+        awk -v x1="$PIPE_PARAM_X1" -v x2="$PIPE_PARAM_X2" 'BEGIN { pi = atan2(0, -1); b = 5.1 / (4 * pi * pi); c = 5 / pi
+          t = 1 / (8 * pi); printf "::metric value %.17g\\n", (x2 - b * x1 * x1 + c * x1 - 6) ^ 2 + 10 * (1 - t) * cos(x1) + 10 }'
+        echo '{}' > "$PIPE_OUTPUT_METRICS/metrics.json"
+
+        """)
+    }
+
     /// The run records in the workspace's cache of the stage named `stage`, as JSON objects.
     func runRecords(of stage: String) throws -> [[String: Any]] {
         let folder = root.appendingPathComponent("cache/runs")
