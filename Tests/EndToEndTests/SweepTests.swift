@@ -113,7 +113,7 @@ final class SweepTests: XCTestCase {
     }
 
     func testKilledSweepsResumeToTheSameTrialsEachFinishedOnce() throws {
-        try ws.writeBranin()
+        try ws.writeBranin(seconds: 0.05)  // so that twelve kills come before the end, however fast the machine
         let sweep = Self.braninManifest(sampler: "{kind: tpe, seed: 3, startup_trials: 5}", trials: 40, parallel: 2)
         try ws.write("m.yaml", sweep)
         var generator = SystemRandomNumberGenerator()
@@ -153,7 +153,7 @@ final class SweepTests: XCTestCase {
     }
 
     func testTwoProcessesShareAStudyWithoutDuplicatesOrErrors() throws {
-        try ws.writeBranin()
+        try ws.writeBranin(seconds: 0.2)  // so that neither process is done before the other starts
         try ws.write("m.yaml", Self.braninManifest(sampler: "{kind: random, seed: 5}", trials: 16, parallel: 3))
         let first = try start(["sweep", "m.yaml"]), second = try start(["sweep", "m.yaml"])
         first.waitUntilExit()

@@ -178,8 +178,9 @@ struct Workspace {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    /// A plugin whose metric `value` is the Branin function of its params `x1`, `x2`.
-    func writeBranin() throws {
+    /// A plugin whose metric `value` is the Branin function of its params `x1`, `x2`, after
+    /// sleeping `seconds`.
+    func writeBranin(seconds: Double = 0) throws {
         try write("stages/branin/stage.yaml", """
         name: branin
         version: 1
@@ -190,6 +191,7 @@ struct Workspace {
         outputs: {metrics: {kind: metrics}}
         """)
         try write("stages/branin/run.sh", """
+        sleep \(seconds)
         awk -v x1="$PIPE_PARAM_X1" -v x2="$PIPE_PARAM_X2" 'BEGIN { pi = atan2(0, -1); b = 5.1 / (4 * pi * pi); c = 5 / pi
           t = 1 / (8 * pi); printf "::metric value %.17g\\n", (x2 - b * x1 * x1 + c * x1 - 6) ^ 2 + 10 * (1 - t) * cos(x1) + 10 }'
         echo '{}' > "$PIPE_OUTPUT_METRICS/metrics.json"
