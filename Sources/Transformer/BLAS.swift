@@ -53,4 +53,17 @@ public enum BLAS {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+
+    /// The upper triangle of c[M,M] = a[M,K] · a[M,K]ᵀ on the calling thread (the lower one is
+    /// left as it was).
+    public static func symmetricRankK(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(m), Int32(k), 1, a, Int32(lda), 0, c, Int32(m))
+    }
+
+    /// y[M,N] += s[M,M] · b[M,N] on the calling thread, s symmetric and read from its upper triangle.
+    public static func symmetricTimes(m: Int, n: Int, symmetric s: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                                      accumulateInto y: UnsafeMutablePointer<Float>)
+    {
+        cblas_ssymm(CblasRowMajor, CblasLeft, CblasUpper, Int32(m), Int32(n), 1, s, Int32(m), b, Int32(ldb), 1, y, Int32(n))
+    }
 }

@@ -101,41 +101,45 @@ public final class MuonAdamW: ParameterOptimizer, @unchecked Sendable {
     {
         let out = t.shape[0], inputs = t.shape[1], n = t.count
         let w = parameters + t.offset, g = gradients + t.offset, momentum = m.pointer + t.offset
-        let mu = settings.momentum
+        let mu = settings.momentum, nesterov = settings.nesterov
         // The update direction, transposed when the matrix is tall so that X has the fewer rows.
         let transposed = out > inputs
         let rows = min(out, inputs), columns = max(out, inputs)
         var x = scratch.x.pointer, y = scratch.y.pointer
         var sumSquares: Float = 0
-        for i in 0..<n {
-            let gi = g[i] * gradientScale
-            momentum[i] = mu * momentum[i] + gi
-            let u = settings.nesterov ? gi + mu * momentum[i] : momentum[i]
-            let (r, c) = (i / inputs, i % inputs)
-            x[transposed ? c * columns + r : i] = u
-            sumSquares += u * u
+        for r in 0..<out {
+            for c in 0..<inputs {
+                let i = r * inputs + c, gi = g[i] * gradientScale
+                momentum[i] = mu * momentum[i] + gi
+                let u = nesterov ? gi + mu * momentum[i] : momentum[i]
+                x[transposed ? c * columns + r : i] = u
+                sumSquares += u * u
+            }
         }
         let inverseNorm = 1 / (sumSquares.squareRoot() + 1e-7)
         for i in 0..<n { x[i] *= inverseNorm }
         let (a, b, c) = Self.coefficients
         let gram = scratch.a.pointer, polynomial = scratch.b.pointer
         for _ in 0..<settings.iterations {
-            // A = X·Xᵀ; B = b·A + c·A·A; X' = a·X + B·X.
-            BLAS.gemm(transA: false, transB: true, m: rows, n: rows, k: columns, a: x, lda: columns, b: x, ldb: columns,
-                      beta: 0, c: gram, ldc: rows)
-            for i in 0..<(rows * rows) { polynomial[i] = b * gram[i] }
-            BLAS.gemm(transA: false, transB: false, m: rows, n: rows, k: rows, alpha: c, a: gram, lda: rows, b: gram, ldb: rows,
-                      beta: 1, c: polynomial, ldc: rows)
+            // A = X·Xᵀ and A² = A·Aᵀ (A is symmetric, mirrored to be read whole) as rank-k updates
+            // of their upper triangles; B = b·A + c·A² there; X' = a·X + B·X, B read as symmetric.
+            BLAS.symmetricRankK(m: rows, k: columns, a: x, lda: columns, c: gram)
+            for i in 0..<rows { for j in (i + 1)..<rows { gram[j * rows + i] = gram[i * rows + j] } }
+            BLAS.symmetricRankK(m: rows, k: rows, a: gram, lda: rows, c: polynomial)
+            for i in 0..<rows {
+                for j in i..<rows { polynomial[i * rows + j] = b * gram[i * rows + j] + c * polynomial[i * rows + j] }
+            }
             for i in 0..<n { y[i] = a * x[i] }
-            BLAS.gemm(transA: false, transB: false, m: rows, n: columns, k: rows, a: polynomial, lda: rows, b: x, ldb: columns,
-                      beta: 1, c: y, ldc: columns)
+            BLAS.symmetricTimes(m: rows, n: columns, symmetric: polynomial, b: x, ldb: columns, accumulateInto: y)
             swap(&x, &y)
         }
         let step = rate * Float(max(1, Double(out) / Double(inputs)).squareRoot())
         let decay = 1 - rate * settings.weightDecay
-        for i in 0..<n {
-            let (r, c) = (i / inputs, i % inputs)
-            w[i] = w[i] * decay - step * x[transposed ? c * columns + r : i]
+        for r in 0..<out {
+            for c in 0..<inputs {
+                let i = r * inputs + c
+                w[i] = w[i] * decay - step * x[transposed ? c * columns + r : i]
+            }
         }
     }
 }

@@ -35,8 +35,10 @@ public final class TransformerModel: @unchecked Sendable {
     }
 
     /// GPT-2's initialization: weights ~ N(0, 0.02), the projections into the residual stream
-    /// scaled by 1/√(2·layers), norms at 1. Seeded, so the same seed gives the same model.
-    public func initialize(seed: UInt64) {
+    /// scaled by 1/√(2·layers), norms at 1; or those projections at zero, so every block starts
+    /// as the identity (`zeroResidualProjections`, as modded-nanogpt starts). Seeded, so the
+    /// same seed gives the same model.
+    public func initialize(seed: UInt64, zeroResidualProjections: Bool = false) {
         var rng = NormalSampler(seed: seed)
         let residualStd = 0.02 / (2.0 * Double(config.layers)).squareRoot()
         for t in layout.tensors {
@@ -47,7 +49,12 @@ public final class TransformerModel: @unchecked Sendable {
             }
             let isResidualProjection = t.name.hasSuffix("o_proj.weight") || t.name.hasSuffix("down_proj.weight")
             let std = isResidualProjection ? residualStd : 0.02
-            for i in 0..<t.count { p[i] = Float(rng.next() * std) }
+            // The draws are made either way, so every other tensor starts the same.
+            let zero = isResidualProjection && zeroResidualProjections
+            for i in 0..<t.count {
+                let value = Float(rng.next() * std)
+                p[i] = zero ? 0 : value
+            }
         }
     }
 

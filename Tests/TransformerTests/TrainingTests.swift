@@ -25,6 +25,35 @@ final class TrainingTests: XCTestCase {
         XCTAssertLessThan(last, 0.05, "memorizes the batch")
     }
 
+    func testZeroInitializedProjectionsStartAtZeroAndStillLearn() {
+        let config = ModelConfig(vocabSize: 31, dim: 32, layers: 2, heads: 4, kvHeads: 2, ffnDim: 64, context: 16)
+        let standard = TransformerModel(config: config), zeroed = TransformerModel(config: config)
+        standard.initialize(seed: 5)
+        zeroed.initialize(seed: 5, zeroResidualProjections: true)
+        for t in zeroed.layout.tensors {
+            let a = UnsafeBufferPointer(start: standard.parameters.pointer + t.offset, count: t.count)
+            let b = UnsafeBufferPointer(start: zeroed.parameters.pointer + t.offset, count: t.count)
+            if t.name.hasSuffix("o_proj.weight") || t.name.hasSuffix("down_proj.weight") {
+                XCTAssertTrue(b.allSatisfy { $0 == 0 }, t.name)
+            } else {
+                XCTAssertEqual(Array(a), Array(b), "\(t.name) starts as in the standard initialization")
+            }
+        }
+        // Gradients reach the zeroed projections (their inputs are not zero), so it learns.
+        let acts = TinyModels.batch(config, batch: 4, seq: 16, workers: 2)
+        let gradients = FloatBuffer(count: zeroed.layout.count)
+        var settings = AdamW.Settings()
+        settings.weightDecay = 0
+        let optimizer = AdamW(layout: zeroed.layout, settings: settings)
+        var last = 0.0
+        for _ in 0..<300 {
+            gradients.zero()
+            last = zeroed.run(acts, gradients: gradients, gradScale: 1 / Float(acts.rows)) / Double(acts.rows)
+            optimizer.update(parameters: zeroed.parameters, gradients: gradients, lr: 1e-2, workers: Workers(2))
+        }
+        XCTAssertLessThan(last, 0.05, "memorizes the batch")
+    }
+
     func testScheduleWarmsUpThenDecaysToTheFloor() {
         let s = LearningRateSchedule(peak: 1e-3, minimum: 1e-4, warmupSteps: 10, totalSteps: 110, decay: .cosine)
         XCTAssertEqual(s.rate(at: 0), 1e-3 / 11, accuracy: 1e-12)

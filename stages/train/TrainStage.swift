@@ -13,6 +13,7 @@ public struct TrainStage: Stage {
         @Param("the network's shape") var model = Architecture()
         @Param("optimizer steps (give steps or tokens; default 1000)", range: .positive) var steps: Int? = nil
         @Param("training tokens; steps = tokens / (batch · context · grad_accum)", range: .positive) var tokens: Int? = nil
+        @Param("start the attention output and MLP down projections at zero, so each block starts as the identity") var zero_init = false
         @Param("MPI data-parallel ranks sharing each batch (set resources: {tasks: N} too)", range: .atLeast(1)) var ranks = 1
         @ParamGroup var training: TrainingSettings
         public init() {}
@@ -55,10 +56,11 @@ public struct TrainStage: Stage {
                 throw StageError("init_from: the model's shape differs from with.model: \(differences.joined(separator: ", "))")
             }
             context.log("continuing from model \(initial.id)")
+            if p.zero_init { context.warn("zero_init applies to fresh models; init_from's weights are kept as they are") }
         } else {
             if let problem = config.problems.first { throw StageError("model: \(problem)") }
             model = TransformerModel(config: config)
-            model.initialize(seed: UInt64(p.training.seed))
+            model.initialize(seed: UInt64(p.training.seed), zeroResidualProjections: p.zero_init)
         }
 
         let tokensPerStep = p.training.batch * config.context * p.training.grad_accum
