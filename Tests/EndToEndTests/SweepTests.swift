@@ -264,6 +264,9 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(try ws.runRecords(of: "train").count, 4)
         XCTAssertFalse(FileManager.default.fileExists(atPath: ws.root.appendingPathComponent("m.lock").path),
                        "trials do not touch the manifest's lock file")
+        let gc = try ws.run(["gc", "--grace", "0"])
+        XCTAssertEqual(gc.status, 0, gc.stderr)
+        XCTAssertEqual(try ws.runRecords(of: "train").count, 4, "gc keeps every trial's runs, which the journal names")
 
         // The same configurations in another study: every trial is answered from the cache.
         try ws.write("m.yaml", manifest("again"))

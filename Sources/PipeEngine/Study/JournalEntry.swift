@@ -32,6 +32,9 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     public var seconds: Double?
     /// Why a trial was pruned or refused, or what failed.
     public var message: String?
+    /// On the line that ends a trial: the run keys of its stages that completed, by stage, which
+    /// `pipe gc` keeps.
+    public var keys: [String: String]?
     /// For `study`: the settings that fix the sequence of trials (metric, direction, space,
     /// sampler), so a study is not resumed under other settings.
     public var settings: JSONValue?

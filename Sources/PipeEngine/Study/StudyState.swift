@@ -24,6 +24,8 @@ public struct StudyTrial: Sendable {
     public var lastSeen: Double
     /// How long the finishing attempt took.
     public var seconds: Double?
+    /// The run keys of its stages that completed, by stage (once it ended).
+    public var keys: [String: String] = [:]
 
     /// The trial as samplers and pruners read it.
     public var record: TrialRecord {
@@ -70,8 +72,21 @@ public struct StudyState: Sendable {
             trial.value = e.value
             trial.message = e.message
             trial.seconds = e.seconds
+            trial.keys = e.keys ?? [:]
         }
         trials[e.number] = trial
+    }
+
+    /// The run keys the trials of every study in the cache completed: what `pipe gc` keeps for them.
+    public static func runKeys(in cache: Cache) throws -> Set<String> {
+        let folder = cache.root.appendingPathComponent("sweeps")
+        let studies = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        var keys = Set<String>()
+        for study in studies where StudyJournal.isValidName(study) {
+            guard let journal = try StudyJournal.existing(cache: cache, study: study) else { continue }
+            for trial in StudyState(try journal.read().entries).trials.values { keys.formUnion(trial.keys.values) }
+        }
+        return keys
     }
 
     /// Trials in number order.

@@ -83,7 +83,7 @@ public final class SweepDriver: @unchecked Sendable {
     private func run(_ trial: StudyTrial) async throws {
         say("trial \(trial.number) started: " + Self.describe(trial.params))
         let started = Date()
-        let ending = await trialRun.run(trial) { runner in
+        let (ending, keys) = await trialRun.run(trial) { runner in
             mutex.withLock { runners[trial.number] = runner }
             if cancelFlag.isSet { runner.cancel() }
         }
@@ -111,6 +111,7 @@ public final class SweepDriver: @unchecked Sendable {
             say("trial \(trial.number) refused: \(reason)")
         }
         entry.seconds = seconds
+        entry.keys = keys.isEmpty ? nil : keys
         try journal.append(entry)
     }
 

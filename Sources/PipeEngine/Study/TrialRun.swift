@@ -28,12 +28,13 @@ struct TrialRun: Sendable {
     /// Shows each trial's stage events (nil: quiet).
     let display: (any RunObserver)?
 
-    func run(_ trial: StudyTrial, started: @Sendable (PipelineRunner) -> Void) async -> TrialEnding {
+    /// How the trial ended, and the run keys of its stages that completed (ran or reused), by stage.
+    func run(_ trial: StudyTrial, started: @Sendable (PipelineRunner) -> Void) async -> (TrialEnding, keys: [String: String]) {
         let manifest: Manifest
         do {
             manifest = try load(trial.params.sorted { $0.key < $1.key }.map { ($0.key, $0.value.canonicalJSON) })
         } catch {
-            return .failed(message: "\(error)")
+            return (.failed(message: "\(error)"), [:])
         }
         var options = options
         options.targets = [block.metric.stage]
@@ -44,11 +45,22 @@ struct TrialRun: Sendable {
         do {
             runner = try PipelineRunner(manifest: manifest, cache: cache, observer: observer, options: options)
         } catch {
-            return .failed(message: "\(error)")
+            return (.failed(message: "\(error)"), [:])
         }
         observer.runner = runner
         started(runner)
         let summary = await runner.run()
+        var keys: [String: String] = [:]
+        for report in summary.reports {
+            switch report.outcome {
+            case .ran, .cached: keys[report.stage] = report.key
+            default: break
+            }
+        }
+        return (ending(summary, observer: observer), keys)
+    }
+
+    private func ending(_ summary: RunSummary, observer: TrialObserver) -> TrialEnding {
         if summary.interrupted { return .interrupted }
         if let problem = observer.problem { return .failed(message: "cannot write the sweep journal: \(problem)") }
         if let pruned = observer.pruned, summary.reports.contains(where: { if case .stopped = $0.outcome { return true } else { return false } }) {
