@@ -194,6 +194,7 @@ final class SweepTests: XCTestCase {
           learn:
             uses: ./stages/learner
             with: {quality: "${params.quality}"}
+            publish: {metrics: out/best/}
         sweep:
           metric: learn.val.loss
           space: {quality: {kind: grid, values: [1.0, 2.0, 5.0]}}
@@ -211,6 +212,14 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(curve.first?[1] ?? 0, 6, accuracy: 1e-9, "its curve as reported: 5 + 1/1 at step 1")
         XCTAssertEqual(trials[0]["value"] as? Double ?? 0, 1.05, accuracy: 1e-9)
         XCTAssertEqual(try ws.runRecords(of: "learn").count, 2, "nothing of the pruned trial is cached")
+
+        // Trials publish nothing; `best --publish` publishes the best trial's outputs from the cache.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.root.appendingPathComponent("out/best").path))
+        let best = try ws.run(["sweep", "best", "m.yaml", "--publish"])
+        XCTAssertEqual(best.status, 0, best.stderr)
+        XCTAssertEqual(best.stdout, "--set quality=1\n")
+        XCTAssertTrue(best.stderr.contains("published the outputs of trial 0 (0 stages ran)"), best.stderr)
+        XCTAssertEqual(try ws.read("out/best/metrics.json"), "{}\n")
 
         // The report's sweep section: the trials, the metric per trial, parallel coordinates, curves.
         let report = try ws.run(["report", "m.yaml", "-o", "report.html"])
