@@ -39,9 +39,9 @@ let package = Package(
         // The plugin SDK: everything a stage may import.
         .target(name: "PipeKit", dependencies: ["Support"]),
 
-        // Manifests, graph, keys, content-addressed store, scheduler, plugin runner.
+        // Manifests, graph, keys, content-addressed store, scheduler, plugin runner, sweep driver.
         .target(name: "PipeEngine",
-                dependencies: ["PipeKit", "Support", "CZstd", "CXXHash", .product(name: "Yams", package: "Yams")]),
+                dependencies: ["PipeKit", "Support", "Sweep", "CZstd", "CXXHash", .product(name: "Yams", package: "Yams")]),
 
         // Built-in stage kinds, one folder each under stages/.
         .target(name: "ObjectiveStage", dependencies: ["PipeKit"], path: "stages/objective"),
@@ -127,7 +127,7 @@ let package = Package(
 
         // The command-line tool.
         .executableTarget(name: "pipe",
-                          dependencies: ["PipeEngine", "BuiltinStages", "BPETokenizer", "Transformer", "Inference", "Serve",
+                          dependencies: ["PipeEngine", "BuiltinStages", "Sweep", "BPETokenizer", "Transformer", "Inference", "Serve",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Fuzz targets over every reader of outside data (fuzz/README.md): a corpus replayer and

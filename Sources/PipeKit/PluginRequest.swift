@@ -4,7 +4,7 @@ import Foundation
 ///
 /// A Swift plugin starts with `let request = try PluginRequest.load()`, reads its parameters with
 /// `request.params(as:)`, its inputs from `request.input(_:)`, writes into `request.output(_:)`,
-/// and reports with `PluginRequest.progress` and `PluginRequest.metric`.
+/// and reports with `PluginRequest.progress`, `PluginRequest.metric` and `PluginRequest.report`.
 public struct PluginRequest: Decodable, Sendable {
     public var stage: String
     public var kind: String
@@ -48,6 +48,13 @@ public struct PluginRequest: Decodable, Sendable {
     /// Records a metric in the run.
     public static func metric(_ name: String, _ value: Double) {
         print("::metric \(name) \(value)")
+        fflush(nil)
+    }
+
+    /// Reports an intermediate value of metric `name` at `step` (a validation loss at each
+    /// evaluation): shown live, kept as the stage's curve, watched by a sweep's pruner.
+    public static func report(_ name: String, step: Int, value: Double) {
+        print("::metric \(name) \(value) step=\(step)")
         fflush(nil)
     }
 }

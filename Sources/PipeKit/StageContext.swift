@@ -63,6 +63,14 @@ public final class StageContext: Sendable {
     /// Records a metric (`train.tokens_per_second`, `test.loss`, …) in the run record.
     public func metric(_ name: String, _ value: Double) { events.metric(name: name, value: value) }
 
+    /// Reports an intermediate value while the stage runs (`val.loss` at step 400): the engine
+    /// shows it, keeps the stage's curve in its run record, and a sweep's pruner may stop the
+    /// stage on it (the stage then sees cancellation). A value that is not finite is ignored.
+    public func report(_ name: String, step: Int, value: Double) {
+        guard value.isFinite else { return }
+        events.report(name: name, step: step, value: value)
+    }
+
     /// Reports something the user should see in the run's summary without failing the stage
     /// (an unmet target under `gate: warn`, for instance).
     public func warn(_ message: String) { events.warn(message) }
@@ -76,7 +84,19 @@ public protocol StageEventSink: Sendable {
     func progress(fraction: Double?, message: String)
     func log(_ line: String)
     func metric(name: String, value: Double)
+    /// An intermediate value of metric `name` at `step` (see `StageContext.report`).
+    func report(name: String, step: Int, value: Double)
     func warn(_ message: String)
+}
+
+/// One point of a stage's curve: the value an intermediate metric had at a step.
+public struct MetricPoint: Sendable, Codable, Equatable {
+    public var step: Int
+    public var value: Double
+    public init(step: Int, value: Double) {
+        self.step = step
+        self.value = value
+    }
 }
 
 /// One file of an artifact.

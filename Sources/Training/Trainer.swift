@@ -128,6 +128,8 @@ public final class Trainer {
             windowLoss = header.windowLoss
             windowSteps = header.windowSteps
             trainedTokens = header.trainedTokens ?? start * p.batch * p.grad_accum * seq
+            // The curve so far, so that the run's reported curve is whole after a resume.
+            for point in history { if let v = point.valLoss { context.report("val.loss", step: point.step, value: v) } }
             context.log("resuming from the checkpoint at step \(start)" + (header.workers == workers.count ? "" :
                 " (it was written with \(header.workers) threads, this run has \(workers.count): the curve will differ in the last bits)"))
         }
@@ -186,7 +188,10 @@ public final class Trainer {
             let overBudget = maxSeconds.map { elapsed >= $0 } ?? false
             if step % p.log_every == 0 || evaluate || overBudget {
                 let rate = Double(windowTokens) / max(Date().timeIntervalSince(windowStart), 1e-9)
-                if evaluate || overBudget { lastVal = validationLoss() }
+                if evaluate || overBudget {
+                    lastVal = validationLoss()
+                    if let v = lastVal { context.report("val.loss", step: step, value: v) }
+                }
                 history.append(CurvePoint(step: step, trainLoss: windowLoss / Double(windowSteps), valLoss: evaluate || overBudget ? lastVal : nil,
                                           learningRate: lr, gradientNorm: norm, tokensPerSecond: rate,
                                           seconds: elapsedBefore + Date().timeIntervalSince(began)))

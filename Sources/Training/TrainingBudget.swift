@@ -18,10 +18,10 @@ public struct TrainingBudget: Decodable {
     /// Refuses a model or a run over the limits; returns the time limit.
     public func check(_ config: ModelConfig, steps: Int, tokensPerStep: Int) throws -> Double? {
         if let cap = max_parameters, config.parameterCount > cap {
-            throw StageError("budget: the model has \(config.parameterCount) parameters (embeddings included, tied counted once), over max_parameters \(cap); shrink dim, layers or the vocabulary")
+            throw StageRefusal("budget: the model has \(config.parameterCount) parameters (embeddings included, tied counted once), over max_parameters \(cap); shrink dim, layers or the vocabulary")
         }
         if let cap = max_tokens, steps * tokensPerStep > cap {
-            throw StageError("budget: training would use \(steps * tokensPerStep) tokens (\(steps) steps × \(tokensPerStep)), over max_tokens \(cap)")
+            throw StageRefusal("budget: training would use \(steps * tokensPerStep) tokens (\(steps) steps × \(tokensPerStep)), over max_tokens \(cap)")
         }
         return max_train_seconds
     }

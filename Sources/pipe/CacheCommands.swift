@@ -90,6 +90,7 @@ struct GCCommand: AsyncParsableCommand {
                     + "`pipe run` on its manifest sets the file aside; or move it away yourself, then run gc again")
             }
         }
+        keep.formUnion(try StudyState.runKeys(in: cache))  // every sweep study's trials
         let report = Maintenance.collect(cache, keep: keep, dryRun: dryRun, grace: grace)
         if json {
             printJSON(.object([
@@ -105,7 +106,7 @@ struct GCCommand: AsyncParsableCommand {
             Terminal.error("warning: kept the unreadable run record \(path) (\(reason)); its objects may be removed")
         }
         let verb = dryRun ? "would remove" : "removed"
-        print("kept the runs of \(locks.count) lock file(s): \(report.runsKept) runs, \(report.objectsKept) objects")
+        print("kept the runs of \(locks.count) lock file(s) and of the sweeps' trials: \(report.runsKept) runs, \(report.objectsKept) objects")
         print("\(verb) \(report.runsRemoved) runs and \(report.objectsRemoved) objects, freeing \(bytes(report.bytesFreed))")
     }
 

@@ -45,6 +45,27 @@ struct ManifestOptions: ParsableArguments {
     }
 }
 
+/// Where and with how many threads stale stages run: `--threads` and `--executor`, shared by
+/// `pipe run` and `pipe sweep`.
+struct ExecutionOptions: ParsableArguments {
+    @Option(help: "Threads shared by the running stages (default: number of cores).")
+    var threads: Int?
+
+    @Option(help: "Where stale stages run: local or slurm (default: the manifest's executor:, else local).")
+    var executor: ExecutorKind?
+
+    /// Sets the threads and the executor; on Slurm, stages are not limited by the local cores
+    /// unless `jobs` is given (the cluster queues what it cannot start yet).
+    func apply(to options: inout RunOptions, manifest: Manifest, jobs: Int?) throws {
+        if let threads {
+            guard threads >= 1 else { throw UsageError("--threads must be at least 1") }
+            options.threads = threads
+        }
+        options.executor = executor
+        if let jobs { options.jobs = jobs } else if (executor ?? manifest.executor) == .slurm { options.jobs = 1000 }
+    }
+}
+
 /// Writes JSON to standard output.
 func printJSON(_ value: JSONValue) {
     print(value.prettyJSON, terminator: "")

@@ -12,6 +12,7 @@ struct Pipe: AsyncParsableCommand {
         subcommands: [RunCommand.self, StatusCommand.self, DagCommand.self, ShowCommand.self, StagesCommand.self,
                       VerifyCommand.self, GCCommand.self, NewStageCommand.self,
                       EncodeCommand.self, DecodeCommand.self, GenerateCommand.self, ServeCommand.self, PromoteCommand.self, ReportCommand.self,
+                      SweepCommand.self,
                       ExecStageCommand.self]
     )
 

@@ -26,11 +26,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Stages to run at once (default: number of cores).")
     var jobs: Int?
 
-    @Option(help: "Threads shared by the running stages (default: number of cores).")
-    var threads: Int?
-
-    @Option(help: "Where stale stages run: local or slurm (default: the manifest's executor:, else local).")
-    var executor: ExecutorKind?
+    @OptionGroup var execution: ExecutionOptions
 
     @Flag(name: .shortAndLong, help: "Show the stages' log lines and cached stages too.")
     var verbose = false
@@ -49,14 +45,7 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.targets = stages
         runOptions.force = Set(force)
         runOptions.keepGoing = keepGoing
-        runOptions.executor = executor
-        if let jobs { runOptions.jobs = jobs } else if (executor ?? manifest.executor) == .slurm {
-            runOptions.jobs = 1000  // the cluster queues what it cannot start yet
-        }
-        if let threads {
-            guard threads >= 1 else { throw UsageError("--threads must be at least 1") }
-            runOptions.threads = threads
-        }
+        try execution.apply(to: &runOptions, manifest: manifest, jobs: jobs)
 
         if dryRun {
             let planner = try PipelineRunner(manifest: manifest, cache: cache, observer: SilentObserver(), options: runOptions)
@@ -117,15 +106,21 @@ struct RunCommand: AsyncParsableCommand {
             case .cached: status = Terminal.dim("cached")
             case .failed: status = Terminal.color("failed", 31)
             case .skipped(let because): status = Terminal.color("skipped", 33) + " (\(because))"
+            case .stopped(let reason): status = Terminal.color("stopped", 33) + " (\(reason))"
+            case .refused: status = Terminal.color("refused", 31)
             }
             let time: String = { if case .ran = r.outcome { return Terminal.duration(r.seconds) } else { return "-" } }()
             return [r.stage, time, status]
         }
         Terminal.error("\n" + Terminal.table(["stage", "time", "status"], rows))
         Terminal.error("\n\(summary.ranCount) ran, \(counts["cached"] ?? 0) cached, \(counts["failed"] ?? 0) failed, "
-            + "\(counts["skipped"] ?? 0) skipped in \(Terminal.duration(seconds))")
+            + (counts["refused"].map { "\($0) refused, " } ?? "")
+            + "\(counts["skipped"] ?? 0) skipped" + (counts["stopped"].map { ", \($0) stopped" } ?? "") + " in \(Terminal.duration(seconds))")
         printWarnings(summary)
         for r in summary.reports {
+            if case .refused(let reason) = r.outcome {
+                Terminal.error("\n\(Terminal.color("✗", 31)) \(Terminal.bold(r.stage)) refused: \(reason)")
+            }
             guard case .failed(let message, let tail) = r.outcome else { continue }
             Terminal.error("\n\(Terminal.color("✗", 31)) \(Terminal.bold(r.stage)) failed: \(message)")
             if !tail.isEmpty {
@@ -158,6 +153,7 @@ struct RunCommand: AsyncParsableCommand {
                     fields["error"] = .string(message)
                     fields["log_tail"] = .array(tail.map(JSONValue.string))
                 case .skipped(let because): fields["reason"] = .string(because)
+                case .stopped(let reason), .refused(let reason): fields["reason"] = .string(reason)
                 default: break
                 }
                 return .object(fields)

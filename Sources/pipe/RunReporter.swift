@@ -1,8 +1,10 @@
 import Foundation
 import PipeEngine
+import PipeKit
 
 /// Shows a run as it happens. On a TTY it redraws one live line per running stage (percent,
-/// elapsed, ETA, the stage's message); otherwise it prints plain, rate-limited log lines.
+/// elapsed, ETA, the stage's latest intermediate metrics, its message); otherwise it prints
+/// plain, rate-limited log lines, and a line for each intermediate metric reported.
 final class RunReporter: RunObserver, @unchecked Sendable {
     private struct Live {
         var started = Date()
@@ -10,6 +12,8 @@ final class RunReporter: RunObserver, @unchecked Sendable {
         var message = ""
         var lastPrinted = Date.distantPast
         var lastPrintedFraction = -1.0
+        /// The latest value of each intermediate metric, with its step.
+        var latest: [String: MetricPoint] = [:]
     }
 
     private let live: Bool
@@ -71,6 +75,13 @@ final class RunReporter: RunObserver, @unchecked Sendable {
         mutex.withLock { emit(Terminal.dim("  \(stage) | ") + line) }
     }
 
+    func intermediate(_ stage: String, name: String, step: Int, value: Double) {
+        mutex.withLock {
+            running[stage]?.latest[name] = MetricPoint(step: step, value: value)
+            if !live { emit("  \(stage)  \(name) \(Self.format(value)) at step \(step)") }
+        }
+    }
+
     func warning(_ stage: String, _ message: String) {
         mutex.withLock { emit("\(Terminal.color("!", 33)) \(stage)  warning: \(message)") }
     }
@@ -88,6 +99,10 @@ final class RunReporter: RunObserver, @unchecked Sendable {
                 emit("\(Terminal.color("✗", 31)) \(stage)  failed: \(message)")
             case .skipped(let because):
                 if because != "dry run" { emit("\(Terminal.color("-", 33)) \(stage)  skipped: \(because)") }
+            case .stopped(let reason):
+                emit("\(Terminal.color("■", 33)) \(stage)  stopped: \(reason)")
+            case .refused(let reason):
+                emit("\(Terminal.color("✗", 31)) \(stage)  refused: \(reason)")
             }
         }
     }
@@ -100,9 +115,15 @@ final class RunReporter: RunObserver, @unchecked Sendable {
             if f > 0.01 && f < 1 { parts.append("ETA \(Terminal.duration(elapsed * (1 - f) / f))") }
         }
         parts.append(Terminal.duration(elapsed))
+        for (name, point) in state.latest.sorted(by: { $0.key < $1.key }) {
+            parts.append("\(name) \(Self.format(point.value)) @\(point.step)")
+        }
         if !state.message.isEmpty { parts.append(state.message) }
         return parts.joined(separator: "  ")
     }
+
+    /// An intermediate value with four significant digits.
+    private static func format(_ value: Double) -> String { String(format: "%.4g", value) }
 
     /// Prints a permanent line above the live area.
     private func emit(_ line: String) {

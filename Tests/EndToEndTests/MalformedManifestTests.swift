@@ -67,7 +67,24 @@ final class MalformedManifestTests: XCTestCase {
          "m.yaml:5:11: error: unknown stage kind 'colect'; did you mean 'collect'?"),
         ("bad-executor", header + "executor: slurmm\nstages:\n" + source,
          "m.yaml:3:11: error: 'executor' must be one of local, slurm; did you mean 'slurm'?"),
+        ("sweep-unknown-param", sweepHeader + "  metric: a.val.loss\n  space: {lrr: {kind: uniform, low: 0, high: 1}}\n  trials: 4\n",
+         "m.yaml:10:11: error: sweep.space names parameter 'lrr', which is not in params (lr, model, model.width); did you mean 'lr'?"),
+        ("sweep-unknown-stage", sweepHeader + "  metric: b.val.loss\n  space: {lr: {kind: uniform, low: 0, high: 1}}\n  trials: 4\n",
+         "m.yaml:9:11: error: 'metric' names stage 'b', which the manifest does not have; did you mean 'a'?"),
+        ("sweep-fields", sweepHeader + "  metric: loss\n  direction: up\n  space: {model.width: {kind: int, low: 8, high: 64}}\n  trials: 0\n  paralel: 2\n",
+         "4 problems:\nm.yaml:9:11: error: 'metric' must name a stage's metric as stage.metric, e.g. evaluate.val.loss\n"
+            + "m.yaml:10:14: error: 'direction' must be minimize or maximize\n"
+            + "m.yaml:12:11: error: 'trials' must be a whole number from 1 to 1000000\n"
+            + "m.yaml:13:3: error: unknown field 'paralel' in sweep; did you mean 'parallel'?"),
+        ("sweep-space", sweepHeader + "  metric: a.val.loss\n  space:\n    lr: {kind: log_uniform, low: 0, high: 1}\n  trials: 4\n",
+         "m.yaml:11:9: error: sweep.space.lr: log_uniform needs 0 < low < high, found low 0.0, high 1.0"),
+        ("sweep-sampler", sweepHeader + "  metric: a.val.loss\n  space: {lr: {kind: uniform, low: 0, high: 1}}\n"
+            + "  sampler: {kind: tpe, seed: one}\n",
+         "2 problems:\nm.yaml:9:3: error: sweep needs 'trials' (how many to run; only a grid knows its own number)\n"
+            + "m.yaml:11:30: error: sweep.sampler.seed: expected an integer, found \"one\""),
     ]
+
+    static let sweepHeader = header + "params: {lr: 0.1, model: {width: 16}}\nstages:\n" + source + "sweep:\n"
 
     func testEachMalformedManifestIsRefusedWithItsExactMessage() throws {
         XCTAssertGreaterThanOrEqual(Self.cases.count, 15)

@@ -64,6 +64,26 @@ final class PluginTests: XCTestCase {
         XCTAssertTrue(runs.filter { $0.hasSuffix(".json") }.isEmpty)
     }
 
+    func testIntermediateMetricsAreShownAndKeptAsTheStagesCurve() throws {
+        try ws.writeShellPlugin("learner", script: """
+        for step in 10 20 30; do echo "::metric val.loss $((40 - step)).5 step=$step"; done
+        echo '::metric val.loss 1 step=-1'
+        echo '{"id": "a", "text": "done"}' > "$PIPE_OUTPUT_DOCUMENTS/part-00000.jsonl"
+        echo '::metric val.loss 10.5'
+
+        """)
+        try ws.write("p.yaml", "version: 1\nname: f\nstages:\n  l:\n    uses: ./stages/learner\n")
+        let output = try ws.run(["run", "p.yaml"])
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertTrue(output.stderr.contains("l  val.loss 30.5 at step 10") && output.stderr.contains("l  val.loss 10.5 at step 30"),
+                      output.stderr)
+        let record = try XCTUnwrap(try ws.runRecords(of: "l").first)
+        let curve = try XCTUnwrap((record["curves"] as? [String: Any])?["val.loss"] as? [[String: Any]])
+        XCTAssertEqual(curve.map { $0["step"] as? Int }, [10, 20, 30], "a negative step is a log line, not a point")
+        XCTAssertEqual(curve.map { $0["value"] as? Double }, [30.5, 20.5, 10.5])
+        XCTAssertEqual((record["metrics"] as? [String: Double])?["val.loss"], 10.5, "the final value stays a metric")
+    }
+
     func testEmptyDeclaredOutputFails() throws {
         try ws.writeShellPlugin("lazy", script: "echo did nothing\n")
         try ws.write("p.yaml", "version: 1\nname: f\nstages:\n  l:\n    uses: ./stages/lazy\n")

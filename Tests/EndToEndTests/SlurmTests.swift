@@ -260,6 +260,24 @@ final class SlurmTests: XCTestCase {
     }
 
     /// The highest job id the controller has handed out.
+    func testASweepsTrialsRunAsSlurmJobsWithTheirParams() throws {
+        try ws.writeBranin()
+        try ws.write("s.yaml", SweepTests.braninManifest(sampler: "{kind: random, seed: 1}", trials: 2, parallel: 2))
+        let local = try ws.run(["sweep", "s.yaml", "--cache", "cache-local", "--json"])
+        XCTAssertEqual(local.status, 0, local.stderr)
+        let before = try Self.lastJobId()
+        let slurm = try ws.run(["sweep", "s.yaml", "--cache", "cache-slurm", "--executor", "slurm", "--json"])
+        XCTAssertEqual(slurm.status, 0, slurm.stderr)
+        XCTAssertEqual(try Self.lastJobId(), before + 2, "one job per trial's stage")
+        /// Each trial's number and value.
+        func values(_ output: Workspace.Output) -> [Int: Double] {
+            let trials = (output.json as? [String: Any])?["trials"] as? [[String: Any]] ?? []
+            return Dictionary(uniqueKeysWithValues: trials.map { ($0["number"] as! Int, $0["value"] as? Double ?? .nan) })
+        }
+        XCTAssertEqual(values(slurm), values(local), "the jobs ran the stage with each trial's params")
+        XCTAssertEqual(values(slurm).count, 2)
+    }
+
     static func lastJobId() throws -> Int {
         let (_, output) = try Workspace.execute("/usr/bin/env", ["scontrol", "show", "jobs", "-o"], in: URL(fileURLWithPath: "/"),
                                                 environment: ProcessInfo.processInfo.environment)

@@ -49,6 +49,10 @@ final class TrainTests: XCTestCase {
         let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/metrics/metrics.json"))) as! [String: Double]
         XCTAssertEqual(metrics["train.steps"], 150)
         XCTAssertEqual(metrics["val.loss"]!, val.last!, accuracy: 1e-12)
+        // Each evaluation was reported as it happened: the run record keeps the curve.
+        let reported = try XCTUnwrap((try ws.runRecords(of: "train").first?["curves"] as? [String: Any])?["val.loss"] as? [[String: Any]])
+        XCTAssertEqual(reported.map { $0["step"] as? Int }, [50, 100, 150])
+        XCTAssertEqual(reported.compactMap { $0["value"] as? Double }, val)
         XCTAssertGreaterThan(metrics["train.tokens_per_second"]!, 0)
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/model/config.json"))) as! [String: Any]
         XCTAssertEqual(config["architectures"] as? [String], ["LlamaForCausalLM"])
@@ -117,6 +121,9 @@ final class TrainTests: XCTestCase {
         let refused = try ws.run(["run", "p.yaml"])
         XCTAssertEqual(refused.status, 1)
         XCTAssertTrue(refused.stderr.contains("over max_parameters 5000"), refused.stderr)
+        let summary = try ws.run(["run", "p.yaml", "--json"])
+        let train = ((summary.json as? [String: Any])?["stages"] as? [[String: Any]])?.first { $0["stage"] as? String == "train" }
+        XCTAssertEqual(train?["status"] as? String, "refused", "refused before running, not failed while running")
 
         let long = "{model: {layers: 2, heads: 2, dim: 32, context: 32}, batch: 8, steps: 100000, eval_every: 1000, eval_tokens: 2048}"
         try ws.write("p.yaml", Self.manifest(train: long, budget: "{max_train_seconds: 2}"))

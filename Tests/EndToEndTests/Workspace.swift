@@ -178,6 +178,36 @@ struct Workspace {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// A plugin whose metric `value` is the Branin function of its params `x1`, `x2`, after
+    /// sleeping `seconds`.
+    func writeBranin(seconds: Double = 0) throws {
+        try write("stages/branin/stage.yaml", """
+        name: branin
+        version: 1
+        run: [sh, run.sh]
+        params:
+          x1: {type: float, default: 0}
+          x2: {type: float, default: 0}
+        outputs: {metrics: {kind: metrics}}
+        """)
+        try write("stages/branin/run.sh", """
+        sleep \(seconds)
+        awk -v x1="$PIPE_PARAM_X1" -v x2="$PIPE_PARAM_X2" 'BEGIN { pi = atan2(0, -1); b = 5.1 / (4 * pi * pi); c = 5 / pi
+          t = 1 / (8 * pi); printf "::metric value %.17g\\n", (x2 - b * x1 * x1 + c * x1 - 6) ^ 2 + 10 * (1 - t) * cos(x1) + 10 }'
+        echo '{}' > "$PIPE_OUTPUT_METRICS/metrics.json"
+
+        """)
+    }
+
+    /// The run records in the workspace's cache of the stage named `stage`, as JSON objects.
+    func runRecords(of stage: String) throws -> [[String: Any]] {
+        let folder = root.appendingPathComponent("cache/runs")
+        return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.compactMap {
+            let record = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent($0))) as? [String: Any]
+            return record?["stage"] as? String == stage ? record : nil
+        }
+    }
+
     /// `pipe run --json` and the status of each stage.
     func runStages(_ manifest: String, _ extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> [String: String] {
         let output = try run(["run", manifest, "--json"] + extra)

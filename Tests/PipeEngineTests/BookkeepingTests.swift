@@ -12,6 +12,7 @@ private final class RecordRemovingObserver: RunObserver, @unchecked Sendable {
     func progress(_ stage: String, fraction: Double?, message: String) {}
     func log(_ stage: String, _ line: String) {}
     func warning(_ stage: String, _ message: String) {}
+    func intermediate(_ stage: String, name: String, step: Int, value: Double) {}
     func finished(_ stage: String, _ outcome: StageOutcome) {
         guard stage == self.stage else { return }
         for key in cache.runs.allKeys() { cache.runs.remove(key) }

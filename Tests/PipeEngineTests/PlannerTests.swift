@@ -77,6 +77,7 @@ private final class ReasonsObserver: RunObserver, @unchecked Sendable {
     func progress(_ stage: String, fraction: Double?, message: String) {}
     func log(_ stage: String, _ line: String) {}
     func warning(_ stage: String, _ message: String) {}
+    func intermediate(_ stage: String, name: String, step: Int, value: Double) {}
     func finished(_ stage: String, _ outcome: StageOutcome) {}
 }
 

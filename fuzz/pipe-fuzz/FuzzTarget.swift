@@ -109,6 +109,7 @@ final class CollectRun: @unchecked Sendable {
         func progress(fraction: Double?, message: String) {}
         func log(_ line: String) {}
         func metric(name: String, value: Double) {}
+        func report(name: String, step: Int, value: Double) {}
         func warn(_ message: String) {}
     }
 

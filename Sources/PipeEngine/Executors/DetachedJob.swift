@@ -21,7 +21,7 @@ public struct DetachedJobSpec: Sendable, Codable {
 }
 
 /// What `pipe exec-stage` leaves for the submitter (`result.json`): the outputs it ingested, or
-/// the error, with the stage's log, metrics and warnings.
+/// the error, with the stage's log, metrics, curves and warnings.
 public struct DetachedJobResult: Sendable, Codable {
     public var host: String
     public var outputs: [String: ArtifactTree]?
@@ -29,6 +29,8 @@ public struct DetachedJobResult: Sendable, Codable {
     public var log: String
     public var logTail: [String]
     public var metrics: [String: Double]
+    /// Intermediate metrics the stage reported (absent from results of older versions).
+    public var curves: [String: [MetricPoint]]?
     public var warnings: [String]
 }
 
@@ -75,10 +77,10 @@ final class DetachedJobFolder {
             .filter { !$0.isEmpty }
     }
 
-    /// Turns a result into the stage's product, feeding its log, metrics and warnings to `events`
-    /// as if the stage had run here.
+    /// Turns a result into the stage's product, feeding its log, metrics, curves and warnings to
+    /// `events` as if the stage had run here.
     func product(_ result: DetachedJobResult, events: StageEvents) throws -> StageProduct {
-        events.absorb(log: result.log, metrics: result.metrics, warnings: result.warnings)
+        events.absorb(log: result.log, metrics: result.metrics, curves: result.curves ?? [:], warnings: result.warnings)
         if let error = result.error { throw StageError(error) }
         guard let outputs = result.outputs else { throw StageError("the job on \(result.host) reported neither outputs nor an error") }
         return StageProduct(outputs: outputs)

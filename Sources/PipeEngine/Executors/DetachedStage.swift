@@ -105,13 +105,13 @@ public struct DetachedStage {
                        error: String?) throws
     {
         let result = DetachedJobResult(host: host, outputs: outputs, error: error, log: events.logText, logTail: events.logTail,
-                                       metrics: events.metrics, warnings: events.warnings)
+                                       metrics: events.metrics, curves: events.curves, warnings: events.warnings)
         try DetachedJobFolder.write(result, besides: specURL, task: task)
     }
 }
 
-/// Prints a detached stage's log and progress as they come, so the job's own output file
-/// (Slurm's `--output`, mpirun's terminal) shows them live.
+/// Prints a detached stage's log, progress and intermediate metrics as they come, so the job's
+/// own output file (Slurm's `--output`, mpirun's terminal) shows them live.
 struct LinePrinter: RunObserver {
     let print: @Sendable (String) -> Void
     func started(_ stage: String, reasons: [StaleReason]) {}
@@ -120,5 +120,8 @@ struct LinePrinter: RunObserver {
     }
     func log(_ stage: String, _ line: String) { print(line) }
     func warning(_ stage: String, _ message: String) {}
+    func intermediate(_ stage: String, name: String, step: Int, value: Double) {
+        print("::metric \(name) \(value) step=\(step)")
+    }
     func finished(_ stage: String, _ outcome: StageOutcome) {}
 }

@@ -26,9 +26,13 @@ struct MPILauncher {
         throw StageError("mpirun ended (\(ending)) before rank 0 wrote a result; its last lines:\n" + tail.joined(separator: "\n"))
     }
 
-    /// Rank 0's `::progress FRACTION MESSAGE` lines (see `LinePrinter`) as progress; its log
-    /// lines show as the current message (the log itself comes with the result).
+    /// Rank 0's `::progress FRACTION MESSAGE` lines (see `LinePrinter`) as progress and its
+    /// intermediate metrics as they come (the result's curves then replace them); its log lines
+    /// show as the current message (the log itself comes with the result).
     static func showProgress(_ line: String, events: StageEvents) {
+        if case .intermediate(let name, let value, let step) = PluginLine(line) {
+            return events.report(name: name, step: step, value: value)
+        }
         guard line.hasPrefix("::progress ") else { return events.progress(fraction: nil, message: line) }
         let rest = line.dropFirst(11).split(separator: " ", maxSplits: 1)
         events.progress(fraction: rest.first.flatMap { Double($0) }, message: rest.count > 1 ? String(rest[1]) : "")

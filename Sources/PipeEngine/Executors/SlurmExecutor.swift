@@ -47,7 +47,7 @@ struct SlurmExecutor: StageExecutor {
                     + folder.outputTail(5, task: index).map { "\n  " + $0 }.joined())
                 continue
             }
-            events.absorb(log: result.log, metrics: [:], warnings: result.warnings)
+            events.absorb(log: result.log, metrics: [:], curves: [:], warnings: result.warnings)
             if let error = result.error { failures.append("array task \(index): \(error)") }
         }
         if !failures.isEmpty {

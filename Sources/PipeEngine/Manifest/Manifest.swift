@@ -19,6 +19,8 @@ public struct Manifest: Sendable {
     public var overrides: [[String]]
     /// Stages in the order the manifest lists them.
     public var stages: [ManifestStage]
+    /// The `sweep:` block, if any (`pipe sweep`).
+    public var sweep: SweepBlock?
 
     public func stage(_ name: String) -> ManifestStage? { stages.first { $0.name == name } }
 

@@ -11,7 +11,7 @@ public struct ManifestLoader {
         self.workspace = workspace
     }
 
-    static let topLevelFields: Set<String> = ["version", "name", "params", "stages", "cache", "description", "executor"]
+    static let topLevelFields: Set<String> = ["version", "name", "params", "stages", "cache", "description", "executor", "sweep"]
     static let stageFields: Set<String> = ["uses", "inputs", "with", "needs", "timeout", "publish", "resources", "description"]
 
     /// Loads `url`. `overrides` are `--set name=value` pairs applied to `params:`.
@@ -81,9 +81,12 @@ public struct ManifestLoader {
         } else {
             sink.error(root.location, "missing 'stages'")
         }
+        let sweep = root["sweep"].flatMap {
+            SweepBlock.parse($0, params: params, stages: Set(root["stages"]?.entries?.map(\.key) ?? []), manifestName: name, sink: &sink)
+        }
         try sink.throwIfAny()
         return Manifest(url: url, displayPath: displayPath, workspace: workspace, name: name, params: params,
-                        cache: cache, executor: executor, overrides: overrides.map { [$0.0, $0.1] }, stages: stages)
+                        cache: cache, executor: executor, overrides: overrides.map { [$0.0, $0.1] }, stages: stages, sweep: sweep)
     }
 
     // MARK: - Params
@@ -98,12 +101,13 @@ public struct ManifestLoader {
             }
         }
         for (key, text) in overrides {
-            guard params[key] != nil else {
-                sink.error(nil, "--set \(key)=\(text): the manifest has no parameter '\(key)'" + Suggestion.hint(for: key, in: params.keys))
+            guard ParamPath.value(at: key, in: params) != nil else {
+                sink.error(nil, "--set \(key)=\(text): the manifest has no parameter '\(key)'"
+                    + Suggestion.hint(for: key, in: ParamPath.all(in: params)))
                 continue
             }
             do {
-                params[key] = try YAMLLoader.parse(Data(text.utf8), displayPath: "--set \(key)").json
+                _ = ParamPath.set(try YAMLLoader.parse(Data(text.utf8), displayPath: "--set \(key)").json, at: key, in: &params)
             } catch {
                 sink.error(nil, "--set \(key)=\(text): not a valid value")
             }

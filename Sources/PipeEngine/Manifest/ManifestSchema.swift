@@ -43,6 +43,7 @@ public enum ManifestSchema {
                 "params": .object(["type": .string("object"), "description": .string("pipeline variables, referenced as ${params.name}")]),
                 "cache": .object(["type": .string("string")]),
                 "executor": .object(["enum": .array(ExecutorKind.allCases.map { .string($0.rawValue) })]),
+                "sweep": .object(["type": .string("object"), "description": .string("pipe sweep: metric, direction, space, sampler, trials, parallel, prune, study (docs/sweeps.md)")]),
                 "stages": .object(["type": .string("object"), "additionalProperties": stage]),
             ]),
         ])

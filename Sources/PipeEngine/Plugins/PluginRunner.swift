@@ -64,6 +64,7 @@ struct PluginRunner {
         switch PluginLine(line) {
         case .progress(let fraction, let message): events.progress(fraction: fraction, message: message)
         case .metric(let name, let value): events.metric(name: name, value: value)
+        case .intermediate(let name, let value, let step): events.report(name: name, step: step, value: value)
         case .warning(let message): events.warn(message)
         case .log(let text): events.log(text)
         }
@@ -71,11 +72,13 @@ struct PluginRunner {
 }
 
 /// One line a plugin printed: `::progress <0..1> <message>`, `::metric <name> <value>`,
-/// `::warning <message>`, or else a log line. A progress or metric line whose number is not
-/// finite (or a fraction outside 0...1) is kept as a log line.
+/// `::metric <name> <value> step=<N>` (an intermediate value), `::warning <message>`, or else a
+/// log line. A progress or metric line whose number is not finite (or a fraction outside 0...1,
+/// or a step that is not a whole number from 0) is kept as a log line.
 public enum PluginLine: Equatable, Sendable {
     case progress(Double, String)
     case metric(String, Double)
+    case intermediate(String, Double, step: Int)
     case warning(String)
     case log(String)
 
@@ -91,9 +94,15 @@ public enum PluginLine: Equatable, Sendable {
             return
         } else if line.hasPrefix("::metric ") {
             let parts = line.dropFirst(9).split(separator: " ")
-            if parts.count == 2, let value = Double(parts[1]), value.isFinite {
-                self = .metric(String(parts[0]), value)
-                return
+            if parts.count == 2 || parts.count == 3, let value = Double(parts[1]), value.isFinite {
+                if parts.count == 2 {
+                    self = .metric(String(parts[0]), value)
+                    return
+                }
+                if parts[2].hasPrefix("step="), let step = Int(parts[2].dropFirst(5)), step >= 0 {
+                    self = .intermediate(String(parts[0]), value, step: step)
+                    return
+                }
             }
         }
         self = .log(line)

@@ -15,6 +15,10 @@ public struct RunOptions: Sendable {
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Where stages run; nil takes the manifest's `executor:`, else local.
     public var executor: ExecutorKind?
+    /// Copy outputs to their `publish:` paths (a sweep's trials only fill the cache).
+    public var publish = true
+    /// The lock file that records the stages' last keys; nil is the manifest's own.
+    public var lockFile: URL?
     public init() {}
 }
 
@@ -37,13 +41,17 @@ public struct StageReport: Sendable {
     public var warnings: [String] = []
     /// The stage's outputs, when it ran or was reused: what its dependents read.
     public var outputs: [String: ArtifactTree]?
+    /// Its metrics, when it ran or was reused.
+    public var metrics: [String: Double] = [:]
+    /// Its intermediate metrics as reported, also when it was stopped (partial curves).
+    public var curves: [String: [MetricPoint]] = [:]
 }
 
 /// The result of `pipe run`.
 public struct RunSummary: Sendable {
     public var reports: [StageReport]
     public var interrupted: Bool
-    public var failed: Bool { reports.contains { if case .failed = $0.outcome { return true } else { return false } } }
+    public var failed: Bool { reports.contains { $0.outcome.isFailure } }
     public var ranCount: Int { reports.filter { if case .ran = $0.outcome { return true } else { return false } }.count }
 }
 
@@ -59,6 +67,7 @@ public final class PipelineRunner: @unchecked Sendable {
     let executor: any StageExecutor
     let lockWriter: LockFileWriter
     let cancelFlag = CancellationFlag()
+    let stops = StageStops()
     /// When this runner was made: every stage it computes records it, so a report can tell what
     /// one `pipe run` computed from what it reused.
     let runStarted = Date()
@@ -83,7 +92,7 @@ public final class PipelineRunner: @unchecked Sendable {
         self.options = options
         self.executor = executor
         keys = KeyBuilder(cache: cache, workspace: manifest.workspace)
-        lockWriter = try LockFileWriter(url: manifest.lockURL, cache: cache)
+        lockWriter = try LockFileWriter(url: options.lockFile ?? manifest.lockURL, cache: cache)
         if let corruption = lockWriter.corruption {
             notices.append("\(corruption); staleness reasons start afresh")
         }
@@ -91,6 +100,12 @@ public final class PipelineRunner: @unchecked Sendable {
 
     /// Asks running stages to stop (Ctrl-C); nothing partial is cached.
     public func cancel() { cancelFlag.set() }
+
+    /// Asks one running stage to stop early, giving the reason; it ends `.stopped` with its
+    /// partial curves, nothing of it is cached, and its dependents are skipped. False when the
+    /// stage is not running.
+    @discardableResult
+    public func stop(_ stage: String, reason: String) -> Bool { stops.stop(stage, reason: reason) }
 
     var plannedOrder: [String] {
         let all = manifest.stages.map(\.name)
@@ -183,7 +198,7 @@ public final class PipelineRunner: @unchecked Sendable {
                     let deps = stage.dependencies
                     guard deps.allSatisfy({ finished[$0] != nil }) else { continue }
                     if let blocker = deps.first(where: { dep in
-                        switch finished[dep]!.outcome { case .failed, .skipped: return true; default: return false }
+                        switch finished[dep]!.outcome { case .failed, .skipped, .stopped, .refused: return true; default: return false }
                     }) {
                         let report = StageReport(stage: name, outcome: .skipped(because: "\(blocker) did not succeed"),
                                                  seconds: 0, key: nil)
@@ -218,7 +233,7 @@ public final class PipelineRunner: @unchecked Sendable {
             while let report = await group.next() {
                 running.remove(report.stage)
                 finished[report.stage] = report
-                if case .failed = report.outcome, !options.keepGoing { stopLaunching = true }
+                if report.outcome.isFailure, !options.keepGoing { stopLaunching = true }
                 if let produced = report.outputs { outputs[report.stage] = produced }
                 launchReady()
             }
@@ -254,10 +269,11 @@ public final class PipelineRunner: @unchecked Sendable {
     private func process(_ stage: ManifestStage, inputs: [String: ArtifactTree], threads: Int) async -> StageReport {
         let started = Date()
         func report(_ outcome: StageOutcome, _ key: String?, warnings: [String] = [],
-                    outputs: [String: ArtifactTree]? = nil) -> StageReport {
+                    outputs: [String: ArtifactTree]? = nil, metrics: [String: Double] = [:],
+                    curves: [String: [MetricPoint]] = [:]) -> StageReport {
             observer.finished(stage.name, outcome)
             return StageReport(stage: stage.name, outcome: outcome, seconds: Date().timeIntervalSince(started), key: key,
-                               warnings: warnings, outputs: outputs)
+                               warnings: warnings, outputs: outputs, metrics: metrics, curves: curves)
         }
         let parts: KeyParts
         do {
@@ -294,34 +310,45 @@ public final class PipelineRunner: @unchecked Sendable {
         let events = StageEvents(stage: stage.name, observer: observer)
         let job = StageJob(stage: stage, parts: parts, key: key, inputs: inputs, threads: threads)
         do {
-            let product = try await executor.execute(job, events: events, cancel: cancelFlag)
+            // The stage runs in a task of its own, so that it alone can be stopped (`stop`).
+            let flag = CancellationFlag(parent: cancelFlag)
+            let work = Task { [executor] in try await executor.execute(job, events: events, cancel: flag) }
+            stops.register(stage.name, flag: flag, task: work)
+            defer { stops.unregister(stage.name) }
+            let product = try await withTaskCancellationHandler { try await work.value } onCancel: { work.cancel() }
             let seconds = Date().timeIntervalSince(started)
             let logBlob = try storeLog(events.logText)
+            let curves = events.curves
             let record = RunRecord(format: 1, key: key, stage: stage.name, uses: stage.uses, parts: parts,
-                                   outputs: product.outputs, metrics: events.metrics, log: logBlob, logTail: events.logTail,
+                                   outputs: product.outputs, metrics: events.metrics, curves: curves.isEmpty ? nil : curves,
+                                   log: logBlob, logTail: events.logTail,
                                    started: started, seconds: seconds, warnings: events.warnings.isEmpty ? nil : events.warnings,
                                    run: runStarted)
             try cache.runs.save(record)
             FileSystem.removeTree(cache.workFolder(key))
             try recordInLock(stage, record: record)
-            return report(.ran(seconds: seconds), key, warnings: events.warnings, outputs: record.outputs)
-        } catch is CancellationError {
-            return report(.skipped(because: "interrupted"), nil)
+            return report(.ran(seconds: seconds), key, warnings: events.warnings, outputs: record.outputs,
+                          metrics: record.metrics, curves: curves)
         } catch {
-            if cancelFlag.isSet { return report(.skipped(because: "interrupted"), nil) }
+            if let reason = stops.reason(stage.name), !cancelFlag.isSet {
+                return report(.stopped(reason: reason), key, warnings: events.warnings, metrics: events.metrics, curves: events.curves)
+            }
+            if error is CancellationError || cancelFlag.isSet { return report(.skipped(because: "interrupted"), nil) }
+            if let refusal = error as? StageRefusal { return report(.refused(reason: refusal.reason), nil) }
             return report(.failed(message: FileSystem.describe(error), logTail: events.logTail), nil)
         }
     }
 
     private func finishCached(_ stage: ManifestStage, record: RunRecord,
-                              report: (StageOutcome, String?, [String], [String: ArtifactTree]?) -> StageReport) -> StageReport
+                              report: (StageOutcome, String?, [String], [String: ArtifactTree]?, [String: Double],
+                                       [String: [MetricPoint]]) -> StageReport) -> StageReport
     {
         do {
             try recordInLock(stage, record: record)
         } catch {
-            return report(.failed(message: "\(error)", logTail: []), record.key, [], nil)
+            return report(.failed(message: "\(error)", logTail: []), record.key, [], nil, [:], [:])
         }
-        return report(.cached, record.key, record.warnings ?? [], record.outputs)
+        return report(.cached, record.key, record.warnings ?? [], record.outputs, record.metrics, record.curves ?? [:])
     }
 
     /// Writes the stage's entry in the lock file and publishes its outputs where asked.
@@ -329,7 +356,7 @@ public final class PipelineRunner: @unchecked Sendable {
         let publisher = Publisher(cache: cache, workspace: manifest.workspace)
         let previous = lockWriter.snapshot.publishedCopies
         var published: [String: PipelineLock.Published] = [:]
-        for (output, path) in stage.publish.sorted(by: { $0.key < $1.key }) {
+        for (output, path) in stage.publish.sorted(by: { $0.key < $1.key }) where options.publish {
             guard let tree = record.outputs[output] else { continue }
             do {
                 published[path] = try publisher.publish(tree, to: path, previous: previous[path])

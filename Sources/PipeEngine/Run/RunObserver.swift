@@ -7,6 +7,12 @@ public enum StageOutcome: Sendable {
     case cached
     case failed(message: String, logTail: [String])
     case skipped(because: String)
+    /// Asked to stop early while it ran (a sweep's pruner), with the reason: not a failure of
+    /// the run, and nothing is cached.
+    case stopped(reason: String)
+    /// It refused its parameters before doing any work (`StageRefusal`: over the budget); a
+    /// failure of the run.
+    case refused(reason: String)
 
     public var label: String {
         switch self {
@@ -14,6 +20,16 @@ public enum StageOutcome: Sendable {
         case .cached: return "cached"
         case .failed: return "failed"
         case .skipped: return "skipped"
+        case .stopped: return "stopped"
+        case .refused: return "refused"
+        }
+    }
+
+    /// Whether the stage failed the run (failed, or refused its parameters).
+    public var isFailure: Bool {
+        switch self {
+        case .failed, .refused: return true
+        case .ran, .cached, .skipped, .stopped: return false
         }
     }
 }
@@ -24,6 +40,8 @@ public protocol RunObserver: Sendable {
     func progress(_ stage: String, fraction: Double?, message: String)
     func log(_ stage: String, _ line: String)
     func warning(_ stage: String, _ message: String)
+    /// An intermediate value the running stage reported (`val.loss` at `step`).
+    func intermediate(_ stage: String, name: String, step: Int, value: Double)
     func finished(_ stage: String, _ outcome: StageOutcome)
 }
 
@@ -34,10 +52,11 @@ public struct SilentObserver: RunObserver {
     public func progress(_ stage: String, fraction: Double?, message: String) {}
     public func log(_ stage: String, _ line: String) {}
     public func warning(_ stage: String, _ message: String) {}
+    public func intermediate(_ stage: String, name: String, step: Int, value: Double) {}
     public func finished(_ stage: String, _ outcome: StageOutcome) {}
 }
 
-/// Collects one running stage's log, metrics and progress.
+/// Collects one running stage's log, metrics, curves and progress.
 ///
 /// The log is capped: a plugin that prints gigabytes keeps its first and last lines and a
 /// count of what was dropped.
@@ -53,6 +72,7 @@ final class StageEvents: StageEventSink, @unchecked Sendable {
     private var logHead: [String] = []
     private var tail: [String] = []
     private(set) var metrics: [String: Double] = [:]
+    private var curveList: [String: [MetricPoint]] = [:]
     private var warningList: [String] = []
 
     init(stage: String, observer: any RunObserver) {
@@ -83,6 +103,14 @@ final class StageEvents: StageEventSink, @unchecked Sendable {
         mutex.withLock { metrics[name] = value }
     }
 
+    func report(name: String, step: Int, value: Double) {
+        mutex.withLock { curveList[name, default: []].append(MetricPoint(step: step, value: value)) }
+        observer.intermediate(stage, name: name, step: step, value: value)
+    }
+
+    /// Each intermediate metric's points in the order they were reported.
+    var curves: [String: [MetricPoint]] { mutex.withLock { curveList } }
+
     func warn(_ message: String) {
         log("warning: " + message)
         mutex.withLock { warningList.append(message) }
@@ -92,13 +120,15 @@ final class StageEvents: StageEventSink, @unchecked Sendable {
     var warnings: [String] { mutex.withLock { warningList } }
 
     /// Takes in what the stage reported in another process (a detached job): its log lines
-    /// (warnings already among them), metrics and warnings.
-    func absorb(log text: String, metrics reported: [String: Double], warnings: [String]) {
+    /// (warnings already among them), metrics, curves and warnings.
+    func absorb(log text: String, metrics reported: [String: Double], curves reportedCurves: [String: [MetricPoint]],
+                warnings: [String]) {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast(text.hasSuffix("\n") ? 1 : 0) {
             log(String(line))
         }
         mutex.withLock {
             metrics.merge(reported) { $1 }
+            curveList.merge(reportedCurves) { $1 }
             warningList += warnings
         }
         for warning in warnings { observer.warning(stage, warning) }

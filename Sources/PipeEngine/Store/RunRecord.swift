@@ -10,6 +10,8 @@ public struct RunRecord: Sendable, Codable {
     public var parts: KeyParts
     public var outputs: [String: ArtifactTree]
     public var metrics: [String: Double]
+    /// The intermediate metrics the stage reported while it ran (`val.loss` at each evaluation).
+    public var curves: [String: [MetricPoint]]?
     /// The blob holding the stage's whole log.
     public var log: String?
     public var logTail: [String]

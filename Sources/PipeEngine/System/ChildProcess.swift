@@ -4,12 +4,14 @@ import Support
 import Glibc
 #endif
 
-/// A thread-safe flag set when a run is interrupted.
+/// A thread-safe flag set when a run is interrupted; one made with a parent (a stage's own,
+/// under its run's) also counts as set when the parent is.
 public final class CancellationFlag: @unchecked Sendable {
     private let mutex = NSLock()
     private var value = false
-    public init() {}
-    public var isSet: Bool { mutex.withLock { value } }
+    private let parent: CancellationFlag?
+    public init(parent: CancellationFlag? = nil) { self.parent = parent }
+    public var isSet: Bool { mutex.withLock { value } || (parent?.isSet ?? false) }
     public func set() { mutex.withLock { value = true } }
 }
 

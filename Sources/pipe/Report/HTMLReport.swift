@@ -17,6 +17,7 @@ struct HTMLReport {
         body += evaluationSection
         body += variantsSection
         body += samplesSection
+        body += sweepSection
         return """
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><title>pipe report: \(e(results.manifest.name))</title>
@@ -110,6 +111,44 @@ struct HTMLReport {
             }
         }
         return html.isEmpty ? "" : "<section><h2>Tokenizer</h2>\(html)</section>"
+    }
+
+    /// The sweep's trials: the table (best first), the metric per trial with the best so far,
+    /// parallel coordinates of params against the metric, and the watched intermediate metric's
+    /// curves, pruned trials dashed and marked.
+    private var sweepSection: String {
+        guard let block = results.manifest.sweep, let study = results.study, !study.trials.isEmpty else { return "" }
+        let metric = block.metric.description
+        let best = study.best(block.direction)
+        let order = best + study.ordered.filter { trial in !best.contains { $0.number == trial.number } }
+        let rows = order.map { t -> [String] in
+            let state = t.status == .complete ? t.status.rawValue : "<span class=\"miss\">\(t.status.rawValue)</span>"
+            return ["\(t.number)", e(SweepDriver.describe(t.params)), t.value.map { String(format: "%.6g", $0) } ?? "-", state,
+                    t.seconds.map(duration) ?? "-", e(t.message ?? "")]
+        }
+        var html = table(["trial", "params", metric, "state", "time", "note"], rows, id: "sweep-trials") + "<div class=\"charts\">"
+        let complete = study.ordered.filter { $0.value != nil }
+        var bestSoFar: [(Double, Double)] = []
+        for t in complete {
+            let value = bestSoFar.last.map { block.direction.isBetter(t.value!, than: $0.1) ? t.value! : $0.1 } ?? t.value!
+            bestSoFar.append((Double(t.number), value))
+        }
+        html += SVGChart.lines([.init(name: metric, points: complete.map { (Double($0.number), $0.value!) }, color: SVGChart.palette[0]),
+                                .init(name: "best so far", points: bestSoFar, color: SVGChart.palette[1])],
+                               title: "\(metric) per trial", xLabel: "trial", yLabel: metric)
+        let paths = block.space.dimensions.map(\.path)
+        let ranked = block.direction == .minimize ? complete.sorted { $0.value! < $1.value! } : complete.sorted { $0.value! > $1.value! }
+        html += SVGChart.parallelCoordinates(
+            columns: paths + [metric],
+            rows: complete.map { t in paths.map { t.params[$0] ?? .null } + [.double(t.value!)] },
+            shade: complete.map { t in ranked.count > 1 ? Double(ranked.firstIndex { $0.number == t.number }!) / Double(ranked.count - 1) : 0 },
+            title: "params against \(metric) (darker is better)")
+        let curves = study.ordered.filter { !$0.curve.isEmpty }
+        html += SVGChart.lines(curves.enumerated().map { i, t in
+            .init(name: "trial \(t.number)" + (t.status == .pruned ? " (pruned)" : ""), points: t.curve.map { (Double($0.step), $0.value) },
+                  color: t.status == .pruned ? "#9ca3af" : SVGChart.palette[i % SVGChart.palette.count], dashed: t.status == .pruned)
+        }, title: "\(block.pruneMetric) while the trials ran", xLabel: "step", yLabel: block.pruneMetric.name)
+        return "<section id=\"sweep\"><h2>Sweep: study \(e(block.study))</h2>\(html)</div></section>"
     }
 
     private var trainingSection: String {

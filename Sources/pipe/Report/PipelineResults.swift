@@ -43,6 +43,8 @@ struct PipelineResults {
     /// In manifest order; stages that never completed are left out.
     let stages: [StageResult]
     let neverRun: [String]
+    /// The trials of the manifest's sweep, when it has one that ran.
+    let study: StudyState?
 
     init(manifest: Manifest, cache: Cache) throws {
         self.manifest = manifest
@@ -58,6 +60,7 @@ struct PipelineResults {
         }
         stages = results
         neverRun = missing
+        study = try manifest.sweep.flatMap { try StudyJournal.existing(cache: cache, study: $0.study) }.map { StudyState(try $0.read().entries) }
     }
 
     func result(_ name: String) -> StageResult? { stages.first { $0.stage.name == name } }

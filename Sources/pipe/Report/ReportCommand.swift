@@ -15,7 +15,7 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let (manifest, cache) = try options.load()
         let results = try PipelineResults(manifest: manifest, cache: cache)
-        guard !results.stages.isEmpty else { throw UsageError("nothing of \(manifest.displayPath) has run yet; run it first") }
+        guard !results.stages.isEmpty || !(results.study?.trials.isEmpty ?? true) else { throw UsageError("nothing of \(manifest.displayPath) has run yet; run it first") }
         let path = output ?? "out/\(manifest.name)-report.html"
         let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

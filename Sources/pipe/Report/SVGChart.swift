@@ -1,4 +1,5 @@
 import Foundation
+import PipeKit
 
 /// Small self-contained SVG charts for the HTML report (no scripts, no network).
 enum SVGChart {
@@ -7,6 +8,8 @@ enum SVGChart {
         var name: String
         var points: [(Double, Double)]
         var color: String
+        /// Drawn dashed (a pruned trial's curve).
+        var dashed = false
     }
 
     static let palette = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"]
@@ -41,7 +44,8 @@ enum SVGChart {
             let points = s.points.filter { $0.1.isFinite && (!logY || $0.1 > 0) }
             guard !points.isEmpty else { continue }
             let path = points.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
-            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\" class=\"series\"/>"
+            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\" class=\"series\""
+                + (s.dashed ? " stroke-dasharray=\"5 4\"" : "") + "/>"
             if points.count < 40 {
                 for p in points { svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%@\"/>", px(p.0), py(p.1), s.color) }
             }
@@ -64,6 +68,47 @@ enum SVGChart {
             svg += "<text x=\"\(left - 8)\" y=\"\(y + 15)\" text-anchor=\"end\" class=\"tick\">\(escape(item.label))</text>"
             svg += "<rect x=\"\(left)\" y=\"\(y + 3)\" width=\"\(width)\" height=\"16\" fill=\"\(palette[i % palette.count])\" class=\"bar\"/>"
             svg += "<text x=\"\(left + width + 6)\" y=\"\(y + 15)\" class=\"tick\">\(escape(item.note))</text>"
+        }
+        return svg + "</svg>"
+    }
+
+    /// Parallel coordinates: one vertical axis per column, one polyline per row, each row's line
+    /// shaded by `shade` (0 the best, darkest, to 1 the worst, palest). A column whose values are
+    /// all numbers is scaled from its lowest to its highest; any other column places its distinct
+    /// values evenly, in sorted order.
+    static func parallelCoordinates(columns: [String], rows: [[JSONValue]], shade: [Double], title: String) -> String {
+        guard columns.count >= 2, !rows.isEmpty else { return "" }
+        let w = 640.0, h = 310.0, left = 50.0, right = 90.0, top = 56.0, bottom = 40.0
+        let gap = (w - left - right) / Double(columns.count - 1)
+        var svg = "<svg class=\"chart parallel-coordinates\" viewBox=\"0 0 \(Int(w)) \(Int(h))\" role=\"img\" aria-label=\"\(escape(title))\">"
+        svg += "<text x=\"8\" y=\"18\" class=\"chart-title\">\(escape(title))</text>"
+        // Each column's place of a value, 0 (bottom) to 1 (top), and its end labels.
+        var places: [(JSONValue) -> Double] = []
+        for (c, name) in columns.enumerated() {
+            let values = rows.map { $0[c] }
+            let x = left + gap * Double(c)
+            var low = "", high = ""
+            let numbers = values.compactMap(\.doubleValue)
+            if numbers.count == values.count {
+                let (a, b) = (numbers.min()!, numbers.max()!)
+                places.append { v in b > a ? ((v.doubleValue ?? a) - a) / (b - a) : 0.5 }
+                (low, high) = (format(a), format(b))
+            } else {
+                let distinct = Array(Set(values.map(\.displayString))).sorted()
+                places.append { v in distinct.count > 1 ? Double(distinct.firstIndex(of: v.displayString) ?? 0) / Double(distinct.count - 1) : 0.5 }
+                (low, high) = (distinct.first ?? "", distinct.count > 1 ? distinct.last! : "")
+            }
+            svg += "<line x1=\"\(x)\" x2=\"\(x)\" y1=\"\(top)\" y2=\"\(h - bottom)\" class=\"axis-line\" stroke=\"#9ca3af\"/>"
+            svg += "<text x=\"\(x)\" y=\"\(top - 20)\" text-anchor=\"middle\" class=\"axis\">\(escape(name))</text>"
+            svg += "<text x=\"\(x)\" y=\"\(h - bottom + 14)\" text-anchor=\"middle\" class=\"tick\">\(escape(low))</text>"
+            svg += "<text x=\"\(x)\" y=\"\(top - 6)\" text-anchor=\"middle\" class=\"tick\">\(escape(high))</text>"
+        }
+        for (r, row) in rows.enumerated().sorted(by: { shade[$0.offset] > shade[$1.offset] }) {
+            let path = row.enumerated().map { c, v in
+                String(format: "%.1f,%.1f", left + gap * Double(c), top + (1 - places[c](v)) * (h - top - bottom))
+            }.joined(separator: " ")
+            let lightness = Int(30 + 55 * min(1, max(0, shade[r])))
+            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"hsl(221,83%,\(lightness)%)\" stroke-width=\"1.5\" class=\"series\"/>"
         }
         return svg + "</svg>"
     }

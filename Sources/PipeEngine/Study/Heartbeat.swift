@@ -1,0 +1,30 @@
+import Foundation
+
+/// Appends a `heartbeat` for each trial this process runs, every `interval` seconds, so other
+/// processes can tell a live trial from one whose process vanished on another host.
+final class Heartbeat: @unchecked Sendable {
+    private let journal: StudyJournal
+    private let mutex = NSLock()
+    private var attempts: [Int: String] = [:]
+    private let timer: DispatchSourceTimer
+
+    init(journal: StudyJournal, interval: Double) {
+        self.journal = journal
+        timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + interval, repeating: interval)
+        timer.setEventHandler { [weak self] in self?.beat() }
+        timer.resume()
+    }
+
+    deinit { timer.cancel() }
+
+    func add(_ number: Int, attempt: String) { mutex.withLock { attempts[number] = attempt } }
+    func remove(_ number: Int) { _ = mutex.withLock { attempts.removeValue(forKey: number) } }
+
+    private func beat() {
+        for (number, attempt) in mutex.withLock({ attempts }) {
+            // A missed beat is harmless: the next one comes, and takeover waits for many.
+            try? journal.append(JournalEntry(.heartbeat, number: number, attempt: attempt))
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import PipeKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A study's append-only journal, `<cache>/sweeps/<study>/journal.jsonl`: one JSON object per
+/// line. Each line is written whole by one `write` on an `O_APPEND` descriptor and fsynced, so
+/// several processes append to it at once without interleaving, and a line written is a line
+/// kept. Reading skips what does not parse: a line torn by a crash, which `repair` also ends
+/// with a newline before anything more is appended. Claiming the next trial happens under a
+/// short `flock` (`whileClaiming`), so two processes never claim the same trial.
+public final class StudyJournal: @unchecked Sendable {
+    public let folder: URL
+    public let url: URL
+    private let claimLock: FileLock
+    /// `flock` excludes other processes only: workers of this one take this first.
+    private let claimMutex = NSLock()
+    private let fd: Int32
+
+    /// The journal of `study` under the cache, creating its folder and file.
+    public init(cache: Cache, study: String) throws {
+        folder = cache.root.appendingPathComponent("sweeps").appendingPathComponent(study)
+        url = folder.appendingPathComponent("journal.jsonl")
+        try FileSystem.makeDirectory(folder)
+        claimLock = try FileLock(path: folder.appendingPathComponent("claim.lock").path)
+        let path = url.path
+        fd = try FileSystem.call("open", path) { open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) }
+    }
+
+    deinit { close(fd) }
+
+    /// The journal of `study` if it was ever started, else nil (nothing is created).
+    public static func existing(cache: Cache, study: String) throws -> StudyJournal? {
+        let url = cache.root.appendingPathComponent("sweeps/\(study)/journal.jsonl")
+        return FileManager.default.fileExists(atPath: url.path) ? try StudyJournal(cache: cache, study: study) : nil
+    }
+
+    /// A study name must be usable as one folder name.
+    public static func isValidName(_ name: String) -> Bool {
+        ManifestLoader.isValidStageName(name)
+    }
+
+    /// Appends one entry as one line, and fsyncs it.
+    public func append(_ entry: JournalEntry) throws {
+        var line = try Self.encoder.encode(entry)
+        line.append(0x0A)
+        try line.withUnsafeBytes { try FileSystem.writeAll(fd, $0, path: url.path) }
+        _ = try FileSystem.call("fsync", url.path) { fsync(fd) }
+    }
+
+    /// Every entry that parses and makes sense, in order, and how many lines did not.
+    public func read() throws -> (entries: [JournalEntry], skipped: Int) {
+        let data: Data
+        do {
+            data = try FileSystem.readIfPresent(url) ?? Data()
+        } catch {
+            throw StageError("cannot read the sweep journal \(url.path): \(FileSystem.reason(error))")
+        }
+        var entries: [JournalEntry] = []
+        var skipped = 0
+        for line in data.split(separator: 0x0A) where !line.isEmpty {
+            if let entry = try? Self.decoder.decode(JournalEntry.self, from: line), entry.problem == nil {
+                entries.append(entry)
+            } else {
+                skipped += 1
+            }
+        }
+        return (entries, skipped)
+    }
+
+    /// Runs `body` holding the study's claim lock (held briefly: read, decide, append).
+    public func whileClaiming<T>(_ body: () throws -> T) throws -> T {
+        try claimMutex.withLock {
+            try claimLock.lock()
+            defer { claimLock.unlock() }
+            return try body()
+        }
+    }
+
+    /// Ends a last line torn by a crash with a newline, so the next entry starts a line of its
+    /// own. Call while claiming: no other process is appending an entry then.
+    public func repair() throws {
+        guard let data = try FileSystem.readIfPresent(url), let last = data.last, last != 0x0A else { return }
+        try Data([0x0A]).withUnsafeBytes { try FileSystem.writeAll(fd, $0, path: url.path) }
+    }
+
+    private static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    private static let decoder = JSONDecoder()
+}
