@@ -6,6 +6,7 @@ final class Heartbeat: @unchecked Sendable {
     private let journal: StudyJournal
     private let mutex = NSLock()
     private var attempts: [Int: String] = [:]
+    private var warned = false
     private let timer: DispatchSourceTimer
 
     init(journal: StudyJournal, interval: Double) {
@@ -23,8 +24,18 @@ final class Heartbeat: @unchecked Sendable {
 
     private func beat() {
         for (number, attempt) in mutex.withLock({ attempts }) {
-            // A missed beat is harmless: the next one comes, and takeover waits for many.
-            try? journal.append(JournalEntry(.heartbeat, number: number, attempt: attempt))
+            // One missed beat is harmless (takeover waits for many), but a journal that keeps
+            // refusing them lets other processes take the trial over: say so, once.
+            do {
+                try journal.append(JournalEntry(.heartbeat, number: number, attempt: attempt))
+            } catch {
+                let first = mutex.withLock { () -> Bool in
+                    defer { warned = true }
+                    return !warned
+                }
+                guard first else { continue }
+                FileHandle.standardError.write(Data("warning: cannot append a heartbeat to \(journal.url.path): \(error)\n".utf8))
+            }
         }
     }
 }
