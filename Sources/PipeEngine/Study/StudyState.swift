@@ -80,7 +80,14 @@ public struct StudyState: Sendable {
     /// The run keys the trials of every study in the cache completed: what `pipe gc` keeps for them.
     public static func runKeys(in cache: Cache) throws -> Set<String> {
         let folder = cache.root.appendingPathComponent("sweeps")
-        let studies = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        guard FileManager.default.fileExists(atPath: folder.path) else { return [] }
+        let studies: [String]
+        do {
+            studies = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        } catch {
+            // Without the studies' keys, gc would delete their trials' runs: stop instead.
+            throw StageError("cannot list the sweep studies in \(folder.path): \(FileSystem.reason(error))")
+        }
         var keys = Set<String>()
         for study in studies where StudyJournal.isValidName(study) {
             guard let journal = try StudyJournal.existing(cache: cache, study: study) else { continue }
