@@ -29,7 +29,12 @@ struct LoadedStudy {
 
     /// The study's trials as its journal tells them (none when it never ran).
     func state() throws -> StudyState {
-        StudyState(try StudyJournal.existing(cache: cache, study: block.study)?.read().entries ?? [])
+        guard let journal = try StudyJournal.existing(cache: cache, study: block.study) else { return StudyState([]) }
+        let (entries, skipped) = try journal.read()
+        if skipped > 0 {
+            Terminal.error("warning: \(journal.url.path): \(skipped) line(s) that are not journal entries passed over (a half-written last line is what a killed sweep leaves)")
+        }
+        return StudyState(entries)
     }
 
     /// Loads the same manifest with `extra` overrides after the command line's own.
