@@ -1,4 +1,5 @@
 """Independent float64 numpy reference for a LLaMA-style decoder: forward AND hand-written backward.
+Also Qwen3's variant of it, the same decoder with QK-norm (see Math).
 
 Used by the Swift tests to check the training kernels. Only dependency: numpy (no torch).
 
@@ -12,9 +13,15 @@ Inputs
   DIR/config.json        Hugging Face LlamaForCausalLM fields (hidden_size, intermediate_size,
                          num_hidden_layers, num_attention_heads, num_key_value_heads, vocab_size,
                          rms_norm_eps, rope_theta, tie_word_embeddings, max_position_embeddings).
+                         QK-norm is on iff "model_type" is "qwen3" (Qwen3ForCausalLM; without a
+                         model_type, iff "architectures" names Qwen3ForCausalLM; the two disagreeing
+                         is refused). A qwen3 config must give head_dim (= hidden_size /
+                         num_attention_heads; transformers' default would be 128) and no sliding window.
   DIR/model.safetensors  HF tensor names (model.embed_tokens.weight [V,C], model.layers.{i}.* ,
                          model.norm.weight [C], lm_head.weight [V,C] only when not tied);
                          F32 (F16 / BF16 / F64 also read). Computation is always float64.
+                         qwen3 also needs model.layers.{i}.self_attn.q_norm.weight and
+                         .k_norm.weight [hd]; a llama config with them is refused (not ignored).
   FILE                   raw little-endian int32 tokens [B, T1]; inputs = tokens[:, :-1],
                          targets = tokens[:, 1:], so T = T1 - 1.
   --targets              raw little-endian int32 [B, T]: the targets to use instead of tokens[:, 1:].
@@ -33,7 +40,8 @@ Outputs
                          "losses": [loss after 0, 1, ..., N SGD steps] (losses[-1] == loss).
   --out                  safetensors, F32, keys sorted, header space-padded to a multiple of 8:
                          d loss / d parameter under each parameter's own name (tied models have no
-                         lm_head.weight; the embedding gradient then holds both contributions).
+                         lm_head.weight; the embedding gradient then holds both contributions;
+                         qwen3 models also have self_attn.q_norm.weight / k_norm.weight per layer).
   --logits               raw little-endian float32 logits [B, T, V].
   --steps N --lr LR      first take N plain SGD steps (p -= LR * grad, parameters kept in float64);
                          loss / logits / grads above are then those at the updated parameters.
@@ -43,6 +51,10 @@ Math (conventions the Swift side must match)
   x = embed[tokens]                                                   [B,T,C]
   per layer:  a = rmsnorm(x, w_in);  q = a Wq^T, k = a Wk^T, v = a Wv^T
               heads: hd = C/H; query head j uses kv head j // (H/KVH)   (GQA)
+              qwen3 only (QK-norm), per head and per position, BEFORE RoPE:
+                q_h = rmsnorm(q_h, w_qn), k_h = rmsnorm(k_h, w_kn)  over the hd elements of the head;
+                w_qn [hd] (q_norm) shared by all H query heads, w_kn [hd] (k_norm) by all KVH key
+                heads; eps = rms_norm_eps; v untouched. d w_qn sums over batch, heads and positions.
               RoPE, HF rotate_half style: inv_freq[i] = theta^(-2i/hd), i < hd/2;
               angle[b,t,i] = pos[b,t]*inv_freq[i], pos[b,t] = t - start[b,t] (= t without --segments;
               under the mask below this changes logits only by rounding: scores depend on t - j);
@@ -61,8 +73,10 @@ Math (conventions the Swift side must match)
 --self-test checks every gradient of tiny random models (tied/untied, GQA; plain, with masked
 targets, with packed segments, both) against central finite differences, the vectorised forward
 against a loop-based one, that a packed row's summed loss and gradients are the sums over its examples
-run as separate rows, the safetensors reader/writer, and the CLI round trips; it prints one line per
-check, a final PASS/FAIL line, and exits non-zero on failure.
+run as separate rows, the safetensors reader/writer, and the CLI round trips; then the same for
+qwen3 models (GQA untied; tied with masked targets + segments + --loss-sum), that QK-norm makes each
+head's q / k scale-free, and the qwen3 config / tensor refusals. It prints one line per check, a
+final PASS/FAIL line, and exits non-zero on failure.
 """
 import argparse
 import json
@@ -144,9 +158,11 @@ def write_safetensors(path, tensors, dtype="F32"):
 
 
 class Config:
-    """The LlamaConfig fields this reference uses (HF defaults where HF has one)."""
+    """The LlamaConfig / Qwen3Config fields this reference uses (HF defaults where HF has one).
+    qk_norm: the model is a Qwen3 one (see "QK-norm" in the module docstring)."""
 
     def __init__(self, d):
+        self.qk_norm = is_qwen3(d)
         self.C = int(d["hidden_size"])
         self.F = int(d["intermediate_size"])
         self.L = int(d["num_hidden_layers"])
@@ -165,6 +181,11 @@ class Config:
         # Refuse variants whose math differs from the one documented above.
         if d.get("head_dim") not in (None, self.hd):
             raise ValueError(f"head_dim {d['head_dim']} != hidden_size / num_attention_heads")
+        if self.qk_norm:
+            if d.get("head_dim") is None:  # Qwen3Config's default is 128, whatever the hidden size
+                raise ValueError("a qwen3 config.json must give head_dim (transformers' Qwen3Config defaults it to 128)")
+            if d.get("use_sliding_window") or any(t != "full_attention" for t in d.get("layer_types") or []):
+                raise ValueError("sliding-window attention (use_sliding_window / layer_types) is not supported")
         if d.get("rope_scaling"):
             raise ValueError("rope_scaling is not supported")
         if d.get("attention_bias") or d.get("mlp_bias"):
@@ -173,11 +194,28 @@ class Config:
             raise ValueError(f"hidden_act {d['hidden_act']} is not supported")
 
     def to_json(self):
-        return {"hidden_size": self.C, "intermediate_size": self.F, "num_hidden_layers": self.L,
-                "num_attention_heads": self.H, "num_key_value_heads": self.KVH, "vocab_size": self.V,
-                "rms_norm_eps": self.eps, "rope_theta": self.theta, "tie_word_embeddings": self.tied,
-                "max_position_embeddings": self.max_pos, "hidden_act": "silu",
-                "architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+        d = {"hidden_size": self.C, "intermediate_size": self.F, "num_hidden_layers": self.L,
+             "num_attention_heads": self.H, "num_key_value_heads": self.KVH, "vocab_size": self.V,
+             "rms_norm_eps": self.eps, "rope_theta": self.theta, "tie_word_embeddings": self.tied,
+             "max_position_embeddings": self.max_pos, "hidden_act": "silu",
+             "architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+        if self.qk_norm:
+            d.update(architectures=["Qwen3ForCausalLM"], model_type="qwen3", head_dim=self.hd,
+                     attention_bias=False, use_sliding_window=False)
+        return d
+
+
+def is_qwen3(d):
+    """Whether config.json d describes a Qwen3 (QK-norm) model: its model_type is "qwen3", or,
+    without a model_type, its architectures name Qwen3ForCausalLM. A model_type and architectures
+    that disagree on this are refused."""
+    model_type, archs = d.get("model_type"), d.get("architectures") or []
+    by_arch = "Qwen3ForCausalLM" in archs
+    if model_type is None:
+        return by_arch
+    if archs and by_arch != (model_type == "qwen3"):
+        raise ValueError(f"model_type {model_type!r} and architectures {archs} disagree on Qwen3")
+    return model_type == "qwen3"
 
 
 def param_shapes(cfg):
@@ -190,6 +228,8 @@ def param_shapes(cfg):
             pre + "input_layernorm.weight": (C,),
             pre + "self_attn.q_proj.weight": (qd, C),
             pre + "self_attn.k_proj.weight": (kvd, C),
+            **({pre + "self_attn.q_norm.weight": (cfg.hd,),
+                pre + "self_attn.k_norm.weight": (cfg.hd,)} if cfg.qk_norm else {}),
             pre + "self_attn.v_proj.weight": (kvd, C),
             pre + "self_attn.o_proj.weight": (C, qd),
             pre + "post_attention_layernorm.weight": (C,),
@@ -215,6 +255,10 @@ def load_model(model_dir):
             raise ValueError(f"{name}: shape {list(tensors[name].shape)}, expected {list(shape)}")
         params[name] = tensors[name].astype(np.float64)
     extra = sorted(set(tensors) - set(params))
+    qk = [n for n in extra if n.endswith(("self_attn.q_norm.weight", "self_attn.k_norm.weight"))]
+    if qk:  # ignoring them would silently compute another model than the file holds
+        raise ValueError(f"model.safetensors has {qk[0]} but config.json is not a qwen3 one "
+                         "(model_type \"qwen3\" turns QK-norm on)")
     if extra:
         print(f"warning: ignoring tensors {extra}", file=sys.stderr)
     return cfg, params
@@ -331,6 +375,9 @@ def forward(cfg, p, inputs, targets, starts=None, loss_sum=False):
         q = (a @ p[pre + "self_attn.q_proj.weight"].T).reshape(B, T, H, hd).transpose(0, 2, 1, 3)
         k = (a @ p[pre + "self_attn.k_proj.weight"].T).reshape(B, T, KVH, hd).transpose(0, 2, 1, 3)
         v = (a @ p[pre + "self_attn.v_proj.weight"].T).reshape(B, T, KVH, hd).transpose(0, 2, 1, 3)
+        if cfg.qk_norm:  # Qwen3: each head's vector RMS-normalised over hd, before RoPE
+            q, c["q_norm"] = rmsnorm_fwd(q, p[pre + "self_attn.q_norm.weight"], cfg.eps)
+            k, c["k_norm"] = rmsnorm_fwd(k, p[pre + "self_attn.k_norm.weight"], cfg.eps)
         qr, kr = rope_fwd(q, cos, sin), rope_fwd(k, cos, sin)
         # GQA: repeat each kv head n_rep times, so expanded head j is kv head j // n_rep.
         kr_e, v_e = np.repeat(kr, n_rep, axis=1), np.repeat(v, n_rep, axis=1)  # [B,H,T,hd]
@@ -420,6 +467,9 @@ def backward(cfg, p, inputs, targets, logits, cache):
         dkr = dkr_e.reshape(B, KVH, n_rep, T, hd).sum(axis=2)
         dv = dv_e.reshape(B, KVH, n_rep, T, hd).sum(axis=2)
         dq, dk = rope_bwd(dqr, cos, sin), rope_bwd(dkr, cos, sin)
+        if cfg.qk_norm:  # per-head rmsnorm: the weight gradient sums over B, heads and T
+            dq, grads[pre + "self_attn.q_norm.weight"] = rmsnorm_bwd(dq, p[pre + "self_attn.q_norm.weight"], c["q_norm"])
+            dk, grads[pre + "self_attn.k_norm.weight"] = rmsnorm_bwd(dk, p[pre + "self_attn.k_norm.weight"], c["k_norm"])
         dq = dq.transpose(0, 2, 1, 3).reshape(B, T, H * hd)
         dk = dk.transpose(0, 2, 1, 3).reshape(B, T, KVH * hd)
         dv = dv.transpose(0, 2, 1, 3).reshape(B, T, KVH * hd)
@@ -557,8 +607,13 @@ def naive_logits(cfg, p, inputs, starts=None):
             Wq, Wk, Wv, Wo = (p[pre + f"self_attn.{n}_proj.weight"] for n in "qkvo")
             a = [norm(x, p[pre + "input_layernorm.weight"]) for x in xs]
             pos = [t - int(starts[bi, t]) for t in range(T)]
-            q = [[rope(Wq[h * hd:(h + 1) * hd] @ a[t], pos[t]) for h in range(H)] for t in range(T)]
-            k = [[rope(Wk[h * hd:(h + 1) * hd] @ a[t], pos[t]) for h in range(cfg.KVH)] for t in range(T)]
+            if cfg.qk_norm:  # each head's projection normalised on its own, then rotated
+                wqn, wkn = p[pre + "self_attn.q_norm.weight"], p[pre + "self_attn.k_norm.weight"]
+                q = [[rope(norm(Wq[h * hd:(h + 1) * hd] @ a[t], wqn), pos[t]) for h in range(H)] for t in range(T)]
+                k = [[rope(norm(Wk[h * hd:(h + 1) * hd] @ a[t], wkn), pos[t]) for h in range(cfg.KVH)] for t in range(T)]
+            else:
+                q = [[rope(Wq[h * hd:(h + 1) * hd] @ a[t], pos[t]) for h in range(H)] for t in range(T)]
+                k = [[rope(Wk[h * hd:(h + 1) * hd] @ a[t], pos[t]) for h in range(cfg.KVH)] for t in range(T)]
             v = [[Wv[h * hd:(h + 1) * hd] @ a[t] for h in range(cfg.KVH)] for t in range(T)]
             new = []
             for t in range(T):
@@ -669,6 +724,8 @@ def self_test():
         _cli_round_trip(label, Config(d), rng, report)
     _cli_round_trip(cases[2][0], Config(cases[2][1]), rng, report, fine_tune=True)
 
+    _qk_norm_checks(np.random.default_rng(91011), report)  # own stream too: the llama checks above stay put
+
     print(("PASS" if failures == 0 else f"FAIL ({failures} checks failed)") + ": llama_reference self-test")
     return 0 if failures == 0 else 1
 
@@ -759,6 +816,97 @@ def _fine_tuning_checks(rng, report):
     same = plain[0] == noop[0] and np.array_equal(plain[1], noop[1])
     same &= all(np.array_equal(plain[2][k], noop[2][k]) for k in p)
     report(bool(same), f"{label} all-zero segments, nothing masked: bit-identical to no options")
+
+
+def _qk_norm_checks(rng, report):
+    """Qwen3 (QK-norm) models: loop forward, finite differences (plain; GQA; masked targets with
+    packed segments and the summed loss), what the norm does, config / tensor refusals, CLI."""
+    base = dict(vocab_size=11, hidden_size=16, intermediate_size=16, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5, rope_theta=50.0,
+                max_position_embeddings=16, tie_word_embeddings=False, model_type="qwen3",
+                architectures=["Qwen3ForCausalLM"], head_dim=4)
+    gqa = Config(base)
+    label = "[qwen3 untied, H=4 KVH=2 C=16]"
+    p = random_model(gqa, rng)
+    B, T = 2, 5
+    inputs, targets = rng.integers(0, gqa.V, size=(B, T)), rng.integers(0, gqa.V, size=(B, T))
+    loss, logits, _ = forward(gqa, p, inputs, targets)
+    err = float(np.max(np.abs(logits - naive_logits(gqa, p, inputs))))
+    report(err < 1e-10, f"{label} vectorised vs loop forward: max |dlogits| = {err:.1e}, loss = {loss:.6f}")
+    _report_finite_differences(label, gqa, p, inputs, targets, report)
+
+    # What the norm does: each head's q (k) is scale-free, head by head, so scaling one head's rows
+    # of Wq (one kv head's rows of Wk) leaves the logits alone (up to eps, here 1e-30); with the
+    # norms dropped (a llama model with the same other weights) they change.
+    tiny_eps = Config(dict(base, rms_norm_eps=1e-30))
+    scaled = dict(p)
+    for name, rows in (("q_proj", slice(gqa.hd, 2 * gqa.hd)), ("k_proj", slice(0, gqa.hd))):
+        w = p["model.layers.0.self_attn." + name + ".weight"].copy()
+        w[rows] *= 3.0
+        scaled["model.layers.0.self_attn." + name + ".weight"] = w
+    moved = float(np.max(np.abs(forward(tiny_eps, scaled, inputs, targets)[1] - forward(tiny_eps, p, inputs, targets)[1])))
+    llama = Config(dict(base, model_type="llama", architectures=["LlamaForCausalLM"]))
+    plain = {k: v for k, v in p.items() if k in param_shapes(llama)}
+    off = float(np.max(np.abs(forward(llama, plain, inputs, targets)[1] - logits)))
+    report(moved < 1e-12 and off > 1e-3, f"{label} one head's q / k rows x3: logits move {moved:.1e}; "
+                                         f"without the norms: {off:.2e}")
+
+    # Tied, H=2 KVH=1, one layer: masked targets + packed segments + --loss-sum, and a packed row
+    # against its examples as separate rows.
+    tied = Config(dict(base, hidden_size=8, num_attention_heads=2, num_key_value_heads=1, num_hidden_layers=1,
+                       intermediate_size=8, vocab_size=7, tie_word_embeddings=True))
+    label = "[qwen3 tied, H=2 KVH=1 L=1]"
+    p = random_model(tied, rng)
+    rows = [[3, 5, 2], [4, 1, 5]]
+    starts = np.stack([packed_starts(r) for r in rows])
+    B, T = starts.shape
+    inputs = rng.integers(0, tied.V, size=(B, T))
+    targets = random_targets(rng, tied.V, (B, T))
+    targets[0, 0] = targets[1, 0] = 1
+    err = float(np.max(np.abs(forward(tied, p, inputs, targets, starts)[1] - naive_logits(tied, p, inputs, starts))))
+    report(err < 1e-10, f"{label} segments {rows}: vectorised vs loop forward: max |dlogits| = {err:.1e}")
+    _report_finite_differences(f"{label} mask + segments, --loss-sum,", tied, p, inputs, targets, report,
+                               starts=starts, loss_sum=True)
+    loss, _, grads = loss_and_grads(tied, p, inputs[:1], targets[:1], starts[:1], True)
+    total, total_grads = 0.0, {k: np.zeros_like(v) for k, v in p.items()}
+    offsets = np.cumsum([0] + rows[0])
+    for e in (slice(s, t) for s, t in zip(offsets[:-1], offsets[1:])):
+        l, _, g = loss_and_grads(tied, p, inputs[:1, e], targets[:1, e], loss_sum=True)
+        total += l
+        for k in g:
+            total_grads[k] += g[k]
+    grad_err = max(float(np.max(np.abs(grads[k] - total_grads[k]))) for k in p)
+    report(abs(loss - total) <= 1e-10 and grad_err <= 1e-10,
+           f"{label} row 0 packing {rows[0]}: summed loss {loss:.6f} vs separate rows {total:.6f}, max |dgrad| {grad_err:.1e}")
+
+    # config.json / model.safetensors combinations that must be refused.
+    refused = []
+    for what, d in (("no head_dim", {k: v for k, v in base.items() if k != "head_dim"}),
+                    ("model_type qwen3, architectures Llama", dict(base, architectures=["LlamaForCausalLM"])),
+                    ("model_type llama, architectures Qwen3", dict(base, model_type="llama")),
+                    ("use_sliding_window", dict(base, use_sliding_window=True))):
+        try:
+            Config(d)
+        except ValueError:
+            refused.append(what)
+    ok = len(refused) == 4 and Config({k: v for k, v in base.items() if k != "model_type"}).qk_norm
+    with tempfile.TemporaryDirectory() as tmp:
+        p = random_model(gqa, rng)
+        for what, cfg_json, tensors in (
+                ("llama config, q_norm / k_norm tensors", llama.to_json(), p),
+                ("qwen3 config, no k_norm tensors", gqa.to_json(), {k: v for k, v in p.items() if "k_norm" not in k})):
+            with open(os.path.join(tmp, "config.json"), "w") as f:
+                json.dump(cfg_json, f)
+            write_safetensors(os.path.join(tmp, "model.safetensors"), tensors)
+            try:
+                load_model(tmp)
+            except ValueError:
+                refused.append(what)
+    ok &= len(refused) == 6
+    report(ok, f"qwen3 refusals ({len(refused)} of 6): " + "; ".join(refused))
+
+    _cli_round_trip("qwen3 untied, H=4 KVH=2 C=16", gqa, rng, report)
+    _cli_round_trip("qwen3 tied, H=2 KVH=1", tied, rng, report, fine_tune=True)
 
 
 def _header_ok(path, names):
