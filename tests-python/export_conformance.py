@@ -4,8 +4,8 @@ usage:
   export_conformance.py --hf HF_DIR --gguf FILE.gguf [--gguf FILE2.gguf ...] --prompts PROMPTS.txt
                         --pipe PIPE_BINARY [--full] [--json OUT.json]
 
-  HF_DIR       config.json (LlamaForCausalLM), model.safetensors, tokenizer.json (byte-level BPE),
-               tokenizer_config.json, generation_config.json
+  HF_DIR       config.json (LlamaForCausalLM, or Qwen3ForCausalLM for a QK-norm model), model.safetensors,
+               tokenizer.json (byte-level BPE), tokenizer_config.json, generation_config.json
   PROMPTS.txt  one prompt per line (blank lines are skipped; other whitespace is kept)
   PIPE_BINARY  pipe's CLI, used as
                  PIPE encode -t HF_DIR -- TEXT                      (space-separated ids)
@@ -17,27 +17,33 @@ usage:
 
 Default mode (numpy + gguf + safetensors + tokenizers only; runs in CI):
   hf       the HF directory is what transformers and llama.cpp's converter expect (files, architecture,
-           tokenizer_class, F32 tensors with HF names, vocab sizes, bos/eos ids agreeing across files)
+           tokenizer_class, F32 tensors with HF names, vocab sizes, bos/eos ids agreeing across files).
+           Two architectures: model_type "llama" / ["LlamaForCausalLM"], or model_type "qwen3" /
+           ["Qwen3ForCausalLM"] with head_dim and model.layers.{i}.self_attn.q_norm.weight and
+           .k_norm.weight [head_dim] (QK-norm); those two tensors are refused in a llama directory
   a        tokenizers' encoding of each prompt (tokenizer.json, no special tokens) == `pipe encode`
   b        float64 numpy reference (llama_reference.py) logits on the HF weights vs pipe's dumped
            logits: max|diff| / max|ref| < 1e-4 per prompt
   c        each GGUF, read with gguf-py: layout as llama.cpp's loader requires (version 3, key types,
-           aligned contiguous tensor data, tensor set and shapes), llama.* hyperparameters, gpt2 tokenizer
-           (tokens, token types, merges, bos/eos), every tensor dequantized vs the HF weight (q/k rows
-           permuted like convert_hf_to_gguf.py's LlamaModel.permute): F32 exact, F16 within 1e-3
+           aligned contiguous tensor data, tensor set and shapes), general.architecture = the HF
+           model_type (llama or qwen3) and the hyperparameters under that prefix (llama.* / qwen3.*;
+           the other prefix is refused), gpt2 tokenizer (tokens, token types, merges, bos/eos), every
+           tensor dequantized vs the HF weight (llama: q/k rows permuted like convert_hf_to_gguf.py's
+           LlamaModel.permute; qwen3: NEOX RoPE, rows NOT permuted, plus blk.N.attn_q_norm.weight and
+           blk.N.attn_k_norm.weight [head_dim], F32 like every 1-D tensor): F32 exact, F16 within 1e-3
            relative, Q8_0 within d/2 per 32-block (d = max|w|/127), Q4_0 within d (d = max|w|/8),
            each plus the f16 rounding of d; relative RMS error reported per tensor type
   c.pipe   pipe reads each GGUF back (`generate FILE.gguf --dump-logits`): vs pipe on HF_DIR,
            F32 files < 1e-5 relative; other types report the figure and top-1 agreement
 --full adds (llama_cpp, transformers, torch):
-  d        llama.cpp (llama-cpp-python) on each GGUF: tokenization == tokenizers'; prompt logits vs
-           pipe's (HF_DIR): F32 files < 1e-3 relative (others: figure and top-1 agreement, also vs
+  d        llama.cpp (llama-cpp-python) on each GGUF, loaded as the expected architecture (llama /
+           qwen3): tokenization == tokenizers'; prompt logits vs pipe's (HF_DIR): F32 files < 1e-3 relative (others: figure and top-1 agreement, also vs
            pipe on the same file); greedy 20-token continuation (argmax, stopping at eos) == pipe's
            greedy `generate` on the same file (required for F32 files). llama.cpp runs with n_ctx =
            max_position_embeddings, an F32 KV cache, 2 threads, in a child process per file (ggml
            aborts the process on some malformed files, e.g. F16 norm weights: that is one FAIL)
-  e        transformers LlamaForCausalLM (float32, eager attention) logits vs pipe's < 1e-4 relative;
-           AutoTokenizer from HF_DIR encodes like tokenizers
+  e        transformers LlamaForCausalLM, or Qwen3ForCausalLM for qwen3 (float32, eager attention)
+           logits vs pipe's < 1e-4 relative; AutoTokenizer from HF_DIR encodes like tokenizers
 
 Every check prints one line `ok  ...` or `FAIL ...` with its figure; the last line is
 `N passed, M failed`; the exit code is 1 when any check failed (2 for usage errors).
@@ -67,7 +73,7 @@ LAYER_NAMES = {
     "input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
     "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
     "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
-    "mlp.down_proj": "ffn_down",
+    "mlp.down_proj": "ffn_down", "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm",
 }
 
 # GGUF value types (gguf spec numbering)
@@ -75,16 +81,26 @@ U8, I8, U16, I16, U32, I32, F32, BOOL, STRING, ARRAY, U64, I64, F64 = range(13)
 TYPE_NAMES = {U8: "UINT8", I8: "INT8", U16: "UINT16", I16: "INT16", U32: "UINT32", I32: "INT32", F32: "FLOAT32",
               BOOL: "BOOL", STRING: "STRING", ARRAY: "ARRAY", U64: "UINT64", I64: "INT64", F64: "FLOAT64"}
 
+# general.architecture of the GGUF: "qwen3" for a QK-norm (Qwen3ForCausalLM) model, else "llama";
+# the hyperparameter keys sit under that prefix ("<arch>.context_length", ...).
+ARCHS = ("llama", "qwen3")
+ARCH_KEY_TYPES = {
+    "context_length": U32, "embedding_length": U32, "block_count": U32, "feed_forward_length": U32,
+    "attention.head_count": U32, "attention.head_count_kv": U32, "attention.layer_norm_rms_epsilon": F32,
+    "rope.freq_base": F32, "rope.dimension_count": U32, "vocab_size": U32, "attention.key_length": U32,
+    "attention.value_length": U32,
+}
+REQUIRED_ARCH_KEYS = [
+    "context_length", "embedding_length", "block_count", "feed_forward_length", "attention.head_count",
+    "attention.head_count_kv", "attention.layer_norm_rms_epsilon", "rope.freq_base", "rope.dimension_count",
+]
+
 # The exact types llama.cpp's loader demands (llama-model-loader.cpp GKV::get_kv throws
 # "key ... has wrong type" on any other; arrays are (ARRAY, element type)).
 KEY_TYPES = {
     "general.architecture": (STRING,), "general.name": (STRING,), "general.alignment": (U32,),
     "general.file_type": (U32,), "general.quantization_version": (U32,),
-    "llama.context_length": (U32,), "llama.embedding_length": (U32,), "llama.block_count": (U32,),
-    "llama.feed_forward_length": (U32,), "llama.attention.head_count": (U32,),
-    "llama.attention.head_count_kv": (U32,), "llama.attention.layer_norm_rms_epsilon": (F32,),
-    "llama.rope.freq_base": (F32,), "llama.rope.dimension_count": (U32,), "llama.vocab_size": (U32,),
-    "llama.attention.key_length": (U32,), "llama.attention.value_length": (U32,),
+    **{f"{arch}.{key}": (t,) for arch in ARCHS for key, t in ARCH_KEY_TYPES.items()},
     "tokenizer.ggml.model": (STRING,), "tokenizer.ggml.pre": (STRING,),
     "tokenizer.ggml.tokens": (ARRAY, STRING), "tokenizer.ggml.token_type": (ARRAY, I32),
     "tokenizer.ggml.merges": (ARRAY, STRING), "tokenizer.ggml.scores": (ARRAY, F32),
@@ -94,13 +110,23 @@ KEY_TYPES = {
     "tokenizer.ggml.add_bos_token": (BOOL,), "tokenizer.ggml.add_eos_token": (BOOL,),
     "tokenizer.ggml.add_space_prefix": (BOOL,),
 }
-REQUIRED_KEYS = [
-    "general.architecture", "llama.context_length", "llama.embedding_length", "llama.block_count",
-    "llama.feed_forward_length", "llama.attention.head_count", "llama.attention.head_count_kv",
-    "llama.attention.layer_norm_rms_epsilon", "llama.rope.freq_base", "llama.rope.dimension_count",
+REQUIRED_TOKENIZER_KEYS = [
     "tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens", "tokenizer.ggml.token_type",
     "tokenizer.ggml.merges", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
 ]
+
+
+def gguf_arch(cfg):
+    """The GGUF architecture of a model: qwen3 for QK-norm (llama.cpp's LLM_ARCH_QWEN3), else llama."""
+    return "qwen3" if cfg.qk_norm else "llama"
+
+
+def hf_class(cfg):
+    return "Qwen3ForCausalLM" if cfg.qk_norm else "LlamaForCausalLM"
+
+
+def required_keys(arch):
+    return ["general.architecture"] + [f"{arch}.{k}" for k in REQUIRED_ARCH_KEYS] + REQUIRED_TOKENIZER_KEYS
 # token_type values (gguf TokenType / llama.cpp LLAMA_TOKEN_TYPE_*)
 TT_NORMAL, TT_CONTROL, TT_USER_DEFINED = 1, 3, 4
 # ggml tensor types handled here, and the llama_ftype (general.file_type) of a file made of them
@@ -240,10 +266,12 @@ def check_hf_dir(rep, hf, cfg):
     rep.add(g, "files", not missing, "all five files present" if not missing else f"missing {missing}")
     c = hf.config
     problems = []
-    if c.get("architectures") != ["LlamaForCausalLM"]:
-        problems.append(f"architectures {c.get('architectures')}")
-    if c.get("model_type") != "llama":
-        problems.append(f"model_type {c.get('model_type')!r}")
+    if c.get("architectures") != [hf_class(cfg)]:
+        problems.append(f"architectures {c.get('architectures')} (want [{hf_class(cfg)!r}])")
+    if c.get("model_type") != gguf_arch(cfg):  # the GGUF architecture names are the HF model types
+        problems.append(f"model_type {c.get('model_type')!r} (want {gguf_arch(cfg)!r})")
+    if cfg.qk_norm and c.get("head_dim") != cfg.hd:
+        problems.append(f"head_dim {c.get('head_dim')!r} (Qwen3Config needs it: {cfg.hd})")
     if (hf.tokenizer_config or {}).get("tokenizer_class") != "PreTrainedTokenizerFast":
         problems.append(f"tokenizer_class {(hf.tokenizer_config or {}).get('tokenizer_class')!r}")
     if c.get("vocab_size") != hf.n_tokens:
@@ -256,7 +284,7 @@ def check_hf_dir(rep, hf, cfg):
         problems.append(f"pre_tokenizer {short(pre)} (want ByteLevel, use_regex, no prefix space)")
     if (tj.get("decoder") or {}).get("type") != "ByteLevel":
         problems.append(f"decoder {short(tj.get('decoder'))}")
-    rep.add(g, "config", not problems, "LlamaForCausalLM / llama / PreTrainedTokenizerFast / byte-level BPE, "
+    rep.add(g, "config", not problems, f"{hf_class(cfg)} / {gguf_arch(cfg)} / PreTrainedTokenizerFast / byte-level BPE, "
             f"vocab {hf.n_tokens}" if not problems else "; ".join(problems))
 
     header = safetensors_header(os.path.join(hf.path, "model.safetensors"))
@@ -264,13 +292,16 @@ def check_hf_dir(rep, hf, cfg):
     expected = ref.param_shapes(cfg)
     problems = []
     if set(header) != set(expected):
-        problems.append(f"tensors missing {sorted(set(expected) - set(header))[:4]} extra {sorted(set(header) - set(expected))[:4]}")
+        problems.append(f"tensors missing {sorted(set(expected) - set(header))[:4]} extra {sorted(set(header) - set(expected))[:4]}"
+                        + (" (q_norm / k_norm belong to qwen3 models only)" if not cfg.qk_norm and any(
+                            n.endswith("_norm.weight") and ".self_attn." in n for n in header) else ""))
     for name, info in header.items():
         if info.get("dtype") != "F32":
             problems.append(f"{name} is {info.get('dtype')}")
         if name in expected and tuple(info.get("shape", ())) != tuple(expected[name]):
             problems.append(f"{name} shape {info.get('shape')} != {list(expected[name])}")
     rep.add(g, "model.safetensors", not problems, f"{len(header)} F32 tensors with HF names and shapes"
+            + (f" (q_norm / k_norm [{cfg.hd}] in each of {cfg.L} layers)" if cfg.qk_norm else "")
             if not problems else "; ".join(problems[:6]))
 
     problems, seen = [], []
@@ -303,7 +334,7 @@ def check_hf_dir(rep, hf, cfg):
 
 def check_transformers_tokenizer(rep, hf, prompts):
     """What a transformers user does first, without torch: load the tokenizer and the generation
-    config; the tokenizer's outputs are exactly what LlamaForCausalLM.generate accepts."""
+    config; the tokenizer's outputs are exactly what LlamaForCausalLM / Qwen3ForCausalLM.generate accepts."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     g = "transformers-files"
@@ -441,13 +472,14 @@ def check_gguf(rep, path, hf, cfg, params):
         rep.add(g, "read", False, f"gguf-py cannot read it: {e}")
         return None
     fields = {k: f for k, f in r.fields.items() if not k.startswith("GGUF.")}
+    arch = gguf_arch(cfg)
 
     # --- layout: what llama.cpp's gguf_init_from_file / llama_model_loader insist on
     problems = []
     version = int(r.fields["GGUF.version"].parts[0][0])
     if version != 3:
         problems.append(f"version {version}")
-    for key in REQUIRED_KEYS:
+    for key in required_keys(arch):
         if key not in fields:
             problems.append(f"missing {key}")
     for key, f in fields.items():
@@ -480,14 +512,14 @@ def check_gguf(rep, path, hf, cfg, params):
     def val(key):
         return field_value(fields[key]) if key in fields else None
 
-    # --- hyperparameters
+    # --- hyperparameters, under the architecture's prefix (llama.cpp reads only "<arch>.*")
     c = hf.config
     want = {
-        "general.architecture": "llama",
-        "llama.context_length": cfg.max_pos, "llama.embedding_length": cfg.C, "llama.block_count": cfg.L,
-        "llama.feed_forward_length": cfg.F, "llama.attention.head_count": cfg.H,
-        "llama.attention.head_count_kv": cfg.KVH, "llama.rope.dimension_count": cfg.hd,
-        "llama.attention.layer_norm_rms_epsilon": cfg.eps, "llama.rope.freq_base": cfg.theta,
+        "general.architecture": arch,
+        f"{arch}.context_length": cfg.max_pos, f"{arch}.embedding_length": cfg.C, f"{arch}.block_count": cfg.L,
+        f"{arch}.feed_forward_length": cfg.F, f"{arch}.attention.head_count": cfg.H,
+        f"{arch}.attention.head_count_kv": cfg.KVH, f"{arch}.rope.dimension_count": cfg.hd,
+        f"{arch}.attention.layer_norm_rms_epsilon": cfg.eps, f"{arch}.rope.freq_base": cfg.theta,
     }
     problems = []
     for key, v in want.items():
@@ -498,16 +530,22 @@ def check_gguf(rep, path, hf, cfg, params):
             ok = got == v
         if not ok:
             problems.append(f"{key} = {got!r}, config.json gives {v!r}")
-    if "llama.vocab_size" in fields and val("llama.vocab_size") != cfg.V:
-        problems.append(f"llama.vocab_size = {val('llama.vocab_size')}, config.json gives {cfg.V}")
-    for key in ("llama.attention.key_length", "llama.attention.value_length"):
+            if key == "general.architecture":
+                problems[-1] += (f" (model_type {c.get('model_type')!r}: " + ("QK-norm needs llama.cpp's qwen3 arch"
+                                 if cfg.qk_norm else "no QK-norm, so llama") + f", keys under '{arch}.')")
+    if f"{arch}.vocab_size" in fields and val(f"{arch}.vocab_size") != cfg.V:
+        problems.append(f"{arch}.vocab_size = {val(f'{arch}.vocab_size')}, config.json gives {cfg.V}")
+    for key in (f"{arch}.attention.key_length", f"{arch}.attention.value_length"):
         if key in fields and val(key) != cfg.hd:
             problems.append(f"{key} = {val(key)}, head_dim is {cfg.hd}")
     for key in fields:
-        if key.startswith("llama.rope.scaling") or key.startswith("llama.expert"):
+        if key.startswith(f"{arch}.rope.scaling") or key.startswith(f"{arch}.expert"):
             problems.append(f"unexpected {key} = {val(key)!r}")
+    others = sorted(k for k in fields if any(k.startswith(f"{a}.") for a in ARCHS if a != arch))
+    if others:
+        problems.append(f"keys of another architecture in a {arch} file: {others[:4]}")
     rep.add(g, "hyperparameters", not problems,
-            f"llama, ctx {cfg.max_pos}, C {cfg.C}, L {cfg.L}, F {cfg.F}, H {cfg.H}/{cfg.KVH}, rope {cfg.hd} "
+            f"{arch}, ctx {cfg.max_pos}, C {cfg.C}, L {cfg.L}, F {cfg.F}, H {cfg.H}/{cfg.KVH}, rope {cfg.hd} "
             f"theta {cfg.theta:g}, eps {cfg.eps:g} match config.json" if not problems else "; ".join(problems))
 
     # --- tokenizer
@@ -572,9 +610,11 @@ def check_gguf(rep, path, hf, cfg, params):
         ttype = int(t.tensor_type)
         tname = GGML_NAMES.get(ttype, t.tensor_type.name)
         w = params[hname]
-        if hname.endswith("q_proj.weight"):
+        # llama's GGUF rows are permuted for llama.cpp's normal (interleaved) RoPE; qwen3 runs
+        # NEOX RoPE (= HF's rotate_half), so convert_hf_to_gguf.py keeps HF's row order there.
+        if arch == "llama" and hname.endswith("q_proj.weight"):
             w = llama_permute(w, cfg.H, cfg.H)
-        elif hname.endswith("k_proj.weight"):
+        elif arch == "llama" and hname.endswith("k_proj.weight"):
             w = llama_permute(w, cfg.H, cfg.KVH)
         want_ne = list(reversed(w.shape))
         if [int(x) for x in t.shape] != want_ne:
@@ -616,10 +656,15 @@ def check_gguf(rep, path, hf, cfg, params):
             hint = ""
             if hname.endswith(("q_proj.weight", "k_proj.weight")):
                 raw = params[hname]
-                if np.allclose(deq, raw, rtol=1e-2, atol=1e-2 * float(np.max(np.abs(raw)))):
+                atol = 1e-2 * float(np.max(np.abs(raw)))
+                if arch == "qwen3":
+                    n_kv = cfg.H if hname.endswith("q_proj.weight") else cfg.KVH
+                    if any(np.allclose(deq, llama_permute(raw, cfg.H, n), rtol=1e-2, atol=atol) for n in {n_kv, cfg.H}):
+                        hint = " (it equals the llama-permuted HF weight: qwen3 keeps HF's row order, no permute)"
+                elif np.allclose(deq, raw, rtol=1e-2, atol=atol):
                     hint = " (it equals the UNpermuted HF weight: apply LlamaModel.permute)"
                 elif hname.endswith("k_proj.weight") and cfg.H != cfg.KVH and np.allclose(
-                        deq, llama_permute(raw, cfg.H, cfg.H), rtol=1e-2, atol=1e-2 * float(np.max(np.abs(raw)))):
+                        deq, llama_permute(raw, cfg.H, cfg.H), rtol=1e-2, atol=atol):
                     hint = " (permuted with n_head instead of n_head_kv)"
             problems.append(f"{gname} ({tname}): {n_bad} of {w.size} values outside {bound}, "
                             f"max err {float(np.max(err)):.3g}, rel RMS {rel_rms:.3g}{hint}")
@@ -693,8 +738,9 @@ def check_llama_cpp(rep, path, kind, hf, cfg, prompts, hf_ids, pipe, pipe_logits
         n_ctx_train = llm._model.n_ctx_train()
     except Exception:  # noqa: BLE001
         n_ctx_train = "?"
-    rep.add(g, "load", True, f"llama.cpp {getattr(llama_cpp, '__version__', '?')} loads it "
-            f"(n_vocab {llm.n_vocab()}, n_ctx_train {n_ctx_train})")
+    arch = (getattr(llm, "metadata", None) or {}).get("general.architecture")
+    rep.add(g, "load", arch in (None, gguf_arch(cfg)), f"llama.cpp {getattr(llama_cpp, '__version__', '?')} loads it "
+            f"as {arch or '?'} (want {gguf_arch(cfg)}; n_vocab {llm.n_vocab()}, n_ctx_train {n_ctx_train})")
     eos = llm.token_eos()
     for n, p in enumerate(prompts):
         label = f"prompt {n + 1} {short(p, 30)}"
@@ -760,7 +806,7 @@ def check_llama_cpp(rep, path, kind, hf, cfg, prompts, hf_ids, pipe, pipe_logits
     llm.close() if hasattr(llm, "close") else None
 
 
-def check_transformers(rep, hf, prompts, hf_ids, pipe_logits):
+def check_transformers(rep, hf, cfg, prompts, hf_ids, pipe_logits):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     g = "transformers"
@@ -771,10 +817,11 @@ def check_transformers(rep, hf, prompts, hf_ids, pipe_logits):
         rep.add(g, "load", False, f"--full needs transformers and torch: {e}")
         return
     try:
+        model_class = getattr(transformers, hf_class(cfg))  # Qwen3ForCausalLM needs transformers >= 4.51
         try:
-            model = transformers.LlamaForCausalLM.from_pretrained(hf.path, dtype=torch.float32, attn_implementation="eager")
+            model = model_class.from_pretrained(hf.path, dtype=torch.float32, attn_implementation="eager")
         except TypeError:
-            model = transformers.LlamaForCausalLM.from_pretrained(hf.path, torch_dtype=torch.float32, attn_implementation="eager")
+            model = model_class.from_pretrained(hf.path, torch_dtype=torch.float32, attn_implementation="eager")
         model.eval()
         tok = transformers.AutoTokenizer.from_pretrained(hf.path)
         transformers.GenerationConfig.from_pretrained(hf.path)
@@ -783,7 +830,7 @@ def check_transformers(rep, hf, prompts, hf_ids, pipe_logits):
     except Exception as e:  # noqa: BLE001
         rep.add(g, "load", False, f"{type(e).__name__}: {e}")
         return
-    rep.add(g, "load", True, f"transformers {transformers.__version__}: LlamaForCausalLM, {type(tok).__name__}, "
+    rep.add(g, "load", True, f"transformers {transformers.__version__}: {type(model).__name__}, {type(tok).__name__}, "
             "GenerationConfig load; generate(**tokenizer(p, return_tensors='pt')) runs")
     for n, p in enumerate(prompts):
         label = f"prompt {n + 1} {short(p, 30)}"
@@ -950,7 +997,7 @@ def main(argv=None):
                 if kinds.get(path) is not None:
                     run_llama_cpp_worker(rep, args, path, kinds[path], prompts, hf_ids, pipe_logits,
                                          gguf_logits.get(path, {}), tmp)
-            check_transformers(rep, hf, prompts, hf_ids, pipe_logits)
+            check_transformers(rep, hf, cfg, prompts, hf_ids, pipe_logits)
     return finish(rep, args)
 
 
