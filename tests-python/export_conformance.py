@@ -37,11 +37,12 @@ Default mode (numpy + gguf + safetensors + tokenizers only; runs in CI):
            F32 files < 1e-5 relative; other types report the figure and top-1 agreement
 --full adds (llama_cpp, transformers, torch):
   d        llama.cpp (llama-cpp-python) on each GGUF, loaded as the expected architecture (llama /
-           qwen3): tokenization == tokenizers'; prompt logits vs pipe's (HF_DIR): F32 files < 1e-3 relative (others: figure and top-1 agreement, also vs
-           pipe on the same file); greedy 20-token continuation (argmax, stopping at eos) == pipe's
-           greedy `generate` on the same file (required for F32 files). llama.cpp runs with n_ctx =
-           max_position_embeddings, an F32 KV cache, 2 threads, in a child process per file (ggml
-           aborts the process on some malformed files, e.g. F16 norm weights: that is one FAIL)
+           qwen3): tokenization == tokenizers'; prompt logits vs pipe's (HF_DIR): F32 files < 1e-3
+           relative (others: figure and top-1 agreement, also vs pipe on the same file); greedy
+           20-token continuation (argmax, stopping at eos) == pipe's greedy `generate` on the same
+           file (required for F32 files). llama.cpp runs with n_ctx = max_position_embeddings, an
+           F32 KV cache, 2 threads, in a child process per file (ggml aborts the process on some
+           malformed files, e.g. F16 norm weights: that is one FAIL)
   e        transformers LlamaForCausalLM, or Qwen3ForCausalLM for qwen3 (float32, eager attention)
            logits vs pipe's < 1e-4 relative; AutoTokenizer from HF_DIR encodes like tokenizers
 
