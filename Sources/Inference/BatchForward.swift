@@ -23,7 +23,7 @@ final class BatchForward {
     let team: ThreadTeam
     let maxRows: Int
     let maxLogitRows: Int
-    private let x, norm, qkv, att, gateUp, mlp, rstd, headInput, logits: FloatBuffer
+    private let x, norm, qkv, att, gateUp, mlp, rstd, headRstd, headInput, logits: FloatBuffer
     private let activations: UnsafeMutableRawPointer
     private let projection: Projection
     private let attention: CausalAttention
@@ -42,13 +42,14 @@ final class BatchForward {
         gateUp = FloatBuffer(count: maxRows * 2 * c.ffnDim)
         mlp = FloatBuffer(count: maxRows * c.ffnDim)
         rstd = FloatBuffer(count: maxRows)
+        headRstd = FloatBuffer(count: c.heads)
         headInput = FloatBuffer(count: maxLogitRows * c.dim)
         logits = FloatBuffer(count: maxLogitRows * c.vocabSize)
         activations = UnsafeMutableRawPointer.allocate(byteCount: Projection.scratchBytes(maxRows: maxRows, maxColumns: max(c.dim, c.ffnDim)),
                                                        alignment: 64)
         projection = Projection(team: team, scratch: activations)
         attention = CausalAttention(config: c, team: team)
-        rotary = RotaryTables(c, layout: weights.rotary)
+        rotary = RotaryTables(c, layout: weights.rotary, angles: weights.rotaryAngles)
     }
 
     deinit { activations.deallocate() }
@@ -66,6 +67,7 @@ final class BatchForward {
         for (l, layer) in weights.layers.enumerated() {
             normalize(n, layer.inputNorm, eps)
             projection.run(norm.pointer, rows: n, layer.qkv, into: qkv.pointer, ldy: width)
+            if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm { normalizeHeads(n, queryNorm, keyNorm, eps) }
             rotate(n, positions: positions)
             for chunk in chunks {
                 for i in 0..<chunk.count {
@@ -108,6 +110,16 @@ final class BatchForward {
         }
     }
 
+    /// QK-norm: each row's query heads and key heads RMS-normalized in place.
+    private func normalizeHeads(_ n: Int, _ queryNorm: UnsafePointer<Float>, _ keyNorm: UnsafePointer<Float>, _ eps: Float) {
+        let c = weights.config, width = c.dim + 2 * c.kvDim
+        for row in 0..<n {
+            let q = qkv.pointer + row * width
+            tk_rmsnorm_forward(q, headRstd.pointer, q, queryNorm, c.heads, c.headDim, eps)
+            tk_rmsnorm_forward(q + c.dim, headRstd.pointer, q + c.dim, keyNorm, c.kvHeads, c.headDim, eps)
+        }
+    }
+
     /// RoPE on each row's query and key heads at the row's position.
     private func rotate(_ n: Int, positions: [Int]) {
         let c = weights.config, width = c.dim + 2 * c.kvDim
@@ -120,23 +132,23 @@ final class BatchForward {
 }
 
 /// RoPE's cos and sin by [position][i] (i < headDim / 2), and the rotation in the weights'
-/// layout. Tables for pipe's own layout are training's (`TransformerModel.ropeTables`); for
-/// GGUF files they are computed as llama.cpp computes them (`ggml_rope_cache_init`: a float angle
-/// multiplied by powf(base, -2 / headDim) at each step, float cosf and sinf), so a GGUF model
-/// rotates exactly as it does under llama.cpp.
+/// layout. The tables are training's (`TransformerModel.ropeTables`), or, for GGUF files, computed
+/// as llama.cpp computes them (`ggml_rope_cache_init`: a float angle multiplied by
+/// powf(base, -2 / headDim) at each step, float cosf and sinf), so a GGUF model rotates exactly
+/// as it does under llama.cpp.
 struct RotaryTables {
     let headDim: Int
     let layout: RotaryLayout
     let cos: [Float]
     let sin: [Float]
 
-    init(_ c: ModelConfig, layout: RotaryLayout) {
+    init(_ c: ModelConfig, layout: RotaryLayout, angles: RotaryAngles) {
         headDim = c.headDim
         self.layout = layout
-        switch layout {
-        case .halves:
+        switch angles {
+        case .training:
             (cos, sin) = TransformerModel.ropeTables(c)
-        case .pairs:
+        case .llamaCpp:
             let half = c.headDim / 2, scale = powf(Float(c.ropeTheta), -2 / Float(c.headDim))
             var cos = [Float](repeating: 0, count: c.context * half), sin = cos
             for t in 0..<c.context {

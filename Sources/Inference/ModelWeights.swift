@@ -23,11 +23,18 @@ struct WeightMatrix: @unchecked Sendable {
 /// files, whose q and k rows are permuted to match. Attention scores are the same either way.
 enum RotaryLayout: Sendable { case halves, pairs }
 
+/// How RoPE's angles are computed: as training computes them (double precision), or as
+/// llama.cpp does for GGUF files, so a GGUF model rotates exactly as it does under llama.cpp.
+enum RotaryAngles: Sendable { case training, llamaCpp }
+
 /// One transformer block's weights. `qkv` is one fused matrix (q, k and v rows in order) or three;
-/// `gateUp` is one fused matrix (gate rows, then up rows) or two.
+/// `gateUp` is one fused matrix (gate rows, then up rows) or two. The query and key norms
+/// (head size each) exist with QK-norm.
 struct LayerWeights: @unchecked Sendable {
     let inputNorm: UnsafePointer<Float>
     let qkv: [WeightMatrix]
+    let queryNorm: UnsafePointer<Float>?
+    let keyNorm: UnsafePointer<Float>?
     let output: WeightMatrix
     let postNorm: UnsafePointer<Float>
     let gateUp: [WeightMatrix]
@@ -44,6 +51,7 @@ public final class ModelWeights: @unchecked Sendable {
     let finalNorm: UnsafePointer<Float>
     let head: WeightMatrix
     let rotary: RotaryLayout
+    let rotaryAngles: RotaryAngles
     /// What owns the memory the pointers above point into.
     private let storage: AnyObject
 
@@ -53,18 +61,19 @@ public final class ModelWeights: @unchecked Sendable {
     /// Bytes of the weights the engine reads.
     public var byteCount: Int {
         layers.reduce(embedding.byteCount + (head.base == embedding.base ? 0 : head.byteCount) + 4 * config.dim) { total, l in
-            total + (l.qkv + l.gateUp + [l.output, l.down]).reduce(8 * config.dim) { $0 + $1.byteCount }
+            total + (l.qkv + l.gateUp + [l.output, l.down]).reduce(8 * config.dim + (config.qkNorm ? 8 * config.headDim : 0)) { $0 + $1.byteCount }
         }
     }
 
     private init(config: ModelConfig, layers: [LayerWeights], embedding: WeightMatrix, finalNorm: UnsafePointer<Float>,
-                 head: WeightMatrix, rotary: RotaryLayout, storage: AnyObject) {
+                 head: WeightMatrix, rotary: RotaryLayout, rotaryAngles: RotaryAngles, storage: AnyObject) {
         self.config = config
         self.layers = layers
         self.embedding = embedding
         self.finalNorm = finalNorm
         self.head = head
         self.rotary = rotary
+        self.rotaryAngles = rotaryAngles
         self.storage = storage
     }
 
@@ -90,12 +99,13 @@ public final class ModelWeights: @unchecked Sendable {
         }
         let layers = layout.layers.map { l in
             LayerWeights(inputNorm: p + l.inputNorm, qkv: [matrix(l.qkv, rows: c.dim + 2 * c.kvDim, columns: c.dim)],
+                         queryNorm: l.qkNorm.map { p + $0 }, keyNorm: l.qkNorm.map { p + $0 + c.headDim },
                          output: matrix(l.output, rows: c.dim, columns: c.dim), postNorm: p + l.postNorm,
                          gateUp: [matrix(l.gateUp, rows: 2 * c.ffnDim, columns: c.dim)], down: matrix(l.down, rows: c.dim, columns: c.ffnDim))
         }
         return ModelWeights(config: c, layers: layers, embedding: matrix(layout.embedding, rows: c.vocabSize, columns: c.dim),
                             finalNorm: p + layout.finalNorm, head: matrix(layout.head, rows: c.vocabSize, columns: c.dim),
-                            rotary: .halves, storage: model)
+                            rotary: .halves, rotaryAngles: .training, storage: model)
     }
 
     /// A GGUF file mapped into memory; its shapes are checked against the config (config.json
@@ -107,6 +117,7 @@ public final class ModelWeights: @unchecked Sendable {
         do {
             index = try GGUF.index(of: file.data, path: url.path)
             config = try configPath.map { try ModelFiles.config(in: $0.deletingLastPathComponent()) } ?? LlamaGGUF.config(of: index, path: url.path)
+            try LlamaGGUF.checkArchitecture(index.metadata, of: config, path: url.path)
             try ModelFiles.checkWeights(of: config, from: configPath?.path ?? url.path, path: url.path) { t in
                 (LlamaGGUF.ggufName(t.name), index.tensors[LlamaGGUF.ggufName(t.name)]?.dimensions, Array(t.shape.reversed()))
             }
@@ -130,12 +141,15 @@ public final class ModelWeights: @unchecked Sendable {
             let b = "blk.\(l)."
             return LayerWeights(inputNorm: try norm(b + "attn_norm.weight"),
                                 qkv: [try matrix(b + "attn_q.weight"), try matrix(b + "attn_k.weight"), try matrix(b + "attn_v.weight")],
+                                queryNorm: config.qkNorm ? try norm(b + "attn_q_norm.weight") : nil,
+                                keyNorm: config.qkNorm ? try norm(b + "attn_k_norm.weight") : nil,
                                 output: try matrix(b + "attn_output.weight"), postNorm: try norm(b + "ffn_norm.weight"),
                                 gateUp: [try matrix(b + "ffn_gate.weight"), try matrix(b + "ffn_up.weight")],
                                 down: try matrix(b + "ffn_down.weight"))
         }
         let embedding = try matrix("token_embd.weight")
         return ModelWeights(config: config, layers: layers, embedding: embedding, finalNorm: try norm("output_norm.weight"),
-                            head: config.tieEmbeddings ? embedding : try matrix("output.weight"), rotary: .pairs, storage: file)
+                            head: config.tieEmbeddings ? embedding : try matrix("output.weight"),
+                            rotary: LlamaGGUF.permutesQueryKeyRows(config) ? .pairs : .halves, rotaryAngles: .llamaCpp, storage: file)
     }
 }

@@ -87,12 +87,13 @@ public struct Architecture: Parameters {
     @Param("RoPE base") public var rope_theta = 10000.0
     @Param("RMSNorm epsilon") public var norm_eps = 1e-5
     @Param("share the embedding and the LM head") public var tie_embeddings = true
+    @Param("RMS-normalize each head's queries and keys before RoPE (QK-norm; exported as Qwen3)") public var qk_norm = false
 
     public init() {}
 
     public func config(vocabulary: Int, endOfText: Int?) -> ModelConfig {
         ModelConfig(vocabSize: vocabulary, dim: dim, layers: layers, heads: heads, kvHeads: kv_heads, ffnDim: ffn_dim,
-                    context: context, ropeTheta: rope_theta, normEps: norm_eps, tieEmbeddings: tie_embeddings,
+                    context: context, ropeTheta: rope_theta, normEps: norm_eps, tieEmbeddings: tie_embeddings, qkNorm: qk_norm,
                     bosTokenId: endOfText, eosTokenId: endOfText)
     }
 

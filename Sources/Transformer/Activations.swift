@@ -10,6 +10,8 @@ public final class Activations: @unchecked Sendable {
         let norm1: Int          // (B, T, C)  RMSNorm of the layer's input
         let rstd1: Int          // (B, T)     its reciprocal RMS
         let qkv: Int            // (B, T, (H + 2·Hkv)·D)  q, k, v side by side, q and k after RoPE
+        let queryKeyInput: Int  // (B, T, (H + Hkv)·D)  QK-norm: q and k before it (empty without)
+        let queryKeyRstd: Int   // (B, T, H + Hkv)  QK-norm: each head's reciprocal RMS
         let probabilities: Int  // (B, H, T, T)  causal softmax of the attention scores
         let attention: Int      // (B, T, C)  heads' outputs, concatenated, before the output projection
         let middle: Int         // (B, T, C)  residual after attention: input + attention projection
@@ -38,6 +40,10 @@ public final class Activations: @unchecked Sendable {
     let logits: FloatBuffer
     let workerNormGradient: FloatBuffer
     let workerHeadGradient: FloatBuffer
+    /// Per worker (training, QK-norm): one row's q and k gradient before the norm, and private
+    /// sums of the query and key norms' weight gradients.
+    let workerQueryKeyGradient: FloatBuffer
+    let workerQueryKeyNormGradient: FloatBuffer
     // Backward scratch, shared by all layers.
     let dResidual, dNorm, dQKV, dAttention, dGateUp, dMLP, attentionScratch: FloatBuffer
     public let tokens: UnsafeMutablePointer<Int32>
@@ -63,12 +69,14 @@ public final class Activations: @unchecked Sendable {
         self.workers = workers
         attention = Attention(batch: batch, seq: seq, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
         let rows = batch * seq
+        let queryKeyWidth = c.qkNorm ? c.dim + c.kvDim : 0, queryKeyHeads = c.qkNorm ? c.heads + c.kvHeads : 0
         residual = FloatBuffer(count: (c.layers + 1) * rows * c.dim)
         var offset = 0
         func take(_ n: Int) -> Int { defer { offset += n }; return offset }
         var slots: [LayerSlots] = []
         for _ in 0..<(self.checkpointing ? 1 : c.layers) {
             slots.append(LayerSlots(norm1: take(rows * c.dim), rstd1: take(rows), qkv: take(rows * attention.qkvWidth),
+                                    queryKeyInput: take(rows * queryKeyWidth), queryKeyRstd: take(rows * queryKeyHeads),
                                     probabilities: take(attention.probabilityCount), attention: take(rows * c.dim),
                                     middle: take(rows * c.dim), norm2: take(rows * c.dim), rstd2: take(rows),
                                     gateUp: take(rows * 2 * c.ffnDim), mlp: take(rows * c.ffnDim)))
@@ -81,6 +89,8 @@ public final class Activations: @unchecked Sendable {
         let n = training ? 1 : 0
         workerNormGradient = FloatBuffer(count: n * workers.count * c.dim)
         workerHeadGradient = FloatBuffer(count: n * workers.count * c.vocabSize * c.dim)
+        workerQueryKeyGradient = FloatBuffer(count: n * workers.count * queryKeyWidth)
+        workerQueryKeyNormGradient = FloatBuffer(count: n * workers.count * (c.qkNorm ? 2 * c.headDim : 0))
         dResidual = FloatBuffer(count: n * rows * c.dim)
         dNorm = FloatBuffer(count: n * rows * c.dim)
         dQKV = FloatBuffer(count: n * rows * attention.qkvWidth)
@@ -110,7 +120,8 @@ public final class Activations: @unchecked Sendable {
 
     /// Bytes held, for memory reports.
     public var bytes: Int {
-        4 * [residual, storage, finalNorm, finalRstd, logits, workerNormGradient, workerHeadGradient, dResidual,
+        4 * [residual, storage, finalNorm, finalRstd, logits, workerNormGradient, workerHeadGradient, workerQueryKeyGradient,
+             workerQueryKeyNormGradient, dResidual,
              dNorm, dQKV, dAttention, dGateUp, dMLP, attentionScratch].reduce(0) { $0 + $1.count } + 20 * rows
     }
 

@@ -16,6 +16,8 @@ public final class Generator {
     private var scores = FloatBuffer(count: 0)
     private let x, norm, qkv, attention, gateUp, mlp, logitBuffer: FloatBuffer
     private let rstd = FloatBuffer(count: 1)
+    /// Each head's reciprocal RMS, for QK-norm.
+    private let headRstd: FloatBuffer
 
     public init(model: TransformerModel) {
         self.model = model
@@ -27,6 +29,7 @@ public final class Generator {
         gateUp = FloatBuffer(count: 2 * c.ffnDim)
         mlp = FloatBuffer(count: c.ffnDim)
         logitBuffer = FloatBuffer(count: c.vocabSize)
+        headRstd = FloatBuffer(count: c.heads)
         cache = KVCache(layers: c.layers, width: c.kvDim, context: c.context)
     }
 
@@ -55,6 +58,10 @@ public final class Generator {
             let w = layout.layers[l]
             tk_rmsnorm_forward(norm.pointer, rstd.pointer, x.pointer, p + w.inputNorm, 1, c.dim, eps)
             gemv(p + w.qkv, rows: width, columns: c.dim, norm.pointer, into: qkv.pointer)
+            if let qkNorm = w.qkNorm {
+                tk_rmsnorm_forward(qkv.pointer, headRstd.pointer, qkv.pointer, p + qkNorm, c.heads, c.headDim, eps)
+                tk_rmsnorm_forward(qkv.pointer + c.dim, headRstd.pointer, qkv.pointer + c.dim, p + qkNorm + c.headDim, c.kvHeads, c.headDim, eps)
+            }
             model.ropeCos.withUnsafeBufferPointer { cos in
                 model.ropeSin.withUnsafeBufferPointer { sin in
                     tk_rope(qkv.pointer, 1, width, c.heads, c.headDim, position, cos.baseAddress, sin.baseAddress, 0)

@@ -1,10 +1,22 @@
 import Foundation
 
-/// The mapping between pipe's model and llama.cpp's `llama` GGUF: tensor names, metadata keys,
-/// and the q/k row permutation. pipe's RoPE rotates the two halves of each head
-/// (Hugging Face's rotate_half); llama.cpp's rotates adjacent pairs, so q and k rows are
-/// reordered on the way out (as llama.cpp's own converter does) and back on the way in.
+/// The mapping between pipe's model and llama.cpp's GGUF: tensor names, metadata keys, and the
+/// q/k row permutation. A model is stored as llama.cpp's `llama` architecture, or as `qwen3`
+/// when it has QK-norm. pipe's RoPE rotates the two halves of each head (Hugging Face's
+/// rotate_half). llama.cpp's `llama` rotates adjacent pairs, so for it q and k rows are
+/// reordered on the way out (as llama.cpp's own converter does) and back on the way in; its
+/// `qwen3` rotates halves, as pipe does, and its rows keep their order.
 public enum LlamaGGUF {
+    /// The GGUF architectures pipe reads and writes.
+    public static let architectures = ["llama", "qwen3"]
+
+    /// The architecture a model is stored as.
+    public static func architecture(of c: ModelConfig) -> String { c.qkNorm ? "qwen3" : "llama" }
+
+    /// Whether a model's q and k rows are stored in llama.cpp's pair order (the `llama`
+    /// architecture) rather than in pipe's own halves order.
+    public static func permutesQueryKeyRows(_ c: ModelConfig) -> Bool { !c.qkNorm }
+
     /// llama.cpp's name for a Hugging Face tensor name.
     public static func ggufName(_ name: String) -> String {
         let fixed = ["model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight", "lm_head.weight": "output.weight"]
@@ -14,12 +26,14 @@ public enum LlamaGGUF {
         let roles = ["input_layernorm.weight": "attn_norm", "self_attn.q_proj.weight": "attn_q", "self_attn.k_proj.weight": "attn_k",
                      "self_attn.v_proj.weight": "attn_v", "self_attn.o_proj.weight": "attn_output",
                      "post_attention_layernorm.weight": "ffn_norm", "mlp.gate_proj.weight": "ffn_gate",
-                     "mlp.up_proj.weight": "ffn_up", "mlp.down_proj.weight": "ffn_down"]
+                     "mlp.up_proj.weight": "ffn_up", "mlp.down_proj.weight": "ffn_down",
+                     "self_attn.q_norm.weight": "attn_q_norm", "self_attn.k_norm.weight": "attn_k_norm"]
         return "blk.\(layer).\(roles[role]!).weight"
     }
 
     /// Heads whose rows a tensor's permutation groups, or nil when it is not q or k.
     private static func permutedHeads(_ name: String, _ c: ModelConfig) -> Int? {
+        guard permutesQueryKeyRows(c) else { return nil }
         if name.hasSuffix("q_proj.weight") { return c.heads }
         if name.hasSuffix("k_proj.weight") { return c.kvHeads }
         return nil
@@ -56,24 +70,34 @@ public enum LlamaGGUF {
         }
     }
 
-    /// `general.*` and `llama.*` metadata for a model.
+    /// `general.*` metadata and the architecture's hyperparameters for a model.
     public static func metadata(_ c: ModelConfig, name: String, fileType: GGMLType) -> [(String, GGUF.Value)] {
-        [
-            ("general.architecture", .string("llama")),
+        let arch = architecture(of: c)
+        return [
+            ("general.architecture", .string(arch)),
             ("general.name", .string(name)),
             ("general.file_type", .uint32(fileType.fileType)),
             ("general.quantization_version", .uint32(2)),
-            ("llama.vocab_size", .uint32(UInt32(c.vocabSize))),
-            ("llama.context_length", .uint32(UInt32(c.context))),
-            ("llama.embedding_length", .uint32(UInt32(c.dim))),
-            ("llama.block_count", .uint32(UInt32(c.layers))),
-            ("llama.feed_forward_length", .uint32(UInt32(c.ffnDim))),
-            ("llama.rope.dimension_count", .uint32(UInt32(c.headDim))),
-            ("llama.attention.head_count", .uint32(UInt32(c.heads))),
-            ("llama.attention.head_count_kv", .uint32(UInt32(c.kvHeads))),
-            ("llama.attention.layer_norm_rms_epsilon", .float32(Float(c.normEps))),
-            ("llama.rope.freq_base", .float32(Float(c.ropeTheta))),
+            ("\(arch).vocab_size", .uint32(UInt32(c.vocabSize))),
+            ("\(arch).context_length", .uint32(UInt32(c.context))),
+            ("\(arch).embedding_length", .uint32(UInt32(c.dim))),
+            ("\(arch).block_count", .uint32(UInt32(c.layers))),
+            ("\(arch).feed_forward_length", .uint32(UInt32(c.ffnDim))),
+            ("\(arch).rope.dimension_count", .uint32(UInt32(c.headDim))),
+            ("\(arch).attention.head_count", .uint32(UInt32(c.heads))),
+            ("\(arch).attention.head_count_kv", .uint32(UInt32(c.kvHeads))),
+            ("\(arch).attention.layer_norm_rms_epsilon", .float32(Float(c.normEps))),
+            ("\(arch).rope.freq_base", .float32(Float(c.ropeTheta))),
         ]
+    }
+
+    /// Throws unless a GGUF file's `general.architecture` is the one `config` is stored as (a
+    /// config.json beside the file and the file itself must describe the same model).
+    public static func checkArchitecture(_ metadata: [String: GGUF.Value], of config: ModelConfig, path: String) throws {
+        let stored = metadata["general.architecture"]?.string ?? "(none)", expected = architecture(of: config)
+        guard stored == expected else {
+            throw TransformerError("\(path): general.architecture is \(stored), but its config describes a \(expected) model")
+        }
     }
 
     /// The model shape a standalone GGUF file describes (for files without a config.json beside them).
@@ -87,12 +111,12 @@ public enum LlamaGGUF {
     }
 
     private static func config(metadata: [String: GGUF.Value], dimensions: [String: [Int]], path: String) throws -> ModelConfig {
-        func int(_ key: String) throws -> Int {
-            guard let v = metadata["llama." + key]?.int else { throw TransformerError("\(path): metadata llama.\(key) is missing or not an integer") }
-            return v
+        guard let arch = metadata["general.architecture"]?.string, architectures.contains(arch) else {
+            throw TransformerError("\(path): general.architecture is not one of \(architectures.joined(separator: ", "))")
         }
-        guard metadata["general.architecture"]?.string == "llama" else {
-            throw TransformerError("\(path): general.architecture is not llama")
+        func int(_ key: String) throws -> Int {
+            guard let v = metadata["\(arch).\(key)"]?.int else { throw TransformerError("\(path): metadata \(arch).\(key) is missing or not an integer") }
+            return v
         }
         guard let embedding = dimensions["token_embd.weight"], embedding.count == 2 else {
             throw TransformerError("\(path): tensor token_embd.weight is missing")
@@ -101,15 +125,16 @@ public enum LlamaGGUF {
         return ModelConfig(vocabSize: embedding[1], dim: try int("embedding_length"), layers: try int("block_count"),
                            heads: try int("attention.head_count"), kvHeads: try int("attention.head_count_kv"),
                            ffnDim: try int("feed_forward_length"), context: try int("context_length"),
-                           ropeTheta: metadata["llama.rope.freq_base"]?.float ?? 10000,
-                           normEps: metadata["llama.attention.layer_norm_rms_epsilon"]?.float ?? 1e-5,
-                           tieEmbeddings: dimensions["output.weight"] == nil, bosTokenId: eos, eosTokenId: eos)
+                           ropeTheta: metadata["\(arch).rope.freq_base"]?.float ?? 10000,
+                           normEps: metadata["\(arch).attention.layer_norm_rms_epsilon"]?.float ?? 1e-5,
+                           tieEmbeddings: dimensions["output.weight"] == nil, qkNorm: arch == "qwen3", bosTokenId: eos, eosTokenId: eos)
     }
 
     /// Loads the weights of a GGUF file into a float model of shape `config` (read from
     /// `configPath`: a config.json, or the file itself), dequantizing and undoing the q/k
     /// permutation. The config and every tensor's shape are checked before the model is allocated.
     public static func load(_ file: GGUF.File, config: ModelConfig, configPath: String? = nil, path: String) throws -> TransformerModel {
+        try checkArchitecture(file.metadata, of: config, path: path)
         try ModelFiles.checkWeights(of: config, from: configPath ?? path, path: path) { t in
             (ggufName(t.name), file.tensors[ggufName(t.name)]?.dimensions, Array(t.shape.reversed()))
         }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// The shape of a LLaMA-style decoder, stored as Hugging Face's `LlamaForCausalLM` `config.json`.
+/// The shape of a LLaMA-style decoder, stored as Hugging Face's `LlamaForCausalLM` `config.json`,
+/// or as `Qwen3ForCausalLM` when its attention normalizes queries and keys (`qkNorm`).
 public struct ModelConfig: Sendable, Equatable, Codable {
     public var vocabSize: Int
     public var dim: Int
@@ -12,12 +13,15 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var ropeTheta: Double
     public var normEps: Double
     public var tieEmbeddings: Bool
+    /// Each attention head's query and key are RMS-normalized (one learned weight per head
+    /// element, shared by the heads) before RoPE: Qwen3's QK-norm.
+    public var qkNorm: Bool
     /// Token ids for the start and end of text (the tokenizer's `<|endoftext|>`), when known.
     public var bosTokenId: Int?
     public var eosTokenId: Int?
 
     public init(vocabSize: Int, dim: Int, layers: Int, heads: Int, kvHeads: Int? = nil, ffnDim: Int? = nil,
-                context: Int, ropeTheta: Double = 10000, normEps: Double = 1e-5, tieEmbeddings: Bool = true,
+                context: Int, ropeTheta: Double = 10000, normEps: Double = 1e-5, tieEmbeddings: Bool = true, qkNorm: Bool = false,
                 bosTokenId: Int? = nil, eosTokenId: Int? = nil)
     {
         self.vocabSize = vocabSize
@@ -30,6 +34,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         self.ropeTheta = ropeTheta
         self.normEps = normEps
         self.tieEmbeddings = tieEmbeddings
+        self.qkNorm = qkNorm
         self.bosTokenId = bosTokenId
         self.eosTokenId = eosTokenId
     }
@@ -46,7 +51,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
 
     /// Parameters, embeddings included, tied weights counted once (DESIGN §8).
     public var parameterCount: Int {
-        let perLayer = 2 * dim + dim * dim * 2 + 2 * kvDim * dim + 3 * dim * ffnDim
+        let perLayer = 2 * dim + dim * dim * 2 + 2 * kvDim * dim + 3 * dim * ffnDim + (qkNorm ? 2 * headDim : 0)
         return vocabSize * dim * (tieEmbeddings ? 1 : 2) + layers * perLayer + dim
     }
 
@@ -109,6 +114,10 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let heads = try c.decode(Int.self, forKey: .heads)
+        let modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? "llama"
+        guard Self.modelTypes.contains(modelType) else {
+            throw FieldProblem("model_type \(modelType) is not one of \(Self.modelTypes.joined(separator: ", "))")
+        }
         self.init(vocabSize: try c.decode(Int.self, forKey: .vocabSize), dim: try c.decode(Int.self, forKey: .dim),
                   layers: try c.decode(Int.self, forKey: .layers), heads: heads,
                   kvHeads: try c.decodeIfPresent(Int.self, forKey: .kvHeads) ?? heads,
@@ -117,14 +126,28 @@ public struct ModelConfig: Sendable, Equatable, Codable {
                   ropeTheta: try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? 10000,
                   normEps: try c.decodeIfPresent(Double.self, forKey: .normEps) ?? 1e-6,
                   tieEmbeddings: try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? true,
+                  qkNorm: modelType == "qwen3",
                   bosTokenId: try c.decodeIfPresent(Int.self, forKey: .bosTokenId),
                   eosTokenId: try c.decodeIfPresent(Int.self, forKey: .eosTokenId))
+        // A shape with problems is refused by `problems`, which names them; a sound one must agree.
+        if let declared = try c.decodeIfPresent(Int.self, forKey: .headDim), problems.isEmpty, declared != headDim {
+            throw FieldProblem("head_dim \(declared) is not hidden_size / num_attention_heads = \(headDim)")
+        }
     }
+
+    /// A field of a config.json that is well-formed JSON but describes a model pipe cannot run.
+    public struct FieldProblem: Error, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// The `model_type`s pipe reads: LLaMA, and Qwen3 (LLaMA with QK-norm).
+    public static let modelTypes = ["llama", "qwen3"]
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(["LlamaForCausalLM"], forKey: .architectures)
-        try c.encode("llama", forKey: .modelType)
+        try c.encode([qkNorm ? "Qwen3ForCausalLM" : "LlamaForCausalLM"], forKey: .architectures)
+        try c.encode(qkNorm ? "qwen3" : "llama", forKey: .modelType)
         try c.encode("silu", forKey: .hiddenAct)
         try c.encode("float32", forKey: .torchDtype)
         try c.encode(false, forKey: .attentionBias)

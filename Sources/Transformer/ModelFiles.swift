@@ -1,6 +1,6 @@
 import Foundation
 
-/// A model artifact folder: `config.json` (Hugging Face `LlamaForCausalLM`) and either
+/// A model artifact folder: `config.json` (Hugging Face `LlamaForCausalLM` or `Qwen3ForCausalLM`) and either
 /// `model.safetensors` with Hugging Face tensor names or, for a quantized model, `model.gguf`.
 public enum ModelFiles {
     public static let configFile = "config.json"
@@ -28,8 +28,10 @@ public enum ModelFiles {
         guard size <= maxConfigBytes else { throw TransformerError("\(url.path): \(size) bytes; config files over \(maxConfigBytes) bytes are refused") }
         do {
             return try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: url))
+        } catch let problem as ModelConfig.FieldProblem {
+            throw TransformerError("\(url.path): \(problem)")
         } catch let error as DecodingError {
-            throw TransformerError("\(url.path): not a LlamaForCausalLM config (\(error))")
+            throw TransformerError("\(url.path): not a LlamaForCausalLM or Qwen3ForCausalLM config (\(error))")
         }
     }
 

@@ -24,6 +24,8 @@ public struct ParameterLayout: Sendable {
     /// Offsets of one layer's weights.
     public struct Layer: Sendable {
         public let inputNorm, qkv, output, postNorm, gateUp, down: Int
+        /// With QK-norm: the query norm's weight, the key norm's right after it (head size each).
+        public let qkNorm: Int?
     }
 
     public let tensors: [Tensor]
@@ -51,12 +53,14 @@ public struct ParameterLayout: Sendable {
             let qkv = add(p + "self_attn.q_proj.weight", [c.dim, c.dim])
             _ = add(p + "self_attn.k_proj.weight", [c.kvDim, c.dim])
             _ = add(p + "self_attn.v_proj.weight", [c.kvDim, c.dim])
+            let qkNorm = c.qkNorm ? add(p + "self_attn.q_norm.weight", [c.headDim]) : nil
+            if c.qkNorm { _ = add(p + "self_attn.k_norm.weight", [c.headDim]) }
             let output = add(p + "self_attn.o_proj.weight", [c.dim, c.dim])
             let postNorm = add(p + "post_attention_layernorm.weight", [c.dim])
             let gateUp = add(p + "mlp.gate_proj.weight", [c.ffnDim, c.dim])
             _ = add(p + "mlp.up_proj.weight", [c.ffnDim, c.dim])
             let down = add(p + "mlp.down_proj.weight", [c.dim, c.ffnDim])
-            layers.append(Layer(inputNorm: inputNorm, qkv: qkv, output: output, postNorm: postNorm, gateUp: gateUp, down: down))
+            layers.append(Layer(inputNorm: inputNorm, qkv: qkv, output: output, postNorm: postNorm, gateUp: gateUp, down: down, qkNorm: qkNorm))
         }
         self.layers = layers
         finalNorm = add("model.norm.weight", [c.dim])

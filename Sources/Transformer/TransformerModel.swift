@@ -138,6 +138,7 @@ public final class TransformerModel: @unchecked Sendable {
                                p + weights.inputNorm, r.count, c.dim, Float(c.normEps))
         }
         BLAS.linear(a + s.qkv, a + s.norm1, p + weights.qkv, rows: rows, out: qkvWidth, in: c.dim, workers: w)
+        if let qkNorm = weights.qkNorm { normalizeQueriesAndKeys(acts, s, weight: p + qkNorm) }
         rotate(a + s.qkv, acts, inverse: false)
         acts.attention.forward(qkv: a + s.qkv, starts: acts.segmentStarts, probabilities: a + s.probabilities, out: a + s.attention, workers: w)
         (a + s.middle).update(from: input, count: rows * c.dim)
@@ -152,6 +153,43 @@ public final class TransformerModel: @unchecked Sendable {
         }
         output.update(from: a + s.middle, count: rows * c.dim)
         BLAS.linear(output, a + s.mlp, p + weights.down, rows: rows, out: c.dim, in: c.ffnDim, accumulate: true, workers: w)
+    }
+
+    /// QK-norm: RMS-normalizes each query and key head of the packed qkv rows in place (the
+    /// query heads with the weight at `weight`, the key heads with the one after it), keeping
+    /// the inputs and each head's reciprocal RMS for the backward pass.
+    private func normalizeQueriesAndKeys(_ acts: Activations, _ s: Activations.LayerSlots, weight: UnsafePointer<Float>) {
+        let c = config, a = acts.storage.pointer, width = acts.attention.qkvWidth
+        let queryKeyWidth = c.dim + c.kvDim, heads = c.heads + c.kvHeads, eps = Float(c.normEps)
+        acts.workers.split(acts.rows) { rows in
+            for row in rows {
+                let x = a + s.qkv + row * width, kept = a + s.queryKeyInput + row * queryKeyWidth, rstd = a + s.queryKeyRstd + row * heads
+                kept.update(from: x, count: queryKeyWidth)
+                tk_rmsnorm_forward(x, rstd, kept, weight, c.heads, c.headDim, eps)
+                tk_rmsnorm_forward(x + c.dim, rstd + c.heads, kept + c.dim, weight + c.headDim, c.kvHeads, c.headDim, eps)
+            }
+        }
+    }
+
+    /// QK-norm's backward: turns the q and k parts of `acts.dQKV` (gradients after the norm)
+    /// into gradients before it, and adds the two norm weights' gradients at `weight`.
+    private func normalizeQueriesAndKeysBackward(_ acts: Activations, _ s: Activations.LayerSlots, weight: Int, _ gradients: FloatBuffer) {
+        let c = config, w = acts.workers, a = acts.storage.pointer, width = acts.attention.qkvWidth, hd = c.headDim
+        let queryKeyWidth = c.dim + c.kvDim, heads = c.heads + c.kvHeads, wp = parameters.pointer + weight
+        acts.workerQueryKeyNormGradient.zero()
+        w.run { worker in
+            let before = acts.workerQueryKeyGradient.pointer + worker * queryKeyWidth
+            let partial = acts.workerQueryKeyNormGradient.pointer + worker * 2 * hd
+            for row in w.range(worker, of: acts.rows) {
+                let after = acts.dQKV.pointer + row * width, input = a + s.queryKeyInput + row * queryKeyWidth
+                let rstd = a + s.queryKeyRstd + row * heads
+                before.update(repeating: 0, count: queryKeyWidth)
+                tk_rmsnorm_backward(before, partial, after, input, wp, rstd, c.heads, hd)
+                tk_rmsnorm_backward(before + c.dim, partial + hd, after + c.dim, input + c.dim, wp + hd, rstd + c.heads, c.kvHeads, hd)
+                after.update(from: before, count: queryKeyWidth)
+            }
+        }
+        for worker in 0..<w.count { tk_add(gradients.pointer + weight, acts.workerQueryKeyNormGradient.pointer + worker * 2 * hd, 2 * hd) }
     }
 
     /// Applies RoPE to the q and k parts of packed qkv rows (or undoes it, for gradients); the
@@ -283,13 +321,14 @@ public final class TransformerModel: @unchecked Sendable {
         BLAS.linearInputGradient(acts.dNorm.pointer, acts.dGateUp.pointer, p + weights.gateUp, rows: rows, out: 2 * c.ffnDim, in: c.dim, workers: w)
         BLAS.linearWeightGradient(g + weights.gateUp, acts.dGateUp.pointer, a + s.norm2, rows: rows, out: 2 * c.ffnDim, in: c.dim, workers: w)
         normBackward(acts, dOut: acts.dNorm.pointer, input: a + s.middle, rstd: a + s.rstd2, weight: weights.postNorm, gradients: gradients)
-        // Attention: middle = input + o(attention(rope(qkv(norm1(input))))).
+        // Attention: middle = input + o(attention(rope(qkNorm(qkv(norm1(input)))))), qkNorm when the model has it.
         BLAS.linearInputGradient(acts.dAttention.pointer, dx, p + weights.output, rows: rows, out: c.dim, in: c.dim, workers: w)
         BLAS.linearWeightGradient(g + weights.output, dx, a + s.attention, rows: rows, out: c.dim, in: c.dim, workers: w)
         acts.attention.backward(qkv: a + s.qkv, probabilities: a + s.probabilities, outGradient: acts.dAttention.pointer,
                                 qkvGradient: acts.dQKV.pointer, scratch: acts.attentionScratch.pointer, workers: w)
         // Rotating the gradients back gives the gradient of the projection's output before RoPE.
         rotate(acts.dQKV.pointer, acts, inverse: true)
+        if let qkNorm = weights.qkNorm { normalizeQueriesAndKeysBackward(acts, s, weight: qkNorm, gradients) }
         BLAS.linearInputGradient(acts.dNorm.pointer, acts.dQKV.pointer, p + weights.qkv, rows: rows, out: qkvWidth, in: c.dim, workers: w)
         BLAS.linearWeightGradient(g + weights.qkv, acts.dQKV.pointer, a + s.norm1, rows: rows, out: qkvWidth, in: c.dim, workers: w)
         normBackward(acts, dOut: acts.dNorm.pointer, input: input, rstd: a + s.rstd1, weight: weights.inputNorm, gradients: gradients)

@@ -9,13 +9,17 @@ import XCTest
 /// batched, and the sampling, scoring, cancellation and limit rules.
 final class InferenceEngineTests: XCTestCase {
     /// A small model with grouped-query attention and dims that quantize (multiples of 32).
-    static func model(tied: Bool = false, seed: UInt64 = 7) -> TransformerModel {
+    static func model(tied: Bool = false, qkNorm: Bool = false, seed: UInt64 = 7) -> TransformerModel {
         let config = ModelConfig(vocabSize: 96, dim: 64, layers: 2, heads: 4, kvHeads: 2, ffnDim: 160, context: 96,
-                                 tieEmbeddings: tied, bosTokenId: 0, eosTokenId: 0)
+                                 tieEmbeddings: tied, qkNorm: qkNorm, bosTokenId: 0, eosTokenId: 0)
         let model = TransformerModel(config: config)
         model.initialize(seed: seed)
         // GPT-2's init gives nearly uniform logits; sharpen the head so greedy choices are clear.
         for i in 0..<model.parameters.count { model.parameters.pointer[i] *= 4 }
+        // QK-norm weights away from 1 (and different per element), so a misplaced norm shows.
+        for t in model.layout.tensors where t.name.hasSuffix("q_norm.weight") || t.name.hasSuffix("k_norm.weight") {
+            for i in 0..<t.count { model.parameters.pointer[t.offset + i] = 0.5 + Float((i * 7 + t.offset) % 11) / 10 }
+        }
         return model
     }
 
@@ -47,30 +51,58 @@ final class InferenceEngineTests: XCTestCase {
         return url
     }
 
-    func testF32LogitsEqualTheGeneratorsForEveryPositionTiedAndUntied() throws {
-        for tied in [false, true] {
-            let model = Self.model(tied: tied)
+    func testF32LogitsEqualTheGeneratorsForEveryPositionTiedUntiedAndQKNormed() throws {
+        for (tied, qkNorm) in [(false, false), (true, false), (false, true)] {
+            let model = Self.model(tied: tied, qkNorm: qkNorm)
             let engine = InferenceEngine(weights: .float(model), slots: 1, threads: 2)
             let got = try engine.logits(of: Self.prompt)
-            XCTAssertLessThan(Self.maxRelativeDifference(got, Self.referenceLogits(model, Self.prompt)), 1e-5, "tied \(tied)")
+            XCTAssertLessThan(Self.maxRelativeDifference(got, Self.referenceLogits(model, Self.prompt)), 1e-5, "tied \(tied) qkNorm \(qkNorm)")
         }
     }
 
+    /// The generator (and so the engine) against the training forward pass, which shares none of
+    /// their code for the norm's placement: the logits of every position of one sequence.
+    func testTheGeneratorsQKNormedLogitsEqualTheTrainingForwardPass() {
+        let model = Self.model(qkNorm: true)
+        let acts = Activations(config: model.config, batch: 1, seq: Self.prompt.count, workers: Workers(1), training: false)
+        acts.tokens.update(from: Self.prompt, count: Self.prompt.count)
+        var logits = [Float](repeating: 0, count: Self.prompt.count * model.config.vocabSize)
+        logits.withUnsafeMutableBufferPointer { model.logits(acts, into: $0.baseAddress!) }
+        XCTAssertLessThan(Self.maxRelativeDifference(Self.referenceLogits(model, Self.prompt), logits), 1e-5)
+    }
+
     func testAGGUFFileIsReadInPlaceWithItsOwnRotaryLayoutAndGivesTheSameLogits() throws {
-        let model = Self.model()
-        let url = try Self.gguf(model, .f32, in: try temporaryFolder())
-        let weights = try ModelWeights.load(url)
-        XCTAssertEqual(weights.config, model.config.asStoredInGGUF)
-        let got = try InferenceEngine(weights: weights, slots: 1, threads: 2).logits(of: Self.prompt)
-        XCTAssertLessThan(Self.maxRelativeDifference(got, Self.referenceLogits(model, Self.prompt)), 1e-5)
+        // llama (q/k rows permuted, pair rotation) and qwen3 (QK-norm, rows in order, halves).
+        for qkNorm in [false, true] {
+            let model = Self.model(qkNorm: qkNorm)
+            let url = try Self.gguf(model, .f32, in: try temporaryFolder())
+            let weights = try ModelWeights.load(url)
+            XCTAssertEqual(weights.config, model.config.asStoredInGGUF)
+            XCTAssertEqual(weights.rotary, qkNorm ? .halves : .pairs)
+            let got = try InferenceEngine(weights: weights, slots: 1, threads: 2).logits(of: Self.prompt)
+            XCTAssertLessThan(Self.maxRelativeDifference(got, Self.referenceLogits(model, Self.prompt)), 1e-5, "qkNorm \(qkNorm)")
+        }
+    }
+
+    func testAGGUFFileWhoseArchitectureDisagreesWithItsConfigIsRefused() throws {
+        let folder = try temporaryFolder()
+        let model = Self.model(qkNorm: true)
+        _ = try Self.gguf(model, .q8_0, in: folder)
+        try FileManager.default.moveItem(at: folder.appendingPathComponent("model-q8_0.gguf"), to: folder.appendingPathComponent(ModelFiles.ggufFile))
+        var llama = model.config
+        llama.qkNorm = false
+        try JSONEncoder().encode(llama).write(to: folder.appendingPathComponent(ModelFiles.configFile))
+        XCTAssertThrowsError(try ModelWeights.load(folder)) { error in
+            XCTAssertTrue("\(error)".contains("general.architecture is qwen3, but its config describes a llama model"), "\(error)")
+        }
     }
 
     func testQuantizedWeightsStayQuantizedAndTrackTheirDequantizedModel() throws {
         let folder = try temporaryFolder()
         // Beyond the weights' own rounding (in the reference too), Q8_0 and Q4_0 products round
         // the activations to 8 bits per block, as llama.cpp does.
-        for (type, tolerance) in [(GGMLType.f16, Float(2e-3)), (.q8_0, 5e-2), (.q4_0, 1.5e-1)] {
-            let model = Self.model()
+        for (type, tolerance, qkNorm) in [(GGMLType.f16, Float(2e-3), false), (.q8_0, 5e-2, false), (.q4_0, 1.5e-1, false), (.q8_0, 5e-2, true)] {
+            let model = Self.model(qkNorm: qkNorm)
             let url = try Self.gguf(model, type, in: folder)
             let weights = try ModelWeights.load(url)
             XCTAssertEqual(weights.matrixType, type)
@@ -80,7 +112,7 @@ final class InferenceEngineTests: XCTestCase {
             let dequantized = try LlamaGGUF.load(GGUF.read(url), config: model.config, path: url.path)
             let got = try InferenceEngine(weights: weights, slots: 1, threads: 2).logits(of: Self.prompt)
             let difference = Self.maxRelativeDifference(got, Self.referenceLogits(dequantized, Self.prompt))
-            XCTAssertLessThan(difference, tolerance, "\(type.name)")
+            XCTAssertLessThan(difference, tolerance, "\(type.name) qkNorm \(qkNorm)")
         }
     }
 

@@ -23,7 +23,7 @@ final class GeneratorTests: XCTestCase {
     }
 
     func testCachedGenerationEqualsFullRecomputation() {
-        for config in [TinyModels.grouped, TinyModels.tied] {
+        for config in [TinyModels.grouped, TinyModels.tied, TinyModels.queryKeyNormed] {
             let model = TinyModels.model(config, scale: 3)
             let prompt: [Int32] = [1, 5, 2]
             let reference = greedyWithoutCache(model, prompt: prompt, count: config.context - prompt.count)

@@ -178,18 +178,20 @@ final class GradientCheckTests: XCTestCase {
     func testModelGradientsGroupedUntied() { checkModel(TinyModels.grouped, workers: 2) }
     func testModelGradientsTied() { checkModel(TinyModels.tied, workers: 1) }
     func testModelGradientsAcrossAttentionBlocks() { checkModel(TinyModels.longSequence, workers: 2) }
+    func testModelGradientsWithQKNorm() { checkModel(TinyModels.queryKeyNormed, workers: 2) }
 
     func testCheckpointingGivesIdenticalGradients() {
-        let config = TinyModels.grouped
-        let model = TinyModels.model(config)
-        var results: [[Float]] = []
-        for checkpointing in [false, true] {
-            let acts = TinyModels.batch(config, batch: 2, seq: config.context, workers: 2, checkpointing: checkpointing)
-            let g = FloatBuffer(count: model.layout.count)
-            model.run(acts, gradients: g, gradScale: 0.1)
-            results.append(Array(g.slice(0, g.count)))
+        for config in [TinyModels.grouped, TinyModels.queryKeyNormed] {
+            let model = TinyModels.model(config)
+            var results: [[Float]] = []
+            for checkpointing in [false, true] {
+                let acts = TinyModels.batch(config, batch: 2, seq: config.context, workers: 2, checkpointing: checkpointing)
+                let g = FloatBuffer(count: model.layout.count)
+                model.run(acts, gradients: g, gradScale: 0.1)
+                results.append(Array(g.slice(0, g.count)))
+            }
+            XCTAssertEqual(results[0], results[1], "qkNorm \(config.qkNorm)")
         }
-        XCTAssertEqual(results[0], results[1])
     }
 }
 

@@ -300,6 +300,8 @@ final class HostileModelFileTests: XCTestCase {
             (["num_attention_heads": 3], "hidden_size 16 is not a multiple of num_attention_heads 3"),
             (["intermediate_size": -32], "intermediate_size is -32"),
             (["eos_token_id": 1 << 40], "eos_token_id 1099511627776 is outside the vocabulary 0..<29"),
+            (["head_dim": 4], "head_dim 4 is not hidden_size / num_attention_heads = 8"),
+            (["model_type": "mistral"], "model_type mistral is not one of llama, qwen3"),
         ]
         for (fields, expected) in cases {
             try writeFolder { $0.merge(fields) { _, new in new } }
@@ -310,7 +312,7 @@ final class HostileModelFileTests: XCTestCase {
     /// A config within the limits that implies a four-terabyte model is refused by comparing it
     /// with the weights present, before anything is allocated.
     func testConfigInconsistentWithTheWeightsIsRefusedBeforeAllocating() throws {
-        try writeFolder { $0["vocab_size"] = 1 << 24; $0["hidden_size"] = 1 << 16; $0["num_attention_heads"] = 1 << 10 }
+        try writeFolder { $0["vocab_size"] = 1 << 24; $0["hidden_size"] = 1 << 16; $0["num_attention_heads"] = 1 << 10; $0["head_dim"] = 64 }
         assertRefused("model.safetensors: tensor model.embed_tokens.weight has shape [29, 16], the config implies [16777216, 65536]") {
             try ModelFiles.load(from: folder)
         }

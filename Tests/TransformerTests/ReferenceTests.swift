@@ -74,6 +74,10 @@ final class ReferenceTests: XCTestCase {
     func testLongSequenceMatchesReference() throws { try compare(TinyModels.longSequence, workers: 2) }
     func testMaskedTargetsMatchReference() throws { try compare(TinyModels.grouped, workers: 2, fineTuning: FineTuning(masked: true)) }
     func testPackedExamplesMatchReference() throws { try compare(TinyModels.grouped, workers: 2, fineTuning: FineTuning(packed: [3, 5])) }
+    func testQKNormModelMatchesReference() throws { try compare(TinyModels.queryKeyNormed, workers: 2) }
+    func testQKNormWithMaskedPackedExamplesMatchesReference() throws {
+        try compare(TinyModels.queryKeyNormed, workers: 2, fineTuning: FineTuning(masked: true, packed: [4, 3]))
+    }
     func testMaskedPackedLongRowsMatchReference() throws {
         try compare(TinyModels.longSequence, workers: 2, fineTuning: FineTuning(masked: true, packed: [30, 1, 17]))
     }

@@ -9,6 +9,9 @@ enum TinyModels {
                                      normEps: 1e-5, tieEmbeddings: false)
     static let tied = ModelConfig(vocabSize: 29, dim: 16, layers: 2, heads: 2, kvHeads: 2, ffnDim: 32, context: 10,
                                   normEps: 1e-5, tieEmbeddings: true)
+    /// Grouped KV heads with QK-norm (Qwen3's attention).
+    static let queryKeyNormed = ModelConfig(vocabSize: 31, dim: 16, layers: 2, heads: 4, kvHeads: 2, ffnDim: 32, context: 12,
+                                            normEps: 1e-5, tieEmbeddings: false, qkNorm: true)
     static let longSequence = ModelConfig(vocabSize: 23, dim: 8, layers: 1, heads: 2, kvHeads: 1, ffnDim: 32, context: 80,
                                           normEps: 1e-5, tieEmbeddings: true)
 

@@ -67,7 +67,7 @@ struct ModelCard {
             md += "\n"
         }
         md += "## Model\n\n| | |\n|---|---|\n"
-        md += "| architecture | LlamaForCausalLM |\n| layers | \(config.layers) |\n| hidden size | \(config.dim) |\n"
+        md += "| architecture | \(config.qkNorm ? "Qwen3ForCausalLM (LLaMA with QK-norm)" : "LlamaForCausalLM") |\n| layers | \(config.layers) |\n| hidden size | \(config.dim) |\n"
         md += "| attention heads | \(config.heads) (\(config.kvHeads) key/value) |\n| MLP size | \(config.ffnDim) |\n"
         md += "| context | \(config.context) tokens |\n| vocabulary | \(config.vocabSize) (byte-level BPE) |\n"
         md += "| tied embeddings | \(config.tieEmbeddings) |\n"

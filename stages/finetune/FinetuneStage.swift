@@ -65,7 +65,7 @@ public struct FinetuneStage: Stage {
         StagePort("budget", .budget, optional: true, doc: "refuse a model over max_parameters; stop at max_train_seconds"),
     ]
     public static let outputs = [
-        StagePort("model", .model, doc: "config.json (LlamaForCausalLM) + model.safetensors, the vocabulary grown by the new special tokens"),
+        StagePort("model", .model, doc: "config.json (LlamaForCausalLM, or Qwen3ForCausalLM with QK-norm) + model.safetensors, the vocabulary grown by the new special tokens"),
         StagePort("tokenizer", .tokenizer, doc: "tokenizer.json with the new special tokens; tokenizer_config.json with the chat template (Jinja and pipe's form)"),
         StagePort("metrics", .metrics, doc: "metrics.json, curve.csv and curve.json; finetune.* counts of examples"),
         StagePort("state", .checkpoint, doc: "checkpoint.bin: weights and AdamW moments"),

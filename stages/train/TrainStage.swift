@@ -28,7 +28,7 @@ public struct TrainStage: Stage {
         StagePort("init_from", .model, optional: true, doc: "continue training this model instead of a fresh one"),
     ]
     public static let outputs = [
-        StagePort("model", .model, doc: "config.json (LlamaForCausalLM) + model.safetensors"),
+        StagePort("model", .model, doc: "config.json (LlamaForCausalLM, or Qwen3ForCausalLM with QK-norm) + model.safetensors"),
         StagePort("metrics", .metrics, doc: "metrics.json, curve.csv and curve.json (loss, val loss, lr, tokens/s)"),
         StagePort("state", .checkpoint, doc: "checkpoint.bin: weights and AdamW moments, to resume or inspect"),
     ]
@@ -84,6 +84,7 @@ public struct TrainStage: Stage {
             ("vocabulary", "\(a.vocabSize)", "\(b.vocabSize)"), ("dim", "\(a.dim)", "\(b.dim)"), ("layers", "\(a.layers)", "\(b.layers)"),
             ("heads", "\(a.heads)", "\(b.heads)"), ("kv_heads", "\(a.kvHeads)", "\(b.kvHeads)"), ("ffn_dim", "\(a.ffnDim)", "\(b.ffnDim)"),
             ("context", "\(a.context)", "\(b.context)"), ("tie_embeddings", "\(a.tieEmbeddings)", "\(b.tieEmbeddings)"),
+            ("qk_norm", "\(a.qkNorm)", "\(b.qkNorm)"),
         ]
         return fields.filter { $0.1 != $0.2 }.map { "\($0.0) is \($0.1) there, \($0.2) here" }
     }
