@@ -110,4 +110,53 @@ final class ExportTests: XCTestCase {
         ], in: ws.root)
         XCTAssertEqual(conformance.status, 0, conformance.output)
     }
+
+    /// A model trained with QK-norm is a Qwen3 model everywhere it goes: its Hugging Face folder
+    /// (Qwen3ForCausalLM, q_norm/k_norm), its GGUF files (llama.cpp's qwen3, q/k rows unpermuted,
+    /// f32 and Q8_0), their logits against the numpy reference and pipe reading them back.
+    func testAQKNormedModelExportsAsQwen3AndConforms() throws {
+        try ws.write("qk.yaml", """
+        version: 1
+        name: export-qk-test
+        stages:
+          text:
+            uses: collect
+            with: {sources: [{path: corpus, include: ["**/*.md"], name: docs, license: MIT}]}
+          tokenize:
+            uses: bpe-tokenize
+            inputs: {documents: text.documents}
+            with: {vocab_size: 300, split_by: tokens, splits: {train: 0.8, val: 0.1, test: 0.1}}
+          train:
+            uses: train
+            inputs: {tokens: tokenize.tokens}
+            with: {model: {layers: 2, heads: 2, kv_heads: 1, dim: 64, context: 64, qk_norm: true}, batch: 8, steps: 80, lr: 3.0e-3, warmup: 10, eval_every: 80, eval_tokens: 2048}
+          q8:
+            uses: quantize
+            inputs: {model: train.model}
+            with: {type: q8_0}
+          export:
+            uses: export
+            inputs: {model: train.model, tokenizer: tokenize.tokenizer}
+            publish: {gguf: out/qk-f32/, hf: out/qk-hf/}
+          export_q8:
+            uses: export
+            inputs: {model: q8.model, tokenizer: tokenize.tokenizer}
+            with: {formats: [gguf]}
+            publish: {gguf: out/qk-q8/}
+
+        """)
+        let stages = try ws.runStages("qk.yaml")
+        XCTAssertEqual(stages.values.filter { $0 != "ran" }, [], "\(stages)")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/qk-hf/config.json"))) as! [String: Any]
+        XCTAssertEqual(config["model_type"] as? String, "qwen3")
+        XCTAssertTrue(try ws.read("out/qk-hf/README.md").contains("Qwen3ForCausalLM"))
+        try ws.write("prompts.txt", "The engine\nA stage reads its inputs and\n")
+        let conformance = try Workspace.execute(TokenizerTests.python, [
+            Workspace.repository.appendingPathComponent("tests-python/export_conformance.py").path,
+            "--hf", "out/qk-hf", "--gguf", "out/qk-f32/model.gguf", "--gguf", "out/qk-q8/model.gguf",
+            "--prompts", "prompts.txt", "--pipe", Workspace.binary.path,
+        ], in: ws.root)
+        XCTAssertEqual(conformance.status, 0, conformance.output)
+        XCTAssertTrue(conformance.output.contains("qwen3"), conformance.output)
+    }
 }
