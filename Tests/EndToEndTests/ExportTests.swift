@@ -5,6 +5,17 @@ import XCTest
 final class ExportTests: XCTestCase {
     var ws: Workspace!
 
+    /// The docs corpus and its tokenizer, stages both manifests start with.
+    static let corpusStages = """
+      text:
+        uses: collect
+        with: {sources: [{path: corpus, include: ["**/*.md"], name: docs, license: MIT}]}
+      tokenize:
+        uses: bpe-tokenize
+        inputs: {documents: text.documents}
+        with: {vocab_size: 300, split_by: tokens, splits: {train: 0.8, val: 0.1, test: 0.1}}
+    """
+
     override func setUpWithError() throws {
         ws = try Workspace()
         try ws.addDocsCorpus()
@@ -15,13 +26,7 @@ final class ExportTests: XCTestCase {
           objective:
             uses: objective
             with: {domain: project docs, targets: {test.perplexity: {max: 100000}}}
-          text:
-            uses: collect
-            with: {sources: [{path: corpus, include: ["**/*.md"], name: docs, license: MIT}]}
-          tokenize:
-            uses: bpe-tokenize
-            inputs: {documents: text.documents}
-            with: {vocab_size: 300, split_by: tokens, splits: {train: 0.8, val: 0.1, test: 0.1}}
+        \(Self.corpusStages)
           train:
             uses: train
             inputs: {tokens: tokenize.tokens}
@@ -119,13 +124,7 @@ final class ExportTests: XCTestCase {
         version: 1
         name: export-qk-test
         stages:
-          text:
-            uses: collect
-            with: {sources: [{path: corpus, include: ["**/*.md"], name: docs, license: MIT}]}
-          tokenize:
-            uses: bpe-tokenize
-            inputs: {documents: text.documents}
-            with: {vocab_size: 300, split_by: tokens, splits: {train: 0.8, val: 0.1, test: 0.1}}
+        \(Self.corpusStages)
           train:
             uses: train
             inputs: {tokens: tokenize.tokens}

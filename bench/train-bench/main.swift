@@ -1,13 +1,13 @@
 // Training throughput of the transformer kernels, without the pipeline around them.
 //
 //   swift run -c release train-bench [--layers 4 --heads 4 --dim 256 --context 256 --vocab 8192
-//                                     --batch 16 --steps 10 --threads 2 --checkpointing --muon]
+//                                     --batch 16 --steps 10 --threads 2 --checkpointing --muon --qk-norm]
 //
 // Prints one JSON line: tokens/s (median step), MFU against the sgemm peak measured here with the
 // same OpenBLAS kernels and thread count, peak RSS, the kernel family OpenBLAS chose, and the
 // tokens/s of greedy generation with the KV cache (one sequence, the whole context). `--muon`
 // updates the hidden matrices with Muon instead of AdamW; the optimizer's own time per step is
-// reported either way.
+// reported either way. `--qk-norm` gives the model QK-norm.
 import CBLAS
 import Foundation
 import Transformer
@@ -19,7 +19,7 @@ func parseArguments() -> (options: [String: String], flags: Set<String>) {
     while let argument = arguments.popFirst() {
         guard argument.hasPrefix("--") else { fatalError("unexpected argument \(argument)") }
         let name = String(argument.dropFirst(2))
-        if name == "checkpointing" || name == "muon" { flags.insert(name) } else { options[name] = arguments.popFirst() }
+        if ["checkpointing", "muon", "qk-norm"].contains(name) { flags.insert(name) } else { options[name] = arguments.popFirst() }
     }
     return (options, flags)
 }
@@ -28,7 +28,7 @@ func int(_ name: String, _ fallback: Int) -> Int { options[name].flatMap(Int.ini
 
 let config = ModelConfig(vocabSize: int("vocab", 8192), dim: int("dim", 256), layers: int("layers", 4), heads: int("heads", 4),
                          kvHeads: options["kv-heads"].flatMap(Int.init), ffnDim: options["ffn-dim"].flatMap(Int.init),
-                         context: int("context", 256))
+                         context: int("context", 256), qkNorm: flags.contains("qk-norm"))
 let batch = int("batch", 16), steps = int("steps", 10), workers = Workers(int("threads", 2))
 BLAS.useSingleThread()
 
