@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PipeEngine
+import Transformer
 
 /// `pipe`: runs declared ML data and training pipelines, rerunning only what is stale.
 @main
@@ -18,6 +19,7 @@ struct Pipe: AsyncParsableCommand {
 
     /// Parses and runs, mapping errors to pipe's exit codes: 2 for usage or manifest errors.
     static func main() async {
+        OpenBLASCore.restartWithMatchingKernelsIfMisdetected()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

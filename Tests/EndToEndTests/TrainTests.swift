@@ -62,6 +62,32 @@ final class TrainTests: XCTestCase {
         XCTAssertEqual(try ws.runStages("p.yaml")["train"], "cached")
     }
 
+    /// The kernels the train stage logs that OpenBLAS runs (`OpenBLAS kernels: NAME;`).
+    private func openBLASKernels(cache: String) throws -> String {
+        let log = try ws.run(["show", "p.yaml", "train", "--log", "--cache", cache]).stdout
+        let line = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("OpenBLAS kernels: ") }, log)
+        return String(line.split(separator: "OpenBLAS kernels: ")[1].prefix { $0 != ";" })
+    }
+
+    /// On a CPU with AVX2 and FMA, training runs OpenBLAS kernels that use them, even where
+    /// OpenBLAS itself would fall back to SSE3 (CPU models it does not know); a choice the
+    /// environment makes with OPENBLAS_CORETYPE is kept.
+    func testOpenBLASKernelsFitTheCPUUnlessTheEnvironmentChoosesThem() throws {
+        let tiny = "{model: {layers: 1, heads: 2, dim: 32, context: 32}, batch: 4, steps: 4, warmup: 1, eval_every: 4, eval_tokens: 512}"
+        try ws.write("p.yaml", Self.manifest(train: tiny))
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flags = Set(cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? [])
+        let detectedRun = try ws.run(["run", "p.yaml", "--cache", "detected"], environment: ["OPENBLAS_CORETYPE": ""])  // as if unset
+        XCTAssertEqual(detectedRun.status, 0, detectedRun.stderr)
+        let detected = try openBLASKernels(cache: "detected")
+        if flags.isSuperset(of: ["avx2", "fma"]) {
+            XCTAssertTrue(["Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "Excavator"].contains(detected), detected)
+        }
+        let forced = try ws.run(["run", "p.yaml", "--cache", "forced"], environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertEqual(try openBLASKernels(cache: "forced"), "Prescott")
+    }
+
     func testKilledTrainingResumesAndReproducesTheUninterruptedCurve() throws {
         try assertResumesBitForBit("{model: {layers: 2, heads: 2, dim: 32, context: 32}, batch: 8, steps: 300, lr: 3.0e-3, warmup: 5, eval_every: 50, eval_tokens: 2048, log_every: 10, checkpoint_every: 25}")
     }

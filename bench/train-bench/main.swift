@@ -23,6 +23,7 @@ func parseArguments() -> (options: [String: String], flags: Set<String>) {
     }
     return (options, flags)
 }
+OpenBLASCore.restartWithMatchingKernelsIfMisdetected()  // as pipe does
 let (options, flags) = parseArguments()
 func int(_ name: String, _ fallback: Int) -> Int { options[name].flatMap(Int.init) ?? fallback }
 
