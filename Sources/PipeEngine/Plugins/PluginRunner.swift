@@ -24,7 +24,7 @@ struct PluginRunner {
         ])
         let requestURL = scratch.appendingPathComponent("request.json")
         // Not fsynced: scratch is deleted after the run, and a crashed run starts over.
-        try Data(request.prettyJSON.utf8).write(to: requestURL)
+        try FileSystem.writeUnsynced(Data(request.prettyJSON.utf8), to: requestURL)
 
         var environment = ProcessInfo.processInfo.environment
         environment["PIPE_REQUEST"] = requestURL.path

@@ -379,7 +379,7 @@ public final class PipelineRunner: @unchecked Sendable {
         let file = cache.root.appendingPathComponent("tmp/log-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         // A plain write: the store fsyncs its own copy, and this one is removed below.
         try FileSystem.makeDirectory(file.deletingLastPathComponent())
-        try Data(text.utf8).write(to: file)
+        try FileSystem.writeUnsynced(Data(text.utf8), to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         return try cache.objects.put(file: file).blob
     }

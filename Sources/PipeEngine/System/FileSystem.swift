@@ -22,6 +22,15 @@ enum FileSystem {
     /// Replaces `url` with `data` atomically (`AtomicFile`: temp, fsync, rename, fsync of the folder).
     static func writeAtomically(_ data: Data, to url: URL) throws { try AtomicFile.write(data, to: url) }
 
+    /// Writes `data` to `url` in place, without fsync (Foundation's `Data.write` fsyncs): for
+    /// files that need not survive a crash, such as those of a run's scratch folder.
+    static func writeUnsynced(_ data: Data, to url: URL) throws {
+        let path = url.path
+        let fd = try call("open", path) { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        defer { close(fd) }
+        try data.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+    }
+
     /// A file error in plain words: "No space left on device" rather than Foundation's
     /// `NSCocoaErrorDomain Code=640 ... UserInfo={...}`.
     static func reason(_ error: Error) -> String {
