@@ -77,20 +77,10 @@ public final class StudyJournal: @unchecked Sendable {
 
     /// The journal's bytes from `offset` to its end (none when it does not exist).
     private func bytes(from offset: Int) throws -> Data {
-        let path = url.path
         do {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            if fd < 0 {
-                if errno == ENOENT { return Data() }
-                throw SystemCallError(call: "open", path: path, code: errno)
-            }
-            defer { close(fd) }
-            try FileSystem.call("lseek", path) { lseek(fd, off_t(offset), SEEK_SET) < 0 ? -1 : 0 }
-            var data = Data()
-            try FileSystem.readChunks(fd: fd, path: path, chunkSize: 64 << 10) { data.append(contentsOf: $0) }
-            return data
+            return try FileSystem.readIfPresent(url, from: offset) ?? Data()
         } catch {
-            throw StageError("cannot read the sweep journal \(path): \(FileSystem.reason(error))")
+            throw StageError("cannot read the sweep journal \(url.path): \(FileSystem.reason(error))")
         }
     }
 

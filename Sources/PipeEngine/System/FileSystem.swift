@@ -61,15 +61,16 @@ enum FileSystem {
         return reason(error).lowercased() + (path.map { ": " + $0 } ?? "")
     }
 
-    /// A whole file's bytes, or nil when it does not exist; any other failure is an error with
-    /// the system's reason.
-    static func readIfPresent(_ url: URL) throws -> Data? {
+    /// A whole file's bytes (from byte `offset` on), or nil when it does not exist; any other
+    /// failure is an error with the system's reason.
+    static func readIfPresent(_ url: URL, from offset: Int = 0) throws -> Data? {
         let fd = open(url.path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
             throw SystemCallError(call: "open", path: url.path, code: errno)
         }
         defer { close(fd) }
+        if offset > 0 { try call("lseek", url.path) { lseek(fd, off_t(offset), SEEK_SET) < 0 ? -1 : 0 } }
         var data = Data()
         try readChunks(fd: fd, path: url.path) { data.append(contentsOf: $0) }
         return data
