@@ -9,15 +9,25 @@
 # script in a child process (what a pipe plugin stage is). Optuna goes into .venv-bench/
 # (bench/lib/bench-venv.sh).
 #
-#   bench/sweep-overhead.sh [TRIALS=200]      (PIPE_BIN=... to time another pipe binary)
+# Each of ROUNDS rounds runs every PIPE binary given (default: the release build), each with a
+# fresh cache, one after the other, then Optuna's three; the figures are medians over the rounds,
+# and with several binaries each one's per-round ratio to the first (median), so that binaries
+# compare on the same machine load.
+#
+#   bench/sweep-overhead.sh [TRIALS=200] [ROUNDS=1] [PIPE ...]      (PIPE_BIN=... as one PIPE)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 trials="${1:-200}"
+rounds="${2:-1}"
+shift $(($# < 2 ? $# : 2))
+pipes=("$@")
+if [ ${#pipes[@]} -eq 0 ]; then
+  if [ -z "${PIPE_BIN:-}" ]; then swift build -c release --product pipe >/dev/null; fi
+  pipes=("${PIPE_BIN:-$repo/.build/release/pipe}")
+fi
 . bench/lib/bench-venv.sh
 bench_venv_install 'optuna==5.0.0'
-if [ -z "${PIPE_BIN:-}" ]; then swift build -c release --product pipe >/dev/null; fi
-pipe="${PIPE_BIN:-$repo/.build/release/pipe}"
 
 work=$(mktemp -d /tmp/pipe-sweep-overhead-XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -49,10 +59,30 @@ sweep:
 YAML
 
 cd "$work"
-started=$(date +%s.%N)
-"$pipe" sweep m.yaml >/dev/null 2>&1
-ended=$(date +%s.%N)
-echo "seconds per trial, $trials trials of a stage that does nothing:"
-python3 -c "print('  %-23s %.2f ms' % ('pipe sweep', ($ended - $started) / $trials * 1000))"
-"$bench_python" "$repo/bench/sweep_overhead.py" --trials "$trials" --script "$work/stages/nothing/run.sh" |
-  while read -r name seconds; do python3 -c "print('  %-23s %.2f ms' % ('$name', $seconds * 1000))"; done
+# One line per measurement: round, name, seconds per trial.
+for round in $(seq "$rounds"); do
+  for pipe in "${pipes[@]}"; do
+    rm -rf cache
+    started=$(date +%s.%N)
+    "$pipe" sweep m.yaml >/dev/null 2>&1
+    ended=$(date +%s.%N)
+    python3 -c "print($round, '$pipe', ($ended - $started) / $trials)"
+  done
+  "$bench_python" "$repo/bench/sweep_overhead.py" --trials "$trials" --script "$work/stages/nothing/run.sh" |
+    while read -r name seconds; do echo "$round $name $seconds"; done
+done >"$work/times.txt"
+echo "milliseconds per trial, $trials trials of a stage that does nothing, $rounds round(s):"
+python3 - "$work/times.txt" "${pipes[0]}" <<'PY'
+import collections, statistics, sys
+times = collections.defaultdict(dict)  # name -> round -> seconds
+for line in open(sys.argv[1]):
+    round_, name, seconds = line.split()
+    times[name][round_] = float(seconds)
+first = times[sys.argv[2]]
+for name, by_round in times.items():
+    cells = "  ".join(f"{1000 * s:7.2f}" for s in by_round.values())
+    line = f"  {name:<40} median {1000 * statistics.median(by_round.values()):7.2f}   rounds: {cells}"
+    if not name.startswith("optuna-") and by_round is not first:
+        line += f"   ratio to the first: {statistics.median(by_round[r] / first[r] for r in by_round):.3f}"
+    print(line)
+PY

@@ -37,11 +37,14 @@ struct LoadedStudy {
         return StudyState(entries)
     }
 
-    /// Loads the same manifest with `extra` overrides after the command line's own.
-    var loader: @Sendable ([(String, String)]) throws -> Manifest {
-        { [manifest] extra in
+    /// Loads the same manifest with `extra` overrides after the command line's own, from the
+    /// file as it is now: it is parsed once, and each trial's params are applied to that.
+    func loader() throws -> @Sendable ([(String, String)]) throws -> Manifest {
+        let root = try YAMLLoader.load(file: manifest.url, displayPath: manifest.displayPath)
+        return { [manifest] extra in
             try ManifestLoader(registry: BuiltinStages.registry, workspace: manifest.workspace)
-                .load(manifest.url, displayPath: manifest.displayPath, overrides: manifest.overrides.map { ($0[0], $0[1]) } + extra)
+                .load(root, url: manifest.url, displayPath: manifest.displayPath,
+                      overrides: manifest.overrides.map { ($0[0], $0[1]) } + extra)
         }
     }
 
@@ -120,7 +123,7 @@ struct SweepRunCommand: AsyncParsableCommand {
         runOptions.threads = max(1, runOptions.threads / block.parallel)
 
         let reporter = verbose ? RunReporter(quiet: false, verbose: false) : nil
-        let driver = try SweepDriver(block: block, cache: study.cache, options: runOptions, load: study.loader,
+        let driver = try SweepDriver(block: block, cache: study.cache, options: runOptions, load: try study.loader(),
                                      display: reporter, say: { Terminal.error($0) })
         Terminal.error("study '\(block.study)': \(block.trials) trials, \(block.parallel) at once, "
             + "\(block.direction.rawValue) \(block.metric); journal \(driver.journal.url.path)")
@@ -194,7 +197,7 @@ struct SweepBestCommand: AsyncParsableCommand {
             Terminal.error("wrote \(write)")
         }
         guard publish else { return }
-        let manifest = try study.loader(LoadedStudy.overrides(best.params))
+        let manifest = try study.loader()(LoadedStudy.overrides(best.params))
         let reporter = RunReporter(quiet: false, verbose: false)
         let summary = try await PipelineRunner(manifest: manifest, cache: study.cache, observer: reporter, options: RunOptions()).run()
         reporter.stop()

@@ -142,14 +142,3 @@ struct LocalExecutor: StageExecutor {
         }
     }
 }
-
-/// Moves blocking work (file I/O, child processes, lock waits) off Swift's cooperative threads.
-enum Blocking {
-    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try body() })
-            }
-        }
-    }
-}

@@ -16,7 +16,13 @@ public struct ManifestLoader {
 
     /// Loads `url`. `overrides` are `--set name=value` pairs applied to `params:`.
     public func load(_ url: URL, displayPath: String, overrides: [(String, String)] = []) throws -> Manifest {
-        let root = try YAMLLoader.load(file: url, displayPath: displayPath)
+        try load(try YAMLLoader.load(file: url, displayPath: displayPath), url: url, displayPath: displayPath,
+                 overrides: overrides)
+    }
+
+    /// Loads the manifest `root` that was parsed from `url` (`YAMLLoader.load(file:)`), so that
+    /// a sweep parses its manifest once and loads it with each trial's params.
+    public func load(_ root: YAMLNode, url: URL, displayPath: String, overrides: [(String, String)] = []) throws -> Manifest {
         var sink = DiagnosticSink()
         guard let entries = root.entries else {
             throw ManifestError([Diagnostic(root.location, "a manifest must be a map with version, name and stages")])

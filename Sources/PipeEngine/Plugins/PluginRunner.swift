@@ -23,7 +23,8 @@ struct PluginRunner {
             "threads": .int(Int64(threads)),
         ])
         let requestURL = scratch.appendingPathComponent("request.json")
-        try FileSystem.writeAtomically(Data(request.prettyJSON.utf8), to: requestURL)
+        // Not fsynced: scratch is deleted after the run, and a crashed run starts over.
+        try FileSystem.writeUnsynced(Data(request.prettyJSON.utf8), to: requestURL)
 
         var environment = ProcessInfo.processInfo.environment
         environment["PIPE_REQUEST"] = requestURL.path

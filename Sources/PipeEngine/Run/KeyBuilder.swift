@@ -49,7 +49,7 @@ final class KeyBuilder: @unchecked Sendable {
         let group = DispatchGroup()
         for (probe, folder) in pending {
             group.enter()
-            Thread.detachNewThread {
+            BlockingThreads.shared.run {
                 _ = self.probeDigest(probe, folder: folder)
                 group.leave()
             }

@@ -377,7 +377,9 @@ public final class PipelineRunner: @unchecked Sendable {
     private func storeLog(_ text: String) throws -> String? {
         guard !text.isEmpty else { return nil }
         let file = cache.root.appendingPathComponent("tmp/log-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try FileSystem.writeAtomically(Data(text.utf8), to: file)
+        // A plain write: the store fsyncs its own copy, and this one is removed below.
+        try FileSystem.makeDirectory(file.deletingLastPathComponent())
+        try FileSystem.writeUnsynced(Data(text.utf8), to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         return try cache.objects.put(file: file).blob
     }

@@ -17,6 +17,9 @@ public final class StudyJournal: @unchecked Sendable {
     /// `flock` excludes other processes only: workers of this one take this first.
     private let claimMutex = NSLock()
     private let fd: Int32
+    /// What `state()` has read: the state of the journal's first `offset` bytes.
+    private var followed = (offset: 0, state: StudyState([]))
+    private let followMutex = NSLock()
 
     /// The journal of `study` under the cache, creating its folder and file.
     public init(cache: Cache, study: String) throws {
@@ -51,16 +54,42 @@ public final class StudyJournal: @unchecked Sendable {
 
     /// Every entry that parses and makes sense, in order, and how many lines did not.
     public func read() throws -> (entries: [JournalEntry], skipped: Int) {
-        let data: Data
+        Self.entries(in: try bytes(from: 0))
+    }
+
+    /// The study's state, reading only the lines appended since the last call (the journal only
+    /// grows), so a trial costs the lines it added rather than a read of the whole journal. A
+    /// line still being written has no newline yet: it is read by a later call. A journal
+    /// shorter than what was read (removed and started again) is read afresh.
+    public func state() throws -> StudyState {
+        try followMutex.withLock {
+            var tail = try bytes(from: followed.offset)
+            if tail.isEmpty, let size = FileSystem.size(url.path), size < followed.offset {
+                followed = (0, StudyState([]))
+                tail = try bytes(from: 0)
+            }
+            guard let end = tail.lastIndex(of: 0x0A) else { return followed.state }
+            followed.state.fold(Self.entries(in: tail[..<end]).entries)
+            followed.offset += end - tail.startIndex + 1
+            return followed.state
+        }
+    }
+
+    /// The journal's bytes from `offset` to its end (none when it does not exist).
+    private func bytes(from offset: Int) throws -> Data {
         do {
-            data = try FileSystem.readIfPresent(url) ?? Data()
+            return try FileSystem.readIfPresent(url, from: offset) ?? Data()
         } catch {
             throw StageError("cannot read the sweep journal \(url.path): \(FileSystem.reason(error))")
         }
+    }
+
+    /// The entries of whole lines that parse and make sense, in order, and how many did not.
+    private static func entries(in data: Data) -> (entries: [JournalEntry], skipped: Int) {
         var entries: [JournalEntry] = []
         var skipped = 0
         for line in data.split(separator: 0x0A) where !line.isEmpty {
-            if let entry = try? Self.decoder.decode(JournalEntry.self, from: line), entry.problem == nil {
+            if let entry = try? decoder.decode(JournalEntry.self, from: line), entry.problem == nil {
                 entries.append(entry)
             } else {
                 skipped += 1

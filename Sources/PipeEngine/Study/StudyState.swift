@@ -43,6 +43,11 @@ public struct StudyState: Sendable {
     public private(set) var settings: JSONValue?
 
     public init(_ entries: [JournalEntry]) {
+        fold(entries)
+    }
+
+    /// Applies the entries that follow the ones already folded.
+    mutating func fold(_ entries: [JournalEntry]) {
         for entry in entries { apply(entry) }
     }
 

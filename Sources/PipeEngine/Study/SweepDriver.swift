@@ -37,7 +37,7 @@ public final class SweepDriver: @unchecked Sendable {
     private func checkSettings(_ settings: JSONValue) throws {
         try journal.whileClaiming {
             try journal.repair()
-            guard let recorded = StudyState(try journal.read().entries).settings else {
+            guard let recorded = try journal.state().settings else {
                 var entry = JournalEntry(.study, number: 0, attempt: "")
                 entry.settings = settings
                 return try journal.append(entry)
@@ -64,7 +64,7 @@ public final class SweepDriver: @unchecked Sendable {
             }
             try await group.waitForAll()
         }
-        return StudyState(try journal.read().entries)
+        return try journal.state()
     }
 
     private func work(_ heartbeat: Heartbeat) async throws {

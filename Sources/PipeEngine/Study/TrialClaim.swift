@@ -30,7 +30,7 @@ struct TrialClaim: Sendable {
     func next() throws -> ClaimResult {
         try journal.whileClaiming {
             try journal.repair()
-            let state = StudyState(try journal.read().entries)
+            let state = try journal.state()
             if let lost = state.abandoned(now: Date().timeIntervalSince1970, host: host, staleAfter: staleAfter) {
                 return .run(try start(lost.number, params: lost.params))
             }

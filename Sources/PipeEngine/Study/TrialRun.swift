@@ -117,7 +117,7 @@ final class TrialObserver: RunObserver, @unchecked Sendable {
         do {
             try journal.append(entry)
             guard let pruner = block.pruner, mutex.withLock({ pruned == nil }) else { return }
-            let others = StudyState(try journal.read().entries).ordered.filter { $0.number != current.number }.map(\.record)
+            let others = try journal.state().ordered.filter { $0.number != current.number }.map(\.record)
             guard pruner.shouldPrune(trial: current.record, step: step, others: others, direction: block.direction) else { return }
             let reason = "pruned at step \(step) (\(watched) \(value))"
             mutex.withLock { pruned = (step, reason) }

@@ -88,6 +88,8 @@ enum ChildProcess {
         var ending: Ending?
         var killDeadline: UInt64?
         var drainDeadline: UInt64?
+        // Once its output is closed the child is usually exiting: look again soon, then less often.
+        var exitCheck: useconds_t = 250
 
         /// Hands every complete line in `pending` to `onLine`; a line longer than the cap is cut.
         func flushLines(final: Bool) {
@@ -122,7 +124,8 @@ enum ChildProcess {
                     }
                 }
             } else {
-                usleep(20_000)
+                usleep(exitCheck)
+                exitCheck = min(exitCheck * 2, 20_000)
             }
             if !exited {
                 let r = waitpid(pid, &status, WNOHANG)

@@ -22,6 +22,15 @@ enum FileSystem {
     /// Replaces `url` with `data` atomically (`AtomicFile`: temp, fsync, rename, fsync of the folder).
     static func writeAtomically(_ data: Data, to url: URL) throws { try AtomicFile.write(data, to: url) }
 
+    /// Writes `data` to `url` in place, without fsync (Foundation's `Data.write` fsyncs): for
+    /// files that need not survive a crash, such as those of a run's scratch folder.
+    static func writeUnsynced(_ data: Data, to url: URL) throws {
+        let path = url.path
+        let fd = try call("open", path) { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        defer { close(fd) }
+        try data.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+    }
+
     /// A file error in plain words: "No space left on device" rather than Foundation's
     /// `NSCocoaErrorDomain Code=640 ... UserInfo={...}`.
     static func reason(_ error: Error) -> String {
@@ -52,15 +61,16 @@ enum FileSystem {
         return reason(error).lowercased() + (path.map { ": " + $0 } ?? "")
     }
 
-    /// A whole file's bytes, or nil when it does not exist; any other failure is an error with
-    /// the system's reason.
-    static func readIfPresent(_ url: URL) throws -> Data? {
+    /// A whole file's bytes (from byte `offset` on), or nil when it does not exist; any other
+    /// failure is an error with the system's reason.
+    static func readIfPresent(_ url: URL, from offset: Int = 0) throws -> Data? {
         let fd = open(url.path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
             throw SystemCallError(call: "open", path: url.path, code: errno)
         }
         defer { close(fd) }
+        if offset > 0 { try call("lseek", url.path) { lseek(fd, off_t(offset), SEEK_SET) < 0 ? -1 : 0 } }
         var data = Data()
         try readChunks(fd: fd, path: url.path) { data.append(contentsOf: $0) }
         return data

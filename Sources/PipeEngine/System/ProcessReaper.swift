@@ -50,10 +50,38 @@ public enum ProcessReaper {
         } catch {
             throw StageError("cannot list /proc to find the processes a plugin left behind: \(error.localizedDescription)")
         }
+        let me = getpid()
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
         for name in processes {
-            guard let pid = pid_t(name), pid != getpid(),
-                  let environment = FileManager.default.contents(atPath: "/proc/\(name)/environ") else { continue }
-            if environment.split(separator: 0).contains(where: { $0.elementsEqual(entry) }) { kill(pid, SIGKILL) }
+            guard let pid = pid_t(name), pid != me, environment(of: name, holds: entry, buffer: &buffer) else { continue }
+            kill(pid, SIGKILL)
         }
+    }
+
+    /// Whether the environment of process `pid` (`/proc/<pid>/environ`: NUL-separated entries)
+    /// has the entry `entry`, read into `buffer` (grown as needed, reused from one process to
+    /// the next); false when it cannot be read.
+    private static func environment(of pid: String, holds entry: [UInt8], buffer: inout [UInt8]) -> Bool {
+        let fd = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var count = 0
+        while true {
+            if count == buffer.count { buffer += [UInt8](repeating: 0, count: buffer.count) }
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
+            if n == 0 { break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            count += n
+        }
+        var start = 0
+        while start < count {
+            let end = buffer[start..<count].firstIndex(of: 0) ?? count
+            if end - start == entry.count, buffer[start..<end].elementsEqual(entry) { return true }
+            start = end + 1
+        }
+        return false
     }
 }
