@@ -105,9 +105,11 @@ for round in $(seq 1 "$rounds"); do
   echo "== round $round: PyTorch reference (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   echo "$tokens_sha" >"$dir/tokens.sha256"
   before=$(cut -d' ' -f1-3 /proc/loadavg)
+  head -1 /proc/stat >"$dir/cpu-stat.txt"
   /usr/bin/time -v -o "$dir/time.txt" "$py" bench/time_to_loss_torch.py --tokens "$work/tokens/out/tokens" "${ref_args[@]}" \
     --threads "$threads" --label "torch-r$round" --out "$dir/result.json"
   echo "$before $(cut -d' ' -f1-3 /proc/loadavg)" >"$dir/load.txt"
+  head -1 /proc/stat >>"$dir/cpu-stat.txt"
   ref_params=${ref_params:-$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["params"])' "$dir/result.json")}
 
   for name in "${recipe_names[@]}"; do
@@ -117,8 +119,10 @@ for round in $(seq 1 "$rounds"); do
     cp "$ws/pipeline.yaml" "$dir/"
     echo "== round $round: pipe $name (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     before=$(cut -d' ' -f1-3 /proc/loadavg)
+    head -1 /proc/stat >"$dir/cpu-stat.txt"
     if (cd "$ws" && /usr/bin/time -v -o "$dir/time.txt" "$pipe" run --threads "$threads" pipeline.yaml >"$dir/run.txt" 2>&1); then
       echo "$before $(cut -d' ' -f1-3 /proc/loadavg)" >"$dir/load.txt"
+      head -1 /proc/stat >>"$dir/cpu-stat.txt"
       cp "$ws/out/metrics/curve.json" "$ws/out/metrics/metrics.json" "$dir/"
       "$py" -c 'import json, sys; m = json.load(open(sys.argv[1])); print("%s: val loss %.4f, %.1f s, %d parameters" % (sys.argv[2], m["val.loss"], m["train.seconds"], m["train.parameters"]))' \
         "$dir/metrics.json" "$name-r$round"

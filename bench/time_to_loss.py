@@ -17,8 +17,8 @@ Subcommands (all take --recipes FILE, bench/time-to-loss-recipes.yaml by default
 Run folders (written by the shell script): RUNS_DIR/<name>-r<round>/ with, for the PyTorch
 reference (name "torch"), result.json (bench/time_to_loss_torch.py's output), and for a pipe
 recipe, curve.json and metrics.json (the train stage's metrics) or refused.txt; both have
-time.txt (/usr/bin/time -v), load.txt (the load average before and after) and tokens.sha256 (the
-hash of the tokens both sides read). RUNS_DIR/machine.json holds the sgemm peak and OpenBLAS core.
+time.txt (/usr/bin/time -v), load.txt (the load average before and after), cpu-stat.txt (the
+`cpu` line of /proc/stat before and after) and tokens.sha256 (the hash of the tokens both sides read). RUNS_DIR/machine.json holds the sgemm peak and OpenBLAS core.
 
 Time to target: the target is the reference's final validation loss (the median over its rounds).
 A run reaches it at the first evaluation whose loss is <= target; the seconds and steps are
@@ -40,6 +40,16 @@ import sys
 
 import yaml
 
+
+
+def stolen_share(text):
+    """The share of all CPU time that was steal (the hypervisor running other machines) between
+    two `cpu` lines of /proc/stat, or None without both."""
+    rows = [[int(v) for v in line.split()[1:]] for line in text.splitlines() if line.startswith("cpu ")]
+    if len(rows) < 2 or len(rows[0]) < 8:
+        return None
+    delta = [b - a for a, b in zip(rows[0], rows[1])]
+    return delta[7] / sum(delta) if sum(delta) > 0 else None
 
 def load(path):
     with open(path) as f:
@@ -136,6 +146,8 @@ def read_runs(runs):
         run = {"name": name, "round": rnd, "folder": folder}
         if os.path.exists(os.path.join(folder, "load.txt")):
             run["load"] = open(os.path.join(folder, "load.txt")).read().split()
+        if os.path.exists(os.path.join(folder, "cpu-stat.txt")):
+            run["stolen"] = stolen_share(open(os.path.join(folder, "cpu-stat.txt")).read())
         if os.path.exists(os.path.join(folder, "tokens.sha256")):
             run["tokens_sha256"] = open(os.path.join(folder, "tokens.sha256")).read().split()[0]
         if os.path.exists(os.path.join(folder, "refused.txt")):
@@ -299,6 +311,9 @@ def cmd_report(a, doc):
     lines.append("")
     lines.append("Load average (1 min) before/after each run: " + "; ".join(
         f"{r['name']}-r{r['round']} {r['load'][0]}/{r['load'][3]}" for r in runs if r.get("load") and len(r["load"]) >= 4))
+    lines.append("")
+    lines.append("CPU time the hypervisor gave to other machines during each run (steal, of all CPU time): " + "; ".join(
+        f"{r['name']}-r{r['round']} {100 * r['stolen']:.0f}%" for r in runs if r.get("stolen") is not None))
     text = "\n".join(lines) + "\n"
     with open(os.path.join(a.out, "report.md"), "w") as f:
         f.write(text)

@@ -92,10 +92,11 @@ final class TrainTests: XCTestCase {
         try assertResumesBitForBit("{model: {layers: 2, heads: 2, dim: 32, context: 32}, batch: 8, steps: 300, lr: 3.0e-3, warmup: 5, eval_every: 50, eval_tokens: 2048, log_every: 10, checkpoint_every: 25}")
     }
 
-    /// Muon keeps its momentum where a checkpoint saves AdamW's moments, and the WSD schedule
-    /// depends on the step only: a killed run resumes to the same bits.
-    func testKilledMuonTrainingWithWSDResumesToTheSameBits() throws {
-        try assertResumesBitForBit("{model: {layers: 2, heads: 2, dim: 32, context: 32}, batch: 8, steps: 300, lr: 3.0e-3, warmup: 5, optimizer: muon, muon: {lr: 0.02}, schedule: wsd, cooldown: 0.3, eval_every: 50, eval_tokens: 2048, log_every: 10, checkpoint_every: 25}")
+    /// Muon keeps its momentum where a checkpoint saves AdamW's moments, the WSD schedule
+    /// depends on the step only, and the QK-norm weights are parameters like any other: a
+    /// killed run resumes to the same bits.
+    func testKilledMuonTrainingWithWSDAndQKNormResumesToTheSameBits() throws {
+        try assertResumesBitForBit("{model: {layers: 2, heads: 2, dim: 32, context: 32, qk_norm: true}, batch: 8, steps: 300, lr: 3.0e-3, warmup: 5, optimizer: muon, muon: {lr: 0.02}, schedule: wsd, cooldown: 0.3, eval_every: 50, eval_tokens: 2048, log_every: 10, checkpoint_every: 25}")
         let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.root.appendingPathComponent("out/metrics/metrics.json"))) as! [String: Double]
         XCTAssertLessThan(metrics["val.loss"]!, 4.5, "it learns (a uniform guess over 320 tokens is 5.77)")
     }
