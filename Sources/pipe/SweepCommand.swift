@@ -32,7 +32,7 @@ struct LoadedStudy {
         guard let journal = try StudyJournal.existing(cache: cache, study: block.study) else { return StudyState([]) }
         let (entries, skipped) = try journal.read()
         if skipped > 0 {
-            Terminal.error("warning: \(journal.url.path): \(skipped) line(s) that are not journal entries passed over (a half-written last line is what a killed sweep leaves)")
+            Terminal.error(journal.skippedWarning(skipped))
         }
         return StudyState(entries)
     }

@@ -62,10 +62,13 @@ final class StudyJournalTests: XCTestCase {
         XCTAssertEqual(summary(try mine.state()), ["0 complete 0.0", "1 complete 0.5", "2 running -"])
         XCTAssertEqual(summary(try mine.state()), summary(StudyState(try other.read().entries)))
         XCTAssertEqual(try other.read().skipped, 1)
+        XCTAssertEqual(mine.skippedLines, 1, "the torn line is counted for the sweep's warning")
+        XCTAssertTrue(mine.skippedWarning(1).contains(mine.url.path))
 
         try FileManager.default.removeItem(at: mine.url)  // the study removed and started again
         let again = try StudyJournal(cache: cache, study: "s")
         try again.append(started(0))
         XCTAssertEqual(summary(try mine.state()), ["0 running -"])
+        XCTAssertEqual(mine.skippedLines, 0, "a journal started again is counted afresh")
     }
 }

@@ -17,8 +17,9 @@ public final class StudyJournal: @unchecked Sendable {
     /// `flock` excludes other processes only: workers of this one take this first.
     private let claimMutex = NSLock()
     private let fd: Int32
-    /// What `state()` has read: the state of the journal's first `offset` bytes.
-    private var followed = (offset: 0, state: StudyState([]))
+    /// What `state()` has read: the state of the journal's first `offset` bytes, and how many
+    /// of its lines were not entries.
+    private var followed = (offset: 0, state: StudyState([]), skipped: 0)
     private let followMutex = NSLock()
 
     /// The journal of `study` under the cache, creating its folder and file.
@@ -65,14 +66,25 @@ public final class StudyJournal: @unchecked Sendable {
         try followMutex.withLock {
             var tail = try bytes(from: followed.offset)
             if tail.isEmpty, let size = FileSystem.size(url.path), size < followed.offset {
-                followed = (0, StudyState([]))
+                followed = (0, StudyState([]), 0)
                 tail = try bytes(from: 0)
             }
             guard let end = tail.lastIndex(of: 0x0A) else { return followed.state }
-            followed.state.fold(Self.entries(in: tail[..<end]).entries)
+            let read = Self.entries(in: tail[..<end])
+            followed.state.fold(read.entries)
+            followed.skipped += read.skipped
             followed.offset += end - tail.startIndex + 1
             return followed.state
         }
+    }
+
+    /// Lines `state()` has passed over because they are not entries (a line torn by a crash, or
+    /// damage), for a warning.
+    public var skippedLines: Int { followMutex.withLock { followed.skipped } }
+
+    /// The warning for `count` lines of this journal that are not entries.
+    public func skippedWarning(_ count: Int) -> String {
+        "warning: \(url.path): \(count) line(s) that are not journal entries passed over (a half-written last line is what a killed sweep leaves)"
     }
 
     /// The journal's bytes from `offset` to its end (none when it does not exist).
@@ -84,7 +96,8 @@ public final class StudyJournal: @unchecked Sendable {
         }
     }
 
-    /// The entries of whole lines that parse and make sense, in order, and how many did not.
+    /// The entries of whole lines that parse and make sense, in order, and how many did not
+    /// (counted, and reported by the callers with the journal's path).
     private static func entries(in data: Data) -> (entries: [JournalEntry], skipped: Int) {
         var entries: [JournalEntry] = []
         var skipped = 0

@@ -64,7 +64,10 @@ public final class SweepDriver: @unchecked Sendable {
             }
             try await group.waitForAll()
         }
-        return try journal.state()
+        let state = try journal.state()
+        let skipped = journal.skippedLines
+        if skipped > 0 { say(journal.skippedWarning(skipped)) }
+        return state
     }
 
     private func work(_ heartbeat: Heartbeat) async throws {
