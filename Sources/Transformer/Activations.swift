@@ -10,7 +10,7 @@ public final class Activations: @unchecked Sendable {
         let norm1: Int          // (B, T, C)  RMSNorm of the layer's input
         let rstd1: Int          // (B, T)     its reciprocal RMS
         let qkv: Int            // (B, T, (H + 2·Hkv)·D)  q, k, v side by side, q and k after RoPE
-        let queryKeyInput: Int  // (B, T, (H + Hkv)·D)  QK-norm: q and k before it (empty without)
+        let queryKeyInput: Int  // (B, T, (H + Hkv)·D)  QK-norm, training: q and k before it (else empty)
         let queryKeyRstd: Int   // (B, T, H + Hkv)  QK-norm: each head's reciprocal RMS
         let probabilities: Int  // (B, H, T, T)  causal softmax of the attention scores
         let attention: Int      // (B, T, C)  heads' outputs, concatenated, before the output projection
@@ -69,7 +69,8 @@ public final class Activations: @unchecked Sendable {
         self.workers = workers
         attention = Attention(batch: batch, seq: seq, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim)
         let rows = batch * seq
-        let queryKeyWidth = c.qkNorm ? c.dim + c.kvDim : 0, queryKeyHeads = c.qkNorm ? c.heads + c.kvHeads : 0
+        // QK-norm keeps its inputs for the backward pass only; inference normalizes in place.
+        let queryKeyWidth = c.qkNorm && training ? c.dim + c.kvDim : 0, queryKeyHeads = c.qkNorm ? c.heads + c.kvHeads : 0
         residual = FloatBuffer(count: (c.layers + 1) * rows * c.dim)
         var offset = 0
         func take(_ n: Int) -> Int { defer { offset += n }; return offset }
