@@ -5,16 +5,9 @@ import XCTest
 final class ExportTests: XCTestCase {
     var ws: Workspace!
 
-    /// The docs corpus and its tokenizer, stages both manifests start with.
-    static let corpusStages = """
-      text:
-        uses: collect
-        with: {sources: [{path: corpus, include: ["**/*.md"], name: docs, license: MIT}]}
-      tokenize:
-        uses: bpe-tokenize
-        inputs: {documents: text.documents}
-        with: {vocab_size: 300, split_by: tokens, splits: {train: 0.8, val: 0.1, test: 0.1}}
-    """
+    /// The docs corpus (named, with its licence, for the model card) and its tokenizer.
+    static let corpusStages = Workspace.docsTokenizeStages(vocab: 300, splits: "{train: 0.8, val: 0.1, test: 0.1}",
+                                                           source: ", name: docs, license: MIT")
 
     override func setUpWithError() throws {
         ws = try Workspace()

@@ -38,12 +38,13 @@ struct Workspace {
     func documents(_ folder: String) throws -> [[String: Any]] { try jsonLines(folder + "/part-00000.jsonl") }
 
     /// Manifest stages (at stage indentation) that collect `corpus/**/*.md` (see `addDocsCorpus`)
-    /// as `text` and train a byte-level BPE tokenizer on it as `tokenize`.
-    static func docsTokenizeStages(vocab: Int, splits: String) -> String {
+    /// as `text` and train a byte-level BPE tokenizer on it as `tokenize`; `source` adds fields
+    /// to the collect source (`, name: docs, license: MIT`).
+    static func docsTokenizeStages(vocab: Int, splits: String, source: String = "") -> String {
         """
           text:
             uses: collect
-            with: {sources: [{path: corpus, include: ["**/*.md"]}]}
+            with: {sources: [{path: corpus, include: ["**/*.md"]\(source)}]}
           tokenize:
             uses: bpe-tokenize
             inputs: {documents: text.documents}
