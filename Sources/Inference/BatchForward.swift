@@ -42,7 +42,7 @@ final class BatchForward {
         gateUp = FloatBuffer(count: maxRows * 2 * c.ffnDim)
         mlp = FloatBuffer(count: maxRows * c.ffnDim)
         rstd = FloatBuffer(count: maxRows)
-        headRstd = FloatBuffer(count: c.heads)
+        headRstd = FloatBuffer(count: c.heads + c.kvHeads)
         headInput = FloatBuffer(count: maxLogitRows * c.dim)
         logits = FloatBuffer(count: maxLogitRows * c.vocabSize)
         activations = UnsafeMutableRawPointer.allocate(byteCount: Projection.scratchBytes(maxRows: maxRows, maxColumns: max(c.dim, c.ffnDim)),
@@ -67,7 +67,7 @@ final class BatchForward {
         for (l, layer) in weights.layers.enumerated() {
             normalize(n, layer.inputNorm, eps)
             projection.run(norm.pointer, rows: n, layer.qkv, into: qkv.pointer, ldy: width)
-            if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm { normalizeHeads(n, queryNorm, keyNorm, eps) }
+            if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm { normalizeHeads(n, queryNorm, keyNorm) }
             rotate(n, positions: positions)
             for chunk in chunks {
                 for i in 0..<chunk.count {
@@ -111,12 +111,11 @@ final class BatchForward {
     }
 
     /// QK-norm: each row's query heads and key heads RMS-normalized in place.
-    private func normalizeHeads(_ n: Int, _ queryNorm: UnsafePointer<Float>, _ keyNorm: UnsafePointer<Float>, _ eps: Float) {
+    private func normalizeHeads(_ n: Int, _ queryNorm: UnsafePointer<Float>, _ keyNorm: UnsafePointer<Float>) {
         let c = weights.config, width = c.dim + 2 * c.kvDim
         for row in 0..<n {
             let q = qkv.pointer + row * width
-            tk_rmsnorm_forward(q, headRstd.pointer, q, queryNorm, c.heads, c.headDim, eps)
-            tk_rmsnorm_forward(q + c.dim, headRstd.pointer, q + c.dim, keyNorm, c.kvHeads, c.headDim, eps)
+            QueryKeyNorm.forward(q, from: q, rstd: headRstd.pointer, queryWeight: queryNorm, keyWeight: keyNorm, c)
         }
     }
 

@@ -29,7 +29,7 @@ public final class Generator {
         gateUp = FloatBuffer(count: 2 * c.ffnDim)
         mlp = FloatBuffer(count: c.ffnDim)
         logitBuffer = FloatBuffer(count: c.vocabSize)
-        headRstd = FloatBuffer(count: c.heads)
+        headRstd = FloatBuffer(count: c.heads + c.kvHeads)
         cache = KVCache(layers: c.layers, width: c.kvDim, context: c.context)
     }
 
@@ -59,8 +59,8 @@ public final class Generator {
             tk_rmsnorm_forward(norm.pointer, rstd.pointer, x.pointer, p + w.inputNorm, 1, c.dim, eps)
             gemv(p + w.qkv, rows: width, columns: c.dim, norm.pointer, into: qkv.pointer)
             if let qkNorm = w.qkNorm {
-                tk_rmsnorm_forward(qkv.pointer, headRstd.pointer, qkv.pointer, p + qkNorm, c.heads, c.headDim, eps)
-                tk_rmsnorm_forward(qkv.pointer + c.dim, headRstd.pointer, qkv.pointer + c.dim, p + qkNorm + c.headDim, c.kvHeads, c.headDim, eps)
+                QueryKeyNorm.forward(qkv.pointer, from: qkv.pointer, rstd: headRstd.pointer, queryWeight: p + qkNorm,
+                                     keyWeight: p + qkNorm + c.headDim, c)
             }
             model.ropeCos.withUnsafeBufferPointer { cos in
                 model.ropeSin.withUnsafeBufferPointer { sin in

@@ -160,14 +160,14 @@ public final class TransformerModel: @unchecked Sendable {
     /// keeps the inputs and each head's reciprocal RMS for the backward pass.
     private func normalizeQueriesAndKeys(_ acts: Activations, _ s: Activations.LayerSlots, weight: UnsafePointer<Float>) {
         let c = config, a = acts.storage.pointer, width = acts.attention.qkvWidth
-        let queryKeyWidth = c.dim + c.kvDim, heads = c.heads + c.kvHeads, eps = Float(c.normEps)
+        let queryKeyWidth = c.dim + c.kvDim, heads = c.heads + c.kvHeads
         acts.workers.split(acts.rows) { rows in
             for row in rows {
-                let x = a + s.qkv + row * width, rstd = a + s.queryKeyRstd + row * heads
+                let x = a + s.qkv + row * width
                 let kept = acts.training ? a + s.queryKeyInput + row * queryKeyWidth : x
                 if acts.training { kept.update(from: x, count: queryKeyWidth) }
-                tk_rmsnorm_forward(x, rstd, kept, weight, c.heads, c.headDim, eps)
-                tk_rmsnorm_forward(x + c.dim, rstd + c.heads, kept + c.dim, weight + c.headDim, c.kvHeads, c.headDim, eps)
+                QueryKeyNorm.forward(x, from: kept, rstd: a + s.queryKeyRstd + row * heads, queryWeight: weight,
+                                     keyWeight: weight + c.headDim, c)
             }
         }
     }
